@@ -1,0 +1,1 @@
+"""Pure rules: failure classes, retry policy, alert lifecycle, order checks. No I/O here."""

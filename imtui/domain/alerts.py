@@ -1,0 +1,91 @@
+"""Alert identity and lifecycle (B1, B2): which failures share one alert, which need a person,
+and which alerts a success resolves."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from imtui.domain.failures import AlertKind, Failure, FailureClass
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    """Resolved automatically when a retry succeeded (B2)."""
+    DISMISSED = "dismissed"
+    """Closed by a person."""
+
+
+class AlertScope(StrEnum):
+    CONNECTION = "connection"
+    """About the remote system as a whole (down, rate limiting, credentials): one alert per
+    connection and kind however many records it hits, so an outage is one alert, not a flood."""
+    RECORD = "record"
+    """About one order, SKU or push: one alert per record and kind."""
+
+
+CONNECTION_KINDS = frozenset(
+    {
+        AlertKind.UNREACHABLE,
+        AlertKind.RATE_LIMITED,
+        AlertKind.REMOTE_ERROR,
+        AlertKind.BAD_RESPONSE,
+        AlertKind.CREDENTIALS_REJECTED,
+    }
+)
+
+PERSON_KINDS = frozenset(
+    {
+        AlertKind.ADDRESS_REJECTED,
+        AlertKind.UNKNOWN_SKU,
+        AlertKind.UNKNOWN_CARRIER,
+        AlertKind.VALIDATION,
+        AlertKind.CREDENTIALS_REJECTED,
+        AlertKind.UNMAPPED_SHIP_METHOD,
+        AlertKind.INCOMPLETE_ADDRESS,
+        AlertKind.SKIPPED,
+    }
+)
+"""Alerts that cannot resolve themselves: these are the ones emailed (B7)."""
+
+IMMEDIATE_KINDS = frozenset({AlertKind.UNMAPPED_SHIP_METHOD})
+"""Emailed at once, once per alert, whatever the contact's digest frequency (B8)."""
+
+
+def scope_of(kind: AlertKind) -> AlertScope:
+    return AlertScope.CONNECTION if kind in CONNECTION_KINDS else AlertScope.RECORD
+
+
+def needs_person(kind: AlertKind) -> bool:
+    return kind in PERSON_KINDS
+
+
+def alert_kind_for(failure: Failure) -> AlertKind:
+    """A record-level class always gets a record-level alert, whatever the connector said."""
+    if failure.failure_class is FailureClass.CONNECTION:
+        return AlertKind.CREDENTIALS_REJECTED
+    return failure.kind
+
+
+def channel_of(subject: str | None) -> str:
+    """The kind of exchange a subject belongs to: "deliver", "tracking", "inventory", "poll".
+
+    Connection-wide alerts are kept per channel, so a failing send is not declared healed by a
+    successful read of the same system (a 429 on orders while polling still works).
+    """
+    return (subject or "").split(":", 1)[0]
+
+
+def fingerprint(
+    kind: AlertKind,
+    connection_id: int | None,
+    subject: str | None,
+) -> str:
+    """The identity that repeats of one failure share (B1).
+
+    ``subject`` names the record ("deliver:17", "inventory:4", "method:1:EXPRESS"); for
+    connection-scoped kinds only its channel counts.
+    """
+    if scope_of(kind) is AlertScope.CONNECTION or not subject:
+        return f"{kind}:conn:{connection_id}:{channel_of(subject)}"
+    return f"{kind}:conn:{connection_id}:{subject}"

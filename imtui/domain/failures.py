@@ -1,0 +1,92 @@
+"""What a connector failure turns into (DESIGN.md, "Failure classes").
+
+Connectors raise :class:`ConnectorError` carrying a :class:`Failure`; the engine never looks at
+HTTP itself, only at the class and the alert kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FailureClass(StrEnum):
+    """How the engine treats a failure; one row of the failure-class table each."""
+
+    TRANSIENT = "transient"
+    """Connect refused/timeout, DNS, 429/503: retry per policy (wait at least Retry-After)."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """Other 5xx, read timeout, reset, HTML/truncated body on a send: look up before resending."""
+    DUPLICATE = "duplicate"
+    """The remote already has this reference: a success, link the existing record."""
+    NEEDS_PERSON = "needs_person"
+    """Validation (400/422): not retried until a person changes the record (B3)."""
+    CONNECTION = "connection"
+    """401 after one token refresh, 403: the connection pauses until its credential changes."""
+    LOCAL_HOLD = "local_hold"
+    """Checked locally before any send (unmapped ship method, missing address): never sent."""
+
+    @property
+    def retried_automatically(self) -> bool:
+        return self in (FailureClass.TRANSIENT, FailureClass.OUTCOME_UNKNOWN)
+
+
+class AlertKind(StrEnum):
+    """What the alert is about, in the operator's words. Repeats of one kind on one subject
+    update one alert (B1)."""
+
+    UNREACHABLE = "unreachable"
+    RATE_LIMITED = "rate_limited"
+    REMOTE_ERROR = "remote_error"
+    BAD_RESPONSE = "bad_response"
+    ADDRESS_REJECTED = "address_rejected"
+    UNKNOWN_SKU = "unknown_sku"
+    UNKNOWN_CARRIER = "unknown_carrier"
+    VALIDATION = "validation"
+    CREDENTIALS_REJECTED = "credentials_rejected"
+    UNMAPPED_SHIP_METHOD = "unmapped_ship_method"
+    INCOMPLETE_ADDRESS = "incomplete_address"
+    SKIPPED = "skipped"
+
+    @property
+    def title(self) -> str:
+        return _TITLES[self]
+
+
+_TITLES: dict[AlertKind, str] = {
+    AlertKind.UNREACHABLE: "Cannot reach the remote system",
+    AlertKind.RATE_LIMITED: "Rate limited by the remote system",
+    AlertKind.REMOTE_ERROR: "Remote server error",
+    AlertKind.BAD_RESPONSE: "Unreadable response",
+    AlertKind.ADDRESS_REJECTED: "WMS rejected the address",
+    AlertKind.UNKNOWN_SKU: "Unknown SKU",
+    AlertKind.UNKNOWN_CARRIER: "Unknown carrier or service",
+    AlertKind.VALIDATION: "Rejected by the remote system",
+    AlertKind.CREDENTIALS_REJECTED: "Credentials rejected",
+    AlertKind.UNMAPPED_SHIP_METHOD: "Ship method has no mapping",
+    AlertKind.INCOMPLETE_ADDRESS: "Incomplete ship-to address",
+    AlertKind.SKIPPED: "Skipped after repeated failures",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed exchange with a remote system, as the engine and the alert need it."""
+
+    failure_class: FailureClass
+    kind: AlertKind
+    message: str
+    """The remote system's own words, verbatim (or the transport error's text)."""
+    status: int | None = None
+    retry_after: float | None = None
+    """Seconds the remote asked us to wait (429/503 Retry-After)."""
+    sku: str | None = None
+    field: str | None = None
+
+
+class ConnectorError(Exception):
+    """Raised by every connector call that did not succeed."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure

@@ -1,0 +1,1 @@
+"""Sync jobs, claims of due work, the scheduler and the one clock."""

@@ -1,0 +1,163 @@
+"""Deliver orders to the WMS (B3, B4): checks before any send, look-up before a resend whose
+outcome is unknown, a duplicate reference counted as success."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
+from imtui.domain.orders import Carrier, missing_address_fields
+from imtui.domain.records import WmsOrderRequest
+from imtui.domain.retry import Operation
+from imtui.engine.connections import ConnectorPool
+from imtui.engine.outcomes import Outcome, apply_outcome
+from imtui.engine.pipeline import Claimed, Work
+from imtui.store.models import Connection, Order, ShipMethodMapping
+from imtui.store.orders import address_of, lines_by_order
+from imtui.store.queue import claim_due
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Work):
+    connection: Connection
+    request: WmsOrderRequest
+    look_up_first: bool
+    """The last send's outcome is unknown: ask the WMS before sending again."""
+
+
+def claim_deliveries(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    for_update: bool,
+    only_ids: list[int] | None = None,
+) -> Claimed[Delivery]:
+    """Lease due deliveries; hold locally those that must not be sent (B3)."""
+    items = claim_due(
+        session,
+        operations=[Operation.DELIVER_ORDER],
+        owner=owner,
+        now=now,
+        lease=lease,
+        limit=limit,
+        for_update=for_update,
+        only_ids=only_ids,
+    )
+    if not items:
+        return Claimed(work=[], claimed=0)
+    orders = {
+        order.id: order
+        for order in session.exec(
+            select(Order).where(Order.id.in_([item.subject_id for item in items]))  # type: ignore[union-attr]
+        )
+    }
+    lines = lines_by_order(session, list(orders))
+    connections: dict[int, Connection] = {}
+    mappings: dict[tuple[int, str], ShipMethodMapping | None] = {}
+    work: list[Delivery] = []
+    for item in items:
+        order = orders[item.subject_id]
+        connection = connections.get(item.connection_id) or session.get(
+            Connection, item.connection_id
+        )
+        assert connection is not None and connection.id is not None
+        connections[connection.id] = connection
+        key = (order.account_id, order.ship_method_code)
+        if key not in mappings:
+            mappings[key] = session.exec(
+                select(ShipMethodMapping).where(
+                    ShipMethodMapping.account_id == order.account_id,
+                    ShipMethodMapping.source_code == order.ship_method_code,
+                )
+            ).first()
+        hold = local_hold(order, mappings[key])
+        if hold is not None:
+            apply_outcome(session, item, Outcome(item.id or 0, failure=hold), now=now, worker=owner)
+            continue
+        mapping = mappings[key]
+        assert mapping is not None
+        carrier = Carrier(mapping.carrier, mapping.mode, mapping.billing_code)
+        work.append(
+            Delivery(
+                item_id=item.id or 0,
+                connection=connection,
+                request=build_request(order, lines[order.id or 0], carrier, connection),
+                look_up_first=item.in_flight_since is not None,
+            )
+        )
+        item.in_flight_since = now
+        item.attempts += 1
+        session.add(item)
+    return Claimed(work=work, claimed=len(items))
+
+
+def local_hold(order: Order, mapping: ShipMethodMapping | None) -> Failure | None:
+    """Why the order must wait for a person before it may be sent, if it must (B3)."""
+    if mapping is None:
+        title = f" ({order.ship_method_title})" if order.ship_method_title else ""
+        return Failure(
+            FailureClass.LOCAL_HOLD,
+            AlertKind.UNMAPPED_SHIP_METHOD,
+            f"Ship method '{order.ship_method_code}'{title} has no mapping to a WMS carrier",
+        )
+    missing = missing_address_fields(address_of(order))
+    if missing:
+        return Failure(
+            FailureClass.LOCAL_HOLD,
+            AlertKind.INCOMPLETE_ADDRESS,
+            "Ship-to address is missing: " + ", ".join(missing),
+            field=missing[0],
+        )
+    return None
+
+
+def build_request(
+    order: Order, lines: tuple, carrier: Carrier, connection: Connection
+) -> WmsOrderRequest:
+    return WmsOrderRequest(
+        reference=order.reference,
+        customer_id=str(connection.settings.get("customer_id", "1")),
+        facility_id=str(connection.settings.get("facility_id", "1")),
+        carrier=carrier.carrier,
+        mode=carrier.mode,
+        billing_code=carrier.billing_code,
+        ship_to=address_of(order),
+        lines=lines,
+    )
+
+
+async def send_delivery(pool: ConnectorPool, delivery: Delivery) -> Outcome:
+    wms = pool.warehouse(delivery.connection)
+    reference = delivery.request.reference
+    try:
+        if delivery.look_up_first:
+            found = await wms.find_order(reference)
+            if found is not None:
+                return Outcome(delivery.item_id, label="linked", wms_order=found)
+        created = await wms.create_order(delivery.request)
+        return Outcome(delivery.item_id, label="sent", wms_order=created)
+    except ConnectorError as exc:
+        if exc.failure.failure_class is not FailureClass.DUPLICATE:
+            return Outcome(delivery.item_id, failure=exc.failure)
+    # The WMS already has this reference: that is a success; fetch it to link the id.
+    try:
+        found = await wms.find_order(reference)
+    except ConnectorError as exc:
+        # Still unknown which WMS order it is: keep it in flight so the next try looks again.
+        return Outcome(
+            delivery.item_id,
+            failure=Failure(
+                FailureClass.OUTCOME_UNKNOWN,
+                exc.failure.kind,
+                exc.failure.message,
+                status=exc.failure.status,
+                retry_after=exc.failure.retry_after,
+            ),
+        )
+    return Outcome(delivery.item_id, label="linked", wms_order=found)

@@ -1,0 +1,250 @@
+"""What the result of one attempt does to the store: the one function that turns a remote
+failure into retry state and an alert, and its counterpart for success.
+
+Everything here runs inside the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from imtui.domain.alerts import alert_kind_for
+from imtui.domain.failures import AlertKind, Failure, FailureClass
+from imtui.domain.orders import OrderStatus
+from imtui.domain.records import WmsOrder
+from imtui.domain.retry import Operation, RetryState, after_failure, policy_for
+from imtui.store.alerts import AlertSubject, raise_alert, resolve_alerts_for
+from imtui.store.models import Attempt, Connection, InventoryLevel, Order, RetryItem
+from imtui.store.queue import release_lease
+
+SUBJECT_PREFIX = {
+    Operation.DELIVER_ORDER: "deliver",
+    Operation.PUSH_TRACKING: "tracking",
+    Operation.PUSH_INVENTORY: "inventory",
+}
+
+
+def subject_of(item: RetryItem) -> str:
+    return f"{SUBJECT_PREFIX[Operation(item.operation)]}:{item.subject_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt of one claimed row came to."""
+
+    item_id: int
+    failure: Failure | None = None
+    label: str = "sent"
+    """"sent", "linked" (the remote already had it), "unsold" (shop has no such SKU) …"""
+    wms_order: WmsOrder | None = None
+    pushed_available: int | None = None
+    duration_ms: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def apply_outcome(
+    session: Session,
+    item: RetryItem,
+    outcome: Outcome,
+    *,
+    now: datetime,
+    worker: str,
+) -> None:
+    connection = session.get(Connection, item.connection_id)
+    assert connection is not None
+    if outcome.failure is None:
+        _apply_success(session, item, outcome, connection, now)
+    else:
+        apply_failure(session, item, outcome.failure, connection=connection, now=now)
+    session.add(
+        Attempt(
+            retry_item_id=item.id,  # type: ignore[arg-type]
+            operation=item.operation,
+            subject_id=item.subject_id,
+            connection_id=item.connection_id,
+            at=now,
+            ok=outcome.ok,
+            outcome=outcome.label if outcome.ok else str(outcome.failure.failure_class),  # type: ignore[union-attr]
+            http_status=outcome.failure.status if outcome.failure else None,
+            message=outcome.failure.message if outcome.failure else "",
+            duration_ms=outcome.duration_ms,
+            worker=worker,
+        )
+    )
+
+
+def _apply_success(
+    session: Session, item: RetryItem, outcome: Outcome, connection: Connection, now: datetime
+) -> None:
+    operation = Operation(item.operation)
+    item.state = RetryState.DONE
+    item.consecutive_failures = 0
+    item.first_failure_at = None
+    item.deadline_at = None
+    item.next_attempt_at = None
+    item.last_error = None
+    item.last_failure_class = None
+    item.in_flight_since = None
+    item.updated_at = now
+    release_lease(item)
+    session.add(item)
+    if operation is Operation.DELIVER_ORDER:
+        order = session.get(Order, item.subject_id)
+        assert order is not None
+        if order.status in (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED):
+            order.status = OrderStatus.DELIVERED
+        order.hold_reason = None
+        if outcome.wms_order is not None:
+            order.wms_order_id = outcome.wms_order.wms_id
+        order.updated_at = now
+        session.add(order)
+    elif operation is Operation.PUSH_TRACKING:
+        order = session.get(Order, item.subject_id)
+        assert order is not None
+        order.status = OrderStatus.FULFILLED
+        order.fulfilled_at = now
+        order.updated_at = now
+        session.add(order)
+    else:
+        level = session.get(InventoryLevel, item.subject_id)
+        assert level is not None
+        level.pushed_available = outcome.pushed_available
+        level.pushed_at = now
+        session.add(level)
+        if level.wms_available != outcome.pushed_available:
+            # The WMS moved on while we were sending: push the newer figure next.
+            item.state = RetryState.DUE
+            item.next_attempt_at = now
+    resolve_alerts_for(session, connection_id=connection.id, subject=subject_of(item), now=now)
+
+
+def apply_failure(
+    session: Session,
+    item: RetryItem,
+    failure: Failure,
+    *,
+    connection: Connection,
+    now: datetime,
+) -> None:
+    """The one place a failed attempt becomes retry state, an order status and an alert."""
+    operation = Operation(item.operation)
+    policy = policy_for(operation, timedelta(seconds=connection.poll_interval_s))
+    was_first = item.consecutive_failures == 0
+    decision = after_failure(
+        policy,
+        failure.failure_class,
+        now,
+        None if was_first else item.deadline_at,
+        failure.retry_after,
+    )
+    item.consecutive_failures += 1
+    item.first_failure_at = item.first_failure_at if not was_first else now
+    item.state = decision.state
+    item.next_attempt_at = decision.next_attempt_at
+    item.deadline_at = decision.deadline_at
+    item.last_error = failure.message
+    item.last_failure_class = failure.failure_class
+    if failure.failure_class is not FailureClass.OUTCOME_UNKNOWN:
+        item.in_flight_since = None
+    item.updated_at = now
+    release_lease(item)
+    session.add(item)
+
+    order = (
+        session.get(Order, item.subject_id) if operation is not Operation.PUSH_INVENTORY else None
+    )
+    level = session.get(InventoryLevel, item.subject_id) if order is None else None
+    about = AlertSubject(
+        order_id=order.id if order else None,
+        order_number=order.number if order else None,
+        sku=failure.sku or (level.sku if level else None),
+        subject=subject_of(item),
+    )
+    kind = alert_kind_for(failure)
+    if kind is AlertKind.UNMAPPED_SHIP_METHOD and order is not None:
+        # One alert per method, counting the orders it holds (B8 emails it once).
+        about = AlertSubject(
+            order_id=order.id,
+            order_number=order.number,
+            subject=f"method:{connection.account_id}:{order.ship_method_code}",
+        )
+    raise_alert(
+        session,
+        account_id=item.account_id,
+        connection_id=connection.id,
+        kind=kind,
+        message=failure.message,
+        now=now,
+        about=about,
+        http_status=failure.status,
+    )
+    if failure.failure_class is FailureClass.CONNECTION:
+        pause_connection(session, connection, failure.message, now)
+
+    if order is not None and operation is Operation.DELIVER_ORDER:
+        if decision.state is RetryState.HELD:
+            order.status = OrderStatus.HELD
+            order.hold_reason = str(kind)
+        elif decision.state is RetryState.SKIPPED:
+            order.status = OrderStatus.SKIPPED
+        order.updated_at = now
+        session.add(order)
+    if decision.state is RetryState.SKIPPED:
+        days = (now - (item.first_failure_at or now)).total_seconds() / 86400
+        raise_alert(
+            session,
+            account_id=item.account_id,
+            connection_id=connection.id,
+            kind=AlertKind.SKIPPED,
+            message=(
+                f"Gave up on {operation.value.replace('_', ' ')} after "
+                f"{item.consecutive_failures} failed attempts over {days:.1f} days. "
+                f"Last error: {failure.message}"
+            ),
+            now=now,
+            about=AlertSubject(
+                order_id=about.order_id,
+                order_number=about.order_number,
+                sku=about.sku,
+                subject=subject_of(item),
+            ),
+            http_status=failure.status,
+        )
+
+
+def pause_connection(session: Session, connection: Connection, reason: str, now: datetime) -> None:
+    connection.paused = True
+    connection.paused_reason = reason
+    connection.updated_at = now
+    session.add(connection)
+
+
+def apply_poll_failure(
+    session: Session, connection: Connection, failure: Failure, now: datetime
+) -> None:
+    """A poll (listing orders, closed orders, stock) failed: an alert on the connection."""
+    kind = alert_kind_for(failure)
+    raise_alert(
+        session,
+        account_id=connection.account_id,
+        connection_id=connection.id,
+        kind=kind,
+        message=failure.message,
+        now=now,
+        about=AlertSubject(subject=f"poll:{connection.id}", sku=failure.sku),
+        http_status=failure.status,
+    )
+    if failure.failure_class is FailureClass.CONNECTION:
+        pause_connection(session, connection, failure.message, now)
+
+
+def apply_poll_success(session: Session, connection: Connection, now: datetime) -> None:
+    resolve_alerts_for(
+        session, connection_id=connection.id, subject=f"poll:{connection.id}", now=now
+    )

@@ -1,0 +1,68 @@
+"""APScheduler 3 drives the periodic cycle in-process; the database decides who sends what.
+
+The one job runs :meth:`Engine.run_once` every ``tick_seconds`` and never overlaps itself
+(``max_instances=1``, missed runs coalesce). Each connection's own polling interval is kept by
+its ``next_poll_at`` in the database, so a short tick costs one cheap query when nothing is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from imtui.engine.runtime import CycleReport, Engine
+from imtui.store.database import DatabaseError
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "imtui-cycle"
+
+
+class EngineScheduler:
+    def __init__(self, engine: Engine, *, tick_seconds: float = 5.0) -> None:
+        self.engine = engine
+        self.tick_seconds = tick_seconds
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.last_report: CycleReport | None = None
+        self.last_error: str | None = None
+        self.cycles = 0
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self._cycle,
+            "interval",
+            seconds=self.tick_seconds,
+            id=JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=None,
+        )
+        self.scheduler.start()
+
+    async def _cycle(self) -> None:
+        try:
+            self.last_report = await self.engine.run_once()
+            self.last_error = None
+        except DatabaseError as exc:
+            # A locked or vanished database: say so once per cycle and try again next tick.
+            self.last_error = str(exc)
+            log.warning("cycle skipped: %s", exc)
+        self.cycles += 1
+
+    def wake(self) -> None:
+        """Run the next cycle now (after a resend, an edit, a new mapping)."""
+        job = self.scheduler.get_job(JOB_ID)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    @property
+    def next_run_time(self) -> datetime | None:
+        job = self.scheduler.get_job(JOB_ID)
+        return job.next_run_time if job is not None else None
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

@@ -1,0 +1,212 @@
+"""Tracking and inventory: read them from the WMS, push them to the shops (B5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from imtui.domain.failures import ConnectorError, FailureClass
+from imtui.domain.orders import OrderStatus
+from imtui.domain.records import FulfillmentRequest, StockLevel, WmsOrder
+from imtui.domain.retry import Operation
+from imtui.engine.connections import ConnectorPool
+from imtui.engine.outcomes import Outcome, apply_poll_success
+from imtui.engine.pipeline import Claimed, Work
+from imtui.store.connections import mark_polled, sources_of_account
+from imtui.store.models import Connection, InventoryLevel, Order
+from imtui.store.queue import claim_due, enqueue
+
+
+def store_warehouse_state(
+    session: Session,
+    connection_id: int,
+    closed: list[WmsOrder],
+    stock: list[StockLevel],
+    now: datetime,
+) -> tuple[int, int]:
+    """Record shipments and stock from one WMS poll; queue the pushes they call for.
+
+    Returns (orders newly shipped, inventory pushes queued).
+    """
+    connection = session.get(Connection, connection_id)
+    assert connection is not None
+    shipped = _record_shipments(session, connection, closed, now)
+    pushes = _record_stock(session, connection, stock, now)
+    mark_polled(connection, now)
+    apply_poll_success(session, connection, now)
+    session.add(connection)
+    return shipped, pushes
+
+
+def _record_shipments(
+    session: Session, connection: Connection, closed: list[WmsOrder], now: datetime
+) -> int:
+    by_reference = {wms_order.reference: wms_order for wms_order in closed if wms_order.shipped}
+    if not by_reference:
+        return 0
+    orders = session.exec(
+        select(Order).where(
+            Order.account_id == connection.account_id,
+            col(Order.reference).in_(list(by_reference)),
+            col(Order.status).in_([OrderStatus.DELIVERED, OrderStatus.QUEUED, OrderStatus.HELD]),
+        )
+    )
+    shipped = 0
+    for order in orders:
+        wms_order = by_reference[order.reference]
+        order.status = OrderStatus.SHIPPED
+        order.tracking_number = wms_order.tracking_number
+        order.carrier = wms_order.carrier
+        order.wms_order_id = order.wms_order_id or wms_order.wms_id
+        order.shipped_at = now
+        order.updated_at = now
+        session.add(order)
+        enqueue(
+            session,
+            operation=Operation.PUSH_TRACKING,
+            subject_id=order.id,  # type: ignore[arg-type]
+            account_id=order.account_id,
+            connection_id=order.source_connection_id,
+            label=order.number,
+            now=now,
+        )
+        shipped += 1
+    for wms_order in by_reference.values():
+        if wms_order.last_modified and (
+            connection.watermark is None or wms_order.last_modified > connection.watermark
+        ):
+            connection.watermark = wms_order.last_modified
+    return shipped
+
+
+def _record_stock(
+    session: Session, connection: Connection, stock: list[StockLevel], now: datetime
+) -> int:
+    if not stock:
+        return 0
+    queued = 0
+    for source in sources_of_account(session, connection.account_id):
+        known = {
+            level.sku: level
+            for level in session.exec(
+                select(InventoryLevel).where(InventoryLevel.source_connection_id == source.id)
+            )
+        }
+        for summary in stock:
+            level = known.get(summary.sku)
+            if level is None:
+                level = InventoryLevel(
+                    account_id=source.account_id,
+                    source_connection_id=source.id,  # type: ignore[arg-type]
+                    sku=summary.sku,
+                )
+            level.wms_available = summary.available
+            level.wms_on_hand = summary.on_hand
+            level.seen_at = now
+            session.add(level)
+            if level.pushed_available == summary.available:
+                continue
+            session.flush()
+            enqueue(
+                session,
+                operation=Operation.PUSH_INVENTORY,
+                subject_id=level.id,  # type: ignore[arg-type]
+                account_id=source.account_id,
+                connection_id=source.id,  # type: ignore[arg-type]
+                label=summary.sku,
+                now=now,
+            )
+            queued += 1
+    return queued
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingPush(Work):
+    connection: Connection
+    request: FulfillmentRequest
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryPush(Work):
+    connection: Connection
+    sku: str
+    available: int
+
+
+def claim_pushes(
+    session: Session,
+    operation: Operation,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    for_update: bool,
+    only_ids: list[int] | None = None,
+) -> Claimed[Work]:
+    items = claim_due(
+        session,
+        operations=[operation],
+        owner=owner,
+        now=now,
+        lease=lease,
+        limit=limit,
+        for_update=for_update,
+        only_ids=only_ids,
+    )
+    work: list[Work] = []
+    for item in items:
+        connection = session.get(Connection, item.connection_id)
+        assert connection is not None
+        if operation is Operation.PUSH_TRACKING:
+            order = session.get(Order, item.subject_id)
+            assert order is not None
+            work.append(
+                TrackingPush(
+                    item_id=item.id or 0,
+                    connection=connection,
+                    request=FulfillmentRequest(
+                        remote_order_id=order.source_order_id,
+                        tracking_number=order.tracking_number or "",
+                        carrier=order.carrier or "",
+                    ),
+                )
+            )
+        else:
+            level = session.get(InventoryLevel, item.subject_id)
+            assert level is not None
+            work.append(
+                InventoryPush(
+                    item_id=item.id or 0,
+                    connection=connection,
+                    sku=level.sku,
+                    available=level.wms_available,
+                )
+            )
+        item.in_flight_since = now
+        item.attempts += 1
+        session.add(item)
+    return Claimed(work=work, claimed=len(items))
+
+
+async def send_push(pool: ConnectorPool, push: Work) -> Outcome:
+    if isinstance(push, TrackingPush):
+        source = pool.source(push.connection)
+        try:
+            await source.create_fulfillment(push.request)
+        except ConnectorError as exc:
+            if exc.failure.failure_class is FailureClass.DUPLICATE:
+                return Outcome(push.item_id, label="linked")
+            return Outcome(push.item_id, failure=exc.failure)
+        return Outcome(push.item_id, label="sent")
+    assert isinstance(push, InventoryPush)
+    source = pool.source(push.connection)
+    try:
+        sold = await source.set_inventory_level(push.sku, push.available)
+    except ConnectorError as exc:
+        return Outcome(push.item_id, failure=exc.failure)
+    return Outcome(
+        push.item_id, label="sent" if sold else "unsold", pushed_available=push.available
+    )

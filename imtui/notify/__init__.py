@@ -1,0 +1,1 @@
+"""Alert email: contacts, outbox, digests, sending."""

@@ -1,0 +1,148 @@
+"""Raising, repeating, resolving and dismissing alerts (B1, B2) — one place for all of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from imtui.domain.alerts import (
+    AlertScope,
+    AlertState,
+    channel_of,
+    fingerprint,
+    needs_person,
+    scope_of,
+)
+from imtui.domain.failures import AlertKind
+from imtui.store.models import Alert, AlertEvent
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSubject:
+    """What an alert is about, beyond its connection."""
+
+    order_id: int | None = None
+    order_number: str | None = None
+    sku: str | None = None
+    subject: str | None = None
+    """A stable key for the record ("order:17", "method:EXPRESS", "inventory:4")."""
+
+
+def raise_alert(
+    session: Session,
+    *,
+    account_id: int,
+    connection_id: int | None,
+    kind: AlertKind,
+    message: str,
+    now: datetime,
+    about: AlertSubject = AlertSubject(),
+    http_status: int | None = None,
+) -> tuple[Alert, bool]:
+    """Open an alert, or count a repeat on the open one with the same identity.
+
+    Returns the alert and whether it is new.
+    """
+    key = fingerprint(kind, connection_id, about.subject)
+    alert = session.exec(
+        select(Alert).where(Alert.fingerprint == key, Alert.state == AlertState.OPEN)
+    ).first()
+    if alert is not None:
+        alert.count += 1
+        alert.last_seen = now
+        alert.message = message
+        alert.http_status = http_status
+        if scope_of(kind) is AlertScope.CONNECTION:
+            # Keep the latest record hit so the operator sees an example.
+            alert.order_id = about.order_id or alert.order_id
+            alert.order_number = about.order_number or alert.order_number
+            alert.sku = about.sku or alert.sku
+        session.add(alert)
+        return alert, False
+    connection_wide = scope_of(kind) is AlertScope.CONNECTION
+    alert = Alert(
+        account_id=account_id,
+        connection_id=connection_id,
+        kind=kind,
+        scope=scope_of(kind),
+        fingerprint=key,
+        state=AlertState.OPEN,
+        needs_person=needs_person(kind),
+        message=message,
+        order_id=about.order_id,
+        order_number=about.order_number,
+        sku=about.sku,
+        subject=channel_of(about.subject) if connection_wide else about.subject,
+        http_status=http_status,
+        count=1,
+        first_seen=now,
+        last_seen=now,
+    )
+    session.add(alert)
+    session.flush()
+    _event(session, alert, now, "raised", AUTO, message)
+    return alert, True
+
+
+def resolve_alerts_for(
+    session: Session,
+    *,
+    connection_id: int | None,
+    now: datetime,
+    subject: str | None = None,
+    kinds: Iterable[AlertKind] | None = None,
+    include_connection_alerts: bool = True,
+    detail: str = "retry succeeded",
+) -> list[Alert]:
+    """Auto-resolve what a success proves wrong (B2): the record's open alerts and, because the
+    remote answered on that channel, the connection's outage alerts for the channel."""
+    conditions = []
+    if subject:
+        conditions.append(Alert.subject == subject)
+    if include_connection_alerts and connection_id is not None:
+        conditions.append(
+            (Alert.connection_id == connection_id)
+            & (Alert.scope == AlertScope.CONNECTION)
+            & (Alert.subject == channel_of(subject))
+        )
+    if not conditions:
+        return []
+    query = select(Alert).where(Alert.state == AlertState.OPEN, or_(*conditions))
+    if kinds is not None:
+        query = query.where(col(Alert.kind).in_([str(k) for k in kinds]))
+    resolved = list(session.exec(query))
+    for alert in resolved:
+        alert.state = AlertState.RESOLVED
+        alert.resolved_at = now
+        alert.resolved_by = AUTO
+        session.add(alert)
+        _event(session, alert, now, "auto_resolved", AUTO, detail)
+    return resolved
+
+
+def dismiss_alert(session: Session, alert: Alert, *, actor: str, now: datetime) -> None:
+    alert.state = AlertState.DISMISSED
+    alert.resolved_at = now
+    alert.resolved_by = actor
+    session.add(alert)
+    _event(session, alert, now, "dismissed", actor, "")
+
+
+def alert_history(session: Session, alert_id: int) -> list[AlertEvent]:
+    return list(
+        session.exec(
+            select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(col(AlertEvent.id))
+        )
+    )
+
+
+def _event(
+    session: Session, alert: Alert, now: datetime, event: str, actor: str, detail: str
+) -> None:
+    assert alert.id is not None
+    session.add(AlertEvent(alert_id=alert.id, at=now, event=event, actor=actor, detail=detail))

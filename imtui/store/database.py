@@ -1,0 +1,147 @@
+"""The database handle: where it is, how it is opened, and the two kinds of session.
+
+SQLite (the default) runs in WAL mode with a busy timeout, and every write transaction starts
+with ``BEGIN IMMEDIATE`` so that a read-then-write never fails half way with "database is
+locked". PostgreSQL is used as it is; claims there use ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session
+
+BUSY_TIMEOUT_S = 10.0
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or used; the message is one line for a person."""
+
+
+def default_database_url() -> str:
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("imtui", appauthor=False))
+    return f"sqlite:///{folder / 'imtui.db'}"
+
+
+def resolve_url(url: str | None) -> str:
+    """``--db`` / ``IMTUI_DB`` / the default file; a bare path means an SQLite file."""
+    raw = url or os.environ.get("IMTUI_DB") or default_database_url()
+    if "://" not in raw:
+        raw = f"sqlite:///{Path(raw).expanduser().resolve()}"
+    try:
+        parsed = make_url(raw)
+    except ArgumentError as exc:
+        raise DatabaseError(f"not a database URL: {raw!r}") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername not in ("sqlite", "postgresql+psycopg", "sqlite+pysqlite"):
+        raise DatabaseError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password hidden, for messages and the header."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """One process's way into the store: a read engine and a write engine on one URL."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self.url = resolve_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self._ensure_sqlite_folder()
+        self.read_engine = self._make_engine(immediate=False)
+        self.write_engine = (
+            self._make_engine(immediate=True) if self.is_sqlite else self.read_engine
+        )
+        if migrate:
+            self.migrate()
+
+    def _ensure_sqlite_folder(self) -> None:
+        database = make_url(self.url).database
+        if database and database != ":memory:":
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create {folder}: {exc.strerror}") from exc
+
+    def _make_engine(self, *, immediate: bool) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(
+            self.url,
+            connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=8,
+        )
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; nothing it does is committed."""
+        with Session(self.read_engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            except OperationalError as exc:
+                raise DatabaseError(_one_line(exc)) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction, committed on success, rolled back on any error."""
+        with Session(self.write_engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                raise DatabaseError(_one_line(exc)) from exc
+            except BaseException:
+                session.rollback()
+                raise
+
+    def migrate(self) -> None:
+        from imtui.store.migrate import upgrade_to_head
+
+        try:
+            upgrade_to_head(self)
+        except OperationalError as exc:
+            raise DatabaseError(f"cannot open {describe_url(self.url)}: {_one_line(exc)}") from exc
+
+    def dispose(self) -> None:
+        self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            self.write_engine.dispose()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

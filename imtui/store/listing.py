@@ -1,0 +1,748 @@
+"""The read queries the CLI and the dashboard share: pages of orders, alerts, retry items and
+audit entries, the details behind one row, and the counts for a header.
+
+Built to stay fast on a million orders: every page is a keyset page (``WHERE id < :cursor ORDER
+BY id DESC LIMIT n``, or a sort key plus the id), never an OFFSET; filters use indexed columns;
+nothing loads a whole table. Rows are plain frozen dataclasses, not ORM objects, so a UI can
+build them in a worker thread and render them anywhere.
+
+Nothing here ever returns a credential's value: connections carry their credential keys only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, col, select
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.records import Address, OrderLine
+from imtui.domain.retry import Operation, RetryState
+from imtui.store.alerts import alert_history
+from imtui.store.models import (
+    Account,
+    Alert,
+    Attempt,
+    AuditEntry,
+    Connection,
+    Order,
+    RetryItem,
+    ShipMethodMapping,
+)
+from imtui.store.orders import address_of, lines_of
+
+R = TypeVar("R")
+
+MAX_PAGE = 1000
+
+
+class InvalidCursor(ValueError):
+    """An ``after`` cursor that this listing did not hand out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[R]):
+    rows: list[R]
+    next_cursor: str | None
+    """Pass as ``after`` for the next page; None on the last page."""
+
+
+# -- rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    name: str
+    kind: str
+    connections: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRow:
+    id: int
+    account_id: int
+    account: str
+    name: str
+    role: str
+    platform: str
+    base_url: str
+    credential_keys: tuple[str, ...]
+    """Which credentials are set; their values never leave the store through this module."""
+    settings: dict[str, Any]
+    poll_interval_s: int
+    paused: bool
+    paused_reason: str | None
+    last_polled_at: datetime | None
+    next_poll_at: datetime | None
+    watermark: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    id: int
+    number: str
+    reference: str
+    account_id: int
+    account: str
+    status: str
+    hold_reason: str | None
+    ship_name: str
+    ship_city: str
+    ship_country: str
+    ship_method_code: str
+    wms_order_id: str | None
+    tracking_number: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRow:
+    id: int
+    account_id: int
+    connection_id: int
+    operation: str
+    subject_id: int
+    subject_label: str
+    state: str
+    attempts: int
+    consecutive_failures: int
+    last_error: str | None
+    last_failure_class: str | None
+    next_attempt_at: datetime | None
+    deadline_at: datetime | None
+    first_failure_at: datetime | None
+    in_flight_since: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    id: int
+    retry_item_id: int
+    operation: str
+    at: datetime
+    ok: bool
+    outcome: str
+    """"sent", "linked", … on success; the failure class otherwise."""
+    http_status: int | None
+    message: str
+    """The remote system's words, verbatim."""
+    duration_ms: int | None
+    worker: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    id: int
+    account_id: int
+    account: str
+    connection_id: int | None
+    connection: str | None
+    kind: str
+    title: str
+    state: str
+    needs_person: bool
+    message: str
+    order_id: int | None
+    order_number: str | None
+    sku: str | None
+    subject: str | None
+    http_status: int | None
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEventRow:
+    id: int
+    at: datetime
+    event: str
+    actor: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRow:
+    id: int
+    account_id: int
+    account: str
+    source_code: str
+    carrier: str
+    mode: str
+    billing_code: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    order: OrderRow
+    address: Address
+    ship_method_title: str
+    carrier: str | None
+    shipped_at: datetime | None
+    fulfilled_at: datetime | None
+    lines: tuple[OrderLine, ...]
+    retries: tuple[RetryRow, ...]
+    """Its delivery and tracking-push rows in the retry queue."""
+    attempts: tuple[AttemptRow, ...]
+    """The newest attempts first, at most ``attempts_limit`` of them."""
+    attempts_total: int
+    alerts: tuple[AlertRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDetail:
+    alert: AlertRow
+    events: tuple[AlertEventRow, ...]
+    ship_method_code: str | None
+    """For an unmapped-ship-method alert: the code that needs a mapping."""
+    platform: str | None
+    """The platform of the alert's connection, to name the credential keys to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderCounts:
+    open_alerts: int
+    needs_person: int
+    """Open alerts that no retry will resolve."""
+    due_now: int
+    held: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    states: tuple[str, ...] = (RetryState.DUE, RetryState.HELD, RetryState.SKIPPED)
+    operation: str | None = None
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    status: str | None = None
+    account_id: int | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    states: tuple[str, ...] = (AlertState.OPEN,)
+    account_id: int | None = None
+    kind: str | None = None
+
+
+# -- accounts, connections, mappings (small tables) -------------------------------------------
+
+
+def list_accounts(session: Session) -> list[AccountRow]:
+    counts = dict(
+        session.exec(
+            select(Connection.account_id, func.count(col(Connection.id))).group_by(
+                col(Connection.account_id)
+            )
+        ).all()
+    )
+    return [
+        AccountRow(
+            id=account.id or 0,
+            name=account.name,
+            kind=account.kind,
+            connections=int(counts.get(account.id or 0, 0)),
+            created_at=account.created_at,
+        )
+        for account in session.exec(select(Account).order_by(col(Account.id)))
+    ]
+
+
+def list_connections(session: Session, *, account_id: int | None = None) -> list[ConnectionRow]:
+    query = (
+        select(Connection, Account.name)
+        .join(Account, col(Account.id) == Connection.account_id)
+        .order_by(col(Connection.id))
+    )
+    if account_id is not None:
+        query = query.where(Connection.account_id == account_id)
+    return [_connection_row(connection, name) for connection, name in session.exec(query)]
+
+
+def connection_row(session: Session, connection_id: int) -> ConnectionRow | None:
+    found = session.exec(
+        select(Connection, Account.name)
+        .join(Account, col(Account.id) == Connection.account_id)
+        .where(Connection.id == connection_id)
+    ).first()
+    return None if found is None else _connection_row(*found)
+
+
+def _connection_row(connection: Connection, account: str) -> ConnectionRow:
+    return ConnectionRow(
+        id=connection.id or 0,
+        account_id=connection.account_id,
+        account=account,
+        name=connection.name,
+        role=connection.role,
+        platform=connection.platform,
+        base_url=connection.base_url,
+        credential_keys=tuple(
+            sorted(key for key, value in connection.credentials.items() if value)
+        ),
+        settings=dict(connection.settings),
+        poll_interval_s=connection.poll_interval_s,
+        paused=connection.paused,
+        paused_reason=connection.paused_reason,
+        last_polled_at=connection.last_polled_at,
+        next_poll_at=connection.next_poll_at,
+        watermark=connection.watermark,
+        updated_at=connection.updated_at,
+    )
+
+
+def list_mappings(session: Session, *, account_id: int | None = None) -> list[MappingRow]:
+    query = (
+        select(ShipMethodMapping, Account.name)
+        .join(Account, col(Account.id) == ShipMethodMapping.account_id)
+        .order_by(col(ShipMethodMapping.account_id), col(ShipMethodMapping.source_code))
+    )
+    if account_id is not None:
+        query = query.where(ShipMethodMapping.account_id == account_id)
+    return [
+        MappingRow(
+            id=mapping.id or 0,
+            account_id=mapping.account_id,
+            account=name,
+            source_code=mapping.source_code,
+            carrier=mapping.carrier,
+            mode=mapping.mode,
+            billing_code=mapping.billing_code,
+            updated_at=mapping.updated_at,
+        )
+        for mapping, name in session.exec(query)
+    ]
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+def list_orders(
+    session: Session,
+    where: OrderFilter = OrderFilter(),
+    *,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[OrderRow]:
+    """Newest first. Status and account use ``ix_order_account_status``; a search matches the
+    order number and reference exactly (indexed) or, case-insensitively, part of the number,
+    reference or ship-to name."""
+    limit = _clamp(limit)
+    query = select(Order, Account.name).join(Account, col(Account.id) == Order.account_id)
+    if where.status:
+        query = query.where(Order.status == where.status)
+    if where.account_id is not None:
+        query = query.where(Order.account_id == where.account_id)
+    if where.search and where.search.strip():
+        query = query.where(_order_search(where.search.strip()))
+    cursor = _id_cursor(after)
+    if cursor is not None:
+        query = query.where(col(Order.id) < cursor)
+    found = list(session.exec(query.order_by(col(Order.id).desc()).limit(limit + 1)))
+    rows = [_order_row(order, name) for order, name in found[:limit]]
+    return Page(rows, str(rows[-1].id) if len(found) > limit else None)
+
+
+def order_row(session: Session, order_id: int) -> OrderRow | None:
+    found = session.exec(
+        select(Order, Account.name)
+        .join(Account, col(Account.id) == Order.account_id)
+        .where(Order.id == order_id)
+    ).first()
+    return None if found is None else _order_row(*found)
+
+
+def _order_search(text: str) -> ColumnElement[bool]:
+    exact = [text] if text.startswith("#") else [text, f"#{text}"]
+    needle = text.lower()
+    return or_(
+        col(Order.number).in_(exact),
+        Order.reference == text,
+        func.lower(Order.number).contains(needle, autoescape=True),
+        func.lower(Order.reference).contains(needle, autoescape=True),
+        func.lower(Order.ship_name).contains(needle, autoescape=True),
+    )
+
+
+def _order_row(order: Order, account: str) -> OrderRow:
+    return OrderRow(
+        id=order.id or 0,
+        number=order.number,
+        reference=order.reference,
+        account_id=order.account_id,
+        account=account,
+        status=order.status,
+        hold_reason=order.hold_reason,
+        ship_name=order.ship_name,
+        ship_city=order.ship_city,
+        ship_country=order.ship_country,
+        ship_method_code=order.ship_method_code,
+        wms_order_id=order.wms_order_id,
+        tracking_number=order.tracking_number,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+def order_detail(
+    session: Session, order_id: int, *, attempts_limit: int = 20
+) -> OrderDetail | None:
+    found = session.exec(
+        select(Order, Account.name)
+        .join(Account, col(Account.id) == Order.account_id)
+        .where(Order.id == order_id)
+    ).first()
+    if found is None:
+        return None
+    order, account = found
+    retries = _order_retries(session, order_id)
+    item_ids = [row.id for row in retries]
+    attempts = session.exec(
+        select(Attempt)
+        .where(col(Attempt.retry_item_id).in_(item_ids))
+        .order_by(col(Attempt.id).desc())
+        .limit(attempts_limit)
+    )
+    total = session.exec(
+        select(func.count(col(Attempt.id))).where(col(Attempt.retry_item_id).in_(item_ids))
+    ).one()
+    return OrderDetail(
+        order=_order_row(order, account),
+        address=address_of(order),
+        ship_method_title=order.ship_method_title,
+        carrier=order.carrier,
+        shipped_at=order.shipped_at,
+        fulfilled_at=order.fulfilled_at,
+        lines=lines_of(session, order_id),
+        retries=retries,
+        attempts=tuple(_attempt_row(attempt) for attempt in attempts),
+        attempts_total=int(total),
+        alerts=tuple(_alert_rows(session, Alert.order_id == order_id, limit=50)),
+    )
+
+
+def _order_retries(session: Session, order_id: int) -> tuple[RetryRow, ...]:
+    # One probe per operation so each uses the (operation, subject_id) unique index.
+    rows: list[RetryRow] = []
+    for operation in (Operation.DELIVER_ORDER, Operation.PUSH_TRACKING):
+        item = session.exec(
+            select(RetryItem).where(
+                RetryItem.operation == operation, RetryItem.subject_id == order_id
+            )
+        ).first()
+        if item is not None:
+            rows.append(_retry_row(item))
+    return tuple(rows)
+
+
+def last_attempt(session: Session, retry_item_id: int) -> AttemptRow | None:
+    """A retry item's newest attempt (``ix_attempt_retry_item_id``)."""
+    attempt = session.exec(
+        select(Attempt)
+        .where(Attempt.retry_item_id == retry_item_id)
+        .order_by(col(Attempt.id).desc())
+        .limit(1)
+    ).first()
+    return None if attempt is None else _attempt_row(attempt)
+
+
+def _attempt_row(attempt: Attempt) -> AttemptRow:
+    return AttemptRow(
+        id=attempt.id or 0,
+        retry_item_id=attempt.retry_item_id,
+        operation=attempt.operation,
+        at=attempt.at,
+        ok=attempt.ok,
+        outcome=attempt.outcome,
+        http_status=attempt.http_status,
+        message=attempt.message,
+        duration_ms=attempt.duration_ms,
+        worker=attempt.worker,
+    )
+
+
+# -- the retry queue --------------------------------------------------------------------------
+
+
+def list_queue(
+    session: Session,
+    where: QueueFilter = QueueFilter(),
+    *,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[RetryRow]:
+    """Only due rows: soonest next attempt first (``ix_retry_due``), cursor ``<time>|<id>``.
+    Any other mix of states: newest first, cursor ``<id>``."""
+    limit = _clamp(limit)
+    query = select(RetryItem)
+    if where.states:
+        query = query.where(col(RetryItem.state).in_(list(where.states)))
+    if where.operation:
+        query = query.where(RetryItem.operation == where.operation)
+    if where.account_id is not None:
+        query = query.where(RetryItem.account_id == where.account_id)
+    if tuple(where.states) == (RetryState.DUE,):
+        return _due_page(session, query, after, limit)
+    cursor = _id_cursor(after)
+    if cursor is not None:
+        query = query.where(col(RetryItem.id) < cursor)
+    found = list(session.exec(query.order_by(col(RetryItem.id).desc()).limit(limit + 1)))
+    rows = [_retry_row(item) for item in found[:limit]]
+    return Page(rows, str(rows[-1].id) if len(found) > limit else None)
+
+
+def _due_page(session: Session, query: Any, after: str | None, limit: int) -> Page[RetryRow]:
+    if after:
+        when, item_id = _time_id_cursor(after)
+        query = query.where(
+            or_(
+                col(RetryItem.next_attempt_at) > when,
+                and_(col(RetryItem.next_attempt_at) == when, col(RetryItem.id) > item_id),
+            )
+        )
+    query = query.order_by(col(RetryItem.next_attempt_at), col(RetryItem.id)).limit(limit + 1)
+    found = list(session.exec(query))
+    rows = [_retry_row(item) for item in found[:limit]]
+    last = rows[-1] if rows and len(found) > limit else None
+    cursor = None
+    if last is not None and last.next_attempt_at is not None:
+        cursor = f"{last.next_attempt_at.isoformat()}|{last.id}"
+    return Page(rows, cursor)
+
+
+def retry_row(session: Session, item_id: int) -> RetryRow | None:
+    item = session.get(RetryItem, item_id)
+    return None if item is None else _retry_row(item)
+
+
+def _retry_row(item: RetryItem) -> RetryRow:
+    return RetryRow(
+        id=item.id or 0,
+        account_id=item.account_id,
+        connection_id=item.connection_id,
+        operation=item.operation,
+        subject_id=item.subject_id,
+        subject_label=item.subject_label,
+        state=item.state,
+        attempts=item.attempts,
+        consecutive_failures=item.consecutive_failures,
+        last_error=item.last_error,
+        last_failure_class=item.last_failure_class,
+        next_attempt_at=item.next_attempt_at,
+        deadline_at=item.deadline_at,
+        first_failure_at=item.first_failure_at,
+        in_flight_since=item.in_flight_since,
+        lease_owner=item.lease_owner,
+        lease_expires_at=item.lease_expires_at,
+        updated_at=item.updated_at,
+    )
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+def list_alerts(
+    session: Session,
+    where: AlertFilter = AlertFilter(),
+    *,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[AlertRow]:
+    """Newest first; state and account use ``ix_alert_account_state``."""
+    limit = _clamp(limit)
+    conditions: list[ColumnElement[bool]] = []
+    if where.states:
+        conditions.append(col(Alert.state).in_(list(where.states)))
+    if where.account_id is not None:
+        conditions.append(Alert.account_id == where.account_id)
+    if where.kind:
+        conditions.append(Alert.kind == where.kind)
+    cursor = _id_cursor(after)
+    if cursor is not None:
+        conditions.append(col(Alert.id) < cursor)
+    rows = _alert_rows(session, and_(*conditions) if conditions else None, limit=limit + 1)
+    return Page(rows[:limit], str(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+def _alert_rows(
+    session: Session, condition: ColumnElement[bool] | None, *, limit: int
+) -> list[AlertRow]:
+    query = (
+        select(Alert, Account.name, Connection.name)
+        .join(Account, col(Account.id) == Alert.account_id)
+        .outerjoin(Connection, col(Connection.id) == Alert.connection_id)
+    )
+    if condition is not None:
+        query = query.where(condition)
+    found = session.exec(query.order_by(col(Alert.id).desc()).limit(limit))
+    return [_alert_row(alert, account, connection) for alert, account, connection in found]
+
+
+def _alert_row(alert: Alert, account: str, connection: str | None) -> AlertRow:
+    try:
+        title = AlertKind(alert.kind).title
+    except ValueError:
+        title = alert.kind
+    return AlertRow(
+        id=alert.id or 0,
+        account_id=alert.account_id,
+        account=account,
+        connection_id=alert.connection_id,
+        connection=connection,
+        kind=alert.kind,
+        title=title,
+        state=alert.state,
+        needs_person=alert.needs_person,
+        message=alert.message,
+        order_id=alert.order_id,
+        order_number=alert.order_number,
+        sku=alert.sku,
+        subject=alert.subject,
+        http_status=alert.http_status,
+        count=alert.count,
+        first_seen=alert.first_seen,
+        last_seen=alert.last_seen,
+        resolved_at=alert.resolved_at,
+        resolved_by=alert.resolved_by,
+    )
+
+
+def alert_detail(session: Session, alert_id: int) -> AlertDetail | None:
+    rows = _alert_rows(session, Alert.id == alert_id, limit=1)
+    if not rows:
+        return None
+    alert = rows[0]
+    events = tuple(
+        AlertEventRow(
+            id=event.id or 0, at=event.at, event=event.event, actor=event.actor, detail=event.detail
+        )
+        for event in alert_history(session, alert_id)
+    )
+    platform = None
+    if alert.connection_id is not None:
+        connection = session.get(Connection, alert.connection_id)
+        platform = connection.platform if connection is not None else None
+    return AlertDetail(
+        alert=alert,
+        events=events,
+        ship_method_code=_ship_method_of(session, alert),
+        platform=platform,
+    )
+
+
+def _ship_method_of(session: Session, alert: AlertRow) -> str | None:
+    if alert.kind not in (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER):
+        return None
+    subject = alert.subject or ""
+    if subject.startswith("method:") and subject.count(":") >= 2:
+        return subject.split(":", 2)[2]
+    if alert.order_id is not None:
+        order = session.get(Order, alert.order_id)
+        return order.ship_method_code if order is not None else None
+    return None
+
+
+# -- audit log and header counts --------------------------------------------------------------
+
+
+def list_audit(session: Session, *, after: str | None = None, limit: int = 50) -> Page[AuditRow]:
+    limit = _clamp(limit)
+    query = select(AuditEntry)
+    cursor = _id_cursor(after)
+    if cursor is not None:
+        query = query.where(col(AuditEntry.id) < cursor)
+    found = list(session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit + 1)))
+    rows = [
+        AuditRow(
+            id=entry.id or 0,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            detail=entry.detail,
+        )
+        for entry in found[:limit]
+    ]
+    return Page(rows, str(rows[-1].id) if len(found) > limit else None)
+
+
+def header_counts(
+    session: Session, *, now: datetime, account_id: int | None = None
+) -> HeaderCounts:
+    """Five small indexed counts: open alerts (``ix_alert_account_state``), retry rows by state
+    (``ix_retry_due``). Done rows, however many, are never touched."""
+
+    def alerts(*conditions: ColumnElement[bool]) -> int:
+        query = select(func.count(col(Alert.id))).where(Alert.state == AlertState.OPEN, *conditions)
+        if account_id is not None:
+            query = query.where(Alert.account_id == account_id)
+        return int(session.exec(query).one())
+
+    def retries(state: RetryState, *conditions: ColumnElement[bool]) -> int:
+        query = select(func.count(col(RetryItem.id))).where(RetryItem.state == state, *conditions)
+        if account_id is not None:
+            query = query.where(RetryItem.account_id == account_id)
+        return int(session.exec(query).one())
+
+    return HeaderCounts(
+        open_alerts=alerts(),
+        needs_person=alerts(col(Alert.needs_person).is_(True)),
+        due_now=retries(RetryState.DUE, col(RetryItem.next_attempt_at) <= now),
+        held=retries(RetryState.HELD),
+        skipped=retries(RetryState.SKIPPED),
+    )
+
+
+# -- cursors ----------------------------------------------------------------------------------
+
+
+def _clamp(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE))
+
+
+def _id_cursor(after: str | None) -> int | None:
+    if after is None or after == "":
+        return None
+    if not after.isdigit():
+        raise InvalidCursor(f"not a cursor from this list: {after!r}")
+    return int(after)
+
+
+def _time_id_cursor(after: str) -> tuple[datetime, int]:
+    when, _, item_id = after.rpartition("|")
+    try:
+        parsed = datetime.fromisoformat(when)
+    except ValueError as exc:
+        raise InvalidCursor(f"not a cursor from this list: {after!r}") from exc
+    if parsed.tzinfo is None or not item_id.isdigit():
+        raise InvalidCursor(f"not a cursor from this list: {after!r}")
+    return parsed, int(item_id)

@@ -1,0 +1,236 @@
+"""The tables. Enum-like columns hold the domain's StrEnum values as plain strings so that a new
+value needs no migration.
+
+Times are aware UTC datetimes (see :class:`UTCDateTime`), always from the injected clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from imtui.store.types import UTCDateTime
+
+
+def _time(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
+
+
+class Account(SQLModel, table=True):
+    """A warehouse or merchant account: alerts and contacts belong to one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    kind: str = Field(default="merchant", max_length=20)
+    created_at: datetime = _time(nullable=False)
+
+
+class Connection(SQLModel, table=True):
+    """One remote system an account talks to: an order source (shop) or a WMS."""
+
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=10)
+    """"source" or "wms"."""
+    platform: str = Field(max_length=40)
+    base_url: str = Field(max_length=2000)
+    credentials: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    poll_interval_s: int = Field(default=300)
+    paused: bool = Field(default=False)
+    paused_reason: str | None = Field(default=None, sa_type=Text)
+    last_polled_at: datetime | None = _time()
+    next_poll_at: datetime | None = _time()
+    watermark: datetime | None = _time()
+    """The newest remote update seen: the next poll asks only for what changed since."""
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class Order(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("source_connection_id", "source_order_id"),
+        Index("ix_order_account_status", "account_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    source_connection_id: int = Field(foreign_key="connection.id")
+    source_order_id: str = Field(max_length=100)
+    number: str = Field(index=True, max_length=100)
+    reference: str = Field(unique=True, max_length=120)
+    """Our ``referenceNum`` in the WMS; never changes once given."""
+    ship_method_code: str = Field(default="", index=True, max_length=200)
+    ship_method_title: str = Field(default="", max_length=500)
+    ship_name: str = Field(default="", max_length=500)
+    ship_company: str = Field(default="", max_length=500)
+    ship_address1: str = Field(default="", max_length=500)
+    ship_address2: str = Field(default="", max_length=500)
+    ship_city: str = Field(default="", max_length=200)
+    ship_state: str = Field(default="", max_length=100)
+    ship_zip: str = Field(default="", max_length=50)
+    ship_country: str = Field(default="", max_length=10)
+    ship_phone: str = Field(default="", max_length=100)
+    status: str = Field(default="queued", max_length=20)
+    hold_reason: str | None = Field(default=None, sa_type=Text)
+    wms_order_id: str | None = Field(default=None, max_length=100)
+    tracking_number: str | None = Field(default=None, max_length=200)
+    carrier: str | None = Field(default=None, max_length=100)
+    shipped_at: datetime | None = _time()
+    fulfilled_at: datetime | None = _time()
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False, index=True)
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    sku: str = Field(max_length=200)
+    quantity: int
+
+
+class ShipMethodMapping(SQLModel, table=True):
+    """A shop's ship method code → the WMS carrier and mode (service)."""
+
+    __tablename__ = "ship_method_mapping"
+    __table_args__ = (UniqueConstraint("account_id", "source_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    source_code: str = Field(max_length=200)
+    carrier: str = Field(max_length=100)
+    mode: str = Field(max_length=100)
+    billing_code: str = Field(default="Prepaid", max_length=100)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class InventoryLevel(SQLModel, table=True):
+    """A SKU's stock as the WMS last reported it, and what was last pushed to one shop."""
+
+    __tablename__ = "inventory_level"
+    __table_args__ = (UniqueConstraint("source_connection_id", "sku"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    source_connection_id: int = Field(foreign_key="connection.id")
+    sku: str = Field(max_length=200)
+    wms_available: int = 0
+    wms_on_hand: int = 0
+    pushed_available: int | None = None
+    seen_at: datetime | None = _time()
+    pushed_at: datetime | None = _time()
+
+
+class Alert(SQLModel, table=True):
+    __table_args__ = (Index("ix_alert_account_state", "account_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    connection_id: int | None = Field(default=None, foreign_key="connection.id")
+    kind: str = Field(max_length=40)
+    scope: str = Field(max_length=20)
+    fingerprint: str = Field(index=True, max_length=400)
+    state: str = Field(default="open", max_length=20)
+    needs_person: bool = False
+    message: str = Field(default="", sa_type=Text)
+    """The remote system's words, verbatim (latest occurrence)."""
+    order_id: int | None = Field(default=None, foreign_key="order.id", index=True)
+    order_number: str | None = Field(default=None, max_length=100)
+    sku: str | None = Field(default=None, max_length=200)
+    subject: str | None = Field(default=None, max_length=300)
+    http_status: int | None = None
+    count: int = 1
+    first_seen: datetime = _time(nullable=False)
+    last_seen: datetime = _time(nullable=False)
+    resolved_at: datetime | None = _time()
+    resolved_by: str | None = Field(default=None, max_length=200)
+    """"auto" when a retry succeeded; otherwise the user who dismissed it."""
+
+
+class AlertEvent(SQLModel, table=True):
+    """An alert's history: raised, repeated, auto-resolved, dismissed."""
+
+    __tablename__ = "alert_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: datetime = _time(nullable=False)
+    event: str = Field(max_length=40)
+    actor: str = Field(default="imtui", max_length=200)
+    detail: str = Field(default="", sa_type=Text)
+
+
+class RetryItem(SQLModel, table=True):
+    """One record's place in the retry queue. The database, not APScheduler, decides who sends
+    what: a worker claims due rows with a lease, so two processes never send one record."""
+
+    __tablename__ = "retry_item"
+    __table_args__ = (
+        UniqueConstraint("operation", "subject_id"),
+        Index("ix_retry_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    connection_id: int = Field(foreign_key="connection.id", index=True)
+    """The connection the operation talks to (the WMS for deliveries, the shop for pushes)."""
+    operation: str = Field(max_length=30)
+    subject_id: int
+    """Order id for deliveries and tracking pushes, inventory level id for inventory pushes."""
+    subject_label: str = Field(default="", max_length=300)
+    """Order number or SKU, for people reading the queue."""
+    state: str = Field(default="due", max_length=20)
+    attempts: int = 0
+    consecutive_failures: int = 0
+    first_failure_at: datetime | None = _time()
+    next_attempt_at: datetime | None = _time()
+    deadline_at: datetime | None = _time()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_failure_class: str | None = Field(default=None, max_length=30)
+    in_flight_since: datetime | None = _time()
+    """Set before a send, cleared by its recorded outcome. Still set when the row is claimed
+    again means the last send's outcome is unknown: look the record up before resending."""
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _time()
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class Attempt(SQLModel, table=True):
+    """Every try of every record, with the remote system's answer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    retry_item_id: int = Field(foreign_key="retry_item.id", index=True)
+    operation: str = Field(max_length=30)
+    subject_id: int
+    connection_id: int | None = None
+    at: datetime = _time(nullable=False)
+    ok: bool = False
+    outcome: str = Field(default="", max_length=40)
+    """"sent", "linked", "held", a failure class …"""
+    http_status: int | None = None
+    message: str = Field(default="", sa_type=Text)
+    duration_ms: int | None = None
+    worker: str = Field(default="", max_length=200)
+
+
+class AuditEntry(SQLModel, table=True):
+    """What a person did: who (the OS/SSH user), what, to what, when."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(nullable=False, index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=60)
+    target: str = Field(default="", max_length=300)
+    detail: str = Field(default="", sa_type=Text)

@@ -1,0 +1,105 @@
+"""Orders as the store keeps them, and the conversions to and from the plain records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from imtui.domain.orders import OrderStatus, order_reference
+from imtui.domain.records import Address, OrderLine, SourceOrder
+from imtui.store.models import Connection, Order
+from imtui.store.models import OrderLine as OrderLineRow
+
+ADDRESS_FIELDS = (
+    "name",
+    "company",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "phone",
+)
+
+
+def address_of(order: Order) -> Address:
+    return Address(**{name: getattr(order, f"ship_{name}") or "" for name in ADDRESS_FIELDS})
+
+
+def set_address(order: Order, address: Address) -> None:
+    for name in ADDRESS_FIELDS:
+        setattr(order, f"ship_{name}", getattr(address, name))
+
+
+def lines_of(session: Session, order_id: int) -> tuple[OrderLine, ...]:
+    rows = session.exec(
+        select(OrderLineRow).where(OrderLineRow.order_id == order_id).order_by(col(OrderLineRow.id))
+    )
+    return tuple(OrderLine(sku=row.sku, quantity=row.quantity) for row in rows)
+
+
+def lines_by_order(session: Session, order_ids: list[int]) -> dict[int, tuple[OrderLine, ...]]:
+    found: dict[int, list[OrderLine]] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        rows = session.exec(
+            select(OrderLineRow)
+            .where(col(OrderLineRow.order_id).in_(order_ids))
+            .order_by(col(OrderLineRow.id))
+        )
+        for row in rows:
+            found[row.order_id].append(OrderLine(sku=row.sku, quantity=row.quantity))
+    return {order_id: tuple(lines) for order_id, lines in found.items()}
+
+
+def reference_prefix(connection: Connection) -> str:
+    return str(connection.settings.get("reference_prefix") or f"S{connection.id}")
+
+
+def insert_source_order(
+    session: Session, connection: Connection, source: SourceOrder, now: datetime
+) -> Order | None:
+    """Store an order the shop reported, once: None when it is already known."""
+    assert connection.id is not None
+    known = session.exec(
+        select(Order.id).where(
+            Order.source_connection_id == connection.id,
+            Order.source_order_id == source.remote_id,
+        )
+    ).first()
+    if known is not None:
+        return None
+    order = Order(
+        account_id=connection.account_id,
+        source_connection_id=connection.id,
+        source_order_id=source.remote_id,
+        number=source.number,
+        reference=order_reference(reference_prefix(connection), source.number),
+        ship_method_code=source.ship_method_code,
+        ship_method_title=source.ship_method_title,
+        status=OrderStatus.QUEUED,
+        created_at=now,
+        updated_at=now,
+    )
+    set_address(order, source.ship_to or Address())
+    session.add(order)
+    session.flush()
+    assert order.id is not None
+    for line in source.lines:
+        session.add(OrderLineRow(order_id=order.id, sku=line.sku, quantity=line.quantity))
+    return order
+
+
+def find_order(session: Session, key: str) -> Order | None:
+    """An order by id, by shop number ("#1001" or "1001") or by WMS reference."""
+    if key.isdigit():
+        order = session.get(Order, int(key))
+        if order is not None:
+            return order
+    candidates = [key, f"#{key}"] if not key.startswith("#") else [key]
+    return session.exec(
+        select(Order)
+        .where(col(Order.number).in_(candidates) | (Order.reference == key))
+        .order_by(col(Order.id))
+    ).first()

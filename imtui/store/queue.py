@@ -1,0 +1,183 @@
+"""The retry queue in the database: enqueue, claim with a lease, requeue.
+
+Claims are what make several processes on one database safe: a row is handed to one worker at a
+time, for the length of its lease. SQLite serialises claims through ``BEGIN IMMEDIATE``;
+PostgreSQL skips rows another transaction has locked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, or_, select
+
+from imtui.domain.retry import Operation, RetryState, requeued
+from imtui.store.models import Connection, RetryItem
+
+
+def enqueue(
+    session: Session,
+    *,
+    operation: Operation,
+    subject_id: int,
+    account_id: int,
+    connection_id: int,
+    label: str,
+    now: datetime,
+    due_at: datetime | None = None,
+) -> RetryItem:
+    """Put a record in the queue, due now; an existing row for it is made due again."""
+    item = session.exec(
+        select(RetryItem).where(
+            RetryItem.operation == operation, RetryItem.subject_id == subject_id
+        )
+    ).first()
+    if item is None:
+        item = RetryItem(
+            account_id=account_id,
+            connection_id=connection_id,
+            operation=operation,
+            subject_id=subject_id,
+            subject_label=label,
+            created_at=now,
+            updated_at=now,
+        )
+    item.connection_id = connection_id
+    _make_due(item, now)
+    if due_at is not None:
+        item.next_attempt_at = due_at
+    session.add(item)
+    session.flush()
+    return item
+
+
+def requeue(session: Session, item: RetryItem, now: datetime) -> None:
+    """A person changed the record or asked for a resend: due now, with a fresh window."""
+    _make_due(item, now)
+    session.add(item)
+
+
+def _make_due(item: RetryItem, now: datetime) -> None:
+    decision = requeued(now)
+    item.state = decision.state
+    item.next_attempt_at = decision.next_attempt_at
+    item.deadline_at = decision.deadline_at
+    item.first_failure_at = None
+    item.consecutive_failures = 0
+    item.updated_at = now
+
+
+def claim_due(
+    session: Session,
+    *,
+    operations: Sequence[Operation],
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    for_update: bool,
+    only_ids: Sequence[int] | None = None,
+) -> list[RetryItem]:
+    """Lease up to ``limit`` due rows of unpaused connections to ``owner``."""
+    query = (
+        select(RetryItem.id)
+        .join(Connection, col(Connection.id) == RetryItem.connection_id)
+        .where(
+            RetryItem.state == RetryState.DUE,
+            col(RetryItem.operation).in_([str(op) for op in operations]),
+            col(RetryItem.next_attempt_at) <= now,
+            or_(col(RetryItem.lease_expires_at).is_(None), col(RetryItem.lease_expires_at) < now),
+            col(Connection.paused).is_(False),
+        )
+        .order_by(col(RetryItem.next_attempt_at), col(RetryItem.id))
+        .limit(limit)
+    )
+    if only_ids is not None:
+        query = query.where(col(RetryItem.id).in_(list(only_ids)))
+    if for_update:
+        query = query.with_for_update(skip_locked=True, of=RetryItem)  # type: ignore[arg-type]
+    ids = list(session.exec(query))
+    if not ids:
+        return []
+    session.execute(
+        update(RetryItem)
+        .where(col(RetryItem.id).in_(ids))
+        .values(lease_owner=owner, lease_expires_at=now + lease)
+    )
+    items = list(
+        session.exec(
+            select(RetryItem)
+            .where(col(RetryItem.id).in_(ids))
+            .execution_options(populate_existing=True)
+        )
+    )
+    items.sort(key=lambda item: ids.index(item.id))
+    return items
+
+
+def release_lease(item: RetryItem) -> None:
+    item.lease_owner = None
+    item.lease_expires_at = None
+
+
+def make_due_for_connection(session: Session, connection_id: int, now: datetime) -> int:
+    """After a credential is fixed: everything waiting on the connection goes on the next cycle."""
+    result = session.execute(
+        update(RetryItem)
+        .where(
+            RetryItem.connection_id == connection_id,
+            RetryItem.state == RetryState.DUE,
+            col(RetryItem.next_attempt_at) > now,
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def worker_identity() -> str:
+    """``host:pid:nonce`` — the lease holder's name; the pid lets a restart on the same host
+    take back leases a killed process left behind."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def release_dead_leases(
+    session: Session, *, host: str, is_alive: Callable[[int], bool], now: datetime
+) -> int:
+    """Free the leases held by processes on this host that no longer run (a crash, SIGKILL), so
+    their records need not wait for the lease to expire."""
+    held = session.exec(
+        select(RetryItem).where(
+            col(RetryItem.lease_owner).like(f"{host}:%"),
+            col(RetryItem.lease_expires_at) >= now,
+        )
+    )
+    freed = 0
+    for item in held:
+        pid = _pid_of(item.lease_owner or "")
+        if pid is not None and not is_alive(pid):
+            release_lease(item)
+            session.add(item)
+            freed += 1
+    return freed
+
+
+def _pid_of(owner: str) -> int | None:
+    parts = owner.split(":")
+    try:
+        return int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def items_by_id(session: Session, ids: Iterable[int]) -> dict[int, RetryItem]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    return {
+        item.id: item  # type: ignore[misc]
+        for item in session.exec(select(RetryItem).where(col(RetryItem.id).in_(ids)))
+    }

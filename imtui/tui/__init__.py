@@ -1,0 +1,1 @@
+"""The Textual dashboard (reads through imtui.store, acts through imtui.engine)."""
