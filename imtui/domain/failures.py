@@ -49,7 +49,7 @@ class AlertKind(StrEnum):
     SKIPPED = "skipped"
 
     @property
-    def title(self) -> str:
+    def headline(self) -> str:
         return _TITLES[self]
 
 

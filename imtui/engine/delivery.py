@@ -17,7 +17,7 @@ from imtui.engine.outcomes import Outcome, apply_outcome
 from imtui.engine.pipeline import Claimed, Work
 from imtui.store.models import Connection, Order, ShipMethodMapping
 from imtui.store.orders import address_of, lines_by_order
-from imtui.store.queue import claim_due
+from imtui.store.queue import claim_due, mark_in_flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +91,7 @@ def claim_deliveries(
                 look_up_first=item.in_flight_since is not None,
             )
         )
-        item.in_flight_since = now
-        item.attempts += 1
-        session.add(item)
+    mark_in_flight(session, [delivery.item_id for delivery in work], now)
     return Claimed(work=work, claimed=len(items))
 
 

@@ -17,21 +17,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlmodel import Session
-
 from imtui.domain.failures import ConnectorError
 from imtui.domain.retry import Operation
 from imtui.engine.clock import Clock, SystemClock
 from imtui.engine.connections import ConnectorPool
 from imtui.engine.delivery import claim_deliveries, send_delivery
 from imtui.engine.ingest import record_poll_failure, store_source_orders
-from imtui.engine.outcomes import Outcome, apply_outcome
+from imtui.engine.outcomes import Outcome, apply_outcomes
 from imtui.engine.pipeline import Claimed, PipelineStats, Work, run_pipeline
 from imtui.engine.sync import claim_pushes, send_push, store_warehouse_state
 from imtui.store.connections import SOURCE, WMS, claim_poll, due_connections
 from imtui.store.database import Database
 from imtui.store.models import Connection
-from imtui.store.queue import items_by_id, release_dead_leases, worker_identity
+from imtui.store.queue import release_dead_leases, worker_identity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,14 +92,7 @@ class Engine:
         return await asyncio.to_thread(run)
 
     async def record_outcomes(self, outcomes: list[Outcome]) -> None:
-        now = self.clock.now()
-
-        def record(session: Session) -> None:
-            items = items_by_id(session, [outcome.item_id for outcome in outcomes])
-            for outcome in outcomes:
-                apply_outcome(session, items[outcome.item_id], outcome, now=now, worker=self.owner)
-
-        await self.write(record)
+        await self.write(apply_outcomes, outcomes, now=self.clock.now(), worker=self.owner)
 
     # -- start-up ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from imtui.engine.outcomes import Outcome, apply_poll_success
 from imtui.engine.pipeline import Claimed, Work
 from imtui.store.connections import mark_polled, sources_of_account
 from imtui.store.models import Connection, InventoryLevel, Order
-from imtui.store.queue import claim_due, enqueue
+from imtui.store.queue import claim_due, enqueue, mark_in_flight
 
 
 def store_warehouse_state(
@@ -185,9 +185,7 @@ def claim_pushes(
                     available=level.wms_available,
                 )
             )
-        item.in_flight_since = now
-        item.attempts += 1
-        session.add(item)
+    mark_in_flight(session, [push.item_id for push in work], now)
     return Claimed(work=work, claimed=len(items))
 
 

@@ -52,7 +52,8 @@ def raise_alert(
     alert = session.exec(
         select(Alert).where(Alert.fingerprint == key, Alert.state == AlertState.OPEN)
     ).first()
-    if alert is not None:
+    # (state is checked again: the row may be resolved in this session but not yet flushed)
+    if alert is not None and alert.state == AlertState.OPEN:
         alert.count += 1
         alert.last_seen = now
         alert.message = message
@@ -98,6 +99,7 @@ def resolve_alerts_for(
     kinds: Iterable[AlertKind] | None = None,
     include_connection_alerts: bool = True,
     detail: str = "retry succeeded",
+    candidates: list[Alert] | None = None,
 ) -> list[Alert]:
     """Auto-resolve what a success proves wrong (B2): the record's open alerts and, because the
     remote answered on that channel, the connection's outage alerts for the channel."""
@@ -112,10 +114,31 @@ def resolve_alerts_for(
         )
     if not conditions:
         return []
-    query = select(Alert).where(Alert.state == AlertState.OPEN, or_(*conditions))
-    if kinds is not None:
-        query = query.where(col(Alert.kind).in_([str(k) for k in kinds]))
-    resolved = list(session.exec(query))
+    wanted = None if kinds is None else {str(k) for k in kinds}
+    if candidates is not None:
+        # The batch already fetched every open alert it could touch (see open_alerts_touching).
+        channel = channel_of(subject)
+        resolved = [
+            alert
+            for alert in candidates
+            if alert.state == AlertState.OPEN
+            and (wanted is None or alert.kind in wanted)
+            and (
+                (subject and alert.subject == subject)
+                or (
+                    include_connection_alerts
+                    and connection_id is not None
+                    and alert.connection_id == connection_id
+                    and alert.scope == AlertScope.CONNECTION
+                    and alert.subject == channel
+                )
+            )
+        ]
+    else:
+        query = select(Alert).where(Alert.state == AlertState.OPEN, or_(*conditions))
+        if wanted is not None:
+            query = query.where(col(Alert.kind).in_(sorted(wanted)))
+        resolved = list(session.exec(query))
     for alert in resolved:
         alert.state = AlertState.RESOLVED
         alert.resolved_at = now
@@ -123,6 +146,26 @@ def resolve_alerts_for(
         session.add(alert)
         _event(session, alert, now, "auto_resolved", AUTO, detail)
     return resolved
+
+
+def open_alerts_touching(
+    session: Session, subjects: set[str], connection_ids: set[int]
+) -> list[Alert]:
+    """Every open alert a batch of outcomes could resolve, in one query."""
+    if not subjects and not connection_ids:
+        return []
+    return list(
+        session.exec(
+            select(Alert).where(
+                Alert.state == AlertState.OPEN,
+                or_(
+                    col(Alert.subject).in_(sorted(subjects)),
+                    (Alert.scope == AlertScope.CONNECTION)
+                    & col(Alert.connection_id).in_(sorted(connection_ids)),
+                ),
+            )
+        )
+    )
 
 
 def dismiss_alert(session: Session, alert: Alert, *, actor: str, now: datetime) -> None:

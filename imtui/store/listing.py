@@ -22,6 +22,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.records import Address, OrderLine
 from imtui.domain.retry import Operation, RetryState
+from imtui.domain.text import hide_url_passwords
 from imtui.store.alerts import alert_history
 from imtui.store.models import (
     Account,
@@ -149,7 +150,8 @@ class AlertRow:
     connection_id: int | None
     connection: str | None
     kind: str
-    title: str
+    headline: str
+    """The kind in the operator's words: "Ship method has no mapping"."""
     state: str
     needs_person: bool
     message: str
@@ -305,7 +307,7 @@ def _connection_row(connection: Connection, account: str) -> ConnectionRow:
         name=connection.name,
         role=connection.role,
         platform=connection.platform,
-        base_url=connection.base_url,
+        base_url=hide_url_passwords(connection.base_url),
         credential_keys=tuple(
             sorted(key for key, value in connection.credentials.items() if value)
         ),
@@ -353,17 +355,24 @@ def list_orders(
     after: str | None = None,
     limit: int = 50,
 ) -> Page[OrderRow]:
-    """Newest first. Status and account use ``ix_order_account_status``; a search matches the
-    order number and reference exactly (indexed) or, case-insensitively, part of the number,
-    reference or ship-to name."""
+    """Newest first. Status and account use ``ix_order_account_status``.
+
+    A search that is an order number ("1001" or "#1001") or a WMS reference finds exactly that
+    order through their indexes. Any other text matches part of the number, reference or
+    ship-to name, case-insensitively: a scan from the newest order that stops as soon as the
+    page is full (a text nobody has typed costs one pass over the table).
+    """
     limit = _clamp(limit)
     query = select(Order, Account.name).join(Account, col(Account.id) == Order.account_id)
     if where.status:
         query = query.where(Order.status == where.status)
     if where.account_id is not None:
         query = query.where(Order.account_id == where.account_id)
-    if where.search and where.search.strip():
-        query = query.where(_order_search(where.search.strip()))
+    text = (where.search or "").strip()
+    if text:
+        exact = _exact_order(text)
+        has_exact = session.exec(query.where(exact).limit(1)).first() is not None
+        query = query.where(exact if has_exact else _order_contains(text))
     cursor = _id_cursor(after)
     if cursor is not None:
         query = query.where(col(Order.id) < cursor)
@@ -381,12 +390,14 @@ def order_row(session: Session, order_id: int) -> OrderRow | None:
     return None if found is None else _order_row(*found)
 
 
-def _order_search(text: str) -> ColumnElement[bool]:
-    exact = [text] if text.startswith("#") else [text, f"#{text}"]
+def _exact_order(text: str) -> ColumnElement[bool]:
+    numbers = [text] if text.startswith("#") else [text, f"#{text}"]
+    return or_(col(Order.number).in_(numbers), col(Order.reference) == text)
+
+
+def _order_contains(text: str) -> ColumnElement[bool]:
     needle = text.lower()
     return or_(
-        col(Order.number).in_(exact),
-        Order.reference == text,
         func.lower(Order.number).contains(needle, autoescape=True),
         func.lower(Order.reference).contains(needle, autoescape=True),
         func.lower(Order.ship_name).contains(needle, autoescape=True),
@@ -446,7 +457,7 @@ def order_detail(
         retries=retries,
         attempts=tuple(_attempt_row(attempt) for attempt in attempts),
         attempts_total=int(total),
-        alerts=tuple(_alert_rows(session, Alert.order_id == order_id, limit=50)),
+        alerts=tuple(_alert_rows(session, col(Alert.order_id) == order_id, limit=50)),
     )
 
 
@@ -583,9 +594,9 @@ def list_alerts(
     if where.states:
         conditions.append(col(Alert.state).in_(list(where.states)))
     if where.account_id is not None:
-        conditions.append(Alert.account_id == where.account_id)
+        conditions.append(col(Alert.account_id) == where.account_id)
     if where.kind:
-        conditions.append(Alert.kind == where.kind)
+        conditions.append(col(Alert.kind) == where.kind)
     cursor = _id_cursor(after)
     if cursor is not None:
         conditions.append(col(Alert.id) < cursor)
@@ -609,9 +620,9 @@ def _alert_rows(
 
 def _alert_row(alert: Alert, account: str, connection: str | None) -> AlertRow:
     try:
-        title = AlertKind(alert.kind).title
+        headline = AlertKind(alert.kind).headline
     except ValueError:
-        title = alert.kind
+        headline = alert.kind
     return AlertRow(
         id=alert.id or 0,
         account_id=alert.account_id,
@@ -619,7 +630,7 @@ def _alert_row(alert: Alert, account: str, connection: str | None) -> AlertRow:
         connection_id=alert.connection_id,
         connection=connection,
         kind=alert.kind,
-        title=title,
+        headline=headline,
         state=alert.state,
         needs_person=alert.needs_person,
         message=alert.message,
@@ -637,7 +648,7 @@ def _alert_row(alert: Alert, account: str, connection: str | None) -> AlertRow:
 
 
 def alert_detail(session: Session, alert_id: int) -> AlertDetail | None:
-    rows = _alert_rows(session, Alert.id == alert_id, limit=1)
+    rows = _alert_rows(session, col(Alert.id) == alert_id, limit=1)
     if not rows:
         return None
     alert = rows[0]
@@ -688,7 +699,7 @@ def list_audit(session: Session, *, after: str | None = None, limit: int = 50) -
             actor=entry.actor,
             action=entry.action,
             target=entry.target,
-            detail=entry.detail,
+            detail=hide_url_passwords(entry.detail),
         )
         for entry in found[:limit]
     ]

@@ -119,6 +119,18 @@ def claim_due(
     return items
 
 
+def mark_in_flight(session: Session, item_ids: list[int], now: datetime) -> None:
+    """Just before the sends: from here until its outcome is recorded, a row's send outcome is
+    unknown, so whoever claims it next looks the record up before sending again."""
+    if item_ids:
+        session.execute(
+            update(RetryItem)
+            .where(col(RetryItem.id).in_(item_ids))
+            .values(in_flight_since=now, attempts=RetryItem.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def release_lease(item: RetryItem) -> None:
     item.lease_owner = None
     item.lease_expires_at = None

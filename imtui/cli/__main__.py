@@ -1,0 +1,3 @@
+from imtui.cli import main
+
+main()

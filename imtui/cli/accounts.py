@@ -1,0 +1,251 @@
+"""``imtui account …`` and ``imtui connection …``. Credential values are never printed: lists
+and ``show`` name the keys only, masked (``client_secret=••••``)."""
+
+from __future__ import annotations
+
+import click
+
+from imtui.cli.assignments import SECRET_HELP, parse_pairs, parse_secrets
+from imtui.cli.context import (
+    AppContext,
+    CliError,
+    account_id_for,
+    account_option,
+    append_help,
+    json_option,
+    pass_app,
+)
+from imtui.cli.output import Column, echo_fields, echo_json, emit, full_time
+from imtui.connectors.registry import PLATFORMS, connection_problems
+from imtui.domain.text import SECRET_MASK, hide_url_passwords, printable
+from imtui.engine import actions
+from imtui.store import listing
+
+ACCOUNT_COLUMNS = (
+    Column("ID", lambda r: r.id, 5, right=True),
+    Column("KIND", lambda r: r.kind, 10),
+    Column("CONNS", lambda r: r.connections, 5, right=True),
+    Column("CREATED", lambda r: r.created_at, 11),
+    Column("NAME", lambda r: r.name),
+)
+
+CONNECTION_COLUMNS = (
+    Column("ID", lambda r: r.id, 4, right=True),
+    Column("ACCOUNT", lambda r: r.account, 10),
+    Column("NAME", lambda r: r.name, 12),
+    Column("PLATFORM", lambda r: r.platform, 8),
+    Column("POLL", lambda r: f"{r.poll_interval_s}s", 6, right=True),
+    Column("STATE", lambda r: "PAUSED" if r.paused else "active", 6),
+    Column("CREDENTIALS", lambda r: masked(r.credential_keys), 30, wide=True),
+    Column("URL", lambda r: r.base_url),
+)
+
+
+def masked(keys: tuple[str, ...]) -> str:
+    return " ".join(f"{key}={SECRET_MASK}" for key in keys)
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+@click.group("account", short_help="Warehouse and merchant accounts.")
+def account_group() -> None:
+    """Warehouse and merchant accounts: alerts, contacts and connections belong to one."""
+
+
+@account_group.command("add")
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice(["merchant", "warehouse"]),
+    default="merchant",
+    show_default=True,
+)
+@pass_app
+def account_add(app: AppContext, name: str, kind: str) -> None:
+    """Add an account called NAME."""
+    with app.db.write() as session:
+        account = actions.add_account(session, name=name, kind=kind, actor=app.actor, now=app.now())
+    click.echo(f"added account {account.id}: {printable(account.name)} ({account.kind})")
+
+
+@account_group.command("list")
+@json_option
+@pass_app
+def account_list(app: AppContext, as_json: bool) -> None:
+    """List the accounts."""
+    with app.db.read() as session:
+        rows = listing.list_accounts(session)
+    emit(
+        rows,
+        ACCOUNT_COLUMNS,
+        as_json=as_json,
+        empty="no accounts yet: add one with 'imtui account add NAME'",
+    )
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+@click.group("connection")
+def connection_group() -> None:
+    """The shops and the WMS an account talks to."""
+
+
+def _platform_help() -> str:
+    lines = []
+    for info in PLATFORMS.values():
+        settings = ", ".join(info.setting_keys) or "none"
+        lines.append(
+            f"{info.name} ({info.role}): credentials {', '.join(info.credential_keys)}; "
+            f"settings {settings}"
+        )
+    return "; ".join(lines)
+
+
+@connection_group.command("add")
+@account_option("The account (name or id); may be left out when there is only one.")
+@click.option("--name", required=True, help="A name for the connection, unique in the account.")
+@click.option("--platform", required=True, type=click.Choice(sorted(PLATFORMS)))
+@click.option("--url", "base_url", required=True, help="The base URL, http(s)://host[:port].")
+@click.option("--credential", "credentials", multiple=True, metavar="KEY=VALUE", help=SECRET_HELP)
+@click.option("--setting", "settings", multiple=True, metavar="KEY=VALUE", help="A setting.")
+@click.option(
+    "--poll",
+    type=click.IntRange(10, 7 * 86400),
+    default=300,
+    show_default=True,
+    help="Seconds between polls of this system.",
+)
+@pass_app
+def connection_add(
+    app: AppContext,
+    account_key: str | None,
+    name: str,
+    platform: str,
+    base_url: str,
+    credentials: tuple[str, ...],
+    settings: tuple[str, ...],
+    poll: int,
+) -> None:
+    """Connect an account to a shop or a WMS.
+
+    \b
+    Example:
+      imtui connection add --account acme --name wms --platform wms_3pl \\
+        --url https://secure-wms.example.com --credential client_id=@WMS_ID \\
+        --credential client_secret=- --credential user_login_id=1 \\
+        --setting customer_id=1 --setting facility_id=1
+    """
+    setting_values = parse_pairs(settings, "setting")
+    secrets = parse_secrets(credentials)
+    problems = connection_problems(platform, base_url.strip(), secrets, setting_values)
+    if problems:
+        raise CliError("; ".join(problems))
+    with app.db.write() as session:
+        account = actions.account_for(session, account_key)
+        connection = actions.add_connection(
+            session,
+            account=account,
+            name=name,
+            platform=platform,
+            base_url=base_url,
+            credentials=secrets,
+            settings=setting_values,
+            poll_interval_s=poll,
+            actor=app.actor,
+            now=app.now(),
+        )
+    click.echo(
+        f"added connection {connection.id}: {printable(connection.name)} "
+        f"({connection.platform}, {connection.role}) for account {printable(account.name)} "
+        f"→ {printable(hide_url_passwords(connection.base_url))}; "
+        f"credentials {masked(tuple(sorted(secrets)))}"
+    )
+
+
+append_help(connection_add, f"Platforms: {_platform_help()}.")
+
+
+@connection_group.command("list")
+@account_option("Only this account's connections.")
+@json_option
+@pass_app
+def connection_list(app: AppContext, account_key: str | None, as_json: bool) -> None:
+    """List connections (credential values are never shown)."""
+    with app.db.read() as session:
+        account_id = account_id_for(session, account_key)
+        rows = listing.list_connections(session, account_id=account_id)
+    emit(
+        rows,
+        CONNECTION_COLUMNS,
+        as_json=as_json,
+        empty="no connections yet: add one with 'imtui connection add'",
+    )
+
+
+@connection_group.command("show")
+@click.argument("connection_key", metavar="CONN")
+@json_option
+@pass_app
+def connection_show(app: AppContext, connection_key: str, as_json: bool) -> None:
+    """Show one connection (by id or name); credential values are masked."""
+    with app.db.read() as session:
+        connection = actions.connection_for(session, connection_key)
+        row = listing.connection_row(session, connection.id or 0)
+    assert row is not None
+    if as_json:
+        echo_json(row)
+        return
+    info = PLATFORMS.get(row.platform)
+    required = info.credential_keys if info else ()
+    missing = [key for key in required if key not in row.credential_keys]
+    creds = masked(row.credential_keys) + "".join(f" {key}=(missing)" for key in missing)
+    click.echo(f"connection {row.id}: {printable(row.name)}")
+    echo_fields(
+        [
+            ("account", f"{row.account} ({row.account_id})"),
+            ("platform", f"{row.platform} ({info.title if info else '?'}), role {row.role}"),
+            ("url", row.base_url),
+            ("credentials", creds or "none"),
+            ("settings", " ".join(f"{k}={v}" for k, v in sorted(row.settings.items())) or "none"),
+            ("poll every", f"{row.poll_interval_s} s"),
+            ("last polled", full_time(row.last_polled_at)),
+            ("next poll", full_time(row.next_poll_at)),
+            ("state", f"PAUSED: {row.paused_reason or '?'}" if row.paused else "active"),
+        ]
+    )
+    if row.paused:
+        click.echo(
+            f"fix: imtui connection credentials {row.id} "
+            + " ".join(f"{key}=-" for key in required)
+        )
+
+
+@connection_group.command("credentials")
+@click.argument("connection_key", metavar="CONN")
+@click.argument("pairs", metavar="KEY=VALUE...", nargs=-1, required=True)
+@pass_app
+def connection_credentials(app: AppContext, connection_key: str, pairs: tuple[str, ...]) -> None:
+    """Change credentials of CONN (id or name). This un-pauses the connection and makes
+    everything waiting on it due at once.
+
+    Each KEY=VALUE may take its VALUE from an environment variable (KEY=@ENVVAR) or from
+    standard input (KEY=-, prompted without echo on a terminal), which keeps secrets out of
+    ps; @@ at the start stands for a literal @.
+    """
+    secrets = parse_secrets(pairs)
+    with app.db.write() as session:
+        was_paused = actions.connection_for(session, connection_key).paused
+        connection = actions.update_credentials(
+            session,
+            connection_key=connection_key,
+            credentials=secrets,
+            actor=app.actor,
+            now=app.now(),
+        )
+    resumed = "; un-paused, waiting records are due now" if was_paused else ""
+    click.echo(
+        f"connection {connection.id} ({printable(connection.name)}): changed "
+        f"{masked(tuple(sorted(secrets)))}{resumed}"
+    )

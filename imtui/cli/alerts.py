@@ -1,0 +1,220 @@
+"""``imtui alerts …`` and ``imtui open alert/<id>`` (the link that alert emails carry)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+import click
+
+from imtui.cli.context import (
+    AppContext,
+    CliError,
+    account_id_for,
+    account_option,
+    json_option,
+    page_options,
+    pass_app,
+)
+from imtui.cli.output import (
+    Column,
+    echo_block,
+    echo_fields,
+    echo_json,
+    emit,
+    first_line,
+    full_time,
+)
+from imtui.connectors.registry import PLATFORMS
+from imtui.domain.alerts import CONNECTION_KINDS, AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.text import printable
+from imtui.engine import actions
+from imtui.store import listing
+
+STATE_CHOICES = [*(s.value for s in AlertState), "all"]
+
+
+def alert_columns(with_state: bool) -> tuple[Column, ...]:
+    state = (Column("STATE", lambda r: r.state, 9),) if with_state else ()
+    return (
+        Column("ID", lambda r: r.id, 6, right=True),
+        *state,
+        Column("KIND", lambda r: r.kind, 20),
+        Column("ORDER", lambda r: r.order_number or r.sku, 9),
+        Column("N", lambda r: r.count, 4, right=True),
+        Column("LAST SEEN", lambda r: r.last_seen, 11),
+        Column("CONNECTION", lambda r: r.connection, 12, wide=True),
+        Column("MESSAGE", lambda r: r.message),
+    )
+
+
+@click.group("alerts", short_help="Failures talking to a shop or the WMS.")
+def alerts_group() -> None:
+    """Alerts: every failure talking to a shop or the WMS, in the remote system's words."""
+
+
+@alerts_group.command("list")
+@click.option("--state", type=click.Choice(STATE_CHOICES), default="open", show_default=True)
+@account_option("Only this account's alerts.")
+@click.option("--kind", type=click.Choice([k.value for k in AlertKind]))
+@page_options
+@json_option
+@pass_app
+def alerts_list(
+    app: AppContext,
+    state: str,
+    account_key: str | None,
+    kind: str | None,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """List alerts, newest first."""
+    with app.db.read() as session:
+        where = listing.AlertFilter(
+            states=() if state == "all" else (state,),
+            account_id=account_id_for(session, account_key),
+            kind=kind,
+        )
+        page = listing.list_alerts(session, where, after=after, limit=limit)
+    emit(
+        page.rows,
+        alert_columns(with_state=state != AlertState.OPEN),
+        as_json=as_json,
+        empty=f"no {'' if state == 'all' else state + ' '}alerts",
+        next_cursor=page.next_cursor,
+    )
+
+
+@alerts_group.command("show")
+@click.argument("alert_id", type=int)
+@json_option
+@pass_app
+def alerts_show(app: AppContext, alert_id: int, as_json: bool) -> None:
+    """One alert with its history (raised, repeated, resolved, dismissed)."""
+    detail = _read_alert(app, alert_id)
+    if as_json:
+        echo_json(detail)
+        return
+    print_alert(detail)
+    click.echo("history")
+    for event in detail.events:
+        extra = f": {printable(event.detail)}" if event.detail else ""
+        click.echo(f"  {full_time(event.at)}  {event.event} by {printable(event.actor)}{extra}")
+
+
+def _read_alert(app: AppContext, alert_id: int) -> listing.AlertDetail:
+    with app.db.read() as session:
+        detail = listing.alert_detail(session, alert_id)
+    if detail is None:
+        raise CliError(f"no alert {alert_id}")
+    return detail
+
+
+def print_alert(detail: listing.AlertDetail) -> None:
+    alert = detail.alert
+    person = ", needs a person" if alert.needs_person else ""
+    click.echo(f"alert {alert.id}: {alert.headline} — {alert.state}{person}")
+    resolved = None
+    if alert.resolved_at is not None:
+        resolved = f"{full_time(alert.resolved_at)} by {alert.resolved_by}"
+    echo_fields(
+        [
+            ("kind", alert.kind),
+            ("account", f"{alert.account} ({alert.account_id})"),
+            (
+                "connection",
+                f"{alert.connection} ({alert.connection_id})" if alert.connection else None,
+            ),
+            ("order", alert.order_number),
+            ("sku", alert.sku),
+            ("HTTP status", alert.http_status),
+            (
+                "seen",
+                f"{alert.count} times, first {full_time(alert.first_seen)}, "
+                f"last {full_time(alert.last_seen)}",
+            ),
+            ("resolved", resolved),
+        ]
+    )
+    click.echo("  message")
+    echo_block(alert.message)
+
+
+@alerts_group.command("dismiss")
+@click.argument("alert_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def alerts_dismiss(app: AppContext, alert_ids: tuple[int, ...], yes: bool) -> None:
+    """Close alerts by hand. Asks first unless --yes; without a terminal to ask on, --yes is
+    required. All or nothing: one bad ID and none is dismissed."""
+    if not yes:
+        if not _stdin_is_a_terminal():
+            raise CliError(
+                "not dismissing without confirmation: stdin is not a terminal; add --yes"
+            )
+        for alert_id in alert_ids:
+            alert = _read_alert(app, alert_id).alert
+            click.echo(
+                f"alert {alert.id} {alert.state} {alert.kind}: {first_line(alert.message)[:60]}"
+            )
+        click.confirm(f"Dismiss {len(alert_ids)} alert(s)?", abort=True, err=True)
+    with app.db.write() as session:
+        for alert_id in alert_ids:
+            actions.dismiss(session, alert_id=alert_id, actor=app.actor, now=app.now())
+    for alert_id in alert_ids:
+        click.echo(f"dismissed alert {alert_id}")
+
+
+def _stdin_is_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+# -- `imtui open` ---------------------------------------------------------------------------
+
+
+@click.command("open", short_help="Show an alert and the command that fixes it.")
+@click.argument("target", metavar="alert/ID")
+@pass_app
+def open_command(app: AppContext, target: str) -> None:
+    """Open the fix for an alert (the link in alert emails). Until the dashboard can take you
+    to the form, this prints the alert and the command that fixes it."""
+    kind, _, key = target.strip().partition("/")
+    if kind != "alert" or not key.isdigit():
+        raise click.BadParameter(f"expected alert/ID, not {target!r}", param_hint="TARGET")
+    detail = _read_alert(app, int(key))
+    print_alert(detail)
+    for command in fix_commands(detail):
+        click.echo(f"fix: {command}")
+
+
+def fix_commands(detail: listing.AlertDetail) -> list[str]:
+    """The command lines that fix what the alert is about."""
+    alert = detail.alert
+    if alert.state != AlertState.OPEN:
+        return [f"nothing to do: the alert is {alert.state}"]
+    order = shlex.quote(printable(alert.order_number)) if alert.order_number else None
+    resend = f"imtui orders resend {order}" if order else "imtui queue list --state held"
+    code = shlex.quote(printable(detail.ship_method_code or "CODE"))
+    mapping = f"imtui mapping set {code} --carrier CARRIER --mode MODE --account {alert.account_id}"
+    if alert.kind == AlertKind.UNMAPPED_SHIP_METHOD:
+        return [mapping]
+    if alert.kind == AlertKind.UNKNOWN_CARRIER:
+        return [mapping, resend]
+    if alert.kind in (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED) and order:
+        return [f"imtui orders edit {order} --set FIELD=VALUE  (fields: address1, city, zip, …)"]
+    if alert.kind == AlertKind.CREDENTIALS_REJECTED and alert.connection_id is not None:
+        info = PLATFORMS.get(detail.platform or "")
+        keys = " ".join(f"{key}=-" for key in (info.credential_keys if info else ("KEY",)))
+        return [f"imtui connection credentials {alert.connection_id} {keys}"]
+    if alert.kind in CONNECTION_KINDS:
+        return [
+            "none needed: it is retried automatically and resolves itself when it gets through",
+            f"imtui alerts dismiss {alert.id}  (to close it anyway)",
+        ]
+    if alert.kind == AlertKind.SKIPPED:
+        return [
+            resend if order else "imtui queue list --state skipped  (then: imtui queue resend ID)"
+        ]
+    return [f"correct it in the shop or the WMS, then: {resend}"]

@@ -1,0 +1,99 @@
+"""What every command shares: the database (opened on first use), the clock, who is acting,
+and the one-line error type."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from imtui.engine import actions
+from imtui.engine.clock import Clock, SystemClock
+from imtui.store.audit import current_user
+from imtui.store.database import Database, DatabaseError, describe_url, resolve_url
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """Bad input found by the CLI itself; shown as one ``imtui: error: …`` line, exit 1."""
+
+
+class AppContext:
+    def __init__(self, db_url: str | None, clock: Clock | None = None) -> None:
+        self.db_url = db_url
+        self.clock = clock or SystemClock()
+        self._db: Database | None = None
+        self._actor: str | None = None
+
+    @property
+    def db(self) -> Database:
+        """Opened (and migrated) on first use, so ``--help`` and ``sandbox`` never touch it."""
+        if self._db is None:
+            try:
+                self._db = Database(self.db_url)
+            except SQLAlchemyError as exc:
+                # e.g. a file that is not a database: the store reports only OperationalError.
+                where = describe_url(resolve_url(self.db_url))
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+                raise DatabaseError(f"cannot open {where}: {reason}") from exc
+        return self._db
+
+    @property
+    def actor(self) -> str:
+        if self._actor is None:
+            self._actor = current_user()
+        return self._actor
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def json_option(function: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON (times in ISO-8601 UTC)."
+    )(function)
+
+
+def page_options(function: F) -> F:
+    function = click.option(
+        "--after",
+        metavar="CURSOR",
+        help="Continue after this cursor (printed under a page that has more).",
+    )(function)
+    return click.option(
+        "--limit",
+        type=click.IntRange(1, 1000),
+        default=50,
+        show_default=True,
+        help="Rows per page.",
+    )(function)
+
+
+def account_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--account", "account_key", metavar="ACCOUNT", help=help_text)
+
+
+def account_id_for(session: Session, account_key: str | None) -> int | None:
+    """The id of a filter's account (name or id); None when no filter was given."""
+    if not account_key:
+        return None
+    return actions.account_for(session, account_key).id
+
+
+def append_help(command: click.Command, paragraph: str) -> None:
+    """Add a paragraph computed at import time (platform keys, exit codes) to a docstring."""
+    command.help = f"{inspect.cleandoc(command.help or '')}\n\n{paragraph}"

@@ -1,0 +1,90 @@
+"""``imtui mapping …``: which WMS carrier and mode each shop ship method becomes (B9)."""
+
+from __future__ import annotations
+
+import click
+
+from imtui.cli.context import (
+    AppContext,
+    account_id_for,
+    account_option,
+    json_option,
+    pass_app,
+)
+from imtui.cli.output import Column, emit
+from imtui.domain.text import printable
+from imtui.engine import actions
+from imtui.store import listing
+
+ACCOUNT_HELP = "The account (name or id); may be left out when there is only one."
+
+MAPPING_COLUMNS = (
+    Column("ID", lambda r: r.id, 5, right=True),
+    Column("ACCOUNT", lambda r: r.account, 12),
+    Column("CARRIER", lambda r: r.carrier, 10),
+    Column("MODE", lambda r: r.mode, 18),
+    Column("BILLING", lambda r: r.billing_code, 9),
+    Column("UPDATED", lambda r: r.updated_at, 11),
+    Column("SHIP METHOD CODE", lambda r: r.source_code),
+)
+
+
+@click.group("mapping", short_help="Ship method code → WMS carrier and mode.")
+def mapping_group() -> None:
+    """Ship-method mappings: a shop's ship method code → the WMS carrier and mode."""
+
+
+@mapping_group.command("list")
+@account_option("Only this account's mappings.")
+@json_option
+@pass_app
+def mapping_list(app: AppContext, account_key: str | None, as_json: bool) -> None:
+    """List the ship-method mappings."""
+    with app.db.read() as session:
+        rows = listing.list_mappings(session, account_id=account_id_for(session, account_key))
+    emit(rows, MAPPING_COLUMNS, as_json=as_json, empty="no mappings yet")
+
+
+@mapping_group.command("set")
+@click.argument("code")
+@click.option("--carrier", required=True, help="The WMS carrier, e.g. UPS.")
+@click.option("--mode", required=True, help="The WMS mode (service), e.g. 92.")
+@click.option("--billing", default="Prepaid", show_default=True, help="The billing code.")
+@account_option(ACCOUNT_HELP)
+@pass_app
+def mapping_set(
+    app: AppContext, code: str, carrier: str, mode: str, billing: str, account_key: str | None
+) -> None:
+    """Map ship method CODE to a WMS carrier and mode. Every order held because CODE had no
+    mapping is released and goes to the WMS on the worker's next cycle."""
+    with app.db.write() as session:
+        account = actions.account_for(session, account_key)
+        mapping, released = actions.set_mapping(
+            session,
+            account=account,
+            source_code=code,
+            carrier=carrier,
+            mode=mode,
+            billing_code=billing,
+            actor=app.actor,
+            now=app.now(),
+        )
+    click.echo(
+        f"mapped {printable(mapping.source_code)} → {printable(mapping.carrier)} "
+        f"{printable(mapping.mode)} ({printable(mapping.billing_code)}) for account "
+        f"{printable(account.name)}; released {released} held order(s)"
+    )
+
+
+@mapping_group.command("delete")
+@click.argument("code")
+@account_option(ACCOUNT_HELP)
+@pass_app
+def mapping_delete(app: AppContext, code: str, account_key: str | None) -> None:
+    """Delete the mapping of ship method CODE."""
+    with app.db.write() as session:
+        account = actions.account_for(session, account_key)
+        actions.delete_mapping(
+            session, account=account, source_code=code, actor=app.actor, now=app.now()
+        )
+    click.echo(f"deleted the mapping of {printable(code)} for account {printable(account.name)}")

@@ -1,0 +1,228 @@
+"""``imtui orders …``: find orders, see everything about one, fix it, send it again now."""
+
+from __future__ import annotations
+
+import click
+
+from imtui.cli.assignments import parse_pairs
+from imtui.cli.context import (
+    AppContext,
+    account_id_for,
+    account_option,
+    append_help,
+    json_option,
+    page_options,
+    pass_app,
+)
+from imtui.cli.output import (
+    Column,
+    echo_block,
+    echo_fields,
+    echo_json,
+    emit,
+    first_line,
+    full_time,
+)
+from imtui.cli.sending import SEND_HELP, Resend, send_or_queue
+from imtui.domain.orders import OrderStatus
+from imtui.domain.retry import Operation
+from imtui.domain.text import printable
+from imtui.engine import actions
+from imtui.store import listing
+
+ORDER_COLUMNS = (
+    Column("ID", lambda r: r.id, 7, right=True),
+    Column("NUMBER", lambda r: r.number, 10),
+    Column("STATUS", lambda r: r.status, 9),
+    Column("ACCOUNT", lambda r: r.account, 10),
+    Column("METHOD", lambda r: r.ship_method_code, 12),
+    Column("WMS", lambda r: r.wms_order_id, 8, wide=True),
+    Column("TRACKING", lambda r: r.tracking_number, 18, wide=True),
+    Column("UPDATED", lambda r: r.updated_at, 11),
+    Column("SHIP TO", lambda r: r.ship_name),
+)
+
+QUEUE_ONLY_HELP = "Only re-queue it for the worker instead of sending it now."
+
+
+@click.group("orders")
+def orders_group() -> None:
+    """Orders from the shops and their way to the WMS."""
+
+
+@orders_group.command("list")
+@click.option("--status", type=click.Choice([s.value for s in OrderStatus]))
+@account_option("Only this account's orders.")
+@click.option("--search", metavar="TEXT", help="Order number, WMS reference or ship-to name.")
+@page_options
+@json_option
+@pass_app
+def orders_list(
+    app: AppContext,
+    status: str | None,
+    account_key: str | None,
+    search: str | None,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """List orders, newest first."""
+    with app.db.read() as session:
+        where = listing.OrderFilter(
+            status=status, account_id=account_id_for(session, account_key), search=search
+        )
+        page = listing.list_orders(session, where, after=after, limit=limit)
+    emit(
+        page.rows,
+        ORDER_COLUMNS,
+        as_json=as_json,
+        empty="no orders match",
+        next_cursor=page.next_cursor,
+    )
+
+
+@orders_group.command("show")
+@click.argument("order_key", metavar="ORDER")
+@json_option
+@pass_app
+def orders_show(app: AppContext, order_key: str, as_json: bool) -> None:
+    """Everything about one order (id, number like #1001, or WMS reference): lines, address,
+    status, its place in the retry queue, every attempt with the remote system's words, and
+    its alerts."""
+    with app.db.read() as session:
+        order_id = actions.order_for(session, order_key).id or 0
+        detail = listing.order_detail(session, order_id)
+    assert detail is not None
+    if as_json:
+        echo_json(detail)
+    else:
+        print_order(detail)
+
+
+def print_order(detail: listing.OrderDetail) -> None:
+    order = detail.order
+    status = order.status + (f" ({order.hold_reason})" if order.hold_reason else "")
+    click.echo(f"order {printable(order.number)} (id {order.id}): {printable(status)}")
+    address = detail.address
+    echo_fields(
+        [
+            ("account", order.account),
+            ("reference", order.reference),
+            ("WMS order", order.wms_order_id),
+            ("tracking", _tracking(detail)),
+            ("ship method", f"{order.ship_method_code} {_parens(detail.ship_method_title)}"),
+            ("ship to", address.name),
+            ("company", address.company or None),
+            ("address", " / ".join(p for p in (address.address1, address.address2) if p)),
+            ("city", " ".join(p for p in (address.city, address.state, address.zip) if p)),
+            ("country", address.country),
+            ("phone", address.phone or None),
+            ("created", full_time(order.created_at)),
+            ("updated", full_time(order.updated_at)),
+        ]
+    )
+    click.echo("lines")
+    for line in detail.lines:
+        click.echo(f"  {printable(line.sku)} × {line.quantity}")
+    _print_retries(detail.retries)
+    _print_attempts(detail)
+    _print_alerts(detail.alerts)
+
+
+def _tracking(detail: listing.OrderDetail) -> str | None:
+    if not detail.order.tracking_number:
+        return None
+    carrier = f" ({detail.carrier})" if detail.carrier else ""
+    return f"{detail.order.tracking_number}{carrier}, shipped {full_time(detail.shipped_at)}"
+
+
+def _parens(text: str) -> str:
+    return f"({text})" if text else ""
+
+
+def _print_retries(retries: tuple[listing.RetryRow, ...]) -> None:
+    click.echo("retry queue" if retries else "retry queue: not queued")
+    for item in retries:
+        lease = f", leased by {printable(item.lease_owner)}" if item.lease_owner else ""
+        click.echo(
+            f"  retry {item.id} {item.operation}: {item.state}, {item.attempts} attempts, "
+            f"{item.consecutive_failures} failing in a row, next {full_time(item.next_attempt_at)}"
+            f", deadline {full_time(item.deadline_at)}{lease}"
+        )
+        if item.last_error:
+            click.echo(f"    last error ({item.last_failure_class}): {first_line(item.last_error)}")
+
+
+def _print_attempts(detail: listing.OrderDetail) -> None:
+    shown, total = len(detail.attempts), detail.attempts_total
+    click.echo(f"attempts ({shown} of {total}, newest first)" if total else "attempts: none")
+    for attempt in detail.attempts:
+        result = "ok" if attempt.ok else "failed"
+        http = f"  HTTP {attempt.http_status}" if attempt.http_status else ""
+        click.echo(
+            f"  {full_time(attempt.at)}  {attempt.operation}  {result}  "
+            f"{printable(attempt.outcome)}{http}"
+        )
+        if attempt.message:
+            echo_block(attempt.message)
+
+
+def _print_alerts(alerts: tuple[listing.AlertRow, ...]) -> None:
+    click.echo("alerts" if alerts else "alerts: none")
+    for alert in alerts:
+        click.echo(
+            f"  alert {alert.id} {alert.state} {alert.kind} ×{alert.count} "
+            f"(last {full_time(alert.last_seen)}): {first_line(alert.message)}"
+        )
+
+
+@orders_group.command("edit")
+@click.argument("order_key", metavar="ORDER")
+@click.option(
+    "--set",
+    "changes",
+    multiple=True,
+    required=True,
+    metavar="FIELD=VALUE",
+    help="A field to change: " + ", ".join(actions.EDITABLE_ORDER_FIELDS) + ".",
+)
+@click.option("--queue-only", is_flag=True, help=QUEUE_ONLY_HELP)
+@pass_app
+def orders_edit(
+    app: AppContext,
+    order_key: str,
+    changes: tuple[str, ...],
+    queue_only: bool,
+) -> None:
+    """Change an order's ship-to address or ship method, then send it to the WMS now."""
+    fields = parse_pairs(changes, "field")
+    with app.db.write() as session:
+        item = actions.edit_order(
+            session, order_key=order_key, changes=fields, actor=app.actor, now=app.now()
+        )
+        order = actions.order_for(session, order_key)
+        resend = Resend(printable(order.number), item.id or 0, Operation(item.operation))
+    send_or_queue(app, [resend], queue_only=queue_only)
+
+
+append_help(orders_edit, SEND_HELP)
+
+
+@orders_group.command("resend")
+@click.argument("order_keys", metavar="ORDER...", nargs=-1, required=True)
+@click.option("--queue-only", is_flag=True, help=QUEUE_ONLY_HELP)
+@pass_app
+def orders_resend(app: AppContext, order_keys: tuple[str, ...], queue_only: bool) -> None:
+    """Send orders to the WMS again, now (a shipped order gets its tracking resent to the shop).
+    A held or skipped order comes back with a fresh retry window. All or nothing: one bad ORDER
+    and none is re-queued."""
+    resends: list[Resend] = []
+    with app.db.write() as session:
+        for key in order_keys:
+            item = actions.resend_order(session, order_key=key, actor=app.actor, now=app.now())
+            order = actions.order_for(session, key)
+            resends.append(Resend(printable(order.number), item.id or 0, Operation(item.operation)))
+    send_or_queue(app, resends, queue_only=queue_only)
+
+
+append_help(orders_resend, SEND_HELP)

@@ -1,0 +1,212 @@
+"""``imtui worker`` (the engine, headless) and ``imtui sandbox`` (the fake WMS and shop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+
+import click
+
+from imtui.cli.context import AppContext, CliError, pass_app
+from imtui.domain.text import hide_url_passwords, printable
+from imtui.engine.pipeline import PipelineStats
+from imtui.engine.runtime import CycleReport, Engine, EngineSettings
+from imtui.engine.scheduler import EngineScheduler
+from imtui.store.database import describe_url
+
+log = logging.getLogger("imtui.worker")
+
+STOP_GRACE_S = 30.0
+"""How long a stopping worker lets the cycle in progress record its outcomes."""
+WATCH_EVERY_S = 0.5
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic")
+"""Chatty per-request/per-tick loggers: warnings only."""
+
+
+def summarize(report: CycleReport) -> str:
+    """One line for a cycle: what came in, what went out, what failed."""
+    parts = [
+        f"{report.new_orders} new orders",
+        _stats("deliveries", report.deliveries),
+        f"{report.shipped} shipped",
+        _stats("tracking", report.tracking),
+        _stats("inventory", report.inventory),
+    ]
+    if report.poll_failures:
+        parts.append(f"{report.poll_failures} poll failures")
+    return "; ".join(parts)
+
+
+def _stats(name: str, stats: PipelineStats) -> str:
+    held = stats.claimed - stats.sent  # settled locally without a send (B3)
+    text = f"{name} {stats.succeeded} ok, {stats.failed} failed"
+    return f"{text}, {held} held" if held > 0 else text
+
+
+def _is_quiet(report: CycleReport) -> bool:
+    return not any(
+        (
+            report.new_orders,
+            report.shipped,
+            report.inventory_queued,
+            report.poll_failures,
+            report.deliveries.claimed,
+            report.tracking.claimed,
+            report.inventory.claimed,
+        )
+    )
+
+
+class SafeFormatter(logging.Formatter):
+    """UTC timestamps; remote text made harmless to a terminal; passwords in URLs masked."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return hide_url_passwords(printable(super().format(record), keep_newlines=True))
+
+
+def setup_logging() -> None:
+    """Timestamped UTC lines on stderr. Credentials are never logged: the engine logs ids and
+    remote messages, never connection settings."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        SafeFormatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@click.command("worker", short_help="Run the engine until Ctrl-C or SIGTERM.")
+@click.option("--once", is_flag=True, help="Run one cycle, print its summary and exit.")
+@click.option(
+    "--tick",
+    type=click.FloatRange(0.2, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between cycles; each connection still keeps its own polling interval.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=EngineSettings().concurrency,
+    show_default=True,
+    help="Sends in flight at once.",
+)
+@pass_app
+def worker_command(app: AppContext, once: bool, tick: float, concurrency: int) -> None:
+    """Run the engine: poll the shops, deliver to the WMS, push tracking and stock, retry what
+    failed. Runs until Ctrl-C or SIGTERM (exit 0). Several workers may share a PostgreSQL
+    database: the database hands each record to one of them."""
+    setup_logging()
+    database = app.db
+    log.info("database %s", describe_url(database.url))
+    engine = Engine(database, settings=EngineSettings(concurrency=concurrency))
+    if once:
+        report = asyncio.run(_run_once(engine))
+        click.echo(summarize(report))
+    else:
+        asyncio.run(_run_until_stopped(engine, tick))
+
+
+async def _run_once(engine: Engine) -> CycleReport:
+    try:
+        await _recover(engine)
+        return await engine.run_once()
+    finally:
+        await engine.aclose()
+
+
+async def _recover(engine: Engine) -> None:
+    freed = await engine.recover()
+    if freed:
+        log.info("took back %d leases left by stopped workers on this host", freed)
+
+
+async def _run_until_stopped(engine: Engine, tick: float) -> None:
+    stopping = asyncio.Event()
+    _on_stop_signals(stopping.set)
+    scheduler = EngineScheduler(engine, tick_seconds=tick)
+    try:
+        await _recover(engine)
+        scheduler.start()
+        log.info("worker %s started, a cycle every %gs", engine.owner, tick)
+        await _watch(scheduler, stopping)
+    finally:
+        # Shutting APScheduler down cancels a running job: pause it, let the cycle record
+        # its outcomes, then shut it down.
+        if scheduler.scheduler.running:
+            scheduler.scheduler.pause()
+        await _finish_cycle_in_progress()
+        scheduler.shutdown()
+        await engine.aclose()
+        log.info("worker stopped")
+
+
+def _on_stop_signals(stop: object) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop)  # type: ignore[arg-type]
+
+
+async def _watch(scheduler: EngineScheduler, stopping: asyncio.Event) -> None:
+    """Log each cycle that did something (or could not run) until a stop signal arrives."""
+    seen = 0
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), WATCH_EVERY_S)
+        if scheduler.cycles == seen:
+            continue
+        seen = scheduler.cycles
+        if scheduler.last_error is not None:
+            continue  # the scheduler has logged it
+        report = scheduler.last_report
+        if report is not None and not _is_quiet(report):
+            log.info("cycle %d: %s", seen, summarize(report))
+    log.info("stopping: letting the cycle in progress finish (up to %gs)", STOP_GRACE_S)
+
+
+async def _finish_cycle_in_progress() -> None:
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    if not others:
+        return
+    _, pending = await asyncio.wait(others, timeout=STOP_GRACE_S)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=5.0)
+
+
+# -- the sandbox ------------------------------------------------------------------------------
+
+
+@click.command("sandbox", short_help="Serve a fake WMS and shop on loopback.")
+@click.option("--port-wms", type=click.IntRange(0, 65535), default=0, help="0: any free port.")
+@click.option("--port-shop", type=click.IntRange(0, 65535), default=0, help="0: any free port.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--orders", type=click.IntRange(0, 1_000_000), default=0, show_default=True)
+@click.option("--faults", "faults_profile", default="none", show_default=True, metavar="PROFILE")
+def sandbox_command(
+    port_wms: int, port_shop: int, seed: int, orders: int, faults_profile: str
+) -> None:
+    """Serve a fake WMS and a fake shop on 127.0.0.1 for demos and trials, until Ctrl-C. Prints
+    their URLs and the credentials to add them with. PROFILE: none, flaky or storm."""
+    from imtui.sandbox import serve_forever
+
+    try:
+        serve_forever(port_wms, port_shop, seed, orders, faults_profile)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"cannot serve the sandbox: {exc.strerror or exc}") from exc

@@ -1,0 +1,432 @@
+"""The one place where a remote failure becomes a :class:`~imtui.domain.failures.Failure`.
+
+Every connector hands its httpx exceptions and non-2xx responses to this module, so the
+failure-class table in DESIGN.md is implemented exactly once:
+
+- nothing reached the remote (connect refused/timeout, DNS, pool exhausted) → TRANSIENT;
+- the remote asked us to wait (429, 503 with Retry-After) → TRANSIENT with ``retry_after``;
+- the remote may or may not have acted (other 5xx, read timeout, reset, unreadable body) →
+  OUTCOME_UNKNOWN on a send, TRANSIENT on a read (a lost read changes nothing remotely);
+- the remote refused the record (400/422) → NEEDS_PERSON with the most specific alert kind,
+  or DUPLICATE when the WMS says it already has the reference;
+- the remote refused us (401 after a refresh, 403) → CONNECTION.
+
+Messages carry the remote system's own words; transport errors get a short sentence naming the
+host and port, never the URL's query, headers or credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import socket
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from imtui.connectors.json_fields import lookup, text
+from imtui.domain.failures import AlertKind, Failure, FailureClass
+
+MESSAGE_LIMIT = 2000
+"""Longest message kept from a remote body; a 500 page can be megabytes of stack trace."""
+
+SNIPPET_LIMIT = 300
+"""How much of an unreadable body to quote: enough to recognise a proxy page, no more."""
+
+
+class UnexpectedShape(Exception):
+    """Raised by a connector's parsing when a success body lacks what the API promises; the
+    connector turns it into :func:`unreadable_body`'s BAD_RESPONSE failure."""
+
+
+class CallKind(StrEnum):
+    """Whether a request can change something remotely; decides what a lost answer means."""
+
+    SEND = "send"
+    """Creates or changes a remote record: a lost answer leaves the outcome unknown."""
+    READ = "read"
+    """Changes nothing remotely: a lost answer is simply retried."""
+
+
+def failure_from_exception(exc: httpx.HTTPError, call: CallKind) -> Failure:
+    """The failure for an exception httpx raised while sending or receiving."""
+    where = _host_of(exc)
+    timeouts = _timeouts_of(exc)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return _unreachable(f"no connection to {where} within {_seconds(timeouts, 'connect')}")
+    if isinstance(exc, httpx.PoolTimeout):
+        return _pool_failure(where, _seconds(timeouts, "pool"))
+    if isinstance(exc, httpx.ConnectError):
+        return _unreachable(_connect_error_text(exc, where))
+    if isinstance(exc, httpx.ProxyError):
+        return _unreachable(f"proxy refused the connection to {where}: {exc}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        # A mistyped base URL never heals by retrying: pause the connection for a person.
+        return Failure(FailureClass.CONNECTION, AlertKind.UNREACHABLE, f"{exc} ({where})")
+    if isinstance(exc, httpx.ReadTimeout):
+        message = f"no response from {where} within {_seconds(timeouts, 'read')}"
+        return _lost_answer(call, AlertKind.REMOTE_ERROR, message)
+    if isinstance(exc, httpx.WriteTimeout):
+        message = f"could not finish sending to {where} within {_seconds(timeouts, 'write')}"
+        return _lost_answer(call, AlertKind.REMOTE_ERROR, message)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        message = f"{where} closed the connection without a complete response ({exc})"
+        return _lost_answer(call, AlertKind.REMOTE_ERROR, message)
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.CloseError):
+        detail = _root_cause_text(exc)
+        return _lost_answer(
+            call, AlertKind.REMOTE_ERROR, f"connection to {where} was reset{detail}"
+        )
+    if isinstance(exc, httpx.DecodingError):
+        message = f"unreadable response from {where}: {exc}"
+        return _lost_answer(call, AlertKind.BAD_RESPONSE, message)
+    message = f"{type(exc).__name__} talking to {where}: {exc}"
+    return _lost_answer(call, AlertKind.REMOTE_ERROR, message)
+
+
+def pool_exhausted(base_url: httpx.URL, waited: float) -> Failure:
+    """Every pooled connection stayed busy for the whole pool timeout; nothing was sent."""
+    return _pool_failure(_host_of_url(base_url), f"{waited:g} s")
+
+
+def failure_from_response(response: httpx.Response, call: CallKind) -> Failure:
+    """The failure for a response that is not a success (any status outside 2xx)."""
+    status = response.status_code
+    message = remote_message(response)
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status in (401, 403):
+        return Failure(
+            FailureClass.CONNECTION, AlertKind.CREDENTIALS_REJECTED, message, status=status
+        )
+    if status == 429:
+        return Failure(
+            FailureClass.TRANSIENT,
+            AlertKind.RATE_LIMITED,
+            message,
+            status=status,
+            retry_after=retry_after,
+        )
+    if status == 503 and retry_after is not None:
+        # The server says it did not take the request and when to come back: nothing unknown.
+        return Failure(
+            FailureClass.TRANSIENT,
+            AlertKind.REMOTE_ERROR,
+            message,
+            status=status,
+            retry_after=retry_after,
+        )
+    if status == 408:
+        return Failure(FailureClass.TRANSIENT, AlertKind.REMOTE_ERROR, message, status=status)
+    if status >= 500:
+        return _lost_answer(call, AlertKind.REMOTE_ERROR, message, status=status)
+    if 300 <= status < 400:
+        # We never follow redirects (they could carry the token to another host); one means
+        # the base URL is wrong, which only a person can fix.
+        location = response.headers.get("location", "")
+        return Failure(
+            FailureClass.CONNECTION,
+            AlertKind.UNREACHABLE,
+            f"HTTP {status} redirect to {location or 'an unnamed location'}: "
+            "check the connection's base URL",
+            status=status,
+        )
+    if 400 <= status < 500:
+        return _rejection(response, message)
+    return unreadable_body(response, call, f"unexpected HTTP {status}")
+
+
+def unreadable_body(response: httpx.Response, call: CallKind, reason: str) -> Failure:
+    """The failure for a response whose body is not what the API promises (HTML, cut-off JSON,
+    missing fields): on a send the remote may well have acted, so the outcome is unknown."""
+    content_type = response.headers.get("content-type", "no content type")
+    snippet = _trim(_body_text(response), SNIPPET_LIMIT)
+    message = (
+        f"unreadable response from {_host_of_url(response.request.url)} "
+        f"(HTTP {response.status_code}, {content_type}): {reason}"
+    )
+    if snippet:
+        message = f"{message}: {snippet}"
+    return _lost_answer(call, AlertKind.BAD_RESPONSE, message, status=response.status_code)
+
+
+def parse_json(response: httpx.Response) -> tuple[Any, str | None]:
+    """The decoded JSON body, or None and the reason it could not be read."""
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type:
+        return None, "expected JSON, got an HTML page"
+    try:
+        return json.loads(response.content), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"JSON body is malformed or cut off ({exc})"
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def remote_message(response: httpx.Response) -> str:
+    """The remote system's own words for an error response, verbatim and trimmed."""
+    body, _ = parse_json(response)
+    if body is not None:
+        words = _json_error_words(body)
+        if words:
+            return _trim(words, MESSAGE_LIMIT)
+    raw = _body_text(response)
+    if raw:
+        return _trim(raw, MESSAGE_LIMIT)
+    reason = response.reason_phrase or "no reason given"
+    return f"HTTP {response.status_code} {reason} with an empty body"
+
+
+def flatten_shopify_errors(errors: Any) -> str:
+    """Shopify's ``errors`` (a string, a list, or a dict of field → list) as one sentence.
+
+    ``{"title": ["can't be blank"]}`` becomes ``title can't be blank``, which is how Shopify's
+    own admin words it; ``base`` errors are about the whole record and keep no field prefix.
+    """
+    if isinstance(errors, str):
+        return errors
+    if isinstance(errors, list):
+        return "; ".join(flatten_shopify_errors(item) for item in errors)
+    if isinstance(errors, dict):
+        parts: list[str] = []
+        for name, problems in errors.items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                words = flatten_shopify_errors(problem)
+                parts.append(words if name == "base" else f"{name} {words}")
+        return "; ".join(parts)
+    return json.dumps(errors)
+
+
+# --- rejections (4xx) -------------------------------------------------------------------------
+
+_SKU_IN_HINT = re.compile(r"\bsku\s+'([^']*)'", re.IGNORECASE)
+_FIELD_IN_HINT = re.compile(r"\b((?:ShipTo|RoutingInfo)\.\w+)", re.IGNORECASE)
+
+
+def _rejection(response: httpx.Response, message: str) -> Failure:
+    """A 4xx that is about the record, not the connection: a person must change something."""
+    status = response.status_code
+    body, _ = parse_json(response)
+    code = text(body, "ErrorCode")
+    hint = text(body, "Hint")
+    properties = _properties(body)
+    folded_code = code.casefold()
+
+    if "duplicate" in folded_code:
+        return Failure(FailureClass.DUPLICATE, AlertKind.VALIDATION, message, status=status)
+
+    sku = properties.get("sku") or _first_group(_SKU_IN_HINT, hint)
+    if "sku" in folded_code or (sku and not code):
+        return Failure(
+            FailureClass.NEEDS_PERSON, AlertKind.UNKNOWN_SKU, message, status=status, sku=sku
+        )
+
+    field = properties.get("field") or _first_group(_FIELD_IN_HINT, hint)
+    about = f"{folded_code} {(field or '').casefold()}"
+    if any(word in about for word in ("carrier", "mode", "shipmethod")):
+        return Failure(
+            FailureClass.NEEDS_PERSON,
+            AlertKind.UNKNOWN_CARRIER,
+            message,
+            status=status,
+            field=field,
+        )
+
+    shopify_field = _single_shopify_field(body)
+    field = field or shopify_field
+    if _is_address_field(field) or (not field and "address" in message.casefold()):
+        return Failure(
+            FailureClass.NEEDS_PERSON,
+            AlertKind.ADDRESS_REJECTED,
+            message,
+            status=status,
+            field=field,
+        )
+    return Failure(
+        FailureClass.NEEDS_PERSON, AlertKind.VALIDATION, message, status=status, field=field
+    )
+
+
+def _properties(body: Any) -> dict[str, str]:
+    """The 3PL error's ``Properties[{Name, Value}]`` as a dict with case-folded names."""
+    found: dict[str, str] = {}
+    items = lookup(body, "Properties")
+    if not isinstance(items, list):
+        return found
+    for item in items:
+        name = text(item, "Name").casefold()
+        value = lookup(item, "Value")
+        if name and value is not None and name not in found:
+            found[name] = str(value)
+    return found
+
+
+def _single_shopify_field(body: Any) -> str | None:
+    errors = lookup(body, "errors")
+    if isinstance(errors, dict) and len(errors) == 1:
+        (name,) = errors
+        return None if name == "base" else str(name)
+    return None
+
+
+def _is_address_field(field: str | None) -> bool:
+    if not field:
+        return False
+    folded = field.casefold()
+    return folded.startswith("shipto") or "address" in folded
+
+
+def _first_group(pattern: re.Pattern[str], value: str) -> str | None:
+    match = pattern.search(value)
+    return match.group(1) if match else None
+
+
+def _json_error_words(body: Any) -> str:
+    """The human part of a JSON error body in any of the shapes our remotes use."""
+    errors = lookup(body, "errors")
+    if errors:
+        return flatten_shopify_errors(errors)
+    code, hint = text(body, "ErrorCode"), text(body, "Hint")
+    if code or hint:
+        return f"{code}: {hint}" if code and hint else code or hint
+    error, description = text(body, "error"), text(body, "error_description")
+    if error or description:
+        return f"{error}: {description}" if error and description else error or description
+    return text(body, "Message")
+
+
+# --- transport errors --------------------------------------------------------------------------
+
+
+def _unreachable(message: str) -> Failure:
+    return Failure(FailureClass.TRANSIENT, AlertKind.UNREACHABLE, message)
+
+
+def _pool_failure(where: str, waited: str) -> Failure:
+    return _unreachable(
+        f"no free connection to {where} within {waited} (every pooled connection busy)"
+    )
+
+
+def _lost_answer(
+    call: CallKind, kind: AlertKind, message: str, *, status: int | None = None
+) -> Failure:
+    """A request that went out but whose answer is missing or unusable."""
+    failure_class = (
+        FailureClass.OUTCOME_UNKNOWN if call is CallKind.SEND else FailureClass.TRANSIENT
+    )
+    return Failure(failure_class, kind, message, status=status)
+
+
+def _connect_error_text(exc: httpx.ConnectError, where: str) -> str:
+    url = _request_url(exc)
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            host = url.host if url is not None else where
+            return f"cannot resolve host name {host}: {cause.strerror or cause}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {where}"
+    return f"cannot connect to {where}{_root_cause_text(exc)}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from, outermost first (cycles cut)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _root_cause_text(exc: BaseException) -> str:
+    words = str(_causes(exc)[-1])
+    return f" ({words})" if words else ""
+
+
+def _request_url(exc: httpx.HTTPError) -> httpx.URL | None:
+    try:
+        return exc.request.url
+    except RuntimeError:  # raised when httpx had not built the request yet
+        return None
+
+
+def _host_of(exc: httpx.HTTPError) -> str:
+    url = _request_url(exc)
+    return _host_of_url(url) if url is not None else "the remote host"
+
+
+def _host_of_url(url: httpx.URL) -> str:
+    """``host:port`` only: the path and query may carry identifiers we don't want in alerts."""
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+def _timeouts_of(exc: httpx.HTTPError) -> dict[str, float | None]:
+    try:
+        timeouts = exc.request.extensions.get("timeout", {})
+    except RuntimeError:
+        return {}
+    return timeouts if isinstance(timeouts, dict) else {}
+
+
+def _seconds(timeouts: dict[str, float | None], which: str) -> str:
+    value = timeouts.get(which)
+    return f"{value:g} s" if isinstance(value, int | float) else "the time allowed"
+
+
+# --- bodies ------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+_SPACE = re.compile(r"\s+")
+
+
+def _body_text(response: httpx.Response) -> str:
+    """The body as plain text: HTML pages (proxies, load balancers) reduced to their words."""
+    try:
+        raw = response.text
+    except (UnicodeDecodeError, LookupError):
+        raw = response.content.decode("utf-8", errors="replace")
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type or raw.lstrip().startswith("<"):
+        return _SPACE.sub(" ", _TAG.sub(" ", raw)).strip()
+    return raw.strip()
+
+
+def _trim(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+__all__ = [
+    "MESSAGE_LIMIT",
+    "CallKind",
+    "UnexpectedShape",
+    "failure_from_exception",
+    "failure_from_response",
+    "flatten_shopify_errors",
+    "parse_json",
+    "parse_retry_after",
+    "pool_exhausted",
+    "remote_message",
+    "unreadable_body",
+]

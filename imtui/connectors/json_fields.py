@@ -1,0 +1,51 @@
+"""Case-insensitive access to JSON fields.
+
+The 3PL WMS mixes key cases between endpoints and versions (``ErrorCode`` and ``errorCode``,
+``readOnly`` and ``ReadOnly``), so every connector reads remote JSON through :func:`lookup`
+instead of indexing dicts directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def lookup(data: Any, path: str, default: Any = None) -> Any:
+    """The value at a dotted ``path`` (``"readOnly.orderId"``), matching keys case-insensitively.
+
+    An exact-case key wins over a differently-cased one, so a body with both ``Hint`` and
+    ``hint`` reads predictably. Returns ``default`` when any step is missing or not a mapping.
+    Keys that themselves contain dots (HAL relation URLs) are looked up with
+    :func:`lookup_key`.
+    """
+    current = data
+    for key in path.split("."):
+        current = lookup_key(current, key, _MISSING)
+        if current is _MISSING:
+            return default
+    return current
+
+
+def lookup_key(data: Any, key: str, default: Any = None) -> Any:
+    """One key of a mapping, case-insensitively; ``default`` when absent or not a mapping."""
+    if not isinstance(data, Mapping):
+        return default
+    if key in data:
+        return data[key]
+    folded = key.casefold()
+    for candidate, value in data.items():
+        if isinstance(candidate, str) and candidate.casefold() == folded:
+            return value
+    return default
+
+
+def text(data: Any, path: str) -> str:
+    """The field as a string: ``""`` for missing or null, numbers rendered as written."""
+    value = lookup(data, path)
+    if value is None:
+        return ""
+    return str(value)
+
+
+_MISSING = object()

@@ -1,0 +1,200 @@
+"""Platform name → connector, so adding a platform is one module plus one entry here.
+
+:data:`PLATFORMS` also says which credential and setting keys each platform needs, so the CLI
+(``imtui connection add``) and the TUI forms can validate a connection before saving it,
+without knowing anything about the platform's API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import httpx
+
+from imtui.connectors.base import OrderSource, Warehouse
+from imtui.connectors.http_connection import make_timeout
+from imtui.connectors.shopify import DEFAULT_API_VERSION, ShopifySource
+from imtui.connectors.wms_3pl import ThreePLWarehouse
+
+Role = Literal["source", "wms"]
+
+TIMEOUT_SETTINGS = ("read_timeout", "connect_timeout", "max_connections")
+"""Optional on every platform: seconds (read, connect) and the pool size."""
+
+
+class ConnectionConfigError(ValueError):
+    """A connection's platform, role, credentials or settings are unusable; the message says
+    which keys to fix, for the CLI to print as one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformInfo:
+    """What the CLI and forms need to know about a platform to add a connection for it."""
+
+    name: str
+    title: str
+    role: Role
+    credential_keys: tuple[str, ...]
+    """Secret values, stored encrypted/masked; all required."""
+    setting_keys: tuple[str, ...]
+    """Required non-secret settings."""
+    optional_setting_keys: tuple[str, ...]
+    """Settings the connector reads when present. Other keys are left alone: the engine keeps
+    its own per-connection settings (e.g. a reference prefix) in the same dict."""
+    build: Callable[
+        [str, Mapping[str, str], Mapping[str, Any], httpx.AsyncBaseTransport | None],
+        OrderSource | Warehouse,
+    ]
+
+
+def _build_shopify(
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    transport: httpx.AsyncBaseTransport | None,
+) -> OrderSource:
+    return ShopifySource(
+        base_url,
+        credentials["access_token"],
+        api_version=str(settings.get("api_version") or DEFAULT_API_VERSION),
+        transport=transport,
+        timeout=_timeout(settings),
+        max_connections=_int_setting(settings, "max_connections", 10),
+    )
+
+
+def _build_wms_3pl(
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    transport: httpx.AsyncBaseTransport | None,
+) -> Warehouse:
+    return ThreePLWarehouse(
+        base_url,
+        client_id=credentials["client_id"],
+        client_secret=credentials["client_secret"],
+        user_login_id=credentials["user_login_id"],
+        customer_id=str(settings["customer_id"]),
+        facility_id=str(settings["facility_id"]),
+        transport=transport,
+        timeout=_timeout(settings),
+        max_connections=_int_setting(settings, "max_connections", 100),
+    )
+
+
+PLATFORMS: dict[str, PlatformInfo] = {
+    "shopify": PlatformInfo(
+        name="shopify",
+        title="Shopify (Admin REST)",
+        role="source",
+        credential_keys=("access_token",),
+        setting_keys=(),
+        optional_setting_keys=("api_version", *TIMEOUT_SETTINGS),
+        build=_build_shopify,
+    ),
+    "wms_3pl": PlatformInfo(
+        name="wms_3pl",
+        title="Extensiv 3PL Warehouse Manager",
+        role="wms",
+        credential_keys=("client_id", "client_secret", "user_login_id"),
+        setting_keys=("customer_id", "facility_id"),
+        optional_setting_keys=TIMEOUT_SETTINGS,
+        build=_build_wms_3pl,
+    ),
+}
+
+
+def connection_problems(
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    role: Role | None = None,
+) -> list[str]:
+    """Everything wrong with a connection's configuration, one sentence each; empty when
+    it can be built. The CLI prints these before saving anything."""
+    info = PLATFORMS.get(platform)
+    if info is None:
+        known = ", ".join(sorted(PLATFORMS))
+        return [f"unknown platform {platform!r} (known: {known})"]
+    problems: list[str] = []
+    if role is not None and info.role != role:
+        problems.append(f"{platform} is a {info.role} platform, not a {role}")
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        problems.append(f"base URL {base_url!r} is not a URL: {exc}")
+    else:
+        if url.scheme not in ("http", "https") or not url.host:
+            problems.append(f"base URL {base_url!r} must be http(s)://host[:port]")
+    missing = [key for key in info.credential_keys if not credentials.get(key)]
+    if missing:
+        problems.append(f"missing credentials: {', '.join(missing)}")
+    missing = [key for key in info.setting_keys if not str(settings.get(key) or "")]
+    if missing:
+        problems.append(f"missing settings: {', '.join(missing)}")
+    for key in ("read_timeout", "connect_timeout", "max_connections"):
+        if settings.get(key) is not None and not _is_positive_number(settings[key]):
+            problems.append(f"setting {key} must be a positive number")
+    return problems
+
+
+def build_source(
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> OrderSource:
+    """The order-source connector for a connection; ConnectionConfigError when unusable."""
+    return cast(OrderSource, _build(platform, base_url, credentials, settings, "source", transport))
+
+
+def build_warehouse(
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Warehouse:
+    """The WMS connector for a connection; ConnectionConfigError when unusable."""
+    return cast(Warehouse, _build(platform, base_url, credentials, settings, "wms", transport))
+
+
+def _build(
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    role: Role,
+    transport: httpx.AsyncBaseTransport | None,
+) -> OrderSource | Warehouse:
+    problems = connection_problems(platform, base_url, credentials, settings, role)
+    if problems:
+        raise ConnectionConfigError("; ".join(problems))
+    return PLATFORMS[platform].build(base_url, credentials, settings, transport)
+
+
+def _timeout(settings: Mapping[str, Any]) -> httpx.Timeout:
+    read = settings.get("read_timeout")
+    connect = settings.get("connect_timeout")
+    return make_timeout(
+        read=None if read is None else float(read),
+        connect=None if connect is None else float(connect),
+    )
+
+
+def _int_setting(settings: Mapping[str, Any], key: str, default: int) -> int:
+    value = settings.get(key)
+    return default if value is None else int(float(value))
+
+
+def _is_positive_number(value: Any) -> bool:
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False
