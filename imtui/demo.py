@@ -24,9 +24,9 @@ from imtui.domain.text import printable
 from imtui.engine import actions
 from imtui.engine.clock import ScaledClock
 from imtui.engine.runtime import Engine, EngineSettings
-from imtui.engine.scheduler import EngineScheduler
 from imtui.sandbox import FaultRule, Sandbox, make_order, order_stream
 from imtui.sandbox.seed import BAD_ADDRESSES, UNUSUAL_SHIP_METHOD
+from imtui.service import Service
 from imtui.store.database import Database
 from imtui.store.models import Alert, AlertEvent, Attempt, RetryItem
 
@@ -57,7 +57,7 @@ class Demo:
     sandbox: Sandbox = field(init=False)
     db: Database = field(init=False)
     engine: Engine = field(init=False)
-    scheduler: EngineScheduler = field(init=False)
+    service: Service = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -70,8 +70,8 @@ class Demo:
         )
         await self.engine.write(self._wire, clock.now())
         self._seed_first_orders()
-        self.scheduler = EngineScheduler(self.engine, tick_seconds=1.0)
-        self.scheduler.start()
+        self.service = Service(self.engine, tick_seconds=1.0)
+        await self.service.start()
         self._tasks.append(asyncio.create_task(self._feed()))
 
     def _wire(self, session: Any, now: datetime) -> None:
@@ -139,8 +139,7 @@ class Demo:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.scheduler.shutdown()
-        await self.engine.aclose()
+        await self.service.stop(grace=5.0)
         await self.sandbox.stop_async()
         self.db.dispose()
 

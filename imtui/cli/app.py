@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from imtui.cli.accounts import account_group, connection_group
 from imtui.cli.alerts import alerts_group, open_command
 from imtui.cli.context import AppContext
+from imtui.cli.demo import demo_command
 from imtui.cli.mappings import mapping_group
 from imtui.cli.orders import orders_group
 from imtui.cli.overview import audit_group, status_command
@@ -144,6 +145,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
 
 for command in (
+    demo_command,
     worker_command,
     sandbox_command,
     account_group,

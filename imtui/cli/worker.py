@@ -16,6 +16,7 @@ from imtui.domain.text import hide_url_passwords, printable
 from imtui.engine.pipeline import PipelineStats
 from imtui.engine.runtime import CycleReport, Engine, EngineSettings
 from imtui.engine.scheduler import EngineScheduler
+from imtui.service import Service
 from imtui.store.database import describe_url
 
 log = logging.getLogger("imtui.worker")
@@ -136,20 +137,15 @@ async def _recover(engine: Engine) -> None:
 async def _run_until_stopped(engine: Engine, tick: float) -> None:
     stopping = asyncio.Event()
     _on_stop_signals(stopping.set)
-    scheduler = EngineScheduler(engine, tick_seconds=tick)
+    service = Service(engine, tick_seconds=tick)
     try:
-        await _recover(engine)
-        scheduler.start()
+        freed = await service.start()
+        if freed:
+            log.info("took back %d leases left by stopped workers on this host", freed)
         log.info("worker %s started, a cycle every %gs", engine.owner, tick)
-        await _watch(scheduler, stopping)
+        await _watch(service.scheduler, stopping)
     finally:
-        # Shutting APScheduler down cancels a running job: pause it, let the cycle record
-        # its outcomes, then shut it down.
-        if scheduler.scheduler.running:
-            scheduler.scheduler.pause()
-        await _finish_cycle_in_progress()
-        scheduler.shutdown()
-        await engine.aclose()
+        await service.stop(grace=STOP_GRACE_S)
         log.info("worker stopped")
 
 
@@ -175,17 +171,6 @@ async def _watch(scheduler: EngineScheduler, stopping: asyncio.Event) -> None:
         if report is not None and not _is_quiet(report):
             log.info("cycle %d: %s", seen, summarize(report))
     log.info("stopping: letting the cycle in progress finish (up to %gs)", STOP_GRACE_S)
-
-
-async def _finish_cycle_in_progress() -> None:
-    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    if not others:
-        return
-    _, pending = await asyncio.wait(others, timeout=STOP_GRACE_S)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=5.0)
 
 
 # -- the sandbox ------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ CONNECTION_KINDS = frozenset(
         AlertKind.REMOTE_ERROR,
         AlertKind.BAD_RESPONSE,
         AlertKind.CREDENTIALS_REJECTED,
+        AlertKind.BAD_CONFIGURATION,
     }
 )
 
@@ -41,6 +42,7 @@ PERSON_KINDS = frozenset(
         AlertKind.UNKNOWN_CARRIER,
         AlertKind.VALIDATION,
         AlertKind.CREDENTIALS_REJECTED,
+        AlertKind.BAD_CONFIGURATION,
         AlertKind.UNMAPPED_SHIP_METHOD,
         AlertKind.INCOMPLETE_ADDRESS,
         AlertKind.SKIPPED,
@@ -62,7 +64,7 @@ def needs_person(kind: AlertKind) -> bool:
 
 def alert_kind_for(failure: Failure) -> AlertKind:
     """A record-level class always gets a record-level alert, whatever the connector said."""
-    if failure.failure_class is FailureClass.CONNECTION:
+    if failure.failure_class is FailureClass.CONNECTION and failure.kind not in CONNECTION_KINDS:
         return AlertKind.CREDENTIALS_REJECTED
     return failure.kind
 

@@ -44,6 +44,7 @@ class AlertKind(StrEnum):
     UNKNOWN_CARRIER = "unknown_carrier"
     VALIDATION = "validation"
     CREDENTIALS_REJECTED = "credentials_rejected"
+    BAD_CONFIGURATION = "bad_configuration"
     UNMAPPED_SHIP_METHOD = "unmapped_ship_method"
     INCOMPLETE_ADDRESS = "incomplete_address"
     SKIPPED = "skipped"
@@ -63,6 +64,7 @@ _TITLES: dict[AlertKind, str] = {
     AlertKind.UNKNOWN_CARRIER: "Unknown carrier or service",
     AlertKind.VALIDATION: "Rejected by the remote system",
     AlertKind.CREDENTIALS_REJECTED: "Credentials rejected",
+    AlertKind.BAD_CONFIGURATION: "Connection settings are unusable",
     AlertKind.UNMAPPED_SHIP_METHOD: "Ship method has no mapping",
     AlertKind.INCOMPLETE_ADDRESS: "Incomplete ship-to address",
     AlertKind.SKIPPED: "Skipped after repeated failures",

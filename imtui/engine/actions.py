@@ -17,12 +17,14 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from imtui.connectors.registry import PLATFORMS
+from imtui.connectors.registry import PLATFORMS, connection_problems
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus, missing_address_fields
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation, RetryState
+from imtui.domain.text import hide_url_passwords
+from imtui.engine.connections import ENGINE_SETTING_KEYS
 from imtui.store.alerts import dismiss_alert, resolve_alerts_for
 from imtui.store.audit import record_action
 from imtui.store.connections import WMS, find_account, find_connection, wms_of_account
@@ -105,15 +107,13 @@ def add_connection(
     actor: str,
     now: datetime,
 ) -> Connection:
-    info = PLATFORMS.get(platform)
-    if info is None:
-        raise ActionError(f"unknown platform {platform!r}: one of {', '.join(sorted(PLATFORMS))}")
     name = _clean_text(name, "connection name", max_length=200)
     base_url = validate_base_url(base_url)
-    missing = [key for key in info.credential_keys if not credentials.get(key)]
-    missing += [key for key in info.setting_keys if settings.get(key) in (None, "")]
-    if missing:
-        raise ActionError(f"{platform} needs: {', '.join(missing)}")
+    connector_settings = {k: v for k, v in settings.items() if k not in ENGINE_SETTING_KEYS}
+    problems = connection_problems(platform, base_url, credentials, connector_settings)
+    if problems:
+        raise ActionError("; ".join(problems))
+    info = PLATFORMS[platform]
     if poll_interval_s < 10 or poll_interval_s > 7 * 86400:
         raise ActionError("poll interval must be between 10 seconds and 7 days")
     if info.role == WMS and wms_of_account(session, account.id) is not None:  # type: ignore[arg-type]
@@ -143,7 +143,7 @@ def add_connection(
         action="connection.add",
         target=f"connection:{connection.id}",
         now=now,
-        detail=f"{platform} {base_url}",
+        detail=f"{platform} {hide_url_passwords(base_url)}",
     )
     return connection
 

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from imtui.connectors.base import OrderSource, Warehouse
-from imtui.connectors.registry import build_source, build_warehouse
+from imtui.connectors.registry import ConnectionConfigError, build_source, build_warehouse
+from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.store.models import Connection
 
 ENGINE_SETTING_KEYS = frozenset({"reference_prefix"})
@@ -47,9 +48,15 @@ class ConnectorPool:
         }
         if self._timeout is not None:
             settings.setdefault("read_timeout", self._timeout)
-        connector = build(
-            connection.platform, connection.base_url, dict(connection.credentials), settings
-        )
+        try:
+            connector = build(
+                connection.platform, connection.base_url, dict(connection.credentials), settings
+            )
+        except ConnectionConfigError as exc:
+            # Only this connection stops (paused with an alert); the others go on.
+            raise ConnectorError(
+                Failure(FailureClass.CONNECTION, AlertKind.BAD_CONFIGURATION, str(exc))
+            ) from exc
         self._live[connection.id] = (identity, connector)
         return connector
 

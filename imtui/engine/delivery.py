@@ -131,9 +131,9 @@ def build_request(
 
 
 async def send_delivery(pool: ConnectorPool, delivery: Delivery) -> Outcome:
-    wms = pool.warehouse(delivery.connection)
     reference = delivery.request.reference
     try:
+        wms = pool.warehouse(delivery.connection)
         if delivery.look_up_first:
             found = await wms.find_order(reference)
             if found is not None:

@@ -119,8 +119,8 @@ class Engine:
     async def poll_sources(self, report: CycleReport) -> None:
         now = self.clock.now()
         for connection in await self._claim_polls(SOURCE, now):
-            source = self.connectors.source(connection)
             try:
+                source = self.connectors.source(connection)
                 orders = await source.list_unfulfilled_orders(connection.watermark)
             except ConnectorError as exc:
                 report.poll_failures += 1
@@ -133,8 +133,8 @@ class Engine:
     async def poll_warehouses(self, report: CycleReport) -> None:
         now = self.clock.now()
         for connection in await self._claim_polls(WMS, now):
-            wms = self.connectors.warehouse(connection)
             try:
+                wms = self.connectors.warehouse(connection)
                 closed = await wms.list_closed_orders(connection.watermark)
                 stock = await wms.stock_summaries()
             except ConnectorError as exc:
@@ -202,6 +202,11 @@ class Engine:
         if operation is Operation.DELIVER_ORDER:
             return await self.deliver_due(only_ids=item_ids)
         return await self.push_due(operation, only_ids=item_ids)
+
+    async def idle(self) -> None:
+        """Wait until no cycle is running."""
+        async with self._cycle_lock:
+            return
 
     async def aclose(self) -> None:
         await self.connectors.aclose()

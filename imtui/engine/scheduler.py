@@ -7,6 +7,8 @@ its ``next_poll_at`` in the database, so a short tick costs one cheap query when
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -50,6 +52,11 @@ class EngineScheduler:
             # A locked or vanished database: say so once per cycle and try again next tick.
             self.last_error = str(exc)
             log.warning("cycle skipped: %s", exc)
+        except Exception as exc:
+            # A bug must not kill the worker nor print a traceback every tick: one line, and
+            # the records stay in the queue (claimed rows come back when their lease ends).
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("cycle failed: %s", self.last_error, exc_info=log.isEnabledFor(10))
         self.cycles += 1
 
     def wake(self) -> None:
@@ -62,6 +69,14 @@ class EngineScheduler:
     def next_run_time(self) -> datetime | None:
         job = self.scheduler.get_job(JOB_ID)
         return job.next_run_time if job is not None else None
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Start no new cycle, let the one in progress record its outcomes, then shut down."""
+        if self.scheduler.running:
+            self.scheduler.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.engine.idle(), grace)
+        self.shutdown()
 
     def shutdown(self) -> None:
         if self.scheduler.running:

@@ -191,18 +191,16 @@ def claim_pushes(
 
 async def send_push(pool: ConnectorPool, push: Work) -> Outcome:
     if isinstance(push, TrackingPush):
-        source = pool.source(push.connection)
         try:
-            await source.create_fulfillment(push.request)
+            await pool.source(push.connection).create_fulfillment(push.request)
         except ConnectorError as exc:
             if exc.failure.failure_class is FailureClass.DUPLICATE:
                 return Outcome(push.item_id, label="linked")
             return Outcome(push.item_id, failure=exc.failure)
         return Outcome(push.item_id, label="sent")
     assert isinstance(push, InventoryPush)
-    source = pool.source(push.connection)
     try:
-        sold = await source.set_inventory_level(push.sku, push.available)
+        sold = await pool.source(push.connection).set_inventory_level(push.sku, push.available)
     except ConnectorError as exc:
         return Outcome(push.item_id, failure=exc.failure)
     return Outcome(

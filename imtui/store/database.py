@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import DatabaseError as DriverError
 from sqlmodel import Session
 
 BUSY_TIMEOUT_S = 10.0
@@ -111,7 +112,10 @@ class Database:
         with Session(self.read_engine, expire_on_commit=False) as session:
             try:
                 yield session
-            except OperationalError as exc:
+            except IntegrityError:
+                raise
+            except DriverError as exc:
+                # locked, unreadable, not a database, server gone: one line for a person
                 raise DatabaseError(_one_line(exc)) from exc
 
     @contextmanager
@@ -121,7 +125,10 @@ class Database:
             try:
                 yield session
                 session.commit()
-            except OperationalError as exc:
+            except IntegrityError:
+                session.rollback()
+                raise
+            except DriverError as exc:
                 session.rollback()
                 raise DatabaseError(_one_line(exc)) from exc
             except BaseException:
@@ -133,7 +140,7 @@ class Database:
 
         try:
             upgrade_to_head(self)
-        except OperationalError as exc:
+        except DriverError as exc:
             raise DatabaseError(f"cannot open {describe_url(self.url)}: {_one_line(exc)}") from exc
 
     def dispose(self) -> None:

@@ -56,7 +56,10 @@ class Connection(SQLModel, table=True):
 class Order(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_connection_id", "source_order_id"),
-        Index("ix_order_account_status", "account_id", "status"),
+        # Keyset pages (newest first) by status, by account, and by both.
+        Index("ix_order_account_status", "account_id", "status", "id"),
+        Index("ix_order_status_id", "status", "id"),
+        Index("ix_order_account_id_id", "account_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -131,7 +134,10 @@ class InventoryLevel(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    __table_args__ = (Index("ix_alert_account_state", "account_id", "state"),)
+    __table_args__ = (
+        Index("ix_alert_account_state", "account_id", "state"),
+        Index("ix_alert_state_id", "state", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id")
@@ -177,6 +183,7 @@ class RetryItem(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("operation", "subject_id"),
         Index("ix_retry_due", "state", "next_attempt_at"),
+        Index("ix_retry_state_id", "state", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
