@@ -37,8 +37,10 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
-    concurrency: int = 50
-    """Sends in flight at once from this process."""
+    concurrency: int = 48
+    """Sends in flight at once from this process. Each response costs the event loop about a
+    millisecond of CPU (httpx), and responses tend to come back together: 48 keeps the loop's
+    worst stall under 100 ms while delivering ~550 orders/s at 50 ms latency (see benchmarks/)."""
     claim_batch: int = 100
     lease: timedelta = timedelta(minutes=5)
     """How long a claimed row stays ours; far longer than any send's timeouts."""
