@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from imtui.domain.failures import AlertKind, Failure, FailureClass
@@ -76,44 +76,48 @@ async def run_pipeline(
         async with gate:
             started = time.monotonic()
             outcome = await _never_raise(send, work)
-            elapsed = int((time.monotonic() - started) * 1000)
-            return Outcome(
-                item_id=outcome.item_id,
-                failure=outcome.failure,
-                label=outcome.label,
-                wms_order=outcome.wms_order,
-                pushed_available=outcome.pushed_available,
-                duration_ms=elapsed,
-            )
+            return replace(outcome, duration_ms=int((time.monotonic() - started) * 1000))
 
-    while True:
-        if not exhausted and len(in_flight) < concurrency:
-            batch = await claim(engine.settings.claim_batch)
-            claims += 1
-            stats.claimed += batch.claimed
-            exhausted = batch.claimed == 0 or (max_claims is not None and claims >= max_claims)
-            for work in batch.work:
-                in_flight.add(asyncio.create_task(bounded(work)))
-            stats.sent += len(batch.work)
-        if not in_flight:
-            break
-        done, in_flight = await asyncio.wait(
-            in_flight, timeout=FLUSH_EVERY_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        finished.extend(task.result() for task in done)
-        now = time.monotonic()
-        if finished and (
-            len(finished) >= FLUSH_SIZE or not in_flight or now - last_flush >= FLUSH_EVERY_S
-        ):
-            await engine.record_outcomes(finished)
-            stats.succeeded += sum(1 for outcome in finished if outcome.ok)
-            stats.failed += sum(1 for outcome in finished if not outcome.ok)
-            finished = []
-            last_flush = now
-    if finished:
+    async def flush() -> None:
+        nonlocal finished, last_flush
         await engine.record_outcomes(finished)
         stats.succeeded += sum(1 for outcome in finished if outcome.ok)
         stats.failed += sum(1 for outcome in finished if not outcome.ok)
+        finished = []
+        last_flush = time.monotonic()
+
+    try:
+        while True:
+            if not exhausted and len(in_flight) < concurrency:
+                batch = await claim(engine.settings.claim_batch)
+                claims += 1
+                stats.claimed += batch.claimed
+                exhausted = batch.claimed == 0 or (max_claims is not None and claims >= max_claims)
+                for work in batch.work:
+                    in_flight.add(asyncio.create_task(bounded(work)))
+                stats.sent += len(batch.work)
+            if not in_flight:
+                break
+            done, in_flight = await asyncio.wait(
+                in_flight, timeout=FLUSH_EVERY_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            finished.extend(task.result() for task in done)
+            if finished and (
+                len(finished) >= FLUSH_SIZE
+                or not in_flight
+                or time.monotonic() - last_flush >= FLUSH_EVERY_S
+            ):
+                await flush()
+        if finished:
+            await flush()
+    finally:
+        # Only reached with sends still running when recording failed (database locked or
+        # gone) or the cycle was cancelled. Their rows stay leased and marked in flight, so
+        # whoever claims them after the lease looks each record up before sending again.
+        for task in in_flight:
+            task.cancel()
+        if in_flight:
+            await asyncio.wait(in_flight)
     return stats
 
 
