@@ -4,7 +4,6 @@ outcome is unknown, a duplicate reference counted as success."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -17,7 +16,7 @@ from imtui.engine.outcomes import Outcome, apply_outcome
 from imtui.engine.pipeline import Claimed, Work
 from imtui.store.models import Connection, Order, ShipMethodMapping
 from imtui.store.orders import address_of, lines_by_order
-from imtui.store.queue import claim_due, mark_in_flight
+from imtui.store.queue import ClaimRequest, claim_due, mark_in_flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +30,11 @@ class Delivery(Work):
 def claim_deliveries(
     session: Session,
     *,
-    owner: str,
-    now: datetime,
-    lease: timedelta,
-    limit: int,
-    for_update: bool,
-    only_ids: list[int] | None = None,
+    request: ClaimRequest,
 ) -> Claimed[Delivery]:
     """Lease due deliveries; hold locally those that must not be sent (B3)."""
-    items = claim_due(
-        session,
-        operations=[Operation.DELIVER_ORDER],
-        owner=owner,
-        now=now,
-        lease=lease,
-        limit=limit,
-        for_update=for_update,
-        only_ids=only_ids,
-    )
+    items = claim_due(session, [Operation.DELIVER_ORDER], request)
+    now, owner = request.now, request.owner
     if not items:
         return Claimed(work=[], claimed=0)
     orders = {

@@ -24,12 +24,12 @@ from imtui.engine.connections import ConnectorPool
 from imtui.engine.delivery import claim_deliveries, send_delivery
 from imtui.engine.ingest import record_poll_failure, store_source_orders
 from imtui.engine.outcomes import Outcome, apply_outcomes
-from imtui.engine.pipeline import Claimed, PipelineStats, Work, run_pipeline
+from imtui.engine.pipeline import Claimed, PipelineStats, run_pipeline
 from imtui.engine.sync import claim_pushes, send_push, store_warehouse_state
 from imtui.store.connections import SOURCE, WMS, claim_poll, due_connections
 from imtui.store.database import Database
 from imtui.store.models import Connection
-from imtui.store.queue import release_dead_leases, worker_identity
+from imtui.store.queue import ClaimRequest, release_dead_leases, worker_identity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,10 +112,10 @@ class Engine:
         async with self._cycle_lock:
             report = CycleReport()
             await self.poll_sources(report)
-            report.deliveries = await self.deliver_due()
+            report.deliveries = await self.send_due(Operation.DELIVER_ORDER)
             await self.poll_warehouses(report)
-            report.tracking = await self.push_due(Operation.PUSH_TRACKING)
-            report.inventory = await self.push_due(Operation.PUSH_INVENTORY)
+            report.tracking = await self.send_due(Operation.PUSH_TRACKING)
+            report.inventory = await self.send_due(Operation.PUSH_INVENTORY)
             return report
 
     async def poll_sources(self, report: CycleReport) -> None:
@@ -158,32 +158,18 @@ class Engine:
                 claimed.append(mine)
         return claimed
 
-    async def deliver_due(self, only_ids: list[int] | None = None) -> PipelineStats:
-        async def claim(limit: int) -> Claimed[Any]:
-            return await self.write(
-                claim_deliveries,
-                owner=self.owner,
-                now=self.clock.now(),
-                lease=self.settings.lease,
-                limit=limit,
-                for_update=not self.db.is_sqlite,
-                only_ids=only_ids,
-            )
-
-        return await run_pipeline(
-            self,
-            claim,
-            partial(send_delivery, self.connectors),
-            max_claims=1 if only_ids is not None else None,
-        )
-
-    async def push_due(
+    async def send_due(
         self, operation: Operation, only_ids: list[int] | None = None
     ) -> PipelineStats:
-        async def claim(limit: int) -> Claimed[Work]:
-            return await self.write(
-                claim_pushes,
-                operation,
+        """Send what is due for one operation; with ``only_ids``, just those rows, now."""
+        if operation is Operation.DELIVER_ORDER:
+            claim_rows: Callable[..., Claimed[Any]] = claim_deliveries
+            send: Callable[..., Any] = send_delivery
+        else:
+            claim_rows, send = partial(claim_pushes, operation=operation), send_push
+
+        async def claim(limit: int) -> Claimed[Any]:
+            request = ClaimRequest(
                 owner=self.owner,
                 now=self.clock.now(),
                 lease=self.settings.lease,
@@ -191,19 +177,21 @@ class Engine:
                 for_update=not self.db.is_sqlite,
                 only_ids=only_ids,
             )
+            return await self.write(claim_rows, request=request)
 
         return await run_pipeline(
             self,
             claim,
-            partial(send_push, self.connectors),
+            partial(send, self.connectors),
             max_claims=1 if only_ids is not None else None,
         )
+
+    async def deliver_due(self) -> PipelineStats:
+        return await self.send_due(Operation.DELIVER_ORDER)
 
     async def send_now(self, operation: Operation, item_ids: list[int]) -> PipelineStats:
         """Resend these rows at once (the "r" key and ``imtui … resend``), in this process."""
-        if operation is Operation.DELIVER_ORDER:
-            return await self.deliver_due(only_ids=item_ids)
-        return await self.push_due(operation, only_ids=item_ids)
+        return await self.send_due(operation, only_ids=item_ids)
 
     async def idle(self) -> None:
         """Wait until no cycle is running."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -16,7 +16,7 @@ from imtui.engine.outcomes import Outcome, apply_poll_success
 from imtui.engine.pipeline import Claimed, Work
 from imtui.store.connections import mark_polled, sources_of_account
 from imtui.store.models import Connection, InventoryLevel, Order
-from imtui.store.queue import claim_due, enqueue, mark_in_flight
+from imtui.store.queue import ClaimRequest, claim_due, enqueue, mark_in_flight
 
 
 def store_warehouse_state(
@@ -137,25 +137,12 @@ class InventoryPush(Work):
 
 def claim_pushes(
     session: Session,
-    operation: Operation,
     *,
-    owner: str,
-    now: datetime,
-    lease: timedelta,
-    limit: int,
-    for_update: bool,
-    only_ids: list[int] | None = None,
+    operation: Operation,
+    request: ClaimRequest,
 ) -> Claimed[Work]:
-    items = claim_due(
-        session,
-        operations=[operation],
-        owner=owner,
-        now=now,
-        lease=lease,
-        limit=limit,
-        for_update=for_update,
-        only_ids=only_ids,
-    )
+    items = claim_due(session, [operation], request)
+    now = request.now
     work: list[Work] = []
     for item in items:
         connection = session.get(Connection, item.connection_id)

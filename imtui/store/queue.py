@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -71,18 +72,26 @@ def _make_due(item: RetryItem, now: datetime) -> None:
     item.updated_at = now
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """Who asks for due rows, when, for how long, and how many."""
+
+    owner: str
+    now: datetime
+    lease: timedelta
+    limit: int
+    for_update: bool
+    """PostgreSQL: lock the rows and skip those another worker holds. SQLite serialises
+    claims through BEGIN IMMEDIATE instead."""
+    only_ids: Sequence[int] | None = None
+    """Just these rows (a resend), if they are due and free."""
+
+
 def claim_due(
-    session: Session,
-    *,
-    operations: Sequence[Operation],
-    owner: str,
-    now: datetime,
-    lease: timedelta,
-    limit: int,
-    for_update: bool,
-    only_ids: Sequence[int] | None = None,
+    session: Session, operations: Sequence[Operation], request: ClaimRequest
 ) -> list[RetryItem]:
-    """Lease up to ``limit`` due rows of unpaused connections to ``owner``."""
+    """Lease up to ``request.limit`` due rows of unpaused connections to ``request.owner``."""
+    now, limit, only_ids = request.now, request.limit, request.only_ids
     query = (
         select(RetryItem.id)
         .join(Connection, col(Connection.id) == RetryItem.connection_id)
@@ -98,7 +107,7 @@ def claim_due(
     )
     if only_ids is not None:
         query = query.where(col(RetryItem.id).in_(list(only_ids)))
-    if for_update:
+    if request.for_update:
         query = query.with_for_update(skip_locked=True, of=RetryItem)  # type: ignore[arg-type]
     ids = list(session.exec(query))
     if not ids:
@@ -106,7 +115,7 @@ def claim_due(
     session.execute(
         update(RetryItem)
         .where(col(RetryItem.id).in_(ids))
-        .values(lease_owner=owner, lease_expires_at=now + lease)
+        .values(lease_owner=request.owner, lease_expires_at=now + request.lease)
     )
     items = list(
         session.exec(
