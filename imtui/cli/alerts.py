@@ -174,19 +174,41 @@ def _stdin_is_a_terminal() -> bool:
 # -- `imtui open` ---------------------------------------------------------------------------
 
 
-@click.command("open", short_help="Show an alert and the command that fixes it.")
+@click.command("open", short_help="Open the fix for an alert in the dashboard.")
 @click.argument("target", metavar="alert/ID")
+@click.option(
+    "--print",
+    "print_only",
+    is_flag=True,
+    help="Print the alert and the command that fixes it instead (the default without a terminal).",
+)
+@click.option(
+    "--no-worker", is_flag=True, help="Do not run the engine in this process (see 'dashboard')."
+)
 @pass_app
-def open_command(app: AppContext, target: str) -> None:
-    """Open the fix for an alert (the link in alert emails). Until the dashboard can take you
-    to the form, this prints the alert and the command that fixes it."""
+def open_command(app: AppContext, target: str, print_only: bool, no_worker: bool) -> None:
+    """Open the dashboard directly on the fix for an alert (the link in alert emails): the
+    ship-method mapping form for an unmapped ship method, the order's form for an address
+    problem, the alert itself otherwise. Without a terminal, or with --print, it prints the
+    alert and the command that fixes it."""
     kind, _, key = target.strip().partition("/")
     if kind != "alert" or not key.isdigit():
         raise click.BadParameter(f"expected alert/ID, not {target!r}", param_hint="TARGET")
     detail = _read_alert(app, int(key))
-    print_alert(detail)
-    for command in fix_commands(detail):
-        click.echo(f"fix: {command}")
+    if print_only or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print_alert(detail)
+        for command in fix_commands(detail):
+            click.echo(f"fix: {command}")
+        return
+    import asyncio
+
+    from imtui.cli.dashboard import log_to_file, run_dashboard
+    from imtui.tui.app import StartAt
+
+    log_to_file()
+    asyncio.run(
+        run_dashboard(app, worker=not no_worker, tick=5.0, start=StartAt(alert_id=int(key)))
+    )
 
 
 def fix_commands(detail: listing.AlertDetail) -> list[str]:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from imtui.cli.accounts import account_group, connection_group
 from imtui.cli.alerts import alerts_group, open_command
 from imtui.cli.context import AppContext
+from imtui.cli.dashboard import dashboard_command
 from imtui.cli.demo import demo_command
 from imtui.cli.mappings import mapping_group
 from imtui.cli.orders import orders_group
@@ -120,7 +121,12 @@ def _silence_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-@click.group(PROG, cls=ImtuiGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    PROG,
+    cls=ImtuiGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     "db_url",
@@ -137,14 +143,19 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
     """imtui moves web-shop orders to a warehouse (WMS), brings tracking back and keeps stock in
     step. Every failure becomes an alert; these commands are what a person can do about them.
 
+    With no command, opens the live dashboard (see 'imtui dashboard --help').
+
     Times are UTC. Lists print a table that fits 80 columns, or JSON with --json.
     """
     app = AppContext(db_url or None)
     ctx.obj = app
     ctx.call_on_close(app.close)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(dashboard_command)
 
 
 for command in (
+    dashboard_command,
     demo_command,
     worker_command,
     sandbox_command,

@@ -1,4 +1,5 @@
-"""``imtui demo``: the product against its own sandbox, with a throw-away database."""
+"""``imtui demo``: the dashboard against the built-in sandbox, with a throw-away database.
+``--headless`` prints what happens instead (for a terminal-less run or a log)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,46 @@ import asyncio
 
 import click
 
-from imtui.demo import run_headless
+from imtui.cli.dashboard import log_to_file, needs_terminal
+from imtui.demo import Demo, run_headless
+from imtui.tui.app import DashboardApp
+from imtui.tui.backend import Backend
+
+
+async def run_demo_dashboard(seconds: float | None = None) -> None:
+    demo = Demo()
+    await demo.start()
+    try:
+        backend = Backend(demo.db, demo.engine, service=demo.service)
+        app = DashboardApp(backend)
+        if seconds is not None:
+            asyncio.get_running_loop().call_later(seconds, app.exit)
+        await app.run_async()
+    finally:
+        await demo.stop()
 
 
 @click.command("demo", short_help="Watch imtui work against its built-in sandbox.")
 @click.option(
+    "--headless",
+    is_flag=True,
+    help="No dashboard: print each delivery, failure and alert as it happens.",
+)
+@click.option(
     "--seconds",
     type=click.FloatRange(1, 86400),
     default=None,
-    help="Stop by itself after this long (default: run until Ctrl-C).",
+    help="Stop by itself after this long (default: run until q or Ctrl-C).",
 )
-def demo_command(seconds: float | None) -> None:
-    """Start the sandbox WMS and shop inside this process, a fresh SQLite database in a
-    temporary folder, a seeded stream of orders and faults, and the engine with time running
-    240x faster, then print what happens: deliveries, alerts raised and auto-resolved, orders
-    held for a person. Ctrl-C stops it."""
-    asyncio.run(run_headless(seconds=seconds))
+def demo_command(headless: bool, seconds: float | None) -> None:
+    """Start the sandbox WMS and shop inside this process (loopback only, no network), a fresh
+    SQLite database in a temporary folder, a seeded stream of orders and faults, and the engine
+    with time running 240x faster — then open the dashboard on it. Within seconds alerts appear,
+    retries run and heal them, and one ship method nobody mapped waits for you: select its
+    alert and press e."""
+    if headless:
+        asyncio.run(run_headless(seconds=seconds))
+        return
+    needs_terminal("the demo dashboard", "run 'imtui demo --headless' to print it instead")
+    log_to_file()
+    asyncio.run(run_demo_dashboard(seconds))

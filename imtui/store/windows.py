@@ -1,0 +1,425 @@
+"""Windows of rows for a screen that shows a few dozen of a million: keyset pages that can start
+anywhere — at the top, at the bottom, at a row, just after or just before it — in any of a list's
+sort orders.
+
+A dashboard keeps only the rows it shows. Moving the cursor past the last one asks for the window
+one row further on; page down asks for the rows after the last; jump to the end asks for the last
+rows. Each is one indexed range scan (``(sort value, id) < (:v, :id) ORDER BY … LIMIT n``), so it
+costs the same on the first page and the ten-thousandth.
+
+Rows are the frozen dataclasses of :mod:`imtui.store.listing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, literal, or_, tuple_
+from sqlmodel import Session, col, select
+
+from imtui.store.listing import (
+    AlertFilter,
+    AlertRow,
+    OrderFilter,
+    OrderRow,
+    QueueFilter,
+    RetryRow,
+    _alert_row,
+    _exact_order,
+    _order_contains,
+    _order_row,
+    _retry_row,
+)
+from imtui.store.models import Account, Alert, Connection, Order, RetryItem
+from imtui.store.types import UTCDateTime
+
+R = TypeVar("R")
+
+MAX_WINDOW = 500
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+"""Stands in for "no time set" so rows without one sort last and keyset comparisons stay total."""
+
+_FAR = literal(FAR_FUTURE, UTCDateTime)
+
+COUNT_CAP = 100_000
+"""Counts for "act on all matching" stop here: past it a person is told "more than …"."""
+
+
+class Anchor(StrEnum):
+    FIRST = "first"
+    """The first rows in sort order."""
+    LAST = "last"
+    """The last rows."""
+    AT = "at"
+    """Starting at a row (inclusive); filled up from before it near the end."""
+    AFTER = "after"
+    """Starting just after a row: page down."""
+    BEFORE = "before"
+    """Ending just before a row: page up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    anchor: Anchor = Anchor.FIRST
+    key: tuple[Any, ...] | None = None
+    """The sort key of the row the anchor refers to (see :attr:`SortOrder.key_of`)."""
+
+
+TOP = Position()
+
+
+@dataclass(frozen=True, slots=True)
+class Window(Generic[R]):
+    rows: list[R]
+    at_start: bool
+    """Nothing comes before the first row."""
+    at_end: bool
+    """Nothing comes after the last row."""
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder(Generic[R]):
+    name: str
+    label: str
+    columns: tuple[Any, ...]
+    """SQL expressions, the id last; all in one direction so one index range serves them."""
+    descending: bool
+    key_of: Callable[[R], tuple[Any, ...]]
+
+
+def _later(value: datetime | None) -> datetime:
+    return value if value is not None else FAR_FUTURE
+
+
+ORDER_SORTS: dict[str, SortOrder[OrderRow]] = {
+    s.name: s
+    for s in (
+        SortOrder("newest", "newest first", (col(Order.id),), True, lambda r: (r.id,)),
+        SortOrder("oldest", "oldest first", (col(Order.id),), False, lambda r: (r.id,)),
+        SortOrder(
+            "updated",
+            "recently changed",
+            (col(Order.updated_at), col(Order.id)),
+            True,
+            lambda r: (r.updated_at, r.id),
+        ),
+    )
+}
+
+ALERT_SORTS: dict[str, SortOrder[AlertRow]] = {
+    s.name: s
+    for s in (
+        SortOrder("newest", "newest first", (col(Alert.id),), True, lambda r: (r.id,)),
+        SortOrder(
+            "last_seen",
+            "last seen",
+            (col(Alert.last_seen), col(Alert.id)),
+            True,
+            lambda r: (r.last_seen, r.id),
+        ),
+        SortOrder(
+            "count",
+            "most repeated",
+            (col(Alert.count), col(Alert.id)),
+            True,
+            lambda r: (r.count, r.id),
+        ),
+        SortOrder("oldest", "oldest first", (col(Alert.id),), False, lambda r: (r.id,)),
+    )
+}
+
+QUEUE_SORTS: dict[str, SortOrder[RetryRow]] = {
+    s.name: s
+    for s in (
+        SortOrder(
+            "next_attempt",
+            "next attempt",
+            (func.coalesce(RetryItem.next_attempt_at, _FAR), col(RetryItem.id)),
+            False,
+            lambda r: (_later(r.next_attempt_at), r.id),
+        ),
+        SortOrder("newest", "newest first", (col(RetryItem.id),), True, lambda r: (r.id,)),
+        SortOrder(
+            "deadline",
+            "deadline",
+            (func.coalesce(RetryItem.deadline_at, _FAR), col(RetryItem.id)),
+            False,
+            lambda r: (_later(r.deadline_at), r.id),
+        ),
+        SortOrder(
+            "attempts",
+            "most attempts",
+            (col(RetryItem.attempts), col(RetryItem.id)),
+            True,
+            lambda r: (r.attempts, r.id),
+        ),
+    )
+}
+
+
+# -- the three lists --------------------------------------------------------------------------
+
+
+def orders_window(
+    session: Session,
+    where: OrderFilter,
+    position: Position = TOP,
+    *,
+    size: int = 20,
+    sort: str = "newest",
+    ship_method: str | None = None,
+) -> Window[OrderRow]:
+    query = select(Order, Account.name).join(Account, col(Account.id) == Order.account_id)
+    query = query.where(*order_conditions(session, where, ship_method))
+    return _window(session, query, ORDER_SORTS[sort], position, size, lambda r: _order_row(*r))
+
+
+def order_conditions(
+    session: Session, where: OrderFilter, ship_method: str | None = None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.status:
+        conditions.append(col(Order.status) == where.status)
+    if where.account_id is not None:
+        conditions.append(col(Order.account_id) == where.account_id)
+    if ship_method:
+        conditions.append(col(Order.ship_method_code) == ship_method)
+    text = (where.search or "").strip()
+    if text:
+        # An order number or reference: its few ids first (through their indexes), so the
+        # window is read by primary key rather than by a scan that meets them on the way.
+        exact_ids = list(session.exec(select(Order.id).where(_exact_order(text)).limit(1000)))
+        conditions.append(col(Order.id).in_(exact_ids) if exact_ids else _order_contains(text))
+    return conditions
+
+
+def alerts_window(
+    session: Session,
+    where: AlertFilter,
+    position: Position = TOP,
+    *,
+    size: int = 20,
+    sort: str = "newest",
+    search: str | None = None,
+) -> Window[AlertRow]:
+    query = (
+        select(Alert, Account.name, Connection.name)
+        .join(Account, col(Account.id) == Alert.account_id)
+        .outerjoin(Connection, col(Connection.id) == Alert.connection_id)
+        .where(*alert_conditions(where, search))
+    )
+    return _window(session, query, ALERT_SORTS[sort], position, size, lambda r: _alert_row(*r))
+
+
+def alert_conditions(where: AlertFilter, search: str | None = None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.states:
+        conditions.append(col(Alert.state).in_(list(where.states)))
+    if where.account_id is not None:
+        conditions.append(col(Alert.account_id) == where.account_id)
+    if where.kind:
+        conditions.append(col(Alert.kind) == where.kind)
+    text = (search or "").strip().lower()
+    if text:
+        conditions.append(
+            or_(
+                func.lower(Alert.order_number).contains(text, autoescape=True),
+                func.lower(Alert.sku).contains(text, autoescape=True),
+                func.lower(Alert.subject).contains(text, autoescape=True),
+                func.lower(Alert.message).contains(text, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def queue_window(
+    session: Session,
+    where: QueueFilter,
+    position: Position = TOP,
+    *,
+    size: int = 20,
+    sort: str = "next_attempt",
+    search: str | None = None,
+) -> Window[RetryRow]:
+    query = select(RetryItem).where(*queue_conditions(where, search))
+    return _window(session, query, QUEUE_SORTS[sort], position, size, _retry_row)
+
+
+def queue_conditions(where: QueueFilter, search: str | None = None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.states:
+        conditions.append(col(RetryItem.state).in_(list(where.states)))
+    if where.operation:
+        conditions.append(col(RetryItem.operation) == where.operation)
+    if where.account_id is not None:
+        conditions.append(col(RetryItem.account_id) == where.account_id)
+    text = (search or "").strip().lower()
+    if text:
+        conditions.append(
+            or_(
+                func.lower(RetryItem.subject_label).contains(text, autoescape=True),
+                func.lower(RetryItem.last_error).contains(text, autoescape=True),
+            )
+        )
+    return conditions
+
+
+# -- "act on all matching": ids in pages, and a capped count -----------------------------------
+
+
+def matching_ids(
+    session: Session,
+    entity: Any,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    after_id: int | None = None,
+    limit: int = 500,
+) -> list[int]:
+    """Ids of the rows a filter matches, ascending, a page at a time (for bulk actions)."""
+    query = select(entity.id).where(*conditions)
+    if after_id is not None:
+        query = query.where(entity.id > after_id)
+    return list(session.exec(query.order_by(entity.id).limit(limit)))
+
+
+def count_matching(
+    session: Session, entity: Any, conditions: Sequence[ColumnElement[bool]], cap: int = COUNT_CAP
+) -> int:
+    """How many rows a filter matches, counting no further than ``cap`` (+1 means "more")."""
+    inner = select(entity.id).where(*conditions).limit(cap + 1).subquery()
+    return int(session.exec(select(func.count()).select_from(inner)).one())
+
+
+# -- the keyset machinery ----------------------------------------------------------------------
+
+
+def _window(
+    session: Session,
+    query: Any,
+    sort: SortOrder[Any],
+    position: Position,
+    size: int,
+    build: Callable[[Any], R],
+) -> Window[R]:
+    size = max(1, min(int(size), MAX_WINDOW))
+    anchor, key = position.anchor, position.key
+    if key is None and anchor not in (Anchor.FIRST, Anchor.LAST):
+        anchor = Anchor.FIRST
+    if anchor is Anchor.FIRST:
+        rows = _fetch(session, query, sort, None, forward=True, inclusive=False, limit=size + 1)
+        return Window([build(r) for r in rows[:size]], True, len(rows) <= size)
+    if anchor is Anchor.LAST:
+        rows = _fetch(session, query, sort, None, forward=False, inclusive=False, limit=size + 1)
+        rows.reverse()
+        return Window([build(r) for r in rows[-size:]], len(rows) <= size, True)
+    if anchor is Anchor.BEFORE:
+        before = _fetch(session, query, sort, key, forward=False, inclusive=False, limit=size + 1)
+        if len(before) <= size:
+            return _window(session, query, sort, TOP, size, build)
+        before.reverse()
+        return Window([build(r) for r in before[-size:]], False, False)
+    after = _fetch(
+        session, query, sort, key, forward=True, inclusive=anchor is Anchor.AT, limit=size + 1
+    )
+    if len(after) < size:
+        # Near the end: keep the window full with the rows just before.
+        return _window(session, query, sort, Position(Anchor.LAST), size, build)
+    has_before = _fetch(
+        session, query, sort, key, forward=False, inclusive=anchor is Anchor.AFTER, limit=1
+    )
+    return Window([build(r) for r in after[:size]], not has_before, len(after) <= size)
+
+
+def _fetch(
+    session: Session,
+    query: Any,
+    sort: SortOrder[Any],
+    key: tuple[Any, ...] | None,
+    *,
+    forward: bool,
+    inclusive: bool,
+    limit: int,
+) -> list[Any]:
+    descending = sort.descending if forward else not sort.descending
+    if key is not None:
+        query = query.where(_beyond(sort.columns, key, descending=descending, inclusive=inclusive))
+    order = [c.desc() if descending else c.asc() for c in sort.columns]
+    return list(session.exec(query.order_by(*order).limit(limit)).all())
+
+
+def _beyond(
+    columns: tuple[Any, ...], key: tuple[Any, ...], *, descending: bool, inclusive: bool
+) -> ColumnElement[bool]:
+    """Rows past ``key`` in the scan direction; a row-value comparison an index can serve."""
+    if len(columns) == 1:
+        column, value = columns[0], key[0]
+        if descending:
+            return column <= value if inclusive else column < value
+        return column >= value if inclusive else column > value
+    left = tuple_(*columns)
+    right = tuple_(*(literal(v, c.type) for c, v in zip(columns, key, strict=True)))
+    if descending:
+        return left <= right if inclusive else left < right
+    return left >= right if inclusive else left > right
+
+
+def count_orders(session: Session, where: OrderFilter, ship_method: str | None = None) -> int:
+    return count_matching(session, Order, order_conditions(session, where, ship_method))
+
+
+def count_alerts(session: Session, where: AlertFilter, search: str | None = None) -> int:
+    return count_matching(session, Alert, alert_conditions(where, search))
+
+
+def count_queue(session: Session, where: QueueFilter, search: str | None = None) -> int:
+    return count_matching(session, RetryItem, queue_conditions(where, search))
+
+
+def order_ids(
+    session: Session,
+    where: OrderFilter,
+    ship_method: str | None = None,
+    *,
+    after_id: int | None = None,
+    limit: int = 500,
+) -> list[int]:
+    conditions = order_conditions(session, where, ship_method)
+    return matching_ids(session, Order, conditions, after_id=after_id, limit=limit)
+
+
+def alert_ids(
+    session: Session,
+    where: AlertFilter,
+    search: str | None = None,
+    *,
+    after_id: int | None = None,
+    limit: int = 500,
+) -> list[int]:
+    conditions = alert_conditions(where, search)
+    return matching_ids(session, Alert, conditions, after_id=after_id, limit=limit)
+
+
+def retry_item_ids(
+    session: Session,
+    where: QueueFilter,
+    search: str | None = None,
+    *,
+    after_id: int | None = None,
+    limit: int = 500,
+) -> list[int]:
+    conditions = queue_conditions(where, search)
+    return matching_ids(session, RetryItem, conditions, after_id=after_id, limit=limit)
+
+
+def retry_row_for(session: Session, operation: str, subject_id: int) -> RetryRow | None:
+    """The queue row of one record (the ``(operation, subject_id)`` unique index)."""
+    item = session.exec(
+        select(RetryItem).where(
+            RetryItem.operation == operation, RetryItem.subject_id == subject_id
+        )
+    ).first()
+    return None if item is None else _retry_row(item)

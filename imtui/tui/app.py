@@ -1,0 +1,283 @@
+"""The dashboard application: it routes — which screen is showing, what a key opens — and keeps
+the panes live. Screens own their panes; the data comes through :class:`Backend`.
+
+Live updates cost next to nothing when nothing happens: every quarter second a worker asks the
+database whether anything was committed (``PRAGMA data_version`` on SQLite); only when something
+was do the panes re-read their windows, and only lines whose text changed are repainted. The
+next probe is scheduled when the last one has answered, so probes never pile up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import BindingType
+from textual.content import Content
+from textual.worker import Worker, WorkerState
+
+from imtui.domain.failures import AlertKind
+from imtui.store.listing import HeaderCounts
+from imtui.tui.backend import Backend
+from imtui.tui.commands import ActionCommands
+from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
+from imtui.tui.messages import ActionDone
+from imtui.tui.screens.accounts import AccountScreen
+from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.screens.dashboard import ADDRESS_KINDS, MAPPING_KINDS, DashboardScreen
+from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen, RetryDetailScreen
+from imtui.tui.screens.help import HelpScreen
+from imtui.tui.screens.mapping_form import MappingFormScreen
+from imtui.tui.screens.order_form import OrderFormScreen
+from imtui.tui.text import safe
+from imtui.tui.widgets.status import StatusHeader
+
+STYLES = Path(__file__).resolve().parent.parent / "styles"
+"""``styles/`` at the repository root, reached through the ``imtui/styles`` link and shipped in
+the wheel as package data."""
+
+
+def style_files() -> list[Path]:
+    return sorted(STYLES.glob("*.tcss"))
+
+
+@dataclass(frozen=True, slots=True)
+class StartAt:
+    """Where the dashboard opens: ``imtui open alert/<id>`` lands on that alert's fix."""
+
+    alert_id: int | None = None
+
+
+class DashboardApp(App[None]):
+    TITLE = "imtui"
+    CSS_PATH: ClassVar[list[str | Path]] = style_files()  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)  # type: ignore[assignment]
+    COMMANDS = App.COMMANDS | {ActionCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+
+    PROBE_SECONDS = 0.25
+    TICK_SECONDS = 1.0
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        start: StartAt | None = None,
+        keymap: dict[str, str] | None = None,
+        live: bool = True,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.start = start or StartAt()
+        self.user_keymap = load_keymap() if keymap is None else keymap
+        self.live = live
+        self.account_id: int | None = None
+        self.account_name = "All accounts"
+        self.counts: HeaderCounts | None = None
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        self.push_screen(DashboardScreen(self.account_id))
+        self._paint_header()
+        if self.start.alert_id is not None:
+            self.open_fix(self.start.alert_id)
+        self._probe()
+        if self.live:
+            self.set_interval(self.TICK_SECONDS, self._tick)
+
+    def on_unmount(self) -> None:
+        self.backend.close()
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        return self.get_screen_stack_dashboard()
+
+    def get_screen_stack_dashboard(self) -> DashboardScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                return screen
+        raise LookupError("no dashboard screen")
+
+    # -- live ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
+    def _probe(self) -> tuple[bool, HeaderCounts | None]:
+        if not self.backend.changed():
+            return False, None
+        return True, self.backend.header(self.account_id)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "probe":
+            if event.state is WorkerState.SUCCESS:
+                changed, counts = worker.result  # type: ignore[misc]
+                if changed:
+                    self.counts = counts
+                    self._paint_header()
+                    self._refresh_screens()
+            if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+                if event.state is WorkerState.ERROR:
+                    self._show_error(worker.error)
+                if self.live:
+                    self.set_timer(self.PROBE_SECONDS, self._probe)
+        elif event.state is WorkerState.ERROR:
+            self._show_error(worker.error)
+
+    def _show_error(self, error: BaseException | None) -> None:
+        self.notify(safe(f"{type(error).__name__}: {error}", limit=300), severity="error")
+
+    def refresh_now(self) -> None:
+        """Re-read everything now, changed or not (after an action, a new account)."""
+        self.backend.probe.forget()
+        self._probe()
+
+    def _refresh_screens(self) -> None:
+        seen: set[int] = set()
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "refresh_data", None)
+            if refresh is not None and id(screen) not in seen:
+                seen.add(id(screen))
+                refresh()
+
+    def _tick(self) -> None:
+        try:
+            self.dashboard.tick()
+        except LookupError:
+            return
+        self._paint_header()
+
+    def _paint_header(self) -> None:
+        try:
+            header = self.dashboard.query_one(StatusHeader)
+        except Exception:
+            return
+        backend = self.backend
+        header.show(
+            account=self.account_name,
+            runs_worker=backend.runs_worker,
+            next_run=backend.next_run(),
+            worker_error=backend.worker_error(),
+            counts=self.counts,
+        )
+
+    # -- actions: results come back here ---------------------------------------------------------
+
+    @on(ActionDone)
+    def _action_done(self, message: ActionDone) -> None:
+        report = message.report
+        self.notify(
+            safe(message.summary, limit=300), severity="error" if report.errors else "information"
+        )
+        if report.to_send:
+            self._send_now(report.to_send)
+        self.refresh_now()
+
+    @work(group="send", exit_on_error=False)
+    async def _send_now(self, to_send: dict[Any, list[int]]) -> None:
+        sent = await self.backend.send_now(to_send)
+        total = sum(len(ids) for ids in to_send.values())
+        if total:
+            self.notify(
+                f"sent {sent} of {total} now" + ("" if sent == total else "; see the queue")
+            )
+        self.refresh_now()
+
+    def act_on_alerts(self, verb: str, ids: list[int]) -> None:
+        self._act(
+            lambda b: b.resend_for_alerts(ids) if verb == "resend" else b.dismiss_alerts(ids),
+            "dismissed" if verb == "dismiss" else "resending",
+        )
+
+    def act_on_orders(self, verb: str, ids: list[int]) -> None:
+        self._act(lambda b: b.resend_orders(ids), "resending")
+
+    def act_on_items(self, verb: str, ids: list[int]) -> None:
+        self._act(lambda b: b.resend_items(ids), "resending")
+
+    @work(thread=True, group="act", exit_on_error=False)
+    def _act(self, work: Any, verb: str) -> None:
+        report = work(self.backend)
+        self.post_message(ActionDone(report, report.summary(verb)))
+
+    def confirm_dismiss(self, ids: list[int]) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act_on_alerts("dismiss", ids)
+
+        question = Content(
+            f"Dismiss alert {ids[0]}?" if len(ids) == 1 else f"Dismiss {len(ids)} alerts?"
+        )
+        self.push_screen(ConfirmScreen(question, confirm="Dismiss"), answered)
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def open_alert_detail(self, alert_id: int) -> None:
+        self.push_screen(AlertDetailScreen(alert_id))
+
+    def open_order_detail(self, order_id: int) -> None:
+        self.push_screen(OrderDetailScreen(order_id))
+
+    def open_retry_detail(self, item_id: int) -> None:
+        self.push_screen(RetryDetailScreen(item_id))
+
+    def open_order_form(self, order_id: int) -> None:
+        self.push_screen(OrderFormScreen(order_id))
+
+    def open_mapping_form(self, account_id: int | None, source_code: str = "") -> None:
+        self.push_screen(MappingFormScreen(account_id, source_code))
+
+    def open_fix(self, alert_id: int) -> None:
+        """The fix for an alert: the mapping form, the order form, or the alert's detail."""
+        self._open_fix(alert_id)
+
+    @work(thread=True, exclusive=True, group="open-fix", exit_on_error=False)
+    def _open_fix(self, alert_id: int) -> None:
+        detail = self.backend.alert_detail(alert_id)
+        self.call_from_thread(self._route_fix, alert_id, detail)
+
+    def _route_fix(self, alert_id: int, detail: Any) -> None:
+        if detail is None:
+            self.notify(f"no alert {alert_id}", severity="error")
+            return
+        alert = detail.alert
+        if alert.kind in MAPPING_KINDS and detail.ship_method_code:
+            self.open_mapping_form(alert.account_id, detail.ship_method_code)
+        elif alert.kind in ADDRESS_KINDS and alert.order_id is not None:
+            self.open_order_form(alert.order_id)
+        elif alert.kind == AlertKind.SKIPPED or alert.order_id is None:
+            self.open_alert_detail(alert_id)
+        else:
+            self.open_order_form(alert.order_id)
+
+    # -- app-wide keys -----------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.user_keymap))
+
+    def action_account(self) -> None:
+        self._pick_account()
+
+    @work(thread=True, exclusive=True, group="accounts", exit_on_error=False)
+    def _pick_account(self) -> None:
+        accounts = self.backend.accounts()
+        self.call_from_thread(self._show_accounts, accounts)
+
+    def _show_accounts(self, accounts: list[Any]) -> None:
+        def chosen(value: int | str | None) -> None:
+            if value == "cancel":
+                return
+            self.account_id = value if isinstance(value, int) else None
+            names = {a.id: a.name for a in accounts}
+            self.account_name = names.get(self.account_id, "All accounts")
+            self.dashboard.set_account(self.account_id)
+            self.counts = None
+            self.refresh_now()
+
+        self.push_screen(AccountScreen(accounts, self.account_id), chosen)

@@ -1,0 +1,308 @@
+"""The dashboard's one way into the product: reads through :mod:`imtui.store.listing` and
+:mod:`imtui.store.windows`, actions through :mod:`imtui.engine.actions`, sends through the
+engine. Every method here but the async ones blocks on the database: call them from a thread
+worker, never from the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from imtui.domain.retry import Operation
+from imtui.engine import actions
+from imtui.engine.runtime import Engine
+from imtui.service import Service
+from imtui.store import listing, windows
+from imtui.store.audit import current_user
+from imtui.store.changes import ChangeProbe
+from imtui.store.database import Database, describe_url
+from imtui.tui.filters import AlertQuery, OrderQuery, QueueQuery
+
+T = TypeVar("T")
+
+SUBJECT_OPERATIONS = {
+    "deliver": Operation.DELIVER_ORDER,
+    "tracking": Operation.PUSH_TRACKING,
+    "inventory": Operation.PUSH_INVENTORY,
+}
+BULK_PAGE = 500
+
+
+@dataclass(slots=True)
+class ActionReport:
+    """What a (bulk) action did: how many rows, what to send now, what went wrong."""
+
+    done: int = 0
+    to_send: dict[Operation, list[int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def send(self, operation: str, item_id: int) -> None:
+        self.to_send.setdefault(Operation(operation), []).append(item_id)
+
+    def summary(self, verb: str) -> str:
+        text = f"{verb} {self.done}"
+        if self.errors:
+            text += f"; {len(self.errors)} refused: {self.errors[0]}"
+        return text
+
+
+class Backend:
+    def __init__(
+        self,
+        database: Database,
+        engine: Engine,
+        *,
+        service: Service | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.db = database
+        self.engine = engine
+        self.service = service
+        self.actor = actor or current_user()
+        self.probe = ChangeProbe(database)
+
+    @property
+    def clock(self) -> Any:
+        return self.engine.clock
+
+    def now(self) -> datetime:
+        return self.engine.clock.now()
+
+    @property
+    def where(self) -> str:
+        return describe_url(self.db.url)
+
+    def close(self) -> None:
+        self.probe.close()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.db.read() as session:
+            return work(session, *args, **kwargs)
+
+    def changed(self) -> bool:
+        return self.probe.changed()
+
+    def header(self, account_id: int | None) -> listing.HeaderCounts:
+        return self._read(listing.header_counts, now=self.now(), account_id=account_id)
+
+    def accounts(self) -> list[listing.AccountRow]:
+        return self._read(listing.list_accounts)
+
+    def alerts(
+        self, query: AlertQuery, position: windows.Position, size: int
+    ) -> windows.Window[listing.AlertRow]:
+        return self._read(
+            windows.alerts_window,
+            query.filter,
+            position,
+            size=size,
+            sort=query.sort,
+            search=query.search,
+        )
+
+    def orders(
+        self, query: OrderQuery, position: windows.Position, size: int
+    ) -> windows.Window[listing.OrderRow]:
+        return self._read(
+            windows.orders_window,
+            query.filter,
+            position,
+            size=size,
+            sort=query.sort,
+            ship_method=query.ship_method,
+        )
+
+    def queue(
+        self, query: QueueQuery, position: windows.Position, size: int
+    ) -> windows.Window[listing.RetryRow]:
+        return self._read(
+            windows.queue_window,
+            query.filter,
+            position,
+            size=size,
+            sort=query.sort,
+            search=query.search,
+        )
+
+    def order_detail(self, order_id: int) -> listing.OrderDetail | None:
+        return self._read(listing.order_detail, order_id, attempts_limit=200)
+
+    def alert_detail(self, alert_id: int) -> listing.AlertDetail | None:
+        return self._read(listing.alert_detail, alert_id)
+
+    def retry_row(self, item_id: int) -> listing.RetryRow | None:
+        return self._read(listing.retry_row, item_id)
+
+    def last_attempt(self, item_id: int) -> listing.AttemptRow | None:
+        return self._read(listing.last_attempt, item_id)
+
+    def mappings(self, account_id: int | None = None) -> list[listing.MappingRow]:
+        return self._read(listing.list_mappings, account_id=account_id)
+
+    def count_alerts(self, query: AlertQuery) -> int:
+        return self._read(windows.count_alerts, query.filter, query.search)
+
+    def count_orders(self, query: OrderQuery) -> int:
+        return self._read(windows.count_orders, query.filter, query.ship_method)
+
+    def count_queue(self, query: QueueQuery) -> int:
+        return self._read(windows.count_queue, query.filter, query.search)
+
+    # -- actions (each in its own write transaction, audited by the action itself) ----------
+
+    def resend_orders(self, order_ids: Iterable[int]) -> ActionReport:
+        report = ActionReport()
+        for order_id in order_ids:
+            try:
+                with self.db.write() as session:
+                    item = actions.resend_order(
+                        session, order_key=str(order_id), actor=self.actor, now=self.now()
+                    )
+                    report.send(item.operation, item.id or 0)
+                report.done += 1
+            except actions.ActionError as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def resend_items(self, item_ids: Iterable[int]) -> ActionReport:
+        report = ActionReport()
+        for item_id in item_ids:
+            try:
+                with self.db.write() as session:
+                    item = actions.resend_item(
+                        session, item_id=item_id, actor=self.actor, now=self.now()
+                    )
+                    report.send(item.operation, item.id or 0)
+                report.done += 1
+            except actions.ActionError as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def resend_for_alerts(self, alert_ids: Iterable[int]) -> ActionReport:
+        """Resend what each alert is about: its order, or its row in the queue."""
+        report = ActionReport()
+        item_ids: list[int] = []
+        for alert_id in alert_ids:
+            detail = self.alert_detail(alert_id)
+            if detail is None:
+                report.errors.append(f"no alert {alert_id}")
+                continue
+            alert = detail.alert
+            operation, _, subject = (alert.subject or "").partition(":")
+            if operation in SUBJECT_OPERATIONS and subject.isdigit():
+                item = self._read(
+                    windows.retry_row_for, SUBJECT_OPERATIONS[operation], int(subject)
+                )
+                if item is not None:
+                    item_ids.append(item.id)
+                    continue
+            if alert.order_id is not None:
+                partial = self.resend_orders([alert.order_id])
+                report.done += partial.done
+                report.errors += partial.errors
+                for op, ids in partial.to_send.items():
+                    report.to_send.setdefault(op, []).extend(ids)
+            else:
+                report.errors.append(
+                    f"alert {alert_id} is about the connection: it is retried every cycle"
+                )
+        partial = self.resend_items(item_ids)
+        report.done += partial.done
+        report.errors += partial.errors
+        for op, ids in partial.to_send.items():
+            report.to_send.setdefault(op, []).extend(ids)
+        return report
+
+    def dismiss_alerts(self, alert_ids: Iterable[int]) -> ActionReport:
+        report = ActionReport()
+        for alert_id in alert_ids:
+            try:
+                with self.db.write() as session:
+                    actions.dismiss(session, alert_id=alert_id, actor=self.actor, now=self.now())
+                report.done += 1
+            except actions.ActionError as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def edit_order(self, order_id: int, changes: dict[str, str]) -> ActionReport:
+        """Raises ActionError when the change is refused; nothing is changed then."""
+        report = ActionReport()
+        with self.db.write() as session:
+            item = actions.edit_order(
+                session, order_key=str(order_id), changes=changes, actor=self.actor, now=self.now()
+            )
+            report.send(item.operation, item.id or 0)
+        report.done = 1
+        return report
+
+    def set_mapping(
+        self, account_id: int, source_code: str, carrier: str, mode: str, billing_code: str
+    ) -> int:
+        """Raises ActionError when refused. Returns how many held orders it released (B9)."""
+        with self.db.write() as session:
+            account = actions.account_for(session, str(account_id))
+            _, released = actions.set_mapping(
+                session,
+                account=account,
+                source_code=source_code,
+                carrier=carrier,
+                mode=mode,
+                billing_code=billing_code or "Prepaid",
+                actor=self.actor,
+                now=self.now(),
+            )
+        return released
+
+    # -- "all matching the filter" ------------------------------------------------------------
+
+    def _all_ids(self, page_of: Callable[..., list[int]], *args: Any) -> list[int]:
+        ids: list[int] = []
+        after: int | None = None
+        while True:
+            page = self._read(page_of, *args, after_id=after, limit=BULK_PAGE)
+            ids += page
+            if len(page) < BULK_PAGE:
+                return ids
+            after = page[-1]
+
+    def matching_order_ids(self, query: OrderQuery) -> list[int]:
+        return self._all_ids(windows.order_ids, query.filter, query.ship_method)
+
+    def matching_alert_ids(self, query: AlertQuery) -> list[int]:
+        return self._all_ids(windows.alert_ids, query.filter, query.search)
+
+    def matching_item_ids(self, query: QueueQuery) -> list[int]:
+        return self._all_ids(windows.retry_item_ids, query.filter, query.search)
+
+    # -- the engine (async: run on the event loop) --------------------------------------------
+
+    async def send_now(self, to_send: dict[Operation, list[int]]) -> int:
+        """Send these rows at once in this process (B4); returns how many got through."""
+        succeeded = 0
+        for operation, item_ids in to_send.items():
+            for start in range(0, len(item_ids), 100):
+                stats = await self.engine.send_now(operation, item_ids[start : start + 100])
+                succeeded += stats.succeeded
+        return succeeded
+
+    def wake(self) -> None:
+        """Run the next cycle now (after a new mapping released held orders)."""
+        if self.service is not None:
+            self.service.wake()
+
+    @property
+    def runs_worker(self) -> bool:
+        return self.service is not None
+
+    def next_run(self) -> datetime | None:
+        if self.service is None:
+            return None
+        return self.service.scheduler.next_run_time
+
+    def worker_error(self) -> str | None:
+        return None if self.service is None else self.service.scheduler.last_error

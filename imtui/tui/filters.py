@@ -1,0 +1,137 @@
+"""What ``/`` types, understood: ``key:value`` words narrow a pane the way its indexes allow,
+the rest is searched as text. ``status:held method:SAME_DAY_COURIER`` on the orders pane, say,
+is every order held for one ship method — ready for "resend all matching".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
+from imtui.domain.retry import Operation, RetryState
+from imtui.store.listing import AlertFilter, OrderFilter, QueueFilter
+
+OPERATION_WORDS = {
+    "deliver": Operation.DELIVER_ORDER,
+    "delivery": Operation.DELIVER_ORDER,
+    "tracking": Operation.PUSH_TRACKING,
+    "inventory": Operation.PUSH_INVENTORY,
+    "stock": Operation.PUSH_INVENTORY,
+}
+OPEN_QUEUE_STATES = (RetryState.DUE, RetryState.HELD, RetryState.SKIPPED)
+
+
+class FilterError(ValueError):
+    """A ``key:value`` the pane does not know; the message says what it does know."""
+
+
+def _words(text: str) -> tuple[dict[str, str], str]:
+    keyed: dict[str, str] = {}
+    rest: list[str] = []
+    for word in text.split():
+        key, sep, value = word.partition(":")
+        if sep and key and value and key.isalpha():
+            keyed[key.lower()] = value
+        else:
+            rest.append(word)
+    return keyed, " ".join(rest)
+
+
+def _choice(key: str, value: str, allowed: list[str]) -> str:
+    if value.lower() not in allowed:
+        raise FilterError(f"{key}: one of {', '.join(allowed)}")
+    return value.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    text: str = ""
+    filter: AlertFilter = field(default_factory=AlertFilter)
+    search: str | None = None
+    sort: str = "newest"
+
+    @classmethod
+    def parse(cls, text: str, *, account_id: int | None, sort: str) -> AlertQuery:
+        keyed, rest = _words(text)
+        states: tuple[str, ...] = (AlertState.OPEN,)
+        kind = None
+        for key, value in keyed.items():
+            if key == "state":
+                state = _choice(key, value, [*(s.value for s in AlertState), "all"])
+                states = () if state == "all" else (state,)
+            elif key == "kind":
+                kind = _choice(key, value, [k.value for k in AlertKind])
+            else:
+                raise FilterError(f"alerts filter by state:, kind: or text, not {key}:")
+        return cls(
+            text,
+            AlertFilter(states=states, account_id=account_id, kind=kind),
+            rest or None,
+            sort,
+        )
+
+    def with_account(self, account_id: int | None) -> AlertQuery:
+        return replace(self, filter=replace(self.filter, account_id=account_id))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    text: str = ""
+    filter: OrderFilter = field(default_factory=OrderFilter)
+    ship_method: str | None = None
+    sort: str = "newest"
+
+    @classmethod
+    def parse(cls, text: str, *, account_id: int | None, sort: str) -> OrderQuery:
+        keyed, rest = _words(text)
+        status = None
+        method = None
+        for key, value in keyed.items():
+            if key == "status":
+                status = _choice(key, value, [s.value for s in OrderStatus])
+            elif key == "method":
+                method = value
+            else:
+                raise FilterError(f"orders filter by status:, method: or text, not {key}:")
+        return cls(
+            text,
+            OrderFilter(status=status, account_id=account_id, search=rest or None),
+            method,
+            sort,
+        )
+
+    def with_account(self, account_id: int | None) -> OrderQuery:
+        return replace(self, filter=replace(self.filter, account_id=account_id))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    text: str = ""
+    filter: QueueFilter = field(default_factory=QueueFilter)
+    search: str | None = None
+    sort: str = "next_attempt"
+
+    @classmethod
+    def parse(cls, text: str, *, account_id: int | None, sort: str) -> QueueQuery:
+        keyed, rest = _words(text)
+        states: tuple[str, ...] = OPEN_QUEUE_STATES
+        operation = None
+        for key, value in keyed.items():
+            if key == "state":
+                state = _choice(key, value, [*(s.value for s in RetryState), "all"])
+                states = () if state == "all" else (state,)
+            elif key == "op":
+                operation = OPERATION_WORDS[_choice(key, value, list(OPERATION_WORDS))]
+            else:
+                raise FilterError(f"the queue filters by state:, op: or text, not {key}:")
+        return cls(
+            text,
+            QueueFilter(states=states, operation=operation, account_id=account_id),
+            rest or None,
+            sort,
+        )
+
+    def with_account(self, account_id: int | None) -> QueueQuery:
+        return replace(self, filter=replace(self.filter, account_id=account_id))

@@ -1,0 +1,144 @@
+"""The dashboard's keys, as data: one list feeds the bindings (so the footer is true), the ``?``
+help screen and the command palette, and a user's keys file can remap any of them by id.
+
+``~/.config/imtui/keys.toml`` (or the file ``IMTUI_KEYS`` names)::
+
+    [keys]
+    resend = "ctrl+r"        # binding id = key(s), comma-separated
+    dismiss = "x"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAction:
+    id: str
+    key: str
+    action: str
+    description: str
+    """Short, for the footer."""
+    help: str
+    """One sentence, for the help screen, the palette and the tooltip."""
+    show: bool = True
+    palette: bool = True
+    """Listed in the command palette."""
+
+
+DASHBOARD_KEYS: tuple[KeyAction, ...] = (
+    KeyAction("resend", "r", "resend", "Resend", "Send the row (or the marked rows) now."),
+    KeyAction(
+        "dismiss", "d", "dismiss", "Dismiss", "Dismiss the alert (or marked alerts), after asking."
+    ),
+    KeyAction(
+        "edit",
+        "e",
+        "edit",
+        "Edit/fix",
+        "Open the fix: the order's address form, or the ship-method mapping form.",
+    ),
+    KeyAction("detail", "enter", "detail", "Detail", "Every attempt and event of the row."),
+    KeyAction(
+        "mark", "space", "mark", "Mark", "Mark or unmark the row; r and d act on all marked."
+    ),
+    KeyAction("filter", "slash", "filter", "Filter", "Filter the pane: key:value words and text."),
+    KeyAction("help", "question_mark", "help", "Help", "All keys and what they do."),
+    KeyAction(
+        "resend_matching",
+        "R",
+        "resend_matching",
+        "Resend all",
+        "Resend every row matching the pane's filter, after asking.",
+        show=False,
+    ),
+    KeyAction(
+        "dismiss_matching",
+        "D",
+        "dismiss_matching",
+        "Dismiss all",
+        "Dismiss every alert matching the filter, after asking.",
+        show=False,
+    ),
+    KeyAction("sort", "s", "sort", "Sort", "Next sort order for the pane.", show=False),
+    KeyAction(
+        "unmark",
+        "escape",
+        "clear",
+        "Clear",
+        "Clear the marks, then the filter.",
+        show=False,
+        palette=False,
+    ),
+    KeyAction("account", "a", "account", "Account", "Show one account, or all.", show=False),
+    KeyAction(
+        "mapping",
+        "m",
+        "mapping",
+        "Mapping",
+        "The ship-method mapping form (for the row's method, if it has one).",
+        show=False,
+    ),
+    KeyAction("alerts", "1", "show_pane('alerts')", "Alerts", "Go to the alerts.", show=False),
+    KeyAction("orders", "2", "show_pane('orders')", "Orders", "Go to the orders.", show=False),
+    KeyAction("queue", "3", "show_pane('queue')", "Queue", "Go to the retry queue.", show=False),
+    KeyAction("next_pane", "tab", "next_pane", "Next pane", "Go to the next pane.", show=False),
+)
+
+APP_KEYS: tuple[KeyAction, ...] = (
+    KeyAction("quit", "q", "quit", "Quit", "Leave the dashboard (the engine stops with it)."),
+    KeyAction(
+        "palette",
+        "colon,ctrl+p",
+        "command_palette",
+        "Commands",
+        "Search every action by name.",
+        show=False,
+        palette=False,
+    ),
+)
+
+
+def bindings(keys: tuple[KeyAction, ...]) -> list[Binding]:
+    return [
+        Binding(
+            k.key,
+            k.action,
+            k.description,
+            show=k.show,
+            id=k.id,
+            tooltip=k.help,
+            key_display="⏎" if k.key == "enter" else None,
+        )
+        for k in keys
+    ]
+
+
+def keys_file() -> Path:
+    explicit = os.environ.get("IMTUI_KEYS")
+    if explicit:
+        return Path(explicit).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("imtui", appauthor=False)) / "keys.toml"
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """Binding id → key(s) from the user's keys file; unknown ids and a broken file are ignored
+    (the dashboard must open even with a typo in a keys file)."""
+    path = path or keys_file()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+    known = {k.id for k in (*DASHBOARD_KEYS, *APP_KEYS)}
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict):
+        return {}
+    return {str(k): str(v) for k, v in keys.items() if k in known and isinstance(v, str)}

@@ -1,0 +1,325 @@
+"""The main screen: the header, the three panes and the keys that act on the focused one.
+
+On a wide, tall terminal all three panes are on screen; on a smaller one the focused pane fills
+it and ``1``/``2``/``3`` (or tab) switch. Every key is a Binding (see :mod:`imtui.tui.keymap`),
+so the footer, the help screen and the command palette always agree with what the keys do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from imtui.domain.failures import AlertKind
+from imtui.domain.retry import Operation
+from imtui.store.listing import AlertRow, OrderRow, RetryRow
+from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
+from imtui.tui.keymap import DASHBOARD_KEYS, bindings
+from imtui.tui.messages import ActionDone
+from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.text import safe
+from imtui.tui.widgets.panes import AlertsPane, OrdersPane, QueuePane, RecordPane
+from imtui.tui.widgets.record_table import RecordTable
+from imtui.tui.widgets.status import PaneTabs, StatusHeader
+
+if TYPE_CHECKING:
+    from imtui.tui.app import DashboardApp
+    from imtui.tui.backend import ActionReport, Backend
+
+PANES = ("alerts", "orders", "queue")
+MAPPING_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
+ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = bindings(DASHBOARD_KEYS)  # type: ignore[assignment]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (40, "-tall")]
+
+    def __init__(self, account_id: int | None = None) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.active = "alerts"
+
+    @property
+    def dashboard(self) -> DashboardApp:
+        return cast("DashboardApp", self.app)
+
+    @property
+    def backend(self) -> Backend:
+        return self.dashboard.backend
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(Content(" imtui"), id="status")
+        yield PaneTabs(Content(""), id="tabs")
+        with Vertical(id="panes"):
+            yield AlertsPane(AlertQuery.parse("", account_id=self.account_id, sort="newest"))
+            yield OrdersPane(OrderQuery.parse("", account_id=self.account_id, sort="newest"))
+            yield QueuePane(QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"))
+        yield Input(id="filter", placeholder="filter: key:value words and text — enter applies")
+        yield Static(Content(""), id="filter-error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_pane(self.active)
+
+    # -- panes -------------------------------------------------------------------------------
+
+    @property
+    def panes(self) -> list[RecordPane[Any, Any]]:
+        return [self.query_one(f"#{name}", RecordPane) for name in PANES]
+
+    def pane(self, name: str | None = None) -> RecordPane[Any, Any]:
+        return self.query_one(f"#{name or self.active}", RecordPane)
+
+    def show_pane(self, name: str) -> None:
+        self.active = name
+        for pane in self.panes:
+            pane.set_class(pane.pane_name == name, "-active")
+        self.pane(name).table.focus()
+        self._update_tabs()
+
+    def action_show_pane(self, name: str) -> None:
+        self.show_pane(name)
+
+    def action_next_pane(self) -> None:
+        self.show_pane(PANES[(PANES.index(self.active) + 1) % len(PANES)])
+
+    @on(RecordTable.Selected)
+    def _on_selected(self, message: RecordTable.Selected) -> None:
+        self.action_detail()
+
+    def on_descendant_focus(self, event: Any) -> None:
+        for pane in self.panes:
+            if pane.table is event.widget and pane.pane_name != self.active:
+                self.active = pane.pane_name
+                for other in self.panes:
+                    other.set_class(other is pane, "-active")
+                self._update_tabs()
+
+    @on(RecordPane.Changed)
+    def _on_pane_changed(self, message: RecordPane.Changed) -> None:
+        self._update_tabs()
+
+    def _update_tabs(self) -> None:
+        labels = []
+        for pane in self.panes:
+            marked = f" ({len(pane.marked)} marked)" if pane.marked else ""
+            labels.append((pane.pane_name, f"{pane.number} {pane.title}{marked}"))
+        self.query_one(PaneTabs).show(self.active, labels)
+
+    def refresh_data(self) -> None:
+        """Something was committed: every pane re-reads its window (only changes repaint)."""
+        for pane in self.panes:
+            pane.reload()
+
+    def tick(self) -> None:
+        for pane in self.panes:
+            pane.tick()
+
+    def set_account(self, account_id: int | None) -> None:
+        self.account_id = account_id
+        for pane in self.panes:
+            pane.set_query(pane.spec.with_account(account_id))
+
+    def action_help(self) -> None:
+        self.dashboard.action_help()
+
+    def action_account(self) -> None:
+        self.dashboard.action_account()
+
+    # -- filter ------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.value = self.pane().spec.text
+        field.add_class("-open")
+        field.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _apply_filter(self, event: Input.Submitted) -> None:
+        pane = self.pane()
+        try:
+            query = type(pane.spec).parse(
+                event.value.strip(), account_id=self.account_id, sort=pane.spec.sort
+            )
+        except FilterError as exc:
+            self.query_one("#filter-error", Static).update(Content(str(exc)))
+            self.query_one("#filter-error").add_class("-open")
+            return
+        self._close_filter()
+        pane.set_query(query)
+
+    def _close_filter(self) -> None:
+        self.query_one("#filter", Input).remove_class("-open")
+        self.query_one("#filter-error").remove_class("-open")
+        self.pane().table.focus()
+
+    def action_clear(self) -> None:
+        if self.query_one("#filter", Input).has_class("-open"):
+            self._close_filter()
+            return
+        pane = self.pane()
+        if pane.clear_marks():
+            self._update_tabs()
+            return
+        if pane.spec.text:
+            pane.set_query(
+                type(pane.spec).parse("", account_id=self.account_id, sort=pane.spec.sort)
+            )
+
+    def action_sort(self) -> None:
+        label = self.pane().next_sort()
+        self.notify(f"sorted by {label}", timeout=2)
+
+    def action_mark(self) -> None:
+        self.pane().toggle_mark()
+        self._update_tabs()
+
+    # -- acting on rows ----------------------------------------------------------------------
+
+    def action_detail(self) -> None:
+        record = self.pane().current
+        if isinstance(record, AlertRow):
+            self.dashboard.open_alert_detail(record.id)
+        elif isinstance(record, OrderRow):
+            self.dashboard.open_order_detail(record.id)
+        elif isinstance(record, RetryRow):
+            if record.operation in (Operation.DELIVER_ORDER, Operation.PUSH_TRACKING):
+                self.dashboard.open_order_detail(record.subject_id)
+            else:
+                self.dashboard.open_retry_detail(record.id)
+
+    def action_edit(self) -> None:
+        record = self.pane().current
+        if isinstance(record, AlertRow):
+            self.dashboard.open_fix(record.id)
+        elif isinstance(record, OrderRow):
+            self.dashboard.open_order_form(record.id)
+        elif isinstance(record, RetryRow):
+            if record.operation == Operation.DELIVER_ORDER:
+                self.dashboard.open_order_form(record.subject_id)
+            else:
+                self.notify("only orders on their way to the WMS can be edited", severity="warning")
+
+    def action_mapping(self) -> None:
+        record = self.pane().current
+        if isinstance(record, AlertRow) and record.kind in MAPPING_KINDS:
+            self.dashboard.open_fix(record.id)
+            return
+        code = record.ship_method_code if isinstance(record, OrderRow) else ""
+        account = getattr(record, "account_id", None) or self.account_id
+        self.dashboard.open_mapping_form(account, code)
+
+    def action_resend(self) -> None:
+        pane = self.pane()
+        targets = pane.targets()
+        if not targets:
+            return
+        what = f"{len(targets)} {pane.pane_name}" if len(targets) > 1 else ""
+        self._act(pane, "resend", targets, what)
+
+    def action_dismiss(self) -> None:
+        pane = self.pane()
+        if not isinstance(pane, AlertsPane):
+            self.notify("only alerts can be dismissed", severity="warning")
+            return
+        targets = pane.targets()
+        if not targets:
+            return
+        record = pane.current
+        if len(targets) == 1 and isinstance(record, AlertRow) and record.id == targets[0]:
+            question = Content.assemble(
+                f"Dismiss alert {record.id}?\n\n",
+                (alert_title(record), "bold"),
+                "\n",
+                safe(record.message, limit=300),
+            )
+        else:
+            question = Content(f"Dismiss {len(targets)} marked alerts?")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(pane, "dismiss", targets, "")
+
+        self.app.push_screen(ConfirmScreen(question, confirm="Dismiss"), answered)
+
+    def action_resend_matching(self) -> None:
+        self._ask_all_matching("resend")
+
+    def action_dismiss_matching(self) -> None:
+        if not isinstance(self.pane(), AlertsPane):
+            self.notify("only alerts can be dismissed", severity="warning")
+            return
+        self._ask_all_matching("dismiss")
+
+    @work(thread=True, group="count", exclusive=True, exit_on_error=False)
+    def _ask_all_matching(self, verb: str) -> None:
+        pane = self.pane()
+        backend = self.backend
+        if isinstance(pane, AlertsPane):
+            count = backend.count_alerts(pane.spec)
+        elif isinstance(pane, OrdersPane):
+            count = backend.count_orders(pane.spec)
+        else:
+            count = backend.count_queue(pane.spec)
+        self.app.call_from_thread(self._confirm_all, pane, verb, count)
+
+    def _confirm_all(self, pane: RecordPane[Any, Any], verb: str, count: int) -> None:
+        if count == 0:
+            self.notify("nothing matches the filter")
+            return
+        filter_text = safe(pane.spec.text, limit=60) or "no filter"
+        question = Content(
+            f"{verb.capitalize()} all {count:,} {pane.title.lower()} matching “{filter_text}”?"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(pane, verb, None, f"{count} {pane.pane_name}")
+
+        self.app.push_screen(ConfirmScreen(question, confirm=verb.capitalize()), answered)
+
+    def _act(
+        self, pane: RecordPane[Any, Any], verb: str, targets: list[int] | None, what: str
+    ) -> None:
+        self._run_action(pane, verb, targets, what)
+
+    @work(thread=True, group="act", exit_on_error=False)
+    def _run_action(
+        self, pane: RecordPane[Any, Any], verb: str, targets: list[int] | None, what: str
+    ) -> None:
+        backend = self.backend
+        report: ActionReport
+        if isinstance(pane, AlertsPane):
+            ids = targets if targets is not None else backend.matching_alert_ids(pane.spec)
+            if verb == "dismiss":
+                report = backend.dismiss_alerts(ids)
+            else:
+                report = backend.resend_for_alerts(ids)
+        elif isinstance(pane, OrdersPane):
+            ids = targets if targets is not None else backend.matching_order_ids(pane.spec)
+            report = backend.resend_orders(ids)
+        else:
+            ids = targets if targets is not None else backend.matching_item_ids(pane.spec)
+            report = backend.resend_items(ids)
+        verb_done = "dismissed" if verb == "dismiss" else "resending"
+        self.post_message(ActionDone(report, report.summary(verb_done)))
+        self.app.call_from_thread(self._after_action, pane)
+
+    def _after_action(self, pane: RecordPane[Any, Any]) -> None:
+        pane.clear_marks()
+        self._update_tabs()
+
+
+def alert_title(record: AlertRow) -> str:
+    return safe(record.headline) + (
+        f" — {safe(record.order_number)}" if record.order_number else ""
+    )

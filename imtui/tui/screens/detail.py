@@ -1,0 +1,321 @@
+"""Everything about one alert, order or queue row — every attempt with its time, HTTP status,
+failure class and the remote system's words verbatim — so nobody has to leave the dashboard to
+learn why something failed. The view stays live: a retry that lands shows up here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from imtui.store import listing
+from imtui.tui.text import safe, safe_block, stamp
+
+if TYPE_CHECKING:
+    from imtui.tui.app import DashboardApp
+
+DETAIL_KEYS: list[BindingType] = [
+    Binding("escape,q", "back", "Back", id="detail.back"),
+    Binding("r", "resend", "Resend", id="detail.resend"),
+    Binding("e", "edit", "Edit/fix", id="detail.edit"),
+]
+
+
+def plain(value: object, *, limit: int = 400) -> Text:
+    """Untrusted text as a table cell: Rich would read a plain ``str`` cell as markup."""
+    return Text(safe(value, limit=limit))
+
+
+def fields(rows: Iterable[tuple[str, object]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for name, value in rows:
+        if value is None or value == "":
+            continue
+        table.add_row(plain(name, limit=100), plain(value, limit=2000))
+    return table
+
+
+def attempts_table(attempts: Iterable[listing.AttemptRow], total: int) -> Table:
+    table = Table(
+        title=f"Attempts ({total}, newest first)", title_justify="left", expand=True, box=None
+    )
+    table.add_column("TIME", no_wrap=True)
+    table.add_column("OP", no_wrap=True)
+    table.add_column("HTTP", justify="right", no_wrap=True)
+    table.add_column("OUTCOME", no_wrap=True)
+    table.add_column("ms", justify="right", no_wrap=True)
+    table.add_column("REMOTE MESSAGE (verbatim)", ratio=1)
+    for attempt in attempts:
+        outcome = Text(safe(attempt.outcome), style="green" if attempt.ok else "red")
+        table.add_row(
+            plain(stamp(attempt.at)),
+            plain(attempt.operation.replace("_", " ")),
+            plain(attempt.http_status or "—"),
+            outcome,
+            plain(attempt.duration_ms or ""),
+            safe_block(attempt.message, limit=4000),
+        )
+    return table
+
+
+class DetailScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = DETAIL_KEYS  # type: ignore[assignment]
+
+    def __init__(self, key: int) -> None:
+        super().__init__()
+        self.key = key
+        self.data: Any = None
+
+    @property
+    def dashboard(self) -> DashboardApp:
+        return cast("DashboardApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(f" {self.heading()}"), id="detail-title")
+        with VerticalScroll(id="detail"):
+            yield Static(Content("loading…"), id="detail-body")
+        yield Footer()
+
+    def heading(self) -> str:
+        return ""
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load(self) -> None:
+        data = self.fetch()
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, data)
+
+    def fetch(self) -> Any:
+        raise NotImplementedError
+
+    def _show(self, data: Any) -> None:
+        if data == self.data:
+            return  # nothing changed: nothing repaints
+        self.data = data
+        body = self.query_one("#detail-body", Static)
+        if data is None:
+            body.update(Content("it is gone (deleted, or never existed)"))
+            return
+        from rich.console import Group
+
+        body.update(Group(*self.render_parts(data)))
+
+    def render_parts(self, data: Any) -> list[Any]:
+        raise NotImplementedError
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_resend(self) -> None:
+        pass
+
+    def action_edit(self) -> None:
+        pass
+
+
+class AlertDetailScreen(DetailScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *DETAIL_KEYS,
+        Binding("d", "dismiss_alert", "Dismiss", id="detail.dismiss"),
+    ]
+
+    def heading(self) -> str:
+        return f"Alert {self.key}"
+
+    def fetch(self) -> tuple[listing.AlertDetail | None, listing.OrderDetail | None]:
+        backend = self.dashboard.backend
+        alert = backend.alert_detail(self.key)
+        order = None
+        if alert is not None and alert.alert.order_id is not None:
+            order = backend.order_detail(alert.alert.order_id)
+        return alert, order
+
+    def _show(self, data: Any) -> None:
+        super()._show(None if data[0] is None else data)
+
+    def render_parts(self, data: Any) -> list[Any]:
+        detail, order = cast(tuple[listing.AlertDetail, listing.OrderDetail | None], data)
+        alert = detail.alert
+        state = alert.state + (", needs a person" if alert.needs_person else "")
+        title = Text(safe(alert.headline), style="bold")
+        title.append(f"  {state}", style="red" if alert.needs_person else "yellow")
+        resolved = (
+            f"{stamp(alert.resolved_at)} by {alert.resolved_by}" if alert.resolved_at else None
+        )
+        parts: list[Any] = [
+            title,
+            fields(
+                [
+                    ("kind", alert.kind),
+                    ("account", alert.account),
+                    ("connection", alert.connection),
+                    ("order", alert.order_number),
+                    ("SKU", alert.sku),
+                    ("ship method", detail.ship_method_code),
+                    ("HTTP status", alert.http_status),
+                    (
+                        "seen",
+                        f"{alert.count}×, first {stamp(alert.first_seen)}, "
+                        f"last {stamp(alert.last_seen)}",
+                    ),
+                    ("resolved", resolved),
+                ]
+            ),
+            Text("\nRemote message (verbatim)", style="bold"),
+            safe_block(alert.message),
+            Text("\nHistory", style="bold"),
+        ]
+        history = Table.grid(padding=(0, 2))
+        for event in detail.events:
+            history.add_row(
+                plain(stamp(event.at)),
+                plain(event.event),
+                plain(event.actor),
+                plain(event.detail, limit=500),
+            )
+        parts.append(history)
+        if order is not None:
+            parts.append(Text(""))
+            parts.append(attempts_table(order.attempts, order.attempts_total))
+        return parts
+
+    def action_resend(self) -> None:
+        self.dashboard.act_on_alerts("resend", [self.key])
+
+    def action_edit(self) -> None:
+        self.dashboard.open_fix(self.key)
+
+    def action_dismiss_alert(self) -> None:
+        self.dashboard.confirm_dismiss([self.key])
+
+
+class OrderDetailScreen(DetailScreen):
+    def heading(self) -> str:
+        return f"Order {self.key}"
+
+    def fetch(self) -> listing.OrderDetail | None:
+        return self.dashboard.backend.order_detail(self.key)
+
+    def render_parts(self, data: Any) -> list[Any]:
+        detail = cast(listing.OrderDetail, data)
+        order, address = detail.order, detail.address
+        title = Text(safe(order.number), style="bold")
+        title.append(f"  {safe(order.status)}", style="yellow")
+        if order.hold_reason:
+            title.append(f" ({safe(order.hold_reason)})", style="red")
+        parts: list[Any] = [
+            title,
+            fields(
+                [
+                    ("account", order.account),
+                    ("reference", order.reference),
+                    ("WMS order", order.wms_order_id),
+                    ("tracking", order.tracking_number),
+                    ("carrier", detail.carrier),
+                    (
+                        "ship method",
+                        f"{order.ship_method_code} ({detail.ship_method_title})"
+                        if detail.ship_method_title
+                        else order.ship_method_code,
+                    ),
+                    ("ship to", address.name),
+                    ("company", address.company),
+                    ("address", " / ".join(p for p in (address.address1, address.address2) if p)),
+                    ("city", " ".join(p for p in (address.city, address.state, address.zip) if p)),
+                    ("country", address.country),
+                    ("phone", address.phone),
+                    ("created", stamp(order.created_at)),
+                    ("changed", stamp(order.updated_at)),
+                    ("shipped", stamp(detail.shipped_at) if detail.shipped_at else None),
+                ]
+            ),
+            Text("\nLines", style="bold"),
+            fields((line.sku, f"× {line.quantity}") for line in detail.lines),
+            Text("\nIn the retry queue", style="bold"),
+        ]
+        queue = Table.grid(padding=(0, 2))
+        for row in detail.retries:
+            queue.add_row(
+                plain(row.operation.replace("_", " ")),
+                plain(row.state),
+                plain(f"{row.attempts} tries"),
+                plain(f"next {stamp(row.next_attempt_at)}"),
+                plain(f"deadline {stamp(row.deadline_at)}"),
+            )
+        parts.append(queue)
+        if detail.alerts:
+            parts.append(Text("\nAlerts", style="bold"))
+            alerts = Table.grid(padding=(0, 2))
+            for alert in detail.alerts:
+                alerts.add_row(
+                    plain(alert.id),
+                    plain(alert.state),
+                    plain(alert.headline),
+                    plain(alert.message, limit=300),
+                )
+            parts.append(alerts)
+        parts.append(Text(""))
+        parts.append(attempts_table(detail.attempts, detail.attempts_total))
+        return parts
+
+    def action_resend(self) -> None:
+        self.dashboard.act_on_orders("resend", [self.key])
+
+    def action_edit(self) -> None:
+        self.dashboard.open_order_form(self.key)
+
+
+class RetryDetailScreen(DetailScreen):
+    def heading(self) -> str:
+        return f"Queue row {self.key}"
+
+    def fetch(self) -> tuple[listing.RetryRow | None, listing.AttemptRow | None]:
+        backend = self.dashboard.backend
+        return backend.retry_row(self.key), backend.last_attempt(self.key)
+
+    def _show(self, data: Any) -> None:
+        super()._show(None if data[0] is None else data)
+
+    def render_parts(self, data: Any) -> list[Any]:
+        row, attempt = cast(tuple[listing.RetryRow, listing.AttemptRow | None], data)
+        parts: list[Any] = [
+            Text(f"{row.operation.replace('_', ' ')} {safe(row.subject_label)}", style="bold"),
+            fields(
+                [
+                    ("state", row.state),
+                    ("attempts", row.attempts),
+                    ("failures in a row", row.consecutive_failures),
+                    ("next attempt", stamp(row.next_attempt_at)),
+                    ("deadline", stamp(row.deadline_at)),
+                    ("failure class", row.last_failure_class),
+                ]
+            ),
+            Text("\nLast error (verbatim)", style="bold"),
+            safe_block(row.last_error or "—"),
+        ]
+        if attempt is not None:
+            parts.append(Text(""))
+            parts.append(attempts_table([attempt], 1))
+        return parts
+
+    def action_resend(self) -> None:
+        self.dashboard.act_on_items("resend", [self.key])

@@ -1,0 +1,176 @@
+"""Map a shop's ship method to a WMS carrier and mode. Saving releases every order held for the
+method (B9) and wakes the engine, so they go on the next cycle without anyone editing them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from imtui.domain.orders import OrderStatus
+from imtui.engine.actions import ActionError
+from imtui.store import listing
+from imtui.tui.filters import OrderQuery
+from imtui.tui.text import safe
+
+if TYPE_CHECKING:
+    from imtui.tui.app import DashboardApp
+
+FIELDS = {
+    "source_code": "Shop ship method",
+    "carrier": "WMS carrier",
+    "mode": "Mode / service",
+    "billing_code": "Billing code",
+}
+
+
+class MappingFormScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save & release", id="mapping.save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="mapping.cancel"),
+    ]
+
+    def __init__(self, account_id: int | None, source_code: str = "") -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.source_code = source_code
+        self.mappings: list[listing.MappingRow] = []
+
+    @property
+    def dashboard(self) -> DashboardApp:
+        return cast("DashboardApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(" Ship-method mapping"), id="form-title")
+        with VerticalScroll(id="form"):
+            yield Static(Content("loading…"), id="form-about")
+            with Grid(id="form-grid"):
+                for name, label in FIELDS.items():
+                    yield Label(Content(label), classes="field-label")
+                    yield Input(id=f"field-{name}", classes="field")
+                    yield Static(Content(""), id=f"error-{name}", classes="field-error")
+            yield Static(Content(""), id="known-carriers")
+            yield Static(Content(""), id="form-error")
+            with Horizontal(id="form-buttons"):
+                yield Button("Save & release (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#field-source_code", Input).value = self.source_code
+        self.query_one("#field-billing_code", Input).value = "Prepaid"
+        self._load()
+
+    @work(thread=True, exclusive=True, group="form", exit_on_error=False)
+    def _load(self) -> None:
+        backend = self.dashboard.backend
+        account_id = self.account_id
+        accounts = backend.accounts()
+        if account_id is None and len(accounts) == 1:
+            account_id = accounts[0].id
+        account = next((a for a in accounts if a.id == account_id), None)
+        mappings = backend.mappings()
+        held = 0
+        if account is not None and self.source_code:
+            held = backend.count_orders(
+                OrderQuery.parse(
+                    f"status:{OrderStatus.HELD} method:{self.source_code}",
+                    account_id=account.id,
+                    sort="newest",
+                )
+            )
+        self.app.call_from_thread(self._fill, account, mappings, held)
+
+    def _fill(
+        self, account: listing.AccountRow | None, mappings: list[listing.MappingRow], held: int
+    ) -> None:
+        self.mappings = mappings
+        if account is None:
+            self.query_one("#form-about", Static).update(
+                Content("choose an account first (a), then open this form again")
+            )
+            return
+        self.account_id = account.id
+        about = f"Account {safe(account.name, limit=60)}."
+        if held:
+            about += f" {held} order(s) are held for {safe(self.source_code, limit=60)}."
+        self.query_one("#form-about", Static).update(Content(about))
+        carriers = sorted({m.carrier for m in mappings})
+        modes = sorted({m.mode for m in mappings})
+        self.query_one("#field-carrier", Input).suggester = SuggestFromList(carriers)
+        self.query_one("#field-mode", Input).suggester = SuggestFromList(modes)
+        by_carrier: dict[str, set[str]] = {}
+        for mapping in mappings:
+            by_carrier.setdefault(mapping.carrier, set()).add(mapping.mode)
+        known = "; ".join(
+            f"{safe(c, limit=30)}: {', '.join(safe(m, limit=30) for m in sorted(ms))}"
+            for c, ms in sorted(by_carrier.items())
+        )
+        self.query_one("#known-carriers", Static).update(
+            Content(f"Carriers in use: {known}" if known else "No mappings yet.")
+        )
+        first_empty = next(
+            (name for name in FIELDS if not self.query_one(f"#field-{name}", Input).value),
+            "carrier",
+        )
+        self.query_one(f"#field-{first_empty}", Input).focus()
+
+    def _values(self) -> dict[str, str]:
+        return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
+
+    def _validate(self) -> bool:
+        ok = True
+        for name, value in self._values().items():
+            problem = "required" if not value.strip() else ""
+            self.query_one(f"#error-{name}", Static).update(Content(problem))
+            self.query_one(f"#field-{name}", Input).set_class(bool(problem), "-invalid")
+            ok = ok and not problem
+        return ok
+
+    @on(Input.Submitted, ".field")
+    def _submitted(self) -> None:
+        self.focus_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        if self.account_id is None or not self._validate():
+            return
+        self._save(self._values())
+
+    @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
+    def _save(self, values: dict[str, str]) -> None:
+        backend = self.dashboard.backend
+        try:
+            released = backend.set_mapping(
+                self.account_id or 0,
+                values["source_code"],
+                values["carrier"].strip(),
+                values["mode"].strip(),
+                values["billing_code"].strip(),
+            )
+        except ActionError as exc:
+            self.app.call_from_thread(
+                self.query_one("#form-error", Static).update, Content(safe(str(exc)))
+            )
+            return
+        self.app.call_from_thread(backend.wake)
+        code = safe(values["source_code"], limit=60)
+        self.app.call_from_thread(
+            self.app.notify, f"mapped {code}; released {released} held order(s)"
+        )
+        self.app.call_from_thread(self.dismiss, None)

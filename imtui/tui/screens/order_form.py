@@ -1,0 +1,176 @@
+"""Fix an order: its ship-to address and ship method, with each problem shown next to its field.
+
+Saving writes through :func:`imtui.engine.actions.edit_order` (which re-queues the order and
+audits the change) and the order is sent at once (B3, B4).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from imtui.domain.records import Address
+from imtui.engine.actions import ActionError, address_errors
+from imtui.store import listing
+from imtui.tui.messages import ActionDone
+from imtui.tui.text import safe
+
+if TYPE_CHECKING:
+    from imtui.tui.app import DashboardApp
+
+ADDRESS_LABELS: dict[str, str] = {
+    "name": "Name",
+    "company": "Company",
+    "address1": "Address 1",
+    "address2": "Address 2",
+    "city": "City",
+    "state": "State",
+    "zip": "ZIP / postcode",
+    "country": "Country (2 letters)",
+    "phone": "Phone",
+}
+FIELDS = (*ADDRESS_LABELS, "ship_method_code")
+
+
+class OrderFormScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save & send", id="form.save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+    ]
+
+    def __init__(self, order_id: int) -> None:
+        super().__init__()
+        self.order_id = order_id
+        self.detail: listing.OrderDetail | None = None
+        self.original: dict[str, str] = {}
+
+    @property
+    def dashboard(self) -> DashboardApp:
+        return cast("DashboardApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(f" Edit order {self.order_id}"), id="form-title")
+        with VerticalScroll(id="form"):
+            yield Static(Content("loading…"), id="form-about")
+            with Grid(id="form-grid"):
+                for name, label in (*ADDRESS_LABELS.items(), ("ship_method_code", "Ship method")):
+                    yield Label(Content(label), classes="field-label")
+                    yield Input(id=f"field-{name}", classes="field", disabled=True)
+                    yield Static(Content(""), id=f"error-{name}", classes="field-error")
+            yield Static(Content(""), id="form-error")
+            with Horizontal(id="form-buttons"):
+                yield Button("Save & send (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="form", exit_on_error=False)
+    def _load(self) -> None:
+        backend = self.dashboard.backend
+        detail = backend.order_detail(self.order_id)
+        methods = (
+            [m.source_code for m in backend.mappings(detail.order.account_id)] if detail else []
+        )
+        self.app.call_from_thread(self._fill, detail, methods)
+
+    def _fill(self, detail: listing.OrderDetail | None, methods: list[str]) -> None:
+        if detail is None:
+            self.query_one("#form-about", Static).update(Content(f"no order {self.order_id}"))
+            return
+        self.detail = detail
+        order = detail.order
+        self.query_one("#form-title", Static).update(
+            Content(f" Edit order {safe(order.number, limit=60)}  ({order.account})")
+        )
+        status = safe(order.status) + (
+            f" — held: {safe(order.hold_reason)}" if order.hold_reason else ""
+        )
+        self.query_one("#form-about", Static).update(Content(status))
+        values = {name: getattr(detail.address, name) for name in ADDRESS_LABELS}
+        values["ship_method_code"] = order.ship_method_code
+        self.original = values
+        for name, value in values.items():
+            field = self.query_one(f"#field-{name}", Input)
+            field.value = value
+            field.disabled = False
+        self.query_one("#field-ship_method_code", Input).suggester = SuggestFromList(
+            methods, case_sensitive=False
+        )
+        self._validate()
+        first_bad = next((e.field for e in self._errors()), "name")
+        self.query_one(f"#field-{first_bad}", Input).focus()
+
+    def _values(self) -> dict[str, str]:
+        return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
+
+    def _errors(self) -> list[object]:
+        values = self._values()
+        fields = {name: values[name].strip() for name in ADDRESS_LABELS}
+        fields["country"] = fields["country"].upper()
+        errors: list[object] = list(address_errors(Address(**fields)))
+        if not values["ship_method_code"].strip():
+            from imtui.engine.actions import FieldError
+
+            errors.append(FieldError("ship_method_code", "required"))
+        return errors
+
+    def _validate(self) -> bool:
+        by_field: dict[str, list[str]] = {}
+        for error in self._errors():
+            by_field.setdefault(error.field, []).append(error.message)  # type: ignore[attr-defined]
+        for name in FIELDS:
+            messages = by_field.get(name, [])
+            label = self.query_one(f"#error-{name}", Static)
+            label.update(Content("; ".join(messages)))
+            self.query_one(f"#field-{name}", Input).set_class(bool(messages), "-invalid")
+            label.set_class(bool(messages), "-shown")
+        return not by_field
+
+    @on(Input.Changed, ".field")
+    def _changed(self) -> None:
+        if self.detail is not None:
+            self._validate()
+
+    @on(Input.Submitted, ".field")
+    def _submitted(self) -> None:
+        self.focus_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        if self.detail is None or not self._validate():
+            self.query_one("#form-error", Static).update(Content("fix the fields marked above"))
+            return
+        values = self._values()
+        changes = {k: v for k, v in values.items() if v != self.original.get(k)}
+        self._save(changes)
+
+    @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
+    def _save(self, changes: dict[str, str]) -> None:
+        try:
+            report = self.dashboard.backend.edit_order(self.order_id, changes)
+        except ActionError as exc:
+            self.app.call_from_thread(
+                self.query_one("#form-error", Static).update, Content(safe(str(exc)))
+            )
+            return
+        number = self.detail.order.number if self.detail else str(self.order_id)
+        self.app.post_message(ActionDone(report, f"saved {safe(number)}: sending it now"))
+        self.app.call_from_thread(self.dismiss, None)

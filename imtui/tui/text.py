@@ -1,0 +1,74 @@
+"""How values look in a cell: ages, countdowns, and untrusted text made safe and short.
+
+Everything a shop customer or a remote system wrote goes through :func:`safe` before it is
+drawn: control and escape characters become visible escapes (``\\x1b``), bidi overrides are
+neutralised, and the text is never parsed as markup (it is drawn as plain segments or
+``Content``, never an f-string into markup).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.text import Text
+
+from imtui.domain.text import printable
+
+CELL_LIMIT = 400
+"""No cell needs more than this many characters; a 100 KB message is cut before any work."""
+
+
+def safe(value: object, *, limit: int = CELL_LIMIT) -> str:
+    """One line of untrusted text, safe to draw, at most ``limit`` characters."""
+    if value is None:
+        return ""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return printable(text)
+
+
+def safe_block(value: object, *, limit: int = 20_000) -> Text:
+    """Untrusted multi-line text as a plain ``Text`` (no markup, newlines kept)."""
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(str(value)) - limit:,} more characters)"
+    return Text(printable(text, keep_newlines=True), no_wrap=False)
+
+
+def span(delta: timedelta) -> str:
+    """A compact length of time: 42s, 12m, 3h, 5d."""
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400 * 2:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def age(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return ""
+    return span(now - when)
+
+
+def countdown(when: datetime | None, now: datetime) -> str:
+    """ "now", "in 12m", or "3m late" for a time that has passed (a busy or stopped worker)."""
+    if when is None:
+        return "—"
+    delta = when - now
+    if abs(delta.total_seconds()) < 1:
+        return "now"
+    if delta.total_seconds() > 0:
+        return f"in {span(delta)}"
+    return f"{span(delta)} late" if delta.total_seconds() < -60 else "now"
+
+
+def stamp(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S") if when is not None else "—"
+
+
+def short_stamp(when: datetime | None) -> str:
+    return when.strftime("%m-%d %H:%M") if when is not None else "—"

@@ -1,0 +1,433 @@
+"""The three live panes — alerts, orders, the retry queue — each a window onto its list.
+
+A pane knows its query (filter, sort, account), where its window starts, and which rows are
+marked. It fetches in a thread worker (one at a time per pane: a newer fetch replaces an older
+one), and hands the rows to its :class:`RecordTable`, which repaints only the lines that changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
+from imtui.domain.retry import RetryState
+from imtui.store import listing
+from imtui.store.windows import (
+    ALERT_SORTS,
+    ORDER_SORTS,
+    QUEUE_SORTS,
+    TOP,
+    Anchor,
+    Position,
+    SortOrder,
+    Window,
+)
+from imtui.tui.filters import AlertQuery, OrderQuery, QueueQuery
+from imtui.tui.text import age, countdown, safe
+from imtui.tui.widgets.record_table import Column, RecordTable, ScrollKind, TableRow
+
+if TYPE_CHECKING:
+    from imtui.tui.backend import Backend
+
+R = TypeVar("R")
+Q = TypeVar("Q", AlertQuery, OrderQuery, QueueQuery)
+
+KIND_LABELS: dict[str, str] = {
+    AlertKind.UNREACHABLE: "unreachable",
+    AlertKind.RATE_LIMITED: "rate limited",
+    AlertKind.REMOTE_ERROR: "server error",
+    AlertKind.BAD_RESPONSE: "bad response",
+    AlertKind.ADDRESS_REJECTED: "address rejected",
+    AlertKind.UNKNOWN_SKU: "unknown SKU",
+    AlertKind.UNKNOWN_CARRIER: "unknown carrier",
+    AlertKind.VALIDATION: "rejected",
+    AlertKind.CREDENTIALS_REJECTED: "credentials",
+    AlertKind.BAD_CONFIGURATION: "bad settings",
+    AlertKind.UNMAPPED_SHIP_METHOD: "no ship mapping",
+    AlertKind.INCOMPLETE_ADDRESS: "address missing",
+    AlertKind.SKIPPED: "skipped",
+}
+OPERATION_LABELS = {
+    "deliver_order": "deliver",
+    "push_tracking": "tracking",
+    "push_inventory": "stock",
+}
+ALERT_STATE_LABELS = {"open": "open", "resolved": "auto", "dismissed": "dism"}
+
+
+class RecordPane(Vertical, Generic[R, Q]):
+    """One list on the dashboard; subclasses say what to fetch and how a row reads."""
+
+    pane_name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    number: ClassVar[int] = 0
+    sorts: ClassVar[dict[str, SortOrder[Any]]] = {}
+    columns: ClassVar[list[Column]] = []
+    empty_text: ClassVar[str] = "nothing here"
+
+    class Loaded(Message):
+        def __init__(
+            self, pane: RecordPane[Any, Any], window: Window[Any], generation: int, hint: Any
+        ) -> None:
+            super().__init__()
+            self.pane = pane
+            self.window = window
+            self.generation = generation
+            self.hint = hint
+
+    class Changed(Message):
+        """The pane's rows, filter or marks changed (the tab strip shows its counts)."""
+
+        def __init__(self, pane: RecordPane[Any, Any]) -> None:
+            super().__init__()
+            self.pane = pane
+
+    def __init__(self, query: Q, *, id: str | None = None) -> None:
+        super().__init__(id=id or self.pane_name, classes="pane")
+        self.spec: Q = query
+        self.position: Position = TOP
+        self.records: list[R] = []
+        self.window: Window[R] | None = None
+        self.marked: set[int] = set()
+        self._generation = 0
+        self._window_size = 20
+        self.loaded_once = False
+
+    # -- pieces subclasses fill in -------------------------------------------------------------
+
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[R]:
+        raise NotImplementedError
+
+    def table_row(self, record: R, now: datetime) -> TableRow:
+        raise NotImplementedError
+
+    def describe_filter(self) -> str:
+        return ""
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(""), classes="pane-title", id=f"{self.pane_name}-title")
+        yield RecordTable(self.columns, empty_text=self.empty_text, id=f"{self.pane_name}-table")
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    @property
+    def backend(self) -> Backend:
+        return cast(Any, self.app).backend
+
+    @property
+    def sort(self) -> SortOrder[R]:
+        return self.sorts[self.spec.sort]
+
+    def on_mount(self) -> None:
+        self._update_title()
+        self.reload()  # hidden panes (on a small terminal) are ready when switched to
+
+    # -- fetching ------------------------------------------------------------------------------
+
+    def reload(self, position: Position | None = None, *, hint: Any = None) -> None:
+        """Fetch the window at ``position`` (default: where the pane is) in a worker."""
+        self._generation += 1
+        self._fetch(position or self.position, self._window_size, self._generation, hint)
+
+    @work(thread=True, exclusive=True, group="fetch", exit_on_error=False)
+    def _fetch(self, position: Position, size: int, generation: int, hint: Any) -> None:
+        window = self.fetch(self.backend, position, size)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(self, window, generation, hint))
+
+    @on(Loaded)
+    def _on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return  # a newer fetch is on its way
+        window = message.window
+        self.window = window
+        self.records = list(window.rows)
+        if window.at_start or not window.rows:
+            self.position = TOP
+        else:
+            self.position = Position(Anchor.AT, self.sort.key_of(window.rows[0]))
+        table = self.table
+        keep = table.cursor_key
+        if message.hint == "bottom":
+            table.show(self._rows(), cursor_index=len(self.records) - 1, marked=self._marks())
+        elif message.hint == "top":
+            table.show(self._rows(), cursor_index=0, marked=self._marks())
+        elif isinstance(message.hint, int):
+            table.show(self._rows(), cursor_index=message.hint, marked=self._marks())
+        else:
+            table.show(self._rows(), cursor_key=keep, marked=self._marks())
+        self.loaded_once = True
+        self._update_title()
+        self.post_message(self.Changed(self))
+
+    def _rows(self) -> list[TableRow]:
+        now = self.backend.now()
+        return [self.table_row(record, now) for record in self.records]
+
+    def _marks(self) -> frozenset[int]:
+        return frozenset(self.marked)
+
+    def tick(self) -> None:
+        """Time moved on: countdowns and ages are redrawn (only the lines whose text changed)."""
+        if self.records:
+            self.table.show(self._rows(), cursor_key=self.table.cursor_key)
+
+    @on(RecordTable.Resized)
+    def _on_resized(self, message: RecordTable.Resized) -> None:
+        message.stop()
+        if message.rows != self._window_size or not self.loaded_once:
+            self._window_size = message.rows
+            self.reload()
+
+    @on(RecordTable.Scroll)
+    def _on_scroll(self, message: RecordTable.Scroll) -> None:
+        message.stop()
+        window, records, key_of = self.window, self.records, self.sort.key_of
+        kind = message.kind
+        if kind is ScrollKind.FIRST:
+            self.reload(TOP, hint="top")
+        elif kind is ScrollKind.LAST:
+            self.reload(Position(Anchor.LAST), hint="bottom")
+        elif window is None or not records:
+            return
+        elif kind is ScrollKind.DOWN and not window.at_end:
+            self.reload(
+                Position(Anchor.AT, key_of(records[1])) if len(records) > 1 else None, hint="bottom"
+            )
+        elif kind is ScrollKind.UP and not window.at_start:
+            self.reload(Position(Anchor.BEFORE, key_of(records[-1])), hint="top")
+        elif kind is ScrollKind.PAGE_DOWN:
+            if window.at_end:
+                self.table.move_cursor(len(records) - 1)
+            else:
+                self.reload(Position(Anchor.AFTER, key_of(records[-1])), hint=self.table.cursor)
+        elif kind is ScrollKind.PAGE_UP:
+            if window.at_start:
+                self.table.move_cursor(0)
+            else:
+                self.reload(Position(Anchor.BEFORE, key_of(records[0])), hint=self.table.cursor)
+
+    # -- what the screen asks of the focused pane ------------------------------------------
+
+    @property
+    def current(self) -> R | None:
+        index = self.table.cursor
+        return self.records[index] if 0 <= index < len(self.records) else None
+
+    def targets(self) -> list[int]:
+        """The marked rows, or the row under the cursor."""
+        if self.marked:
+            return sorted(self.marked)
+        key = self.table.cursor_key
+        return [key] if key is not None else []
+
+    def toggle_mark(self) -> None:
+        key = self.table.cursor_key
+        if key is None:
+            return
+        self.marked.symmetric_difference_update({key})
+        self.table.set_marked(self._marks())
+        self._update_title()
+        self.post_message(self.Changed(self))
+
+    def clear_marks(self) -> bool:
+        if not self.marked:
+            return False
+        self.marked.clear()
+        self.table.set_marked(self._marks())
+        self._update_title()
+        return True
+
+    def set_query(self, query: Q) -> None:
+        self.spec = query
+        self.marked.clear()
+        self.reload(TOP, hint="top")
+        self._update_title()
+
+    def next_sort(self) -> str:
+        names = list(self.sorts)
+        following = names[(names.index(self.spec.sort) + 1) % len(names)]
+        self.set_query(
+            type(self.spec).parse(  # type: ignore[arg-type]
+                self.spec.text, account_id=self.spec.filter.account_id, sort=following
+            )
+        )
+        return self.sorts[following].label
+
+    def _update_title(self) -> None:
+        parts = [f"{self.number} {self.title}"]
+        described = self.describe_filter()
+        if described:
+            parts.append(described)
+        parts.append(f"sorted by {self.sort.label}")
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked")
+        if self.window is not None and not self.window.at_start:
+            parts.append("↑ more")
+        self.query_one(f"#{self.pane_name}-title", Static).update(Content(" · ".join(parts)))
+
+
+class AlertsPane(RecordPane[listing.AlertRow, AlertQuery]):
+    pane_name = "alerts"
+    title = "Alerts"
+    number = 1
+    sorts = ALERT_SORTS
+    empty_text = "no alerts match — all quiet"
+    columns = [
+        Column("id", "ID", 6, right=True),
+        Column("state", "STATE", 5, drop=1),
+        Column("age", "AGE", 4, right=True),
+        Column("count", "N", 4, right=True),
+        Column("kind", "KIND", 15),
+        Column("about", "ORDER/SKU", 11),
+        Column("connection", "CONNECTION", 12, drop=2),
+        Column("message", "MESSAGE", 0),
+    ]
+
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[listing.AlertRow]:
+        return backend.alerts(self.spec, position, size)
+
+    def table_row(self, record: listing.AlertRow, now: datetime) -> TableRow:
+        if record.state != AlertState.OPEN:
+            tone = "ok" if record.state == AlertState.RESOLVED else "muted"
+        else:
+            tone = "bad" if record.needs_person else "warn"
+        return TableRow(
+            record.id,
+            (
+                str(record.id),
+                ALERT_STATE_LABELS.get(record.state, safe(record.state)),
+                age(record.first_seen, now),
+                str(record.count),
+                KIND_LABELS.get(record.kind, safe(record.kind)),
+                safe(record.order_number or record.sku, limit=60),
+                safe(record.connection, limit=60),
+                safe(record.message),
+            ),
+            tone,
+        )
+
+    def describe_filter(self) -> str:
+        states = self.spec.filter.states
+        text = ", ".join(states) if states else "all states"
+        return text + (f" · filter {safe(self.spec.text, limit=40)}" if self.spec.text else "")
+
+
+class OrdersPane(RecordPane[listing.OrderRow, OrderQuery]):
+    pane_name = "orders"
+    title = "Orders"
+    number = 2
+    sorts = ORDER_SORTS
+    empty_text = "no orders match"
+    columns = [
+        Column("id", "ID", 7, right=True),
+        Column("number", "NUMBER", 9),
+        Column("status", "STATUS", 9),
+        Column("method", "SHIP METHOD", 16),
+        Column("updated", "CHANGED", 7, right=True, drop=1),
+        Column("wms", "WMS", 10, drop=2),
+        Column("tracking", "TRACKING", 14, drop=3),
+        Column("hold", "HELD FOR", 16, drop=2),
+        Column("ship_to", "SHIP TO", 0),
+    ]
+
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[listing.OrderRow]:
+        return backend.orders(self.spec, position, size)
+
+    def table_row(self, record: listing.OrderRow, now: datetime) -> TableRow:
+        tone = {
+            OrderStatus.HELD: "bad",
+            OrderStatus.SKIPPED: "bad",
+            OrderStatus.QUEUED: "warn",
+            OrderStatus.FULFILLED: "muted",
+        }.get(record.status, "")
+        place = ", ".join(p for p in (record.ship_city, record.ship_country) if p)
+        return TableRow(
+            record.id,
+            (
+                str(record.id),
+                safe(record.number, limit=60),
+                safe(record.status),
+                safe(record.ship_method_code, limit=60),
+                age(record.updated_at, now),
+                safe(record.wms_order_id, limit=60),
+                safe(record.tracking_number, limit=60),
+                KIND_LABELS.get(record.hold_reason or "", safe(record.hold_reason)),
+                safe(f"{record.ship_name} — {place}" if place else record.ship_name),
+            ),
+            tone,
+        )
+
+    def describe_filter(self) -> str:
+        return f"filter {safe(self.spec.text, limit=40)}" if self.spec.text else "all"
+
+
+class QueuePane(RecordPane[listing.RetryRow, QueueQuery]):
+    pane_name = "queue"
+    title = "Retry queue"
+    number = 3
+    sorts = QUEUE_SORTS
+    empty_text = "the queue is empty"
+    columns = [
+        Column("id", "ID", 6, right=True),
+        Column("operation", "OP", 8),
+        Column("subject", "SUBJECT", 10),
+        Column("state", "STATE", 7),
+        Column("attempts", "TRIES", 5, right=True),
+        Column("next", "NEXT", 9, right=True),
+        Column("deadline", "DEADLINE", 8, right=True),
+        Column("class", "CLASS", 13, drop=2),
+        Column("error", "LAST ERROR", 0),
+    ]
+
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[listing.RetryRow]:
+        return backend.queue(self.spec, position, size)
+
+    def table_row(self, record: listing.RetryRow, now: datetime) -> TableRow:
+        tone = {
+            RetryState.HELD: "bad",
+            RetryState.SKIPPED: "bad",
+            RetryState.DONE: "muted",
+        }.get(record.state, "")
+        if record.in_flight_since is not None:
+            next_text = "sending"
+        elif record.state == RetryState.DUE:
+            next_text = countdown(record.next_attempt_at, now)
+        else:
+            next_text = "—"
+        return TableRow(
+            record.id,
+            (
+                str(record.id),
+                OPERATION_LABELS.get(record.operation, safe(record.operation)),
+                safe(record.subject_label, limit=60),
+                safe(record.state),
+                str(record.attempts),
+                next_text,
+                countdown(record.deadline_at, now) if record.deadline_at else "—",
+                safe(record.last_failure_class),
+                safe(record.last_error),
+            ),
+            tone,
+        )
+
+    def describe_filter(self) -> str:
+        states = self.spec.filter.states
+        text = ", ".join(states) if states else "all states"
+        return text + (f" · filter {safe(self.spec.text, limit=40)}" if self.spec.text else "")

@@ -1,0 +1,328 @@
+"""A table that draws only the rows it is given — a window onto a list of any length.
+
+The pane that owns it fetches a window of rows the height of the table (a keyset page) and hands
+it over with :meth:`RecordTable.show`; the table keeps the cursor inside that window and asks the
+pane, with a :class:`RecordTable.Scroll` message, for the next window when the cursor would leave
+it. Lines are drawn with ``render_line`` from plain segments (nothing is parsed as markup) and a
+new window repaints only the lines whose content changed — on a slow SSH link an idle dashboard
+sends nothing, and a live change sends one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    width: int
+    """Cells wide; 0 for the one column that takes what is left."""
+    drop: int = 0
+    """Dropped first (highest first) when the table is too narrow; 0 is always shown."""
+    right: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    key: int
+    cells: tuple[str, ...]
+    """One safe, single-line string per column, in column order."""
+    tone: str = ""
+    """"", "warn", "bad", "ok" or "muted": how the row is coloured."""
+
+
+class ScrollKind(StrEnum):
+    DOWN = "down"
+    """One row past the last."""
+    UP = "up"
+    """One row before the first."""
+    PAGE_DOWN = "page_down"
+    PAGE_UP = "page_up"
+    FIRST = "first"
+    LAST = "last"
+
+
+FLEX_MIN = 12
+FLEX_WANTED = 28
+"""Narrower than this, the message-like column is worth more than the droppable ones."""
+MARK = "●"
+
+
+class RecordTable(Widget, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="table.page_down"),
+        Binding("home,g", "first", "Top", show=False, id="table.top"),
+        Binding("end,G", "last", "Bottom", show=False, id="table.bottom"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "record-table--header",
+        "record-table--cursor",
+        "record-table--cursor-blurred",
+        "record-table--marked",
+        "record-table--warn",
+        "record-table--bad",
+        "record-table--ok",
+        "record-table--muted",
+        "record-table--empty",
+    }
+
+    DEFAULT_CSS = """
+    RecordTable { height: 1fr; min-height: 3; }
+    RecordTable > .record-table--header { text-style: bold; color: $text-muted; }
+    RecordTable > .record-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    RecordTable > .record-table--cursor-blurred { background: $block-cursor-blurred-background; }
+    RecordTable > .record-table--marked { color: $accent; }
+    RecordTable > .record-table--warn { color: $warning; }
+    RecordTable > .record-table--bad { color: $error; }
+    RecordTable > .record-table--ok { color: $success; }
+    RecordTable > .record-table--muted { color: $text-muted; }
+    RecordTable > .record-table--empty { color: $text-muted; text-style: italic; }
+    """
+
+    class Scroll(Message):
+        """The cursor wants to leave the window: the pane fetches the next one."""
+
+        def __init__(self, table: RecordTable, kind: ScrollKind) -> None:
+            super().__init__()
+            self.table = table
+            self.kind = kind
+
+    class Resized(Message):
+        def __init__(self, table: RecordTable, rows: int) -> None:
+            super().__init__()
+            self.table = table
+            self.rows = rows
+
+    class Selected(Message):
+        """Enter, or a double click, on a row."""
+
+        def __init__(self, table: RecordTable, key: int) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+    def __init__(
+        self,
+        columns: list[Column],
+        *,
+        empty_text: str = "nothing here",
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.columns = columns
+        self.empty_text = empty_text
+        self.rows: list[TableRow] = []
+        self.cursor = 0
+        self.marked: frozenset[int] = frozenset()
+        self._layout: list[tuple[int, int]] = []
+        """(column index, width) of the columns shown at the current width."""
+        self._drawn: dict[int, tuple[object, ...]] = {}
+        self._strips: dict[int, Strip] = {}
+        self._last_rows_fit = -1
+
+    # -- what the pane calls ---------------------------------------------------------------
+
+    @property
+    def rows_fit(self) -> int:
+        """How many rows fit below the header."""
+        return max(1, self.size.height - 1)
+
+    @property
+    def cursor_key(self) -> int | None:
+        if 0 <= self.cursor < len(self.rows):
+            return self.rows[self.cursor].key
+        return None
+
+    def show(
+        self,
+        rows: list[TableRow],
+        *,
+        cursor_key: int | None = None,
+        cursor_index: int | None = None,
+        marked: frozenset[int] | None = None,
+    ) -> None:
+        """Show a new window; the cursor stays on ``cursor_key`` if it is there."""
+        self.rows = rows
+        if marked is not None:
+            self.marked = marked
+        keys = [row.key for row in rows]
+        if cursor_key is not None and cursor_key in keys:
+            self.cursor = keys.index(cursor_key)
+        elif cursor_index is not None:
+            self.cursor = cursor_index
+        self.cursor = max(0, min(self.cursor, len(rows) - 1))
+        self._repaint_changed()
+
+    def set_marked(self, marked: frozenset[int]) -> None:
+        self.marked = marked
+        self._repaint_changed()
+
+    def move_cursor(self, index: int) -> None:
+        if self.rows:
+            self.cursor = max(0, min(index, len(self.rows) - 1))
+            self._repaint_changed()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        if self.cursor < len(self.rows) - 1:
+            self.move_cursor(self.cursor + 1)
+        else:
+            self.post_message(self.Scroll(self, ScrollKind.DOWN))
+
+    def action_cursor_up(self) -> None:
+        if self.cursor > 0:
+            self.move_cursor(self.cursor - 1)
+        else:
+            self.post_message(self.Scroll(self, ScrollKind.UP))
+
+    def action_page_down(self) -> None:
+        self.post_message(self.Scroll(self, ScrollKind.PAGE_DOWN))
+
+    def action_page_up(self) -> None:
+        self.post_message(self.Scroll(self, ScrollKind.PAGE_UP))
+
+    def action_first(self) -> None:
+        self.post_message(self.Scroll(self, ScrollKind.FIRST))
+
+    def action_last(self) -> None:
+        self.post_message(self.Scroll(self, ScrollKind.LAST))
+
+    def on_click(self, event: events.Click) -> None:
+        index = event.y - 1
+        if 0 <= index < len(self.rows):
+            self.move_cursor(index)
+            if event.chain >= 2:
+                self.post_message(self.Selected(self, self.rows[index].key))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.post_message(self.Scroll(self, ScrollKind.DOWN))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.post_message(self.Scroll(self, ScrollKind.UP))
+
+    def on_focus(self) -> None:
+        self._repaint_changed()
+
+    def on_blur(self) -> None:
+        self._repaint_changed()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout = self._fit_columns(event.size.width)
+        self._drawn.clear()
+        self._strips.clear()
+        self.refresh()
+        if self.rows_fit != self._last_rows_fit:
+            self._last_rows_fit = self.rows_fit
+            self.post_message(self.Resized(self, self.rows_fit))
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _fit_columns(self, width: int) -> list[tuple[int, int]]:
+        shown = list(range(len(self.columns)))
+        for level in sorted({c.drop for c in self.columns if c.drop}, reverse=True):
+            if self._needed(shown) <= width:
+                break
+            shown = [i for i in shown if self.columns[i].drop != level]
+        fixed = sum(self.columns[i].width + 1 for i in shown if self.columns[i].width)
+        flex = max(FLEX_MIN, width - fixed - 1)
+        return [(i, self.columns[i].width or flex) for i in shown]
+
+    def _needed(self, shown: list[int]) -> int:
+        return sum((self.columns[i].width or FLEX_WANTED) + 1 for i in shown) + 1
+
+    def _signature(self, y: int) -> tuple[object, ...]:
+        if y == 0:
+            return ("header", self.size.width)
+        index = y - 1
+        if index >= len(self.rows):
+            return ("empty", not self.rows and y == 1, self.size.width)
+        row = self.rows[index]
+        return (row, row.key in self.marked, index == self.cursor, self.has_focus, self.size.width)
+
+    def _repaint_changed(self) -> None:
+        width = self.size.width
+        for y in range(self.size.height):
+            signature = self._signature(y)
+            if self._drawn.get(y) != signature:
+                self._strips.pop(y, None)
+                self.refresh(Region(0, y, width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        signature = self._signature(y)
+        strip = self._strips.get(y)
+        if strip is None or self._drawn.get(y) != signature:
+            strip = self._draw(y)
+            self._strips[y] = strip
+            self._drawn[y] = signature
+        return strip
+
+    def _draw(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if not self._layout:
+            self._layout = self._fit_columns(width)
+        if y == 0:
+            style = base + self.get_component_rich_style("record-table--header")
+            cells = [self.columns[i].title for i, _ in self._layout]
+            return self._line([" ", *cells], style, width)
+        index = y - 1
+        if index >= len(self.rows):
+            if not self.rows and index == 0:
+                style = base + self.get_component_rich_style("record-table--empty")
+                return Strip([Segment(set_cell_size(f" {self.empty_text}", width), style)], width)
+            return Strip.blank(width, base)
+        row = self.rows[index]
+        style = base
+        if row.tone:
+            style += self.get_component_rich_style(f"record-table--{row.tone}")
+        marked = row.key in self.marked
+        if marked:
+            style += self.get_component_rich_style("record-table--marked")
+        if index == self.cursor:
+            name = "record-table--cursor" if self.has_focus else "record-table--cursor-blurred"
+            style += self.get_component_rich_style(name)
+        cells = [row.cells[i] if i < len(row.cells) else "" for i, _ in self._layout]
+        return self._line([MARK if marked else " ", *cells], style, width)
+
+    def _line(self, cells: list[str], style: Style, width: int) -> Strip:
+        parts = [cells[0]]
+        for (i, cell_width), text in zip(self._layout, cells[1:], strict=True):
+            text = text.replace("\n", " ")
+            if self.columns[i].right:
+                fitted = set_cell_size(text, cell_width)
+                if cell_len(text) < cell_width:
+                    fitted = " " * (cell_width - cell_len(text)) + text
+            else:
+                fitted = set_cell_size(text, cell_width)
+            parts.append(fitted)
+        line = set_cell_size(" ".join(parts), width)
+        return Strip([Segment(line, style)], width)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width

@@ -1,0 +1,342 @@
+"""The dashboard, driven by keys with Pilot against a real database and the loopback sandbox:
+every key action, both forms end to end, live updates, and untrusted text on screen."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
+from imtui.engine import actions
+from imtui.engine.runtime import Engine
+from imtui.sandbox import FaultRule
+from imtui.sandbox.seed import BAD_ADDRESSES
+from imtui.store.database import Database
+from imtui.tui.app import StartAt
+from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
+from imtui.tui.screens.help import HelpScreen
+from imtui.tui.screens.mapping_form import MappingFormScreen
+from imtui.tui.screens.order_form import OrderFormScreen
+from tests.conftest import ACTOR, add_shop_order
+from tests.tui_support import (
+    alerts,
+    audit,
+    make_app,
+    order,
+    pane,
+    screen_lines,
+    screen_text,
+    settle,
+    wait_for,
+)
+
+
+async def test_r_resends_an_order_now_and_its_alert_resolves(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
+    await engine.run_once()
+    assert order(db, "#1001").status == OrderStatus.QUEUED
+    assert alerts(db, state=AlertState.OPEN)
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: pane(app, "orders").current.number == "#1001")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: order(db, "#1001").status == OrderStatus.DELIVERED)
+        await wait_for(pilot, lambda: "delivered" in screen_lines(app, "orders")[1])
+
+    assert sandbox.wms.created(order(db, "#1001").reference) == 1
+    assert not alerts(db, state=AlertState.OPEN)
+    resend = [e for e in audit(db) if e.action == "deliver_order.resend"]
+    assert resend and resend[0].actor == ACTOR
+
+
+async def test_d_dismisses_an_alert_only_after_yes(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, sku="SKU-999")  # the WMS does not know it: needs a person
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN)
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert alerts(db, state=AlertState.OPEN)
+
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not alerts(db, state=AlertState.OPEN))
+        await wait_for(pilot, lambda: pane(app, "alerts").records == [])
+
+    dismissed = [e for e in audit(db) if e.action == "alert.dismiss"]
+    assert [(e.actor, e.target) for e in dismissed] == [(ACTOR, f"alert:{alert.id}")]
+
+
+async def test_space_marks_rows_and_r_resends_all_marked(db, sandbox, world, engine):
+    for number in (1001, 1002, 1003):
+        add_shop_order(sandbox, number)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=3, retry_after=1))
+    await engine.run_once()
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")  # the retry queue
+        await wait_for(pilot, lambda: len(pane(app, "queue").records) == 3)
+        await pilot.press("space", "down", "space")
+        assert pane(app, "queue").marked == {r.id for r in pane(app, "queue").records[:2]}
+        assert "●" in screen_lines(app, "queue")[1]
+        await pilot.press("r")
+        await wait_for(
+            pilot,
+            lambda: (
+                sum(order(db, f"#{n}").status == OrderStatus.DELIVERED for n in (1001, 1002, 1003))
+                == 2
+            ),
+        )
+        assert pane(app, "queue").marked == set()
+    assert len([e for e in audit(db) if e.action == "deliver_order.resend"]) == 2
+
+
+async def test_filter_then_resend_all_matching_releases_one_ship_method(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    add_shop_order(sandbox, 1002, method="SAME_DAY_COURIER")
+    add_shop_order(sandbox, 1003)
+    await engine.run_once()
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "slash")
+        await pilot.press(*"status:held method:SAME_DAY_COURIER", "enter")
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 2)
+        assert all(r.status == "held" for r in pane(app, "orders").records)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "all 2 orders" in str(app.screen.question)
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: len([e for e in audit(db) if e.action == "deliver_order.resend"]) == 2
+        )
+        await pilot.press("escape")  # clears the filter
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 3)
+
+
+async def test_enter_opens_the_detail_with_every_attempt_verbatim(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, sku="SKU-999")
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        await wait_for(pilot, lambda: app.screen.data is not None)
+        text = app.screen.query_one("#detail-body").render_line(0).text  # it drew
+        assert text is not None
+        _, order_detail = app.screen.data
+        assert order_detail.attempts and order_detail.attempts[0].http_status == 400
+        body = screen_text(app)
+        assert "SKU-999" in body and "Attempts (1, newest first)" in body
+        await pilot.press("escape")
+        await pilot.press("2", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
+        await wait_for(pilot, lambda: app.screen.data is not None)
+
+
+async def test_order_form_fixes_the_address_then_it_is_sent_and_the_alert_resolves(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN)
+    assert alert.kind == AlertKind.INCOMPLETE_ADDRESS
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")  # on the alert: its fix is the order's form
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        error = form.query_one("#error-address1")
+        assert "required" in str(error.render())
+        assert app.focused is form.query_one("#field-address1")
+
+        await pilot.press("ctrl+s")  # refused: the field is still empty
+        assert isinstance(app.screen, OrderFormScreen)
+        await pilot.press(*"12 Harbor Way")
+        assert str(error.render()).strip() == ""
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, OrderFormScreen))
+        await wait_for(pilot, lambda: order(db, "#1001").status == OrderStatus.DELIVERED)
+        await wait_for(pilot, lambda: not alerts(db, state=AlertState.OPEN))
+
+    fixed = order(db, "#1001")
+    assert fixed.ship_address1 == "12 Harbor Way"
+    assert sandbox.wms.created(fixed.reference) == 1
+    assert alerts(db)[0].resolved_by == "auto"
+    edits = [e for e in audit(db) if e.action == "order.edit"]
+    assert edits and edits[0].actor == ACTOR and "12 Harbor Way" in edits[0].detail
+
+
+async def test_order_form_shows_bad_values_next_to_their_fields(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        form.query_one("#field-zip").value = "ABC"
+        await pilot.pause(0.05)
+        assert "12345" in str(form.query_one("#error-zip").render())
+        form.query_one("#field-country").value = "USA"
+        await pilot.pause(0.05)
+        assert "two-letter" in str(form.query_one("#error-country").render())
+        assert "required" in str(form.query_one("#error-address1").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, OrderFormScreen))
+    assert order(db, "#1001").ship_country == "US"  # nothing saved
+
+
+async def test_mapping_form_releases_every_held_order_and_they_are_sent(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    add_shop_order(sandbox, 1002, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))  # imtui open alert/<id>
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        form = app.screen
+        await wait_for(
+            pilot, lambda: "2 order(s) are held" in str(form.query_one("#form-about").render())
+        )
+        assert form.query_one("#field-source_code").value == "SAME_DAY_COURIER"
+        assert "UPS" in str(form.query_one("#known-carriers").render())
+        assert app.focused is form.query_one("#field-carrier")
+        await pilot.press(*"UPS", "enter", *"92")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+        await wait_for(pilot, lambda: order(db, "#1001").status == OrderStatus.QUEUED)
+
+    await engine.run_once()  # the next cycle (the dashboard's own engine wakes for it)
+    assert order(db, "#1001").status == OrderStatus.DELIVERED
+    assert order(db, "#1002").status == OrderStatus.DELIVERED
+    assert not alerts(db, state=AlertState.OPEN)
+    mapped = [e for e in audit(db) if e.action == "mapping.set" and "SAME_DAY" in e.target]
+    assert mapped[0].actor == ACTOR and "released 2" in mapped[0].detail
+
+
+async def test_sort_account_switch_help_and_palette(db, sandbox, world, engine, clock):
+    for number in (1001, 1002):
+        add_shop_order(sandbox, number)
+    await engine.run_once()
+    with db.write() as session:
+        actions.add_account(session, name="Other", kind="warehouse", actor=ACTOR, now=clock.now())
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await wait_for(
+            pilot, lambda: [r.number for r in pane(app, "orders").records] == ["#1002", "#1001"]
+        )
+        await pilot.press("s")
+        await wait_for(
+            pilot, lambda: [r.number for r in pane(app, "orders").records] == ["#1001", "#1002"]
+        )
+
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "AccountScreen")
+        await pilot.press("down", "down", "enter")  # All, Acme, Other
+        await wait_for(pilot, lambda: app.account_name == "Other")
+        await wait_for(pilot, lambda: pane(app, "orders").records == [])
+
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert "Send the row (or the marked rows) now." in screen_text(app)
+        await pilot.press("escape")
+
+        from imtui.tui.commands import ActionCommands
+
+        provider = ActionCommands(app.screen)
+        titles = [hit.text for hit in [h async for h in provider.discover()]]
+        assert any("Resend" in str(t) for t in titles) and any("Dismiss" in str(t) for t in titles)
+
+
+async def test_a_commit_by_another_process_shows_within_a_second(db, sandbox, world, engine, clock):
+    add_shop_order(sandbox, 1001, sku="SKU-999")
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert pane(app, "alerts").records == []
+
+        def elsewhere() -> None:  # its own connections, as another process would have
+            other = Database(db.url)
+            asyncio.run(Engine(other, clock=clock).run_once())
+            other.dispose()
+
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        await wait_for(pilot, lambda: not thread.is_alive(), timeout=20)
+        begun = time.monotonic()
+        await wait_for(pilot, lambda: len(pane(app, "alerts").records) == 1, timeout=5)
+        assert time.monotonic() - begun < 1.0
+        assert "#1001" in screen_lines(app, "alerts")[1]
+
+
+NASTY = {
+    "markup": "[bold]x",
+    "close": "[/]",
+    "link": "[link=http://x]y[/link]",
+    "clipboard": "\x1b]52;c;AAAA\x07",
+    "title": "\x1b]0;title\x07",
+    "rtl": "abc\u202edef",
+}
+
+
+async def test_untrusted_text_is_shown_literally_and_never_reaches_the_terminal(
+    db, sandbox, world, engine
+):
+    huge = "A" * 100_000
+    address = {"name": NASTY["markup"] + NASTY["close"], "address1": NASTY["link"],
+               "city": NASTY["clipboard"] + NASTY["title"] + NASTY["rtl"]}  # fmt: skip
+    add_shop_order(sandbox, 1001, address=address, sku="SKU-999")
+    sandbox.faults.add(FaultRule("wms.create_order", "http_500", times=1))
+    await engine.run_once()
+    with db.write() as session:
+        from imtui.store.models import Alert
+
+        alert = session.get(Alert, alerts(db)[0].id)
+        alert.message = " ".join(NASTY.values()) + huge
+        alert.order_number = NASTY["link"]
+        session.add(alert)
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        lines = "\n".join(screen_lines(app, "alerts") + screen_lines(app, "orders"))
+        assert "[bold]x" in lines and "[/]" in lines and "[link=http://x]y[/link]" in lines
+        assert "\\x1b]52;c;AAAA\\x07" in lines and "\\u202e" in lines
+        assert "\x1b" not in lines and "\u202e" not in lines
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        await wait_for(pilot, lambda: app.screen.data is not None)
+        shot = screen_text(app)
+        assert "[link=http://x]y[/link]" in shot and "\x1b]52" not in shot
+        await pilot.press("escape", "2", "e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        await wait_for(pilot, lambda: app.screen.detail is not None)
+        assert "contains control characters" in str(app.screen.query_one("#error-city").render())

@@ -1,0 +1,92 @@
+"""Helpers for driving the dashboard with Pilot: build it on a test database, wait for its
+workers to settle, and read what is on screen."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import col, select
+
+from imtui.engine.runtime import Engine
+from imtui.store.database import Database
+from imtui.store.models import Alert, AuditEntry, Order, RetryItem
+from imtui.tui.app import DashboardApp, StartAt
+from imtui.tui.backend import Backend
+from imtui.tui.widgets.panes import RecordPane
+from tests.conftest import ACTOR
+
+
+def make_app(
+    db: Database, engine: Engine, *, start: StartAt | None = None, live: bool = True
+) -> DashboardApp:
+    return DashboardApp(Backend(db, engine, actor=ACTOR), start=start, keymap={}, live=live)
+
+
+async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until ``condition()`` holds (workers post back asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await pilot.pause(0.02)
+        try:
+            if condition():
+                return
+        except Exception:  # the screen may still be building
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the dashboard did not get there in time")
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until every pane has its rows and no fetch is running."""
+    app = pilot.app
+
+    def loaded() -> bool:
+        panes = list(app.dashboard.query(RecordPane))
+        return bool(panes) and all(p.loaded_once for p in panes)
+
+    await wait_for(pilot, loaded)
+    await app.workers.wait_for_complete() if not app.live else None
+    await pilot.pause(0.05)
+
+
+def pane(app: DashboardApp, name: str) -> RecordPane[Any, Any]:
+    return app.dashboard.query_one(f"#{name}", RecordPane)
+
+
+def screen_lines(app: DashboardApp, name: str) -> list[str]:
+    table = pane(app, name).table
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+def order(db: Database, number: str) -> Order:
+    with db.read() as session:
+        return session.exec(select(Order).where(Order.number == number)).one()
+
+
+def alerts(db: Database, **where: Any) -> list[Alert]:
+    with db.read() as session:
+        query = select(Alert).order_by(col(Alert.id))
+        for key, value in where.items():
+            query = query.where(getattr(Alert, key) == value)
+        return list(session.exec(query))
+
+
+def audit(db: Database) -> list[AuditEntry]:
+    with db.read() as session:
+        return list(session.exec(select(AuditEntry).order_by(col(AuditEntry.id))))
+
+
+def queue_item(db: Database, order_id: int) -> RetryItem:
+    with db.read() as session:
+        return session.exec(
+            select(RetryItem).where(
+                RetryItem.subject_id == order_id, RetryItem.operation == "deliver_order"
+            )
+        ).one()
+
+
+def screen_text(app: DashboardApp) -> str:
+    """What the terminal shows now, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
