@@ -338,7 +338,7 @@ def run_dashboard(db: Path, presses: int, idle_s: float) -> dict[str, object]:
         )
         con.commit()
         committed = time.monotonic()
-        delays.append(term.wait_for(message.encode(), since=since, timeout=10) - committed)
+        delays.append(term.wait_for(str(alert_id).encode(), since=since, timeout=10) - committed)
         term.settle(0.3)
     con.execute("DELETE FROM alert WHERE fingerprint LIKE 'elsewhere:%'")
     con.commit()

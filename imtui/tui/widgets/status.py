@@ -31,7 +31,7 @@ class StatusHeader(Static):
                 parts.append(("engine: " + safe(worker_error, limit=40), "$error"))
             elif next_run is not None:
                 local = next_run.astimezone()
-                parts.append((f"engine here, next {local:%H:%M:%S}", "$success"))
+                parts.append((f"engine ⟳{local:%H:%M:%S}", "$success"))
             else:
                 parts.append(("engine here", "$success"))
         else:
@@ -42,7 +42,7 @@ class StatusHeader(Static):
             parts += _count(counts.needs_person, "act", "$error bold")
             parts += _count(counts.due_now, "due", "")
             parts += _count(counts.held, "held", "$error")
-            parts += _count(counts.skipped, "skipped", "$error", last=True)
+            parts += _count(counts.skipped, "skip", "$error", last=True)
         content = Content.assemble(*parts)
         shown = (content.plain, tuple(content.spans))
         if shown != getattr(self, "_shown", None):  # unchanged: nothing is sent to the terminal
