@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from imtui.cli.accounts import account_group, connection_group
 from imtui.cli.alerts import alerts_group, open_command
+from imtui.cli.contacts import contacts_group, outbox_group
 from imtui.cli.context import AppContext
 from imtui.cli.dashboard import dashboard_command
 from imtui.cli.demo import demo_command
@@ -168,6 +169,8 @@ for command in (
     audit_group,
     status_command,
     open_command,
+    contacts_group,
+    outbox_group,
 ):
     cli.add_command(command)
 

@@ -17,6 +17,7 @@ from imtui.domain.alerts import (
     scope_of,
 )
 from imtui.domain.failures import AlertKind
+from imtui.store.alert_emails import queue_alert_emails
 from imtui.store.models import Alert, AlertEvent
 
 AUTO = "auto"
@@ -46,7 +47,9 @@ def raise_alert(
 ) -> tuple[Alert, bool]:
     """Open an alert, or count a repeat on the open one with the same identity.
 
-    Returns the alert and whether it is new.
+    Returns the alert and whether it is new. A new alert that needs a person also queues its
+    emails (B7, B8) in this same transaction: the alert and its email commit together or not
+    at all.
     """
     key = fingerprint(kind, connection_id, about.subject)
     alert = session.exec(
@@ -87,6 +90,8 @@ def raise_alert(
     session.add(alert)
     session.flush()
     _event(session, alert, now, "raised", AUTO, message)
+    if alert.needs_person:
+        queue_alert_emails(session, alert, now)
     return alert, True
 
 

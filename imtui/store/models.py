@@ -241,3 +241,84 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=60)
     target: str = Field(default="", max_length=300)
     detail: str = Field(default="", sa_type=Text)
+
+
+class AlertContact(SQLModel, table=True):
+    """Someone who is emailed an account's alerts that need a person (B7), at a frequency."""
+
+    __tablename__ = "alert_contact"
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    frequency: str = Field(max_length=20)
+    """"immediately", "hourly", "daily" or "off"."""
+    next_digest_at: datetime | None = _time(index=True)
+    """When the digest job next composes this contact's email; None: not scheduled yet."""
+    last_digest_at: datetime | None = _time()
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class OutboxEmail(SQLModel, table=True):
+    """One email to one recipient, written in the transaction that decided to send it and sent
+    by the outbox job. Like the retry queue, a worker claims rows with a lease; a row found in
+    "sending" was interrupted and goes again with the same Message-ID."""
+
+    __tablename__ = "outbox_email"
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_state_id", "state", "id"),
+        Index("ix_outbox_account_id", "account_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    contact_id: int | None = Field(default=None, foreign_key="alert_contact.id", index=True)
+    """None once the contact is deleted; the row keeps its recipient for the record."""
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    """The alert of an alert email; None for digests (see AlertNotice)."""
+    kind: str = Field(max_length=20)
+    recipient: str = Field(max_length=254)
+    recipient_name: str = Field(default="", max_length=200)
+    subject: str = Field(default="", sa_type=Text)
+    body: str = Field(default="", sa_type=Text)
+    rendered_at: datetime | None = _time()
+    """When the content became final; an alert email is composed just before its first
+    attempt, so that it names every order held by then. Also its Date header."""
+    message_id: str | None = Field(default=None, unique=True, max_length=250)
+    """Fixed at the first attempt: every resend of this row carries the same Message-ID."""
+    state: str = Field(default="queued", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _time()
+    last_attempt_at: datetime | None = _time()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    """The SMTP server's reply (or the connection error) of the last failed attempt."""
+    sending_since: datetime | None = _time()
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _time()
+    sent_at: datetime | None = _time()
+    smtp_reply: str | None = Field(default=None, sa_type=Text)
+    """The server's reply when it accepted the message."""
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class AlertNotice(SQLModel, table=True):
+    """That a contact has been sent an alert (by an alert email or a digest): nobody is told
+    about one alert twice, and a digest can say which alerts it listed have closed since."""
+
+    __tablename__ = "alert_notice"
+    __table_args__ = (UniqueConstraint("contact_id", "alert_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="alert_contact.id")
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    outbox_id: int | None = Field(default=None, foreign_key="outbox_email.id", index=True)
+    via: str = Field(max_length=20)
+    """"alert" or "digest" (the outbox email's kind)."""
+    noticed_at: datetime = _time(nullable=False)
+    closure_reported_at: datetime | None = _time()
+    """When a digest said it was resolved or dismissed."""

@@ -1,0 +1,330 @@
+"""``imtui contacts …`` (who is emailed an account's alerts, and how often) and ``imtui outbox …``
+(the emails: queued, failing with the server's reply, sent). The SMTP password is never shown:
+``imtui outbox settings`` masks it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import datetime
+
+import click
+
+from imtui.cli.context import (
+    AppContext,
+    CliError,
+    account_id_for,
+    account_option,
+    json_option,
+    page_options,
+    pass_app,
+)
+from imtui.cli.output import Column, echo_block, echo_fields, echo_json, emit, first_line
+from imtui.domain.contacts import Frequency
+from imtui.domain.text import printable
+from imtui.engine import actions, contact_actions
+from imtui.notify.mailer import Mailer, SendReport
+from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
+from imtui.store import contacts as contact_store
+from imtui.store import outbox as outbox_store
+from imtui.store.queue import worker_identity
+
+FREQUENCY_CHOICE = click.Choice([f.value for f in Frequency])
+FREQUENCY_HELP = (
+    "immediately: an email per alert; hourly / daily: a digest (daily at IMTUI_DIGEST_HOUR, "
+    "UTC); off: nothing. Unmapped ship methods are emailed at once unless off."
+)
+
+CONTACT_COLUMNS = (
+    Column("ID", lambda r: r.id, 5, right=True),
+    Column("ACCOUNT", lambda r: r.account, 12),
+    Column("FREQUENCY", lambda r: r.frequency, 11),
+    Column("WAITING", lambda r: r.waiting or None, 7, right=True),
+    Column("NEXT DIGEST", lambda r: r.next_digest_at, 11, wide=True),
+    Column("NAME", lambda r: r.name, 16),
+    Column("EMAIL", lambda r: r.email),
+)
+
+
+def outbox_columns(now: datetime) -> tuple[Column, ...]:
+    def when(row: outbox_store.OutboxRow) -> datetime | str | None:
+        if row.state == "sent":
+            return row.sent_at
+        if row.state in ("queued", "failing"):
+            due = row.next_attempt_at
+            return "now" if due is not None and due <= now else due
+        return None
+
+    return (
+        Column("ID", lambda r: r.id, 6, right=True),
+        Column("STATE", lambda r: r.state, 9),
+        Column("KIND", lambda r: r.kind, 6, wide=True),
+        Column("TRY", lambda r: r.attempts, 3, right=True),
+        Column("NEXT/SENT", when, 11),
+        Column("TO", lambda r: r.recipient, 18),
+        Column("SUBJECT", lambda r: r.subject, 40, wide=True),
+        Column(
+            "SERVER REPLY", lambda r: first_line(r.last_error or r.smtp_reply) or r.subject or None
+        ),
+    )
+
+
+# -- contacts ---------------------------------------------------------------------------------
+
+
+@click.group("contacts", short_help="Who is emailed an account's alerts, and how often.")
+def contacts_group() -> None:
+    """Alert contacts: the people emailed an account's alerts that need a person (no login)."""
+
+
+@contacts_group.command("add")
+@click.argument("name")
+@click.argument("email")
+@click.option(
+    "--frequency",
+    type=FREQUENCY_CHOICE,
+    default=Frequency.IMMEDIATELY.value,
+    show_default=True,
+    help=FREQUENCY_HELP,
+)
+@account_option("The account (name or id); may be left out when there is only one.")
+@pass_app
+def contacts_add(
+    app: AppContext, name: str, email: str, frequency: str, account_key: str | None
+) -> None:
+    """Add NAME <EMAIL> as an alert contact."""
+    with app.db.write() as session:
+        account = actions.account_for(session, account_key)
+        contact = contact_actions.add_contact(
+            session,
+            account=account,
+            name=name,
+            email=email,
+            frequency=frequency,
+            actor=app.actor,
+            now=app.now(),
+        )
+    click.echo(
+        f"added contact {contact.id}: {printable(contact.name)} <{printable(contact.email)}> "
+        f"({Frequency(contact.frequency).description}) for account {printable(account.name)}"
+    )
+
+
+@contacts_group.command("list")
+@account_option("Only this account's contacts.")
+@json_option
+@pass_app
+def contacts_list(app: AppContext, account_key: str | None, as_json: bool) -> None:
+    """List alert contacts. WAITING counts their emails not sent yet."""
+    with app.db.read() as session:
+        rows = contact_store.list_contacts(session, account_id=account_id_for(session, account_key))
+    emit(
+        rows,
+        CONTACT_COLUMNS,
+        as_json=as_json,
+        empty="no contacts yet: add one with 'imtui contacts add NAME EMAIL'",
+    )
+
+
+@contacts_group.command("edit")
+@click.argument("contact_id", metavar="ID", type=int)
+@click.option("--name")
+@click.option("--email")
+@click.option("--frequency", type=FREQUENCY_CHOICE, help=FREQUENCY_HELP)
+@pass_app
+def contacts_edit(
+    app: AppContext,
+    contact_id: int,
+    name: str | None,
+    email: str | None,
+    frequency: str | None,
+) -> None:
+    """Change a contact's name, address or frequency. Emails not sent yet follow a new address;
+    switching to off cancels them."""
+    if name is None and email is None and frequency is None:
+        raise click.UsageError("nothing to change: give --name, --email or --frequency")
+    with app.db.write() as session:
+        contact = contact_actions.edit_contact(
+            session,
+            contact_id=contact_id,
+            name=name,
+            email=email,
+            frequency=frequency,
+            actor=app.actor,
+            now=app.now(),
+        )
+    click.echo(
+        f"contact {contact.id}: {printable(contact.name)} <{printable(contact.email)}> "
+        f"({Frequency(contact.frequency).description})"
+    )
+
+
+@contacts_group.command("delete")
+@click.argument("contact_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def contacts_delete(app: AppContext, contact_ids: tuple[int, ...], yes: bool) -> None:
+    """Delete contacts; their emails not sent yet are cancelled. Asks first unless --yes;
+    without a terminal to ask on, --yes is required. All or nothing."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CliError("not deleting without confirmation: stdin is not a terminal; add --yes")
+        with app.db.read() as session:
+            for contact_id in contact_ids:
+                row = contact_store.contact_row(session, contact_id)
+                if row is None:
+                    raise CliError(f"no contact {contact_id}")
+                click.echo(f"contact {row.id}: {printable(row.name)} <{printable(row.email)}>")
+        click.confirm(f"Delete {len(contact_ids)} contact(s)?", abort=True, err=True)
+    with app.db.write() as session:
+        cancelled = [
+            contact_actions.delete_contact(
+                session, contact_id=contact_id, actor=app.actor, now=app.now()
+            )
+            for contact_id in contact_ids
+        ]
+    for contact_id, count in zip(contact_ids, cancelled, strict=True):
+        extra = f"; cancelled {count} unsent email(s)" if count else ""
+        click.echo(f"deleted contact {contact_id}{extra}")
+
+
+# -- the outbox -------------------------------------------------------------------------------
+
+
+@click.group("outbox", short_help="Alert emails: queued, failing, sent.")
+def outbox_group() -> None:
+    """The email outbox: every alert email and digest, queued, failing (with the SMTP server's
+    reply), sent or cancelled. The worker sends what is due."""
+
+
+@outbox_group.command("list")
+@click.option(
+    "--state",
+    "states",
+    type=click.Choice(outbox_store.SHOWN_STATES),
+    multiple=True,
+    help="Only these states (repeatable); failing = queued after a failed attempt.",
+)
+@account_option("Only this account's emails.")
+@page_options
+@json_option
+@pass_app
+def outbox_list(
+    app: AppContext,
+    states: tuple[str, ...],
+    account_key: str | None,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """List emails, newest first."""
+    with app.db.read() as session:
+        where = outbox_store.OutboxFilter(
+            states=states, account_id=account_id_for(session, account_key)
+        )
+        page = outbox_store.list_outbox(session, where, after=after, limit=limit)
+    emit(
+        page.rows,
+        outbox_columns(app.now()),
+        as_json=as_json,
+        empty="the outbox is empty",
+        next_cursor=page.next_cursor,
+    )
+
+
+@outbox_group.command("show")
+@click.argument("email_id", metavar="ID", type=int)
+@json_option
+@pass_app
+def outbox_show(app: AppContext, email_id: int, as_json: bool) -> None:
+    """One email: where it is, the server's last reply, and its text."""
+    with app.db.read() as session:
+        detail = outbox_store.outbox_detail(session, email_id)
+    if detail is None:
+        raise CliError(f"no email {email_id} in the outbox")
+    if as_json:
+        echo_json(detail)
+        return
+    email = detail.email
+    click.echo(f"email {email.id}: {email.kind} — {email.state}")
+    echo_fields(
+        [
+            ("to", f"{email.recipient_name} <{email.recipient}>"),
+            ("account", f"{email.account} ({email.account_id})"),
+            ("subject", email.subject),
+            ("alerts", ", ".join(str(a) for a in detail.alert_ids) or None),
+            ("attempts", email.attempts),
+            ("next attempt", email.next_attempt_at if email.state != "sent" else None),
+            ("last error", first_line(email.last_error) or None),
+            ("sent", email.sent_at),
+            ("server reply", first_line(email.smtp_reply) or None),
+            ("message-id", email.message_id),
+        ]
+    )
+    click.echo("  text")
+    echo_block(detail.body or "(composed just before the first attempt)")
+
+
+@outbox_group.command("send")
+@click.argument("email_ids", metavar="[ID]...", type=int, nargs=-1)
+@pass_app
+def outbox_send(app: AppContext, email_ids: tuple[int, ...]) -> None:
+    """Send what is due now, from this process, with the IMTUI_SMTP_* settings; given IDs are
+    made due first (also failing ones waiting for their next try). Exit status 3 when an email
+    did not get through."""
+    settings = _settings()
+    if not settings.enabled:
+        raise CliError("email is off: set IMTUI_SMTP_HOST (see 'imtui outbox settings')")
+    if email_ids:
+        with app.db.write() as session:
+            for email_id in email_ids:
+                contact_actions.send_email_now(
+                    session, email_id=email_id, actor=app.actor, now=app.now()
+                )
+    mailer = Mailer(app.db, clock=app.clock, owner=worker_identity(), settings=settings)
+    report = asyncio.run(mailer.send_due())
+    click.echo(_summary(report))
+    if report.failed:
+        click.get_current_context().exit(3)
+
+
+def _summary(report: SendReport) -> str:
+    parts = [f"sent {report.sent}", f"failed {report.failed}"]
+    if report.cancelled:
+        parts.append(f"cancelled {report.cancelled} (alert closed or contact gone)")
+    if report.resent:
+        parts.append(f"{report.resent} resent after an interrupted attempt")
+    line = ", ".join(parts)
+    if report.unavailable:
+        line += f" — {printable(report.unavailable)}"
+    elif report.failed:
+        failures = [r for r in report.replies if not r.startswith("2")]
+        if failures:
+            line += f" — last reply: {first_line(failures[-1])}"
+    return line
+
+
+@outbox_group.command("cancel")
+@click.argument("email_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@pass_app
+def outbox_cancel(app: AppContext, email_ids: tuple[int, ...]) -> None:
+    """Never send these queued emails. All or nothing."""
+    with app.db.write() as session:
+        for email_id in email_ids:
+            contact_actions.cancel_email(session, email_id=email_id, actor=app.actor, now=app.now())
+    for email_id in email_ids:
+        click.echo(f"cancelled email {email_id}")
+
+
+@outbox_group.command("settings")
+def outbox_settings() -> None:
+    """Show the email settings in effect (from IMTUI_SMTP_*, IMTUI_PUBLIC_URL and
+    IMTUI_DIGEST_HOUR); the password is masked."""
+    echo_fields(_settings().describe(), indent="")
+
+
+def _settings() -> EmailSettings:
+    try:
+        return load_email_settings()
+    except EmailSettingsError as exc:
+        raise CliError(str(exc)) from None

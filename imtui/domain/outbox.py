@@ -1,0 +1,51 @@
+"""The email outbox's states and its retry rule. Pure: no clock is read here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class OutboxState(StrEnum):
+    QUEUED = "queued"
+    """Waiting for its next attempt (its first, or a retry after the server was down or said
+    no: then ``last_error`` holds the server's reply)."""
+    SENDING = "sending"
+    """Handed to the SMTP server, outcome not yet recorded. A row claimed again in this state
+    was interrupted (the process stopped mid-send): it is sent again with the same Message-ID."""
+    SENT = "sent"
+    """The server accepted it (its reply is kept)."""
+    CANCELLED = "cancelled"
+    """Never sent on purpose: its alert closed before a first attempt, or its contact was
+    deleted or switched off."""
+
+
+class EmailKind(StrEnum):
+    ALERT = "alert"
+    """One alert, as it opens (B8, and every alert for "immediately" contacts)."""
+    DIGEST = "digest"
+    """The new alerts of an hour or a day, grouped; or a summary when a contact switches to
+    "immediately"."""
+
+
+FIRST_RETRY = timedelta(minutes=1)
+MAX_RETRY = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes after each failed attempt, never more than an hour: a short outage
+    is caught up quickly, a long one costs one try an hour. Mail is never given up on."""
+    if attempts <= 1:
+        return FIRST_RETRY
+    return min(MAX_RETRY, FIRST_RETRY * 2 ** min(attempts - 1, 16))
+
+
+def next_email_attempt(attempts: int, now: datetime) -> datetime:
+    return now + retry_delay(attempts)
+
+
+def shown_state(state: str, last_error: str | None) -> str:
+    """What a person sees: "failing" is a queued email whose last attempt did not get through."""
+    if state == OutboxState.QUEUED and last_error:
+        return "failing"
+    return state

@@ -1,0 +1,317 @@
+"""The email jobs of one process: send what the outbox has due, and compose the digests that
+are due. :class:`imtui.service.Service` runs both on its scheduler; tests call them directly
+with a fake clock.
+
+The database decides who sends what, as for the retry queue: a job claims due rows with a
+lease, so several workers on one PostgreSQL never send one email twice at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from imtui.domain.text import printable
+from imtui.notify.digests import compose_due_digests
+from imtui.notify.message import Outgoing, build_message, message_bytes
+from imtui.notify.outbox import prepare_email, record_failures
+from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
+from imtui.notify.smtp import Delivery, SmtpSession, SmtpUnavailable
+from imtui.store.database import Database, DatabaseError
+from imtui.store.outbox import claim_due_emails, record_sent, release_dead_leases
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LEASE = timedelta(minutes=10)
+"""How long a claimed email stays ours; each one is re-leased as it is marked sending, so this
+only has to outlast one SMTP transaction (a few timeouts at most)."""
+BATCH = 20
+MAX_BATCHES = 25
+"""Per run of the job: at most 500 emails, then the next tick carries on."""
+STOP_WAIT = 5.0
+"""How long a stop waits for a cancelled send to unwind."""
+
+
+class Clock(Protocol):
+    def now(self) -> Any: ...
+
+
+@dataclass(slots=True)
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    resent: int = 0
+    """Emails whose previous attempt was interrupted, sent again with the same Message-ID."""
+    unavailable: str | None = None
+    """Why no connection could be made, if none could."""
+    replies: list[str] = field(default_factory=list)
+
+
+class Mailer:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock,
+        owner: str,
+        settings: EmailSettings | None = None,
+        lease: timedelta = LEASE,
+        batch: int = BATCH,
+    ) -> None:
+        self.db = database
+        self.clock = clock
+        self.owner = owner
+        self.lease = lease
+        self.batch = batch
+        self.problem: str | None = None
+        """Why sending is off (bad settings), for the log and the dashboard."""
+        if settings is None:
+            try:
+                settings = load_email_settings()
+            except EmailSettingsError as exc:
+                self.problem = str(exc)
+                settings = EmailSettings.model_construct()
+        self.settings = settings
+        self._sending = asyncio.Lock()
+        self._composing = asyncio.Lock()
+        self._told_off = False
+        self._task: asyncio.Task[Any] | None = None
+        self._session: SmtpSession | None = None
+
+    @property
+    def can_send(self) -> bool:
+        return self.problem is None and self.settings.enabled
+
+    # -- database access, off the event loop ----------------------------------------------
+
+    async def _write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def run() -> T:
+            with self.db.write() as session:
+                return work(session, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+    # -- the jobs -----------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Free outbox leases held by dead processes on this host (their emails go again)."""
+        return await self._write(
+            partial(
+                release_dead_leases,
+                host=socket.gethostname(),
+                is_alive=_pid_alive,
+                now=self.clock.now(),
+            )
+        )
+
+    async def compose_digests(self) -> list[int]:
+        """Write the digests that are due to the outbox; returns their ids."""
+        async with self._composing:
+            return await self._write(
+                partial(
+                    compose_due_digests,
+                    now=self.clock.now(),
+                    settings=self.settings,
+                    for_update=not self.db.is_sqlite,
+                )
+            )
+
+    async def send_due(self) -> SendReport:
+        """Send every email that is due, a batch per SMTP connection."""
+        report = SendReport()
+        if not self.can_send:
+            self._say_why_not()
+            return report
+        async with self._sending:
+            self._task = asyncio.current_task()
+            try:
+                await self._send_batches(report)
+            finally:
+                self._task = None
+        return report
+
+    async def _send_batches(self, report: SendReport) -> None:
+        for _ in range(MAX_BATCHES):
+            ids = await self._write(
+                partial(
+                    claim_due_emails,
+                    owner=self.owner,
+                    now=self.clock.now(),
+                    lease=self.lease,
+                    limit=self.batch,
+                    for_update=not self.db.is_sqlite,
+                )
+            )
+            if not ids:
+                break
+            if not await self._send_batch(ids, report):
+                break
+
+    async def idle(self) -> None:
+        """Wait until no job is running."""
+        async with self._sending, self._composing:
+            return
+
+    async def stop(self, grace: float) -> None:
+        """Let the email being sent get its answer (up to ``grace`` seconds); then cut the
+        connection and cancel the job, and wait for it to be gone. Whatever was cut off is
+        "sending" or back in the queue, and goes again (same Message-ID)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), grace)
+            return
+        if self._session is not None:
+            # Closing the socket first: a cancellation can be lost in a read that completes
+            # at the same moment (asyncio.wait_for on 3.11), a closed connection cannot.
+            self._session.abort()
+        if self._task is not None:
+            self._task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), STOP_WAIT)
+
+    async def send_job(self) -> None:
+        """The scheduler's outbox job: never raises, one line per problem."""
+        try:
+            report = await self.send_due()
+        except asyncio.CancelledError:
+            # The service is stopping and its grace ran out mid-send: the email stays
+            # "sending" and goes again (same Message-ID) once a worker claims it.
+            log.warning("outbox job stopped in the middle of a send")
+            return
+        except DatabaseError as exc:
+            log.warning("outbox skipped: %s", exc)
+            return
+        except Exception as exc:
+            log.error(
+                "outbox failed: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(10)
+            )
+            return
+        if report.unavailable:
+            log.warning(
+                "email: %s; %d email(s) wait in the outbox", report.unavailable, report.failed
+            )
+
+    async def digest_job(self) -> None:
+        try:
+            written = await self.compose_digests()
+        except DatabaseError as exc:
+            log.warning("digests skipped: %s", exc)
+            return
+        except Exception as exc:
+            log.error(
+                "digests failed: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(10)
+            )
+            return
+        if written:
+            log.info("composed %d digest email(s)", len(written))
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    async def _send_batch(self, ids: list[int], report: SendReport) -> bool:
+        """Returns False when the server could not be reached (stop for this run)."""
+        session = SmtpSession(self.settings)
+        self._session = session
+        try:
+            await session.open()
+        except SmtpUnavailable as exc:
+            await self._record_failures(ids, str(exc), attempted=False)
+            report.failed += len(ids)
+            report.unavailable = str(exc)
+            return False
+        try:
+            remaining = list(ids)
+            while remaining:
+                email_id = remaining.pop(0)
+                delivery = await self._send_one(session, email_id, report)
+                if delivery is not None and delivery.connection_lost:
+                    if remaining:
+                        await self._record_failures(
+                            remaining, f"not tried: {delivery.reply}", attempted=False
+                        )
+                        report.failed += len(remaining)
+                    session.abort()
+                    return False
+        except BaseException:
+            # Cancelled (the process is stopping) or a bug: drop the connection without a
+            # QUIT that could wait on the server. A row left "sending" goes again later.
+            session.abort()
+            raise
+        finally:
+            self._session = None
+        await session.close()
+        return True
+
+    async def _send_one(
+        self, session: SmtpSession, email_id: int, report: SendReport
+    ) -> Delivery | None:
+        outgoing: Outgoing | None = await self._write(
+            prepare_email,
+            email_id,
+            owner=self.owner,
+            now=self.clock.now(),
+            lease=self.lease,
+            settings=self.settings,
+        )
+        if outgoing is None:
+            report.cancelled += 1
+            return None
+        if outgoing.resend:
+            report.resent += 1
+            log.warning(
+                "email %d: the last attempt was interrupted; sending it again as %s",
+                email_id,
+                outgoing.message_id,
+            )
+        assert self.settings.sender is not None
+        data = message_bytes(build_message(outgoing, self.settings))
+        delivery = await session.send(self.settings.sender, outgoing.recipient, data)
+        report.replies.append(delivery.reply)
+        if delivery.accepted:
+            await self._write(record_sent, email_id, reply=delivery.reply, now=self.clock.now())
+            report.sent += 1
+            log.info("email %d sent to %s", email_id, printable(outgoing.recipient))
+        else:
+            await self._record_failures([email_id], delivery.reply, attempted=True)
+            report.failed += 1
+            log.warning("email %d not sent: %s", email_id, printable(delivery.reply))
+        return delivery
+
+    async def _record_failures(self, ids: list[int], error: str, *, attempted: bool) -> None:
+        await self._write(
+            record_failures,
+            ids,
+            owner=self.owner,
+            error=error,
+            now=self.clock.now(),
+            attempted=attempted,
+        )
+
+    def _say_why_not(self) -> None:
+        if self._told_off:
+            return
+        self._told_off = True
+        if self.problem:
+            log.error("email is off: %s", self.problem)
+        else:
+            log.info("email is off: set IMTUI_SMTP_HOST to send alert email")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

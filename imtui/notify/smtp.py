@@ -1,0 +1,139 @@
+"""Talking to the SMTP server through aiosmtplib: one connection per batch, one SMTP
+transaction (MAIL, RCPT, DATA) per outbox row, and every way it can go wrong turned into one
+line — the server's own reply when it gave one.
+
+The envelope recipient is the outbox row's address, passed explicitly to RCPT; the message's
+headers are never parsed for recipients.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPAuthenticationError,
+    SMTPException,
+    SMTPResponseException,
+    SMTPTimeoutError,
+)
+
+from imtui.domain.email_address import smtp_address
+from imtui.notify.settings import EmailSettings, SmtpSecurity
+
+
+class SmtpUnavailable(Exception):
+    """No usable connection (refused, timed out, TLS or login failed); one line, no secrets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    accepted: bool
+    reply: str
+    """The server's reply: "250 2.0.0 Ok: queued as …", "451 4.3.0 Try again later" …"""
+    connection_lost: bool = False
+    """The connection broke: the batch stops and the rest is tried later."""
+
+
+class SmtpSession:
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+        self.client: aiosmtplib.SMTP | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.effective_port}"
+
+    async def open(self) -> None:
+        settings = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=settings.host,
+            port=settings.effective_port,
+            use_tls=settings.security is SmtpSecurity.TLS,
+            start_tls=settings.security is SmtpSecurity.STARTTLS,
+            timeout=settings.timeout,
+            validate_certs=settings.validate_certs,
+        )
+        try:
+            await client.connect()
+            if settings.username:
+                secret = settings.password.get_secret_value() if settings.password else ""
+                await client.login(settings.username, secret)
+        except SMTPAuthenticationError as exc:
+            await _close(client)
+            raise SmtpUnavailable(f"{self.where} refused the login: {reply_of(exc)}") from None
+        except SMTPResponseException as exc:
+            await _close(client)
+            raise SmtpUnavailable(f"{self.where} said {reply_of(exc)}") from None
+        except (SMTPException, OSError) as exc:
+            await _close(client)
+            raise SmtpUnavailable(f"cannot connect to {self.where}: {_reason(exc)}") from None
+        self.client = client
+
+    async def send(self, sender: str, recipient: str, data: bytes) -> Delivery:
+        """One SMTP transaction. A refusal resets the session so the next row can go."""
+        client = self.client
+        if client is None:
+            return Delivery(False, "not connected", connection_lost=True)
+        phase = "MAIL"
+        try:
+            await client.mail(smtp_address(sender))
+            phase = "RCPT"
+            await client.rcpt(smtp_address(recipient))
+            phase = "DATA"
+            response = await client.data(data)
+        except SMTPResponseException as exc:
+            # MAIL, RCPT or DATA refused, with the server's reply (a 4xx or 5xx)
+            await self._reset()
+            return Delivery(False, reply_of(exc))
+        except (SMTPException, OSError) as exc:
+            self.client = None
+            if phase == "DATA":
+                # It may have broken after the server took the message: the resend carries the
+                # same Message-ID, so a duplicate can be told apart.
+                return Delivery(
+                    False,
+                    f"connection lost during DATA ({_reason(exc)}); it may have arrived",
+                    connection_lost=True,
+                )
+            return Delivery(False, f"connection lost at {phase}: {_reason(exc)}", True)
+        return Delivery(True, f"{response.code} {response.message}".strip())
+
+    async def _reset(self) -> None:
+        if self.client is not None:
+            try:
+                await self.client.rset()
+            except (SMTPException, OSError):
+                await _close(self.client)
+                self.client = None
+
+    async def close(self) -> None:
+        """QUIT politely."""
+        if self.client is not None:
+            await _close(self.client)
+            self.client = None
+
+    def abort(self) -> None:
+        """Drop the connection at once, without waiting for the server."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        with contextlib.suppress(SMTPException, OSError):
+            await client.quit()
+    client.close()
+
+
+def reply_of(exc: SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SMTPTimeoutError | TimeoutError):
+        return "timed out"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,417 @@
+"""The email outbox in the database (B7, B8): rows written in the same transaction as the alert
+change that causes them, claimed with a lease by the job that sends them, and the listing the
+CLI and the dashboard show.
+
+An email's life: ``queued`` → (claimed, leased) → ``sending`` (committed before the SMTP
+transaction starts) → ``sent`` with the server's reply, or back to ``queued`` with the reply
+and a later ``next_attempt_at``. A row claimed while still ``sending`` was interrupted — the
+process died or was stopped between handing it to the server and recording the answer — and
+is sent again, byte for byte, with the same Message-ID. See README "Alert email" for the window
+this leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, update
+from sqlmodel import Session, col, select
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.emails import EmailContent
+from imtui.domain.outbox import OutboxState, shown_state
+from imtui.store.listing import InvalidCursor, Page
+from imtui.store.models import (
+    Account,
+    Alert,
+    AlertContact,
+    AlertNotice,
+    OutboxEmail,
+)
+
+UNSENT = (OutboxState.QUEUED, OutboxState.SENDING)
+
+
+def set_content(email: OutboxEmail, content: EmailContent, now: datetime) -> None:
+    email.subject = content.subject
+    email.body = content.text
+    email.rendered_at = now
+    email.updated_at = now
+
+
+# -- claiming and recording -------------------------------------------------------------------
+
+
+def claim_due_emails(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    for_update: bool,
+) -> list[int]:
+    """Lease up to ``limit`` due emails to ``owner``, oldest due first. Rows left ``sending``
+    by a stopped worker come back once their lease has expired (or been freed)."""
+    query = (
+        select(OutboxEmail.id)
+        .where(
+            col(OutboxEmail.state).in_(list(UNSENT)),
+            col(OutboxEmail.next_attempt_at) <= now,
+            or_(
+                col(OutboxEmail.lease_expires_at).is_(None),
+                col(OutboxEmail.lease_expires_at) < now,
+            ),
+        )
+        .order_by(col(OutboxEmail.next_attempt_at), col(OutboxEmail.id))
+        .limit(limit)
+    )
+    if for_update:
+        query = query.with_for_update(skip_locked=True)
+    ids = [int(email_id) for email_id in session.exec(query) if email_id is not None]
+    if ids:
+        session.execute(
+            update(OutboxEmail)
+            .where(col(OutboxEmail.id).in_(ids))
+            .values(lease_owner=owner, lease_expires_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def leased_email(session: Session, email_id: int, owner: str) -> OutboxEmail | None:
+    """The row, if it is still ours to send."""
+    email = session.exec(
+        select(OutboxEmail)
+        .where(OutboxEmail.id == email_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if email is None or email.lease_owner != owner or email.state not in UNSENT:
+        return None
+    return email
+
+
+def mark_sending(
+    email: OutboxEmail, *, now: datetime, lease: timedelta, message_id: Callable[[], str]
+) -> bool:
+    """Committed before the SMTP transaction starts. Returns whether the row was already
+    ``sending`` (an interrupted attempt: this one is a resend)."""
+    interrupted = email.state == OutboxState.SENDING
+    if email.message_id is None:
+        email.message_id = message_id()
+    email.state = OutboxState.SENDING
+    email.sending_since = now
+    email.attempts += 1
+    email.last_attempt_at = now
+    email.lease_expires_at = now + lease
+    email.updated_at = now
+    return interrupted
+
+
+def record_sent(session: Session, email_id: int, *, reply: str, now: datetime) -> None:
+    """The server accepted it. Recorded even if our lease ran out meanwhile: it is sent."""
+    email = session.get(OutboxEmail, email_id)
+    if email is None or email.state == OutboxState.SENT:
+        return
+    email.state = OutboxState.SENT
+    email.sent_at = now
+    email.smtp_reply = reply
+    email.last_error = None
+    email.sending_since = None
+    email.next_attempt_at = None
+    email.lease_owner = None
+    email.lease_expires_at = None
+    email.updated_at = now
+    session.add(email)
+
+
+def record_failure(
+    session: Session,
+    email_id: int,
+    *,
+    owner: str,
+    error: str,
+    now: datetime,
+    retry_at: Callable[[int], datetime],
+    attempted: bool,
+) -> None:
+    """The server was unreachable, refused, or the connection broke: try again at
+    ``retry_at(attempts)``. ``attempted`` is False when the row never reached
+    :func:`mark_sending` (the connection failed first); the try still counts."""
+    email = session.get(OutboxEmail, email_id)
+    if email is None or email.lease_owner != owner or email.state not in UNSENT:
+        return
+    if not attempted:
+        email.attempts += 1
+        email.last_attempt_at = now
+    email.state = OutboxState.QUEUED
+    email.sending_since = None
+    email.last_error = error
+    email.next_attempt_at = retry_at(email.attempts)
+    email.lease_owner = None
+    email.lease_expires_at = None
+    email.updated_at = now
+    session.add(email)
+
+
+def cancel_email(email: OutboxEmail, *, reason: str, now: datetime) -> None:
+    email.state = OutboxState.CANCELLED
+    email.last_error = reason
+    email.next_attempt_at = None
+    email.lease_owner = None
+    email.lease_expires_at = None
+    email.updated_at = now
+
+
+def release_lease(session: Session, email_id: int, owner: str) -> None:
+    """Give back a claimed row that was not attempted (the job is stopping)."""
+    session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == email_id, OutboxEmail.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_dead_leases(
+    session: Session, *, host: str, is_alive: Callable[[int], bool], now: datetime
+) -> int:
+    """Free leases held by processes on this host that no longer run, so their emails need not
+    wait for the lease to expire. A row they left ``sending`` is resent (same Message-ID)."""
+    held = session.exec(
+        select(OutboxEmail).where(
+            col(OutboxEmail.lease_owner).like(f"{host}:%"),
+            col(OutboxEmail.lease_expires_at) >= now,
+        )
+    )
+    freed = 0
+    for email in held:
+        pid = _pid_of(email.lease_owner or "")
+        if pid is not None and not is_alive(pid):
+            email.lease_owner = None
+            email.lease_expires_at = None
+            session.add(email)
+            freed += 1
+    return freed
+
+
+def _pid_of(owner: str) -> int | None:
+    parts = owner.split(":")
+    try:
+        return int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
+# -- when a contact changes -------------------------------------------------------------------
+
+
+def unsent_for_contact(session: Session, contact_id: int) -> list[OutboxEmail]:
+    """The contact's emails that no attempt has handed to a server yet."""
+    return list(
+        session.exec(
+            select(OutboxEmail).where(
+                OutboxEmail.contact_id == contact_id,
+                OutboxEmail.state == OutboxState.QUEUED,
+                col(OutboxEmail.lease_owner).is_(None),
+            )
+        )
+    )
+
+
+def forget_contact(session: Session, contact: AlertContact, now: datetime) -> int:
+    """Before a contact is deleted: its unsent emails are cancelled, its sent ones keep their
+    recipient but lose the link, its notices go. Returns how many emails were cancelled."""
+    cancelled = 0
+    for email in unsent_for_contact(session, contact.id or 0):
+        cancel_email(email, reason="the contact was deleted", now=now)
+        session.add(email)
+        cancelled += 1
+    session.flush()
+    session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.contact_id == contact.id)
+        .values(contact_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(AlertNotice)
+        .where(col(AlertNotice.contact_id) == contact.id)
+        .execution_options(synchronize_session=False)
+    )
+    return cancelled
+
+
+# -- the listing (CLI and dashboard) ----------------------------------------------------------
+
+
+SHOWN_STATES = ("queued", "failing", "sending", "sent", "cancelled")
+"""The states a person sees: "failing" is a queued email whose last attempt did not get
+through (``last_error`` holds the server's reply)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    account_id: int
+    account: str
+    contact_id: int | None
+    kind: str
+    """"alert" or "digest"."""
+    alert_id: int | None
+    recipient: str
+    recipient_name: str
+    subject: str
+    state: str
+    """queued, failing, sending, sent or cancelled."""
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+    """The server's reply (or the connection error) of the last failed attempt."""
+    sent_at: datetime | None
+    smtp_reply: str | None
+    message_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDetail:
+    email: OutboxRow
+    body: str
+    """Empty until an alert email is composed, just before its first attempt."""
+    alert_ids: tuple[int, ...]
+    """The alerts it tells about (one for an alert email, the listed ones for a digest)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFilter:
+    states: tuple[str, ...] = ()
+    """Any of SHOWN_STATES; empty for all."""
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    waiting: int
+    """Queued or sending, failing included."""
+    failing: int
+    oldest_waiting_since: datetime | None
+
+
+def list_outbox(
+    session: Session,
+    where: OutboxFilter = OutboxFilter(),
+    *,
+    after: str | None = None,
+    limit: int = 50,
+) -> Page[OutboxRow]:
+    """Newest first, keyset pages on the id (``ix_outbox_state_id``, ``ix_outbox_account_id``)."""
+    limit = max(1, min(int(limit), 1000))
+    query = select(OutboxEmail, Account.name).join(
+        Account, col(Account.id) == OutboxEmail.account_id
+    )
+    if where.states:
+        query = query.where(or_(*(_state_condition(state) for state in where.states)))
+    if where.account_id is not None:
+        query = query.where(OutboxEmail.account_id == where.account_id)
+    if after:
+        if not after.isdigit():
+            raise InvalidCursor(f"not a cursor from this list: {after!r}")
+        query = query.where(col(OutboxEmail.id) < int(after))
+    found = list(session.exec(query.order_by(col(OutboxEmail.id).desc()).limit(limit + 1)))
+    rows = [_row(email, account) for email, account in found[:limit]]
+    return Page(rows, str(rows[-1].id) if len(found) > limit else None)
+
+
+def outbox_detail(session: Session, email_id: int) -> OutboxDetail | None:
+    found = session.exec(
+        select(OutboxEmail, Account.name)
+        .join(Account, col(Account.id) == OutboxEmail.account_id)
+        .where(OutboxEmail.id == email_id)
+    ).first()
+    if found is None:
+        return None
+    email, account = found
+    alert_ids = tuple(
+        int(alert_id)
+        for alert_id in session.exec(
+            select(AlertNotice.alert_id)
+            .where(AlertNotice.outbox_id == email_id)
+            .order_by(col(AlertNotice.alert_id))
+        )
+    )
+    if not alert_ids and email.alert_id is not None:
+        alert_ids = (email.alert_id,)
+    return OutboxDetail(email=_row(email, account), body=email.body, alert_ids=alert_ids)
+
+
+def outbox_counts(session: Session, *, account_id: int | None = None) -> OutboxCounts:
+    """What the header needs: emails waiting, failing, and since when (``ix_outbox_due``)."""
+    waiting = select(
+        func.count(col(OutboxEmail.id)),
+        func.count(col(OutboxEmail.last_error)),
+        func.min(OutboxEmail.created_at),
+    ).where(col(OutboxEmail.state).in_(list(UNSENT)))
+    if account_id is not None:
+        waiting = waiting.where(OutboxEmail.account_id == account_id)
+    total, failing, oldest = session.exec(waiting).one()
+    return OutboxCounts(waiting=int(total), failing=int(failing), oldest_waiting_since=oldest)
+
+
+def _state_condition(state: str) -> ColumnElement[bool]:
+    if state == "failing":
+        return and_(
+            col(OutboxEmail.state) == OutboxState.QUEUED, col(OutboxEmail.last_error).is_not(None)
+        )
+    if state == OutboxState.QUEUED:
+        return and_(
+            col(OutboxEmail.state) == OutboxState.QUEUED, col(OutboxEmail.last_error).is_(None)
+        )
+    if state not in SHOWN_STATES:
+        raise ValueError(f"unknown outbox state {state!r}: one of {', '.join(SHOWN_STATES)}")
+    return col(OutboxEmail.state) == state
+
+
+def _row(email: OutboxEmail, account: str) -> OutboxRow:
+    return OutboxRow(
+        id=email.id or 0,
+        account_id=email.account_id,
+        account=account,
+        contact_id=email.contact_id,
+        kind=email.kind,
+        alert_id=email.alert_id,
+        recipient=email.recipient,
+        recipient_name=email.recipient_name,
+        subject=email.subject,
+        state=shown_state(email.state, email.last_error),
+        attempts=email.attempts,
+        next_attempt_at=email.next_attempt_at,
+        last_attempt_at=email.last_attempt_at,
+        last_error=email.last_error,
+        sent_at=email.sent_at,
+        smtp_reply=email.smtp_reply,
+        message_id=email.message_id,
+        created_at=email.created_at,
+        updated_at=email.updated_at,
+    )
+
+
+def alert_is_open(session: Session, alert_id: int | None) -> Alert | None:
+    """The alert of an alert email, if it is still open."""
+    if alert_id is None:
+        return None
+    alert = session.get(Alert, alert_id)
+    return alert if alert is not None and alert.state == AlertState.OPEN else None
+
+
+def emails_by_id(session: Session, ids: Sequence[int]) -> dict[int, OutboxEmail]:
+    if not ids:
+        return {}
+    return {
+        email.id: email  # type: ignore[misc]
+        for email in session.exec(select(OutboxEmail).where(col(OutboxEmail.id).in_(list(ids))))
+    }

@@ -1,0 +1,147 @@
+"""A real SMTP server on loopback for the email tests (aiosmtpd, in its own thread), that records
+what it accepted and can be told to refuse, to go away, or to hold a transaction at RCPT or
+before answering DATA — the moments a sender can be killed at."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=default)  # type: ignore[return-value]
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        message = self.message
+        part = message.get_body(preferencelist=("plain",))
+        assert part is not None
+        return str(part.get_content()).replace("\r\n", "\n")
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"]).strip()
+
+
+@dataclass
+class MailSink:
+    """The aiosmtpd handler."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse_data_with: str | None = None
+    """e.g. "451 4.3.0 Try again later": DATA is answered with this instead of 250."""
+    refuse_rcpt_with: str | None = None
+    rcpt_seen: threading.Event = field(default_factory=threading.Event)
+    data_seen: threading.Event = field(default_factory=threading.Event)
+    release_rcpt: threading.Event = field(default_factory=threading.Event)
+    release_data: threading.Event = field(default_factory=threading.Event)
+    transactions: int = 0
+
+    def __post_init__(self) -> None:
+        self.release_rcpt.set()
+        self.release_data.set()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.rcpt_seen.set()
+        while not self.release_rcpt.is_set():
+            await asyncio.sleep(0.01)
+        if self.refuse_rcpt_with:
+            return self.refuse_rcpt_with
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.transactions += 1
+        if self.refuse_data_with:
+            return self.refuse_data_with
+        self.received.append(
+            Received(
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                data=bytes(envelope.original_content or envelope.content),
+            )
+        )
+        self.data_seen.set()
+        while not self.release_data.is_set():
+            await asyncio.sleep(0.01)
+        return f"250 2.0.0 Ok: queued as M{len(self.received)}"
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address in r.rcpt_tos]
+
+
+class LoopbackController(Controller):
+    """Controller on 127.0.0.1 that may be given port 0 (any free port)."""
+
+    def _trigger_server(self) -> None:
+        if self.port == 0 and self.server is not None:
+            self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class MailServer:
+    """Start, stop and start again on the same port (an outage, then back)."""
+
+    def __init__(self) -> None:
+        self.sink = MailSink()
+        self.port = 0
+        self._controller: LoopbackController | None = None
+
+    def start(self) -> None:
+        controller = LoopbackController(self.sink, hostname="127.0.0.1", port=self.port)
+        controller.start()
+        self.port = controller.port
+        self._controller = controller
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def received(self) -> list[Received]:
+        return self.sink.received
+
+
+@contextmanager
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.sink.release_rcpt.set()
+        server.sink.release_data.set()
+        server.stop()
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
