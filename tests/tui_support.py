@@ -90,3 +90,25 @@ def queue_item(db: Database, order_id: int) -> RetryItem:
 def screen_text(app: DashboardApp) -> str:
     """What the terminal shows now, as plain text."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def type_fast(pilot: Any, *keys: str) -> None:
+    """Send keys the way a terminal does when someone types quickly (or pastes, or a key
+    repeats): all queued at once, none waiting for the app to handle the one before — unlike
+    ``pilot.press``, which waits for the app to go idle after every key and so hides races
+    between a key that moves focus and the keys behind it."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import _character_to_key, _get_unicode_name_from_key
+
+    driver = pilot.app._driver
+    for key in keys:
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(name))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(name, char)
+        event.set_sender(pilot.app)
+        driver.send_message(event)

@@ -30,6 +30,11 @@ class KeyAction:
     show: bool = True
     palette: bool = True
     """Listed in the command palette."""
+    section: str = "Rows"
+    """Where the help screen lists it."""
+    priority: bool = False
+    """Handled as the app reads the key, before the keys typed after it: for keys that move
+    focus, so that ``/`` then quick typing lands in the filter, not on the dashboard."""
 
 
 DASHBOARD_KEYS: tuple[KeyAction, ...] = (
@@ -41,15 +46,43 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         "edit",
         "e",
         "edit",
-        "Edit/fix",
+        "Edit",
         "Open the fix: the order's address form, or the ship-method mapping form.",
     ),
     KeyAction("detail", "enter", "detail", "Detail", "Every attempt and event of the row."),
     KeyAction(
         "mark", "space", "mark", "Mark", "Mark or unmark the row; r and d act on all marked."
     ),
-    KeyAction("filter", "slash", "filter", "Filter", "Filter the pane: key:value words and text."),
-    KeyAction("help", "question_mark", "help", "Help", "All keys and what they do."),
+    KeyAction(
+        "filter",
+        "slash",
+        "filter",
+        "Filter",
+        "Filter the pane: key:value words and text.",
+        priority=True,
+        section="Panes",
+    ),
+    KeyAction(
+        "filter_apply",
+        "enter",
+        "filter_apply",
+        "Apply",
+        "Apply the filter.",
+        palette=False,
+        priority=True,
+        section="In the filter",
+    ),
+    KeyAction(
+        "filter_close",
+        "escape",
+        "filter_close",
+        "Leave",
+        "Leave the filter box; the pane keeps the filter it had.",
+        palette=False,
+        priority=True,
+        section="In the filter",
+    ),
+    KeyAction("help", "question_mark", "help", "Help", "All keys and what they do.", section="App"),
     KeyAction(
         "resend_matching",
         "R",
@@ -57,6 +90,7 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         "Resend all",
         "Resend every row matching the pane's filter, after asking.",
         show=False,
+        section="Everything matching the filter",
     ),
     KeyAction(
         "dismiss_matching",
@@ -65,18 +99,30 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         "Dismiss all",
         "Dismiss every alert matching the filter, after asking.",
         show=False,
+        section="Everything matching the filter",
     ),
-    KeyAction("sort", "s", "sort", "Sort", "Next sort order for the pane.", show=False),
+    KeyAction(
+        "sort", "s", "sort", "Sort", "Next sort order for the pane.", show=False, section="Panes"
+    ),
     KeyAction(
         "unmark",
         "escape",
         "clear",
         "Clear",
-        "Clear the marks, then the filter.",
+        "Clear the marks, then the filter (or leave a form or detail).",
         show=False,
         palette=False,
+        section="Panes",
     ),
-    KeyAction("account", "a", "account", "Account", "Show one account, or all.", show=False),
+    KeyAction(
+        "account",
+        "a",
+        "account",
+        "Account",
+        "Show one account, or all.",
+        show=False,
+        section="Panes",
+    ),
     KeyAction(
         "mapping",
         "m",
@@ -85,14 +131,57 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         "The ship-method mapping form (for the row's method, if it has one).",
         show=False,
     ),
-    KeyAction("alerts", "1", "show_pane('alerts')", "Alerts", "Go to the alerts.", show=False),
-    KeyAction("orders", "2", "show_pane('orders')", "Orders", "Go to the orders.", show=False),
-    KeyAction("queue", "3", "show_pane('queue')", "Queue", "Go to the retry queue.", show=False),
-    KeyAction("next_pane", "tab", "next_pane", "Next pane", "Go to the next pane.", show=False),
+    KeyAction(
+        "alerts",
+        "1",
+        "show_pane('alerts')",
+        "Alerts",
+        "Go to the alerts.",
+        show=False,
+        priority=True,
+        section="Panes",
+    ),
+    KeyAction(
+        "orders",
+        "2",
+        "show_pane('orders')",
+        "Orders",
+        "Go to the orders.",
+        show=False,
+        priority=True,
+        section="Panes",
+    ),
+    KeyAction(
+        "queue",
+        "3",
+        "show_pane('queue')",
+        "Queue",
+        "Go to the retry queue.",
+        show=False,
+        priority=True,
+        section="Panes",
+    ),
+    KeyAction(
+        "next_pane",
+        "tab",
+        "next_pane",
+        "Next pane",
+        "Go to the next pane.",
+        show=False,
+        priority=True,
+        section="Panes",
+    ),
 )
 
 APP_KEYS: tuple[KeyAction, ...] = (
-    KeyAction("quit", "q", "quit", "Quit", "Leave the dashboard (the engine stops with it)."),
+    KeyAction(
+        "quit",
+        "q",
+        "quit",
+        "Quit",
+        "Leave the dashboard (the engine stops with it).",
+        section="App",
+    ),
     KeyAction(
         "palette",
         "colon,ctrl+p",
@@ -101,8 +190,13 @@ APP_KEYS: tuple[KeyAction, ...] = (
         "Search every action by name.",
         show=False,
         palette=False,
+        section="App",
     ),
 )
+
+
+KEY_DISPLAY = {"enter": "⏎", "space": "␣"}
+"""One cell each: the footer has 80 columns for every key shown."""
 
 
 def bindings(keys: tuple[KeyAction, ...]) -> list[Binding]:
@@ -114,7 +208,8 @@ def bindings(keys: tuple[KeyAction, ...]) -> list[Binding]:
             show=k.show,
             id=k.id,
             tooltip=k.help,
-            key_display="⏎" if k.key == "enter" else None,
+            priority=k.priority,
+            key_display=KEY_DISPLAY.get(k.key),
         )
         for k in keys
     ]

@@ -1,4 +1,5 @@
-"""Messages that workers post back to the event loop (widgets are only touched there)."""
+"""Messages the dashboard's parts post to each other: workers post results back to the event loop
+(widgets are only touched there), and forms mark where typed keys end."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from imtui.tui.backend import ActionReport
 
 
@@ -19,5 +22,15 @@ class ActionDone(Message):
         self.summary = summary
 
 
-class DatabaseChanged(Message):
-    """Something was committed — by this process or another."""
+class KeysHandled(Message):
+    """Posted to an input behind the keys already sent to it: when it bubbles up, every key
+    typed before it is in the input's value (see :mod:`imtui.tui.screens.form`)."""
+
+    def __init__(self, field: Widget, token: int = 0) -> None:
+        super().__init__()
+        self.field = field
+        self.token = token
+
+    @property
+    def control(self) -> Widget:
+        return self.field

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
@@ -22,7 +23,7 @@ from imtui.domain.retry import Operation
 from imtui.store.listing import AlertRow, OrderRow, RetryRow
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
-from imtui.tui.messages import ActionDone
+from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.panes import AlertsPane, OrdersPane, QueuePane, RecordPane
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from imtui.tui.backend import ActionReport, Backend
 
 PANES = ("alerts", "orders", "queue")
+FILTER_ACTIONS = {"filter_apply", "filter_close"}
+"""The only keys while the filter is being typed; every other key is a character in it."""
+ALERT_ACTIONS = {"dismiss", "dismiss_matching"}
 MAPPING_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
 
@@ -65,7 +69,8 @@ class DashboardScreen(Screen[None]):
             yield QueuePane(QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"))
         yield Input(id="filter", placeholder="filter: key:value words and text — enter applies")
         yield Static(Content(""), id="filter-error")
-        yield Footer()
+        # The palette's own footer entry does not fit 80 columns: ? lists ":" and ctrl+p.
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.show_pane(self.active)
@@ -83,8 +88,11 @@ class DashboardScreen(Screen[None]):
         self.active = name
         for pane in self.panes:
             pane.set_class(pane.pane_name == name, "-active")
-        self.pane(name).table.focus()
+        # set_focus, not focus(): focus() waits its turn behind keys already read, which would
+        # still go to the pane that was showing.
+        self.set_focus(self.pane(name).table)
         self._update_tabs()
+        self.refresh_bindings()  # d (dismiss) is only for alerts
 
     def action_show_pane(self, name: str) -> None:
         self.show_pane(name)
@@ -136,34 +144,75 @@ class DashboardScreen(Screen[None]):
         self.dashboard.action_account()
 
     # -- filter ------------------------------------------------------------------------------
+    #
+    # "/", enter and esc are priority keys (see keymap.py): they move focus as the app reads
+    # them, so "/status:held⏎" typed in one burst goes into the filter and is applied whole.
+
+    @property
+    def filter_field(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    @property
+    def typing_filter(self) -> bool:
+        return self.focused is self.filter_field
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which keys are live (and shown in the footer) now."""
+        if not self.is_mounted:
+            return True
+        if self.typing_filter:
+            # Every other key is a character in the filter.
+            return action in FILTER_ACTIONS
+        if action in FILTER_ACTIONS:
+            return False  # enter on a row is its detail; esc clears marks, then the filter
+        if action in ALERT_ACTIONS:
+            return self.active == "alerts"
+        return True
 
     def action_filter(self) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.filter_field
         field.value = self.pane().spec.text
+        field.cursor_position = len(field.value)
         field.add_class("-open")
-        field.focus()
+        self.set_focus(field)
 
-    @on(Input.Submitted, "#filter")
-    def _apply_filter(self, event: Input.Submitted) -> None:
+    def action_filter_apply(self) -> None:
+        if not self.typing_filter:
+            raise SkipAction()  # enter on a row: its detail
+        # The keys typed before enter may still be on their way into the field: apply what
+        # it holds once they have arrived. The keys after enter go to the pane already.
+        self.set_focus(self.pane().table)
+        self.filter_field.post_message(KeysHandled(self.filter_field))
+
+    @on(KeysHandled, "#filter")
+    def _apply_filter(self, message: KeysHandled) -> None:
+        message.stop()
         pane = self.pane()
         try:
             query = type(pane.spec).parse(
-                event.value.strip(), account_id=self.account_id, sort=pane.spec.sort
+                self.filter_field.value.strip(), account_id=self.account_id, sort=pane.spec.sort
             )
         except FilterError as exc:
             self.query_one("#filter-error", Static).update(Content(str(exc)))
             self.query_one("#filter-error").add_class("-open")
+            self.set_focus(self.filter_field)
             return
         self._close_filter()
-        pane.set_query(query)
+        if query.text != pane.spec.text:
+            pane.set_query(query)
+
+    def action_filter_close(self) -> None:
+        if not self.typing_filter:
+            raise SkipAction()  # esc on a row: clear the marks, then the filter
+        self._close_filter()
 
     def _close_filter(self) -> None:
-        self.query_one("#filter", Input).remove_class("-open")
+        self.filter_field.remove_class("-open")
         self.query_one("#filter-error").remove_class("-open")
-        self.pane().table.focus()
+        self.set_focus(self.pane().table)
 
     def action_clear(self) -> None:
-        if self.query_one("#filter", Input).has_class("-open"):
+        if self.filter_field.has_class("-open"):
             self._close_filter()
             return
         pane = self.pane()

@@ -1,9 +1,11 @@
-"""``?``: every key, from the same list the bindings are made of."""
+"""``?``: every key, from the same list the bindings are made of, grouped by what it acts on."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -13,11 +15,19 @@ from textual.widgets import Static
 
 from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction
 
+SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "App")
+MOVING = (
+    "up/down j/k · pgup/pgdn ctrl+b/ctrl+f · home/end g/G move the cursor; "
+    "in forms tab/shift+tab (or enter) go field to field, ctrl+s saves, esc leaves."
+)
 FILTER_HELP = (
-    "Filters (/):  alerts  state:open|resolved|dismissed|all  kind:<kind>  text\n"
-    "              orders  status:queued|held|delivered|…  method:<code>  text\n"
-    "              queue   state:due|held|skipped|done|all  op:deliver|tracking|stock  text\n"
+    "alerts  state:open|resolved|dismissed|all  kind:<kind>  text\n"
+    "orders  status:queued|held|delivered|…  method:<code>  text\n"
+    "queue   state:due|held|skipped|done|all  op:deliver|tracking|stock  text\n"
     "e.g. on orders, 'status:held method:SAME_DAY_COURIER' then R resends all of them."
+)
+STATE_HELP = (
+    "!  needs a person   ↻  open, retried by itself   ✓  resolved by a retry   –  dismissed"
 )
 
 
@@ -32,25 +42,29 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(Content.styled("Keys", "bold"))
-            yield Static(self._table((*DASHBOARD_KEYS, *APP_KEYS)))
-            yield Static(
-                Content(
-                    "up/down j/k · pgup/pgdn · home/end g/G move; "
-                    "esc goes back or clears marks, then the filter."
-                )
-            )
-            yield Static(Content(FILTER_HELP), id="filter-help")
+            keys = (*DASHBOARD_KEYS, *APP_KEYS)
+            sections = dict.fromkeys((*SECTIONS, *(key.section for key in keys)))
+            for section in sections:
+                yield Static(Content.styled(section, "bold"), classes="help-section")
+                yield Static(self._table([k for k in keys if k.section == section]))
+            yield Static(Content.styled("Moving", "bold"), classes="help-section")
+            yield Static(Content(MOVING), classes="help-text")
+            yield Static(Content.styled("Filters (/)", "bold"), classes="help-section")
+            yield Static(Content(FILTER_HELP), classes="help-text")
+            yield Static(Content.styled("Alert state (S)", "bold"), classes="help-section")
+            yield Static(Content(STATE_HELP), classes="help-text")
 
-    def _table(self, keys: tuple[KeyAction, ...]) -> Content:
-        lines = []
+    def _table(self, keys: list[KeyAction]) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(justify="right", no_wrap=True, min_width=12, style="bold")
+        table.add_column(ratio=1)
         for key in keys:
             shown = self.keymap.get(key.id, key.key)
             display = ", ".join(
                 self.app.get_key_display(Binding(k.strip(), "")) for k in shown.split(",")
             )
-            lines.append(Content.assemble((f"{display:>12}", "bold $accent"), f"  {key.help}"))
-        return Content("\n").join(lines)
+            table.add_row(Text(display), Text(key.help))
+        return table
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Static
 
@@ -18,6 +17,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.engine.actions import ActionError
 from imtui.store import listing
 from imtui.tui.filters import OrderQuery
+from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
 
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ FIELDS = {
 }
 
 
-class MappingFormScreen(Screen[None]):
+class MappingFormScreen(FormScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save & release", id="mapping.save", priority=True),
+        Binding("ctrl+s", "save_form", "Save & release", id="mapping.save", priority=True),
         Binding("escape", "cancel", "Cancel", id="mapping.cancel"),
     ]
 
@@ -66,6 +66,10 @@ class MappingFormScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#field-source_code", Input).value = self.source_code
         self.query_one("#field-billing_code", Input).value = "Prepaid"
+        # Focus now, not when the known carriers have loaded: what is typed meanwhile goes
+        # into the field it was meant for.
+        first = "carrier" if self.source_code else "source_code"
+        self.set_focus(self.query_one(f"#field-{first}", Input))
         self._load()
 
     @work(thread=True, exclusive=True, group="form", exit_on_error=False)
@@ -116,11 +120,6 @@ class MappingFormScreen(Screen[None]):
         self.query_one("#known-carriers", Static).update(
             Content(f"Carriers in use: {known}" if known else "No mappings yet.")
         )
-        first_empty = next(
-            (name for name in FIELDS if not self.query_one(f"#field-{name}", Input).value),
-            "carrier",
-        )
-        self.query_one(f"#field-{first_empty}", Input).focus()
 
     def _values(self) -> dict[str, str]:
         return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
@@ -134,20 +133,16 @@ class MappingFormScreen(Screen[None]):
             ok = ok and not problem
         return ok
 
-    @on(Input.Submitted, ".field")
-    def _submitted(self) -> None:
-        self.focus_next()
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
-            self.action_save()
+            self.request_save()
         else:
             self.action_cancel()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def action_save(self) -> None:
+    def save(self) -> None:
         if self.account_id is None or not self._validate():
             return
         self._save(self._values())

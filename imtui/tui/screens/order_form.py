@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Static
 
@@ -21,6 +20,7 @@ from imtui.domain.records import Address
 from imtui.engine.actions import ActionError, address_errors
 from imtui.store import listing
 from imtui.tui.messages import ActionDone
+from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
 
 if TYPE_CHECKING:
@@ -40,9 +40,9 @@ ADDRESS_LABELS: dict[str, str] = {
 FIELDS = (*ADDRESS_LABELS, "ship_method_code")
 
 
-class OrderFormScreen(Screen[None]):
+class OrderFormScreen(FormScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save & send", id="form.save", priority=True),
+        Binding("ctrl+s", "save_form", "Save & send", id="form.save", priority=True),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
     ]
 
@@ -141,20 +141,16 @@ class OrderFormScreen(Screen[None]):
         if self.detail is not None:
             self._validate()
 
-    @on(Input.Submitted, ".field")
-    def _submitted(self) -> None:
-        self.focus_next()
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
-            self.action_save()
+            self.request_save()
         else:
             self.action_cancel()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def action_save(self) -> None:
+    def save(self) -> None:
         if self.detail is None or not self._validate():
             self.query_one("#form-error", Static).update(Content("fix the fields marked above"))
             return

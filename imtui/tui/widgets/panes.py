@@ -44,18 +44,19 @@ R = TypeVar("R")
 Q = TypeVar("Q", AlertQuery, OrderQuery, QueueQuery)
 
 KIND_LABELS: dict[str, str] = {
+    # at most 12 cells: the KIND column's width at 80 columns
     AlertKind.UNREACHABLE: "unreachable",
     AlertKind.RATE_LIMITED: "rate limited",
     AlertKind.REMOTE_ERROR: "server error",
     AlertKind.BAD_RESPONSE: "bad response",
-    AlertKind.ADDRESS_REJECTED: "address rejected",
+    AlertKind.ADDRESS_REJECTED: "bad address",
     AlertKind.UNKNOWN_SKU: "unknown SKU",
-    AlertKind.UNKNOWN_CARRIER: "unknown carrier",
+    AlertKind.UNKNOWN_CARRIER: "bad carrier",
     AlertKind.VALIDATION: "rejected",
     AlertKind.CREDENTIALS_REJECTED: "credentials",
     AlertKind.BAD_CONFIGURATION: "bad settings",
-    AlertKind.UNMAPPED_SHIP_METHOD: "no ship mapping",
-    AlertKind.INCOMPLETE_ADDRESS: "address missing",
+    AlertKind.UNMAPPED_SHIP_METHOD: "no ship map",
+    AlertKind.INCOMPLETE_ADDRESS: "addr missing",
     AlertKind.SKIPPED: "skipped",
 }
 OPERATION_LABELS = {
@@ -64,6 +65,17 @@ OPERATION_LABELS = {
     "push_inventory": "stock",
 }
 ALERT_STATE_LABELS = {"open": "open", "resolved": "auto", "dismissed": "dism"}
+
+
+def alert_glyph(record: listing.AlertRow) -> str:
+    """The state in one cell, for a narrow terminal (the help screen explains them)."""
+    if record.state == AlertState.OPEN:
+        return "!" if record.needs_person else "↻"
+    return "✓" if record.state == AlertState.RESOLVED else "–"
+
+
+def repeat_count(count: int) -> str:
+    return str(count) if count < 1000 else f"{min(count // 1000, 99)}k"
 
 
 class RecordPane(Vertical, Generic[R, Q]):
@@ -291,12 +303,13 @@ class AlertsPane(RecordPane[listing.AlertRow, AlertQuery]):
     empty_text = "no alerts match — all quiet"
     columns = [
         Column("id", "ID", 6, right=True),
-        Column("state", "STATE", 5, drop=1),
+        Column("glyph", "S", 1, instead_of="state"),
+        Column("state", "STATE", 6, drop=1),
         Column("age", "AGE", 4, right=True),
-        Column("count", "N", 4, right=True),
-        Column("kind", "KIND", 15),
-        Column("about", "ORDER/SKU", 11),
-        Column("connection", "CONNECTION", 12, drop=2),
+        Column("count", "N", 3, right=True),
+        Column("kind", "KIND", 12),
+        Column("about", "ORDER/SKU", 10),
+        Column("connection", "CONN", 8),
         Column("message", "MESSAGE", 0),
     ]
 
@@ -312,9 +325,10 @@ class AlertsPane(RecordPane[listing.AlertRow, AlertQuery]):
             record.id,
             (
                 str(record.id),
-                ALERT_STATE_LABELS.get(record.state, safe(record.state)),
+                alert_glyph(record),
+                f"{alert_glyph(record)} {ALERT_STATE_LABELS.get(record.state, safe(record.state))}",
                 age(record.first_seen, now),
-                str(record.count),
+                repeat_count(record.count),
                 KIND_LABELS.get(record.kind, safe(record.kind)),
                 safe(record.order_number or record.sku, limit=60),
                 safe(record.connection, limit=60),

@@ -34,6 +34,9 @@ class Column:
     drop: int = 0
     """Dropped first (highest first) when the table is too narrow; 0 is always shown."""
     right: bool = False
+    instead_of: str = ""
+    """Shown only when the column with this key was dropped: a one-character state, say,
+    standing in for the word on a narrow terminal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,11 +247,16 @@ class RecordTable(Widget, can_focus=True):
     # -- drawing ---------------------------------------------------------------------------
 
     def _fit_columns(self, width: int) -> list[tuple[int, int]]:
-        shown = list(range(len(self.columns)))
+        shown = [i for i, c in enumerate(self.columns) if not c.instead_of]
         for level in sorted({c.drop for c in self.columns if c.drop}, reverse=True):
             if self._needed(shown) <= width:
                 break
             shown = [i for i in shown if self.columns[i].drop != level]
+        kept = {self.columns[i].key for i in shown}
+        stand_ins = [
+            i for i, c in enumerate(self.columns) if c.instead_of and c.instead_of not in kept
+        ]
+        shown = sorted(shown + stand_ins)
         fixed = sum(self.columns[i].width + 1 for i in shown if self.columns[i].width)
         flex = max(FLEX_MIN, width - fixed - 1)
         return [(i, self.columns[i].width or flex) for i in shown]

@@ -5,6 +5,7 @@ the strip that says which pane is showing."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from textual.content import Content
 from textual.widgets import Static
@@ -14,6 +15,18 @@ from imtui.tui.text import safe
 
 
 class StatusHeader(Static):
+    """One line that always fits: the counts first (a person must always see them), then the
+    engine, then the account's name (shortened to what is left), then the name of the program.
+
+    It repaints only when its text changes: the engine's next run moves once a cycle, and the
+    counts when something was committed — an idle dashboard sends nothing.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state: dict[str, Any] | None = None
+        self._shown: tuple[object, ...] | None = None
+
     def show(
         self,
         *,
@@ -23,35 +36,96 @@ class StatusHeader(Static):
         worker_error: str | None,
         counts: HeaderCounts | None,
     ) -> None:
-        parts: list[tuple[str, str]] = [(" imtui ", "bold reverse"), (" ", "")]
-        parts.append((safe(account, limit=24), "bold"))
-        parts.append(("  ", ""))
-        if runs_worker:
-            if worker_error:
-                parts.append(("engine: " + safe(worker_error, limit=40), "$error"))
-            elif next_run is not None:
-                local = next_run.astimezone()
-                parts.append((f"engine ⟳{local:%H:%M:%S}", "$success"))
-            else:
-                parts.append(("engine here", "$success"))
-        else:
-            parts.append(("view only", "$text-muted"))
-        if counts is not None:
-            parts.append(("  ", ""))
-            parts += _count(counts.open_alerts, "alerts", "$warning")
-            parts += _count(counts.needs_person, "act", "$error bold")
-            parts += _count(counts.due_now, "due", "")
-            parts += _count(counts.held, "held", "$error")
-            parts += _count(counts.skipped, "skip", "$error", last=True)
-        content = Content.assemble(*parts)
+        self._state = {
+            "account": account,
+            "runs_worker": runs_worker,
+            "next_run": next_run,
+            "worker_error": worker_error,
+            "counts": counts,
+        }
+        self._paint()
+
+    def on_resize(self) -> None:
+        self._paint()
+
+    def _paint(self) -> None:
+        if self._state is None:
+            return
+        content = header_line(width=self.size.width or 80, **self._state)
         shown = (content.plain, tuple(content.spans))
-        if shown != getattr(self, "_shown", None):  # unchanged: nothing is sent to the terminal
+        if shown != self._shown:  # unchanged: nothing is sent to the terminal
             self._shown = shown
             self.update(content)
 
 
-def _count(value: int, label: str, style: str, *, last: bool = False) -> list[tuple[str, str]]:
-    parts = [(f"{value} {label}", style if value else "")]
+def header_line(
+    *,
+    width: int,
+    account: str,
+    runs_worker: bool,
+    next_run: datetime | None,
+    worker_error: str | None,
+    counts: HeaderCounts | None,
+) -> Content:
+    """The header for a terminal ``width`` cells wide."""
+    right: list[tuple[str, str]] = []
+    if counts is not None:
+        right += _count("alerts", counts.open_alerts, "$warning")
+        right += _count("act", counts.needs_person, "$error bold")
+        right += _count("due", counts.due_now, "")
+        right += _count("held", counts.held, "$error")
+        right += _count("skip", counts.skipped, "$error", last=True)
+    right_text = Content.assemble(*right)
+    room = width - right_text.cell_length - 3  # two cells between the halves, one at the end
+
+    if not runs_worker:
+        choices, style = ["view only", "view"], "$text-muted"
+    elif worker_error:
+        error = safe(worker_error, limit=40)
+        choices, style = [f"engine: {error}", "engine!", "!"], "$error"
+    elif next_run is not None:
+        at = f"{next_run.astimezone():%H:%M:%S}"
+        choices, style = [f"engine ⟳{at}", f"⟳{at}", "⟳"], "$success"
+    else:
+        choices, style = ["engine on", "on"], "$success"
+    name = safe(account, limit=60)
+    wanted = min(len(name), 12)  # the account's name matters more than the word "engine"
+    fitting = [c for c in choices if len(c) <= room]
+    shortest = fitting[-1] if fitting else ""
+    engine = next((c for c in fitting if room - len(c) - 2 >= wanted), shortest)
+
+    brand = " imtui "
+    left_room = room - len(engine) - 2
+    left: list[tuple[str, str]] = [(" ", "")]
+    if left_room - len(brand) >= min(len(name), 12):
+        left = [(brand, "bold reverse"), (" ", "")]
+        left_room -= len(brand)
+    name = _shorten(name, left_room)
+    if name:
+        left += [(name, "bold"), ("  ", "")]
+    left.append((engine, style))
+    left_content = Content.assemble(*left)
+    gap = max(2, width - left_content.cell_length - right_text.cell_length - 1)
+    return Content.assemble(left_content, " " * gap, right_text)
+
+
+def _shorten(text: str, room: int) -> str:
+    if room < 4:
+        return ""
+    return text if len(text) <= room else text[: max(0, room - 1)] + "…"
+
+
+def compact_number(value: int) -> str:
+    """Exact up to 9,999; then 12k, 1.2M — a header has no room for 1,000,000."""
+    if value < 10_000:
+        return str(value)
+    if value < 1_000_000:
+        return f"{value // 1000}k"
+    return f"{value / 1_000_000:.1f}M".replace(".0M", "M")
+
+
+def _count(label: str, value: int, style: str, *, last: bool = False) -> list[tuple[str, str]]:
+    parts = [(f"{label} {compact_number(value)}", style if value else "")]
     if not last:
         parts.append((" · ", "$text-muted"))
     return parts

@@ -1,0 +1,90 @@
+"""What every form shares: keys that move between fields and save, in the order they were typed.
+
+A terminal delivers a quick typist's keys (or a paste, or a key repeat) in one burst. Textual
+hands each key to the widget focused *when the app reads it*, and a plain ``tab`` binding only
+moves focus once the field has worked through the keys before it — so ``UPS``, tab, ``92``
+typed quickly ended as "UPS92" in one field. Here tab, shift+tab and enter are priority
+bindings: the app moves focus as it reads the key, and the keys behind it go to the next field.
+
+Saving needs the opposite: every key typed before ctrl+s must have reached its field first.
+So ctrl+s sends each field a :class:`~imtui.tui.messages.KeysHandled` marker behind its
+pending keys and saves when all of them have come back.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeVar
+
+from textual import on
+from textual.actions import SkipAction
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Input
+
+from imtui.tui.messages import KeysHandled
+
+ResultType = TypeVar("ResultType")
+
+
+class FormScreen(Screen[ResultType]):
+    """A screen of ``Input.field`` inputs: subclasses implement :meth:`save`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab", "next_field", "Next field", show=False, priority=True, id="form.next"),
+        Binding(
+            "shift+tab",
+            "previous_field",
+            "Previous field",
+            show=False,
+            priority=True,
+            id="form.previous",
+        ),
+        Binding("enter", "enter", "Next field", show=False, priority=True, id="form.enter"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._save_token = 0
+        self._pending = 0
+
+    # -- moving between fields -----------------------------------------------------------------
+
+    def action_next_field(self) -> None:
+        self.focus_next()
+
+    def action_previous_field(self) -> None:
+        self.focus_previous()
+
+    def action_enter(self) -> None:
+        """Enter in a field goes to the next one; on a button it presses the button."""
+        if not isinstance(self.focused, Input):
+            raise SkipAction()
+        self.focus_next()
+
+    # -- saving ----------------------------------------------------------------------------------
+
+    def action_save_form(self) -> None:
+        """Bound to ctrl+s (a priority binding) by each form, with its own description."""
+        self.request_save()
+
+    def request_save(self) -> None:
+        """Save once every field has handled the keys typed before this."""
+        self._save_token += 1
+        fields = list(self.query(Input))
+        self._pending = len(fields)
+        for field in fields:
+            field.post_message(KeysHandled(field, self._save_token))
+        if not fields:
+            self.save()
+
+    @on(KeysHandled)
+    def _keys_handled(self, message: KeysHandled) -> None:
+        message.stop()
+        if message.token != self._save_token or self._pending <= 0:
+            return  # a later ctrl+s replaced this one
+        self._pending -= 1
+        if self._pending == 0:
+            self.save()
+
+    def save(self) -> None:
+        raise NotImplementedError

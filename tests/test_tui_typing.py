@@ -1,0 +1,143 @@
+"""Keys typed in one burst — a quick typist over SSH, a paste, a repeating key — land where the
+person meant them: the next form field after tab or enter, the filter after ``/``. These tests
+queue every key at once (``type_fast``), as a terminal delivers them, instead of letting the
+app go idle between keys as ``pilot.press`` does."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
+from imtui.sandbox.seed import BAD_ADDRESSES
+from imtui.store.models import ShipMethodMapping
+from imtui.tui.app import StartAt
+from imtui.tui.screens.mapping_form import MappingFormScreen
+from imtui.tui.screens.order_form import OrderFormScreen
+from tests.conftest import add_shop_order
+from tests.tui_support import alerts, make_app, order, pane, settle, type_fast, wait_for
+
+
+def mapping(db, code: str) -> ShipMethodMapping | None:
+    with db.read() as session:
+        return session.exec(
+            select(ShipMethodMapping).where(ShipMethodMapping.source_code == code)
+        ).first()
+
+
+async def open_mapping_form(pilot, app) -> MappingFormScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+    form = app.screen
+    await wait_for(pilot, lambda: "held" in str(form.query_one("#form-about").render()))
+    return form
+
+
+async def test_mapping_form_tab_moves_to_the_next_field_even_when_typed_fast(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_mapping_form(pilot, app)
+        assert app.focused is form.query_one("#field-carrier")
+
+        type_fast(pilot, *"UPS", "tab", *"92")
+        await wait_for(pilot, lambda: form.query_one("#field-mode").value == "92")
+        assert form.query_one("#field-carrier").value == "UPS"
+        assert app.focused is form.query_one("#field-mode")
+
+        type_fast(pilot, "shift+tab", "backspace", "backspace", "backspace", *"FedEx", "enter")
+        type_fast(pilot, "backspace", "backspace", *"FEDEX_GROUND", "ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+
+    saved = mapping(db, "SAME_DAY_COURIER")
+    assert saved is not None
+    assert (saved.carrier, saved.mode, saved.billing_code) == ("FedEx", "FEDEX_GROUND", "Prepaid")
+    assert order(db, "#1001").status == OrderStatus.QUEUED  # released (B9)
+
+
+async def test_mapping_form_fields_typed_before_it_has_loaded_keep_their_keys(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        form = app.screen
+        type_fast(pilot, *"UPS", "enter", *"03")  # before the known carriers have come
+        await wait_for(pilot, lambda: "held" in str(form.query_one("#form-about").render()))
+        await wait_for(pilot, lambda: form.query_one("#field-mode").value == "03")
+        assert form.query_one("#field-carrier").value == "UPS"
+        assert app.focused is form.query_one("#field-mode")
+
+
+async def test_order_form_tab_shift_tab_and_ctrl_s_typed_in_one_burst(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        assert app.focused is form.query_one("#field-address1")
+
+        type_fast(pilot, *"12 Harbor Way", "tab", *"Suite 5", "shift+tab", "shift+tab")
+        type_fast(pilot, "ctrl+u", *"Harbor Supply Co", "ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, OrderFormScreen))
+        await wait_for(pilot, lambda: order(db, "#1001").status == OrderStatus.DELIVERED)
+
+    fixed = order(db, "#1001")
+    assert (fixed.ship_company, fixed.ship_address1, fixed.ship_address2) == (
+        "Harbor Supply Co",
+        "12 Harbor Way",
+        "Suite 5",
+    )
+
+
+async def test_slash_then_typing_at_once_goes_into_the_filter_and_enter_applies_it(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    add_shop_order(sandbox, 1002)
+    add_shop_order(sandbox, 1003)
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        orders = pane(app, "orders")
+        type_fast(pilot, "2", "slash", *"status:held", "enter", "j")
+        await wait_for(pilot, lambda: orders.spec.text == "status:held")
+        await wait_for(pilot, lambda: [r.number for r in orders.records] == ["#1001"])
+        assert app.focused is orders.table
+        assert orders.spec.sort == "newest"  # the "s" in "status" did not sort the pane
+        assert app.dashboard.active == "orders"
+
+        # esc leaves the filter box and keeps the filter the pane had; esc again clears it
+        type_fast(pilot, "slash", *" 3", "escape")
+        await wait_for(pilot, lambda: app.focused is orders.table)
+        assert orders.spec.text == "status:held"
+        assert not app.dashboard.filter_field.has_class("-open")
+        type_fast(pilot, "escape")
+        await wait_for(pilot, lambda: len(orders.records) == 3)
+        assert orders.spec.text == ""
+
+
+async def test_a_filter_it_does_not_understand_stays_open_with_the_reason(
+    db, sandbox, world, engine
+):
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        type_fast(pilot, "slash", *"colour:red", "enter")
+        await wait_for(pilot, lambda: app.dashboard.query_one("#filter-error").has_class("-open"))
+        assert "state:, kind: or text" in str(app.dashboard.query_one("#filter-error").render())
+        assert app.focused is app.dashboard.filter_field
+        type_fast(pilot, "escape")
+        await wait_for(pilot, lambda: app.focused is pane(app, "alerts").table)
