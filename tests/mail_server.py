@@ -5,6 +5,7 @@ before answering DATA — the moments a sender can be killed at."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -103,15 +104,24 @@ class LoopbackController(Controller):
 
 
 class MailServer:
-    """Start, stop and start again on the same port (an outage, then back)."""
+    """Start, stop and start again on the same port (an outage, then back). ``ssl_context``
+    makes it implicit TLS; ``smtp_parameters`` go to aiosmtpd's SMTP (STARTTLS, AUTH …)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, **smtp_parameters: Any) -> None:
         self.sink = MailSink()
         self.port = 0
+        self.ssl_context = ssl_context
+        self.smtp_parameters = smtp_parameters
         self._controller: LoopbackController | None = None
 
     def start(self) -> None:
-        controller = LoopbackController(self.sink, hostname="127.0.0.1", port=self.port)
+        controller = LoopbackController(
+            self.sink,
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=self.ssl_context,
+            **self.smtp_parameters,
+        )
         controller.start()
         self.port = controller.port
         self._controller = controller
@@ -127,8 +137,10 @@ class MailServer:
 
 
 @contextmanager
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer()
+def mail_server(
+    ssl_context: ssl.SSLContext | None = None, **smtp_parameters: Any
+) -> Iterator[MailServer]:
+    server = MailServer(ssl_context, **smtp_parameters)
     server.start()
     try:
         yield server

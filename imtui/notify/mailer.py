@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -42,7 +42,9 @@ STOP_WAIT = 5.0
 
 
 class Clock(Protocol):
-    def now(self) -> Any: ...
+    """The engine's one clock (notify does not import the engine: it is handed the clock)."""
+
+    def now(self) -> datetime: ...
 
 
 @dataclass(slots=True)

@@ -59,6 +59,9 @@ class EmailSettings(BaseSettings):
     """IMTUI_SMTP_TIMEOUT: seconds per SMTP command."""
     validate_certs: bool = True
     """IMTUI_SMTP_VALIDATE_CERTS: check the server's TLS certificate."""
+    ca_file: str | None = None
+    """IMTUI_SMTP_CA_FILE: a PEM file of CA certificates to check it against (a private CA);
+    the system's by default."""
     html: bool = False
     """IMTUI_SMTP_HTML: add an HTML part (the plain text, escaped) to every email."""
     public_url: str | None = Field(default=None, validation_alias="IMTUI_PUBLIC_URL")
@@ -68,7 +71,7 @@ class EmailSettings(BaseSettings):
     )
     """IMTUI_DIGEST_HOUR: the hour (UTC) daily digests go out."""
 
-    @field_validator("host", "username", "sender", "public_url", mode="before")
+    @field_validator("host", "username", "sender", "public_url", "ca_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -125,6 +128,7 @@ class EmailSettings(BaseSettings):
             ("sender", f"{self.sender_name} <{self.sender}>" if self.sender else "(not set)"),
             ("timeout", f"{self.timeout:g} s"),
             ("validate certs", "yes" if self.validate_certs else "no"),
+            ("ca file", self.ca_file or "(the system's)"),
             ("html part", "yes" if self.html else "no"),
             ("public url", hide_url_passwords(self.public_url or "(not set)")),
             ("daily digest", f"{self.digest_hour:02d}:00 UTC"),

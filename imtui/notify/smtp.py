@@ -54,6 +54,7 @@ class SmtpSession:
             start_tls=settings.security is SmtpSecurity.STARTTLS,
             timeout=settings.timeout,
             validate_certs=settings.validate_certs,
+            cert_bundle=settings.ca_file,
         )
         try:
             await client.connect()

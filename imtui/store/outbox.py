@@ -12,7 +12,7 @@ this leaves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -165,16 +165,6 @@ def cancel_email(email: OutboxEmail, *, reason: str, now: datetime) -> None:
     email.updated_at = now
 
 
-def release_lease(session: Session, email_id: int, owner: str) -> None:
-    """Give back a claimed row that was not attempted (the job is stopping)."""
-    session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id == email_id, OutboxEmail.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def release_dead_leases(
     session: Session, *, host: str, is_alive: Callable[[int], bool], now: datetime
 ) -> int:
@@ -232,7 +222,7 @@ def forget_contact(session: Session, contact: AlertContact, now: datetime) -> in
     session.flush()
     session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.contact_id == contact.id)
+        .where(col(OutboxEmail.contact_id) == contact.id)
         .values(contact_id=None)
         .execution_options(synchronize_session=False)
     )
@@ -406,12 +396,3 @@ def alert_is_open(session: Session, alert_id: int | None) -> Alert | None:
         return None
     alert = session.get(Alert, alert_id)
     return alert if alert is not None and alert.state == AlertState.OPEN else None
-
-
-def emails_by_id(session: Session, ids: Sequence[int]) -> dict[int, OutboxEmail]:
-    if not ids:
-        return {}
-    return {
-        email.id: email  # type: ignore[misc]
-        for email in session.exec(select(OutboxEmail).where(col(OutboxEmail.id).in_(list(ids))))
-    }
