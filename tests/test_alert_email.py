@@ -507,3 +507,40 @@ async def test_a_hostile_subject_yields_one_header_and_no_extra_recipient(
     assert "\n" not in str(message["Subject"]) and "=?" not in str(message["Subject"])
     assert b"\r\nBcc:" not in received.data
     assert "evil@example.net" in received.text  # shown, harmlessly, as text
+
+
+async def test_two_mailers_compose_each_contacts_digest_once(db_url: str, clock: FakeClock) -> None:
+    db = Database(db_url)
+    with db.write() as session:
+        account = actions.add_account(
+            session, name="Acme", kind="merchant", actor=ACTOR, now=clock.now()
+        )
+        account_id = account.id or 0
+    for n in range(5):
+        add_contact(db, clock, account_id, f"lead{n}@example.com", "hourly")
+    with db.write() as session:
+        from imtui.store.alerts import AlertSubject, raise_alert
+
+        for n in range(3):
+            raise_alert(
+                session,
+                account_id=account_id,
+                connection_id=None,
+                kind=AlertKind.UNKNOWN_SKU,
+                message=f"Sku 'X{n}' not found",
+                now=clock.now(),
+                about=AlertSubject(order_number=f"#{2000 + n}", subject=f"deliver:{n}"),
+            )
+    mailers = [
+        Mailer(Database(db_url, migrate=False), clock=clock, owner=worker_identity())
+        for _ in range(2)
+    ]
+    clock.advance(timedelta(hours=1))
+    for _ in range(3):
+        await asyncio.gather(*(m.compose_digests() for m in mailers))
+    for m in mailers:
+        m.db.dispose()
+    digests = [e for e in outbox(db) if e.kind == "digest"]
+    assert sorted(e.recipient for e in digests) == [f"lead{n}@example.com" for n in range(5)]
+    assert all("3 orders: Unknown SKU" in e.body for e in digests)
+    db.dispose()
