@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,12 @@ from imtui.engine.sync import claim_pushes, send_push, store_warehouse_state
 from imtui.store.connections import SOURCE, WMS, claim_poll, due_connections
 from imtui.store.database import Database
 from imtui.store.models import Connection
-from imtui.store.queue import ClaimRequest, release_dead_leases, worker_identity
+from imtui.store.queue import (
+    ClaimRequest,
+    process_is_alive,
+    release_dead_leases,
+    worker_identity,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,19 +83,10 @@ class Engine:
 
     async def write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``work(session, *args, **kwargs)`` in a write transaction in a thread."""
-
-        def run() -> T:
-            with self.db.write() as session:
-                return work(session, *args, **kwargs)
-
-        return await asyncio.to_thread(run)
+        return await self.db.write_in_thread(work, *args, **kwargs)
 
     async def read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        def run() -> T:
-            with self.db.read() as session:
-                return work(session, *args, **kwargs)
-
-        return await asyncio.to_thread(run)
+        return await self.db.read_in_thread(work, *args, **kwargs)
 
     async def record_outcomes(self, outcomes: list[Outcome]) -> None:
         await self.write(apply_outcomes, outcomes, now=self.clock.now(), worker=self.owner)
@@ -102,7 +97,7 @@ class Engine:
         """Take back leases left by processes on this host that died (crash, SIGKILL)."""
         host = socket.gethostname()
         return await self.write(
-            partial(release_dead_leases, host=host, is_alive=_pid_alive, now=self.clock.now())
+            partial(release_dead_leases, host=host, is_alive=process_is_alive, now=self.clock.now())
         )
 
     # -- one communication cycle ----------------------------------------------------------
@@ -200,15 +195,3 @@ class Engine:
 
     async def aclose(self) -> None:
         await self.connectors.aclose()
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,9 @@ from imtui.notify.outbox import prepare_email, record_failures
 from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
 from imtui.notify.smtp import Delivery, SmtpSession, SmtpUnavailable
 from imtui.store.database import Database, DatabaseError
-from imtui.store.outbox import claim_due_emails, record_sent, release_dead_leases
+from imtui.store.models import OutboxEmail
+from imtui.store.outbox import claim_due_emails, record_sent
+from imtui.store.queue import process_is_alive, release_dead_leases
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,11 +98,7 @@ class Mailer:
     # -- database access, off the event loop ----------------------------------------------
 
     async def _write(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        def run() -> T:
-            with self.db.write() as session:
-                return work(session, *args, **kwargs)
-
-        return await asyncio.to_thread(run)
+        return await self.db.write_in_thread(work, *args, **kwargs)
 
     # -- the jobs -----------------------------------------------------------------------------
 
@@ -111,8 +108,9 @@ class Mailer:
             partial(
                 release_dead_leases,
                 host=socket.gethostname(),
-                is_alive=_pid_alive,
+                is_alive=process_is_alive,
                 now=self.clock.now(),
+                table=OutboxEmail,
             )
         )
 
@@ -305,15 +303,3 @@ class Mailer:
             log.error("email is off: %s", self.problem)
         else:
             log.info("email is off: set IMTUI_SMTP_HOST to send alert email")
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -7,11 +7,12 @@ locked". PostgreSQL is used as it is; claims there use ``FOR UPDATE SKIP LOCKED`
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DatabaseError as DriverError
 from sqlmodel import Session
 
 BUSY_TIMEOUT_S = 10.0
+T = TypeVar("T")
 
 
 class DatabaseError(Exception):
@@ -134,6 +136,24 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    async def write_in_thread(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``work(session, *args, **kwargs)`` in a write transaction, off the event loop."""
+
+        def run() -> T:
+            with self.write() as session:
+                return work(session, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+    async def read_in_thread(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``work(session, *args, **kwargs)`` in a read session, off the event loop."""
+
+        def run() -> T:
+            with self.read() as session:
+                return work(session, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
 
     def migrate(self) -> None:
         from imtui.store.migrate import upgrade_to_head

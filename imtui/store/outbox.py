@@ -165,36 +165,6 @@ def cancel_email(email: OutboxEmail, *, reason: str, now: datetime) -> None:
     email.updated_at = now
 
 
-def release_dead_leases(
-    session: Session, *, host: str, is_alive: Callable[[int], bool], now: datetime
-) -> int:
-    """Free leases held by processes on this host that no longer run, so their emails need not
-    wait for the lease to expire. A row they left ``sending`` is resent (same Message-ID)."""
-    held = session.exec(
-        select(OutboxEmail).where(
-            col(OutboxEmail.lease_owner).like(f"{host}:%"),
-            col(OutboxEmail.lease_expires_at) >= now,
-        )
-    )
-    freed = 0
-    for email in held:
-        pid = _pid_of(email.lease_owner or "")
-        if pid is not None and not is_alive(pid):
-            email.lease_owner = None
-            email.lease_expires_at = None
-            session.add(email)
-            freed += 1
-    return freed
-
-
-def _pid_of(owner: str) -> int | None:
-    parts = owner.split(":")
-    try:
-        return int(parts[1])
-    except (IndexError, ValueError):
-        return None
-
-
 # -- when a contact changes -------------------------------------------------------------------
 
 

@@ -12,9 +12,10 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import update
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, SQLModel, col, or_, select
 
 from imtui.domain.retry import Operation, RetryState, requeued
 from imtui.store.models import Connection, RetryItem
@@ -165,25 +166,48 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
+class Leased(Protocol):
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+
 def release_dead_leases(
-    session: Session, *, host: str, is_alive: Callable[[int], bool], now: datetime
+    session: Session,
+    *,
+    host: str,
+    is_alive: Callable[[int], bool],
+    now: datetime,
+    table: type[SQLModel] = RetryItem,
 ) -> int:
     """Free the leases held by processes on this host that no longer run (a crash, SIGKILL), so
-    their records need not wait for the lease to expire."""
-    held = session.exec(
-        select(RetryItem).where(
-            col(RetryItem.lease_owner).like(f"{host}:%"),
-            col(RetryItem.lease_expires_at) >= now,
-        )
-    )
+    their rows need not wait for the lease to expire. ``table`` is any leased table (the retry
+    queue, the outbox)."""
+    owner = getattr(table, "lease_owner")  # noqa: B009 - the column, for any leased table
+    expires = getattr(table, "lease_expires_at")  # noqa: B009
+    held = session.exec(select(table).where(col(owner).like(f"{host}:%"), col(expires) >= now))
     freed = 0
-    for item in held:
-        pid = _pid_of(item.lease_owner or "")
+    for row in held:
+        leased: Leased = row  # type: ignore[assignment]
+        pid = _pid_of(leased.lease_owner or "")
         if pid is not None and not is_alive(pid):
-            release_lease(item)
-            session.add(item)
+            leased.lease_owner = None
+            leased.lease_expires_at = None
+            session.add(row)
             freed += 1
     return freed
+
+
+def process_is_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (for leases its owner may have left)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _pid_of(owner: str) -> int | None:
