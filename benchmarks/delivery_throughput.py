@@ -27,7 +27,7 @@ from sqlalchemy import insert, select
 
 from imtui.engine import actions
 from imtui.engine.clock import SystemClock
-from imtui.engine.runtime import Engine, EngineSettings
+from imtui.engine.runtime import Engine, EngineSettings, settle_heap
 from imtui.store.database import Database
 from imtui.store.models import Order, OrderLine, RetryItem
 
@@ -182,6 +182,8 @@ async def deliver(db_url: str, concurrency: int) -> tuple[float, int, LoopLag]:
         clock=SystemClock(),
         settings=EngineSettings(concurrency=concurrency, claim_batch=max(100, concurrency * 2)),
     )
+    await engine.recover()
+    settle_heap()  # as `imtui worker` does once it has started (imtui.service.Service.start)
     try:
         with LoopLag() as lag:
             started = time.perf_counter()
@@ -196,7 +198,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--concurrency", type=int, default=48)
+    parser.add_argument("--concurrency", type=int, default=EngineSettings().concurrency)
     parser.add_argument("--baseline-orders", type=int, default=100)
     parser.add_argument("--db", default=None)
     args = parser.parse_args()

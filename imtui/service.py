@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from imtui.engine.runtime import Engine
+from imtui.engine.runtime import Engine, settle_heap
 from imtui.engine.scheduler import EngineScheduler
 from imtui.notify.mailer import Mailer
 from imtui.notify.settings import EmailSettings
@@ -42,6 +42,7 @@ class Service:
         the periodic jobs. Returns how many leases were freed."""
         freed = await self.engine.recover()
         freed += await self.mailer.recover()
+        settle_heap()
         self.scheduler.start()
         jobs = self.scheduler.scheduler
         for job_id, run, seconds in (

@@ -9,6 +9,7 @@ requests from this process at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -66,58 +67,80 @@ async def run_pipeline(
     stats = PipelineStats()
     concurrency = engine.settings.concurrency
     gate = asyncio.Semaphore(concurrency)
-    in_flight: set[asyncio.Task[Outcome]] = set()
+    # Finished sends report here: O(1) per completion, where asyncio.wait over every running
+    # task would cost O(running) per wake-up.
+    results: asyncio.Queue[Outcome] = asyncio.Queue()
+    tasks: set[asyncio.Task[None]] = set()
+    running = 0
     finished: list[Outcome] = []
+    recording: asyncio.Task[None] | None = None
     exhausted = False
     claims = 0
     last_flush = time.monotonic()
 
-    async def bounded(work: W) -> Outcome:
+    async def bounded(work: W) -> None:
         async with gate:
             started = time.monotonic()
             outcome = await _never_raise(send, work)
-            return replace(outcome, duration_ms=int((time.monotonic() - started) * 1000))
+        results.put_nowait(replace(outcome, duration_ms=int((time.monotonic() - started) * 1000)))
+
+    async def record(outcomes: list[Outcome]) -> None:
+        await engine.record_outcomes(outcomes)
+        stats.succeeded += sum(1 for outcome in outcomes if outcome.ok)
+        stats.failed += sum(1 for outcome in outcomes if not outcome.ok)
 
     async def flush() -> None:
-        nonlocal finished, last_flush
-        await engine.record_outcomes(finished)
-        stats.succeeded += sum(1 for outcome in finished if outcome.ok)
-        stats.failed += sum(1 for outcome in finished if not outcome.ok)
+        """Hand the finished outcomes to the database; sending and claiming go on meanwhile,
+        but one batch is recorded at a time."""
+        nonlocal finished, last_flush, recording
+        if recording is not None:
+            await recording
+        recording = asyncio.create_task(record(finished))
         finished = []
         last_flush = time.monotonic()
 
     try:
         while True:
-            if not exhausted and len(in_flight) < concurrency:
+            if not exhausted and running < concurrency:
                 batch = await claim(engine.settings.claim_batch)
                 claims += 1
                 stats.claimed += batch.claimed
                 exhausted = batch.claimed == 0 or (max_claims is not None and claims >= max_claims)
                 for work in batch.work:
-                    in_flight.add(asyncio.create_task(bounded(work)))
+                    task = asyncio.create_task(bounded(work))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                running += len(batch.work)
                 stats.sent += len(batch.work)
-            if not in_flight:
+            if running == 0:
                 break
-            done, in_flight = await asyncio.wait(
-                in_flight, timeout=FLUSH_EVERY_S, return_when=asyncio.FIRST_COMPLETED
-            )
-            finished.extend(task.result() for task in done)
+            wait = max(0.0, FLUSH_EVERY_S - (time.monotonic() - last_flush))
+            with contextlib.suppress(TimeoutError):
+                finished.append(await asyncio.wait_for(results.get(), wait))
+                running -= 1
+            while not results.empty():
+                finished.append(results.get_nowait())
+                running -= 1
             if finished and (
                 len(finished) >= FLUSH_SIZE
-                or not in_flight
+                or running == 0
                 or time.monotonic() - last_flush >= FLUSH_EVERY_S
             ):
                 await flush()
         if finished:
             await flush()
+        if recording is not None:
+            await recording
     finally:
         # Only reached with sends still running when recording failed (database locked or
         # gone) or the cycle was cancelled. Their rows stay leased and marked in flight, so
         # whoever claims them after the lease looks each record up before sending again.
-        for task in in_flight:
+        for task in tasks:
             task.cancel()
-        if in_flight:
-            await asyncio.wait(in_flight)
+        if tasks:
+            await asyncio.wait(tasks)
+        if recording is not None and not recording.done():
+            recording.cancel()
     return stats
 
 
