@@ -7,7 +7,8 @@ It builds (once; the file is cached under benchmarks/results/) a database with 1
 a person over SSH would, and next to it a bare Textual app that shows one label. It reads what
 each writes to the terminal and reports, with the targets beside them:
 
-- process start to first full paint (the first rows of the pane on screen),
+- process start to first full paint (the first rows of the pane on screen), the median of
+  several starts of each program, alternated so both see the same machine,
 - keystroke to finished repaint for cursor move, page down, jump to end and applying a filter
   on the million-order pane (p50/p95 over repeated presses),
 - peak memory (VmHWM of the process),
@@ -16,11 +17,16 @@ each writes to the terminal and reports, with the targets beside them:
 
 The benchmark writes the database directly with sqlite3: it plays the other process, and bulk
 inserts are the only way to make a million rows in seconds.
+
+Run it on a quiet machine: it prints the load average before and after, and the figures mean
+little if something else was busy. imtui's modules are byte-compiled first, as an installed
+package's are.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -168,13 +174,13 @@ class Terminal:
     def start(self) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+        self.arrived = threading.Condition()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             self.argv, stdin=slave, stdout=slave, stderr=slave, env=self.env, close_fds=True,
             start_new_session=True,
         )  # fmt: skip
         os.close(slave)
-        self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -182,58 +188,77 @@ class Terminal:
             try:
                 data = os.read(self.master, 65536)
             except OSError:
-                return
+                data = b""
+            with self.arrived:
+                if data:
+                    self.chunks.append((time.monotonic(), data))
+                else:
+                    self.closed = True
+                self.arrived.notify_all()
             if not data:
                 return
-            with self.lock:
-                self.chunks.append((time.monotonic(), data))
+
+    # The waits below sleep on a condition the reader signals: a harness that polled would
+    # take CPU from the program it measures (two cores: the dashboard uses both as it starts).
+
+    closed: bool = False
 
     def mark(self) -> int:
-        with self.lock:
+        with self.arrived:
             return len(self.chunks)
 
     def text_since(self, index: int) -> bytes:
-        with self.lock:
+        with self.arrived:
             return b"".join(data for _, data in self.chunks[index:])
 
     def wait_for(self, marker: bytes, since: int = 0, timeout: float = 30.0) -> float:
         """When ``marker`` was written (monotonic), looking at output from chunk ``since``."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                seen = b""
-                for at, data in self.chunks[since:]:
-                    seen += data
+        seen, index = b"", since
+        with self.arrived:
+            while True:
+                for at, data in self.chunks[index:]:
+                    seen = seen[-len(marker) :] + data
+                    index += 1
                     if marker in seen:
                         return at
-            time.sleep(0.002)
-        raise TimeoutError(f"{marker!r} never appeared")
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    raise TimeoutError(f"{marker!r} never appeared")
+                self.arrived.wait(left)
+
+    def _quiet_since(
+        self, since: int, quiet: float, deadline: float, before: float | None = None
+    ) -> float | None:
+        """When the last chunk after ``since`` came (``before`` if none did), once nothing more
+        came for ``quiet``."""
+        with self.arrived:
+            while True:
+                now = time.monotonic()
+                last = self.chunks[-1][0] if len(self.chunks) > since else before
+                if last is not None and now - last >= quiet:
+                    return last
+                if now >= deadline or self.closed:
+                    return last
+                wake = deadline if last is None else min(deadline, last + quiet)
+                self.arrived.wait(max(0.001, wake - now))
 
     def repaint_after(self, keys: bytes, timeout: float = 5.0) -> float:
         """Seconds from writing ``keys`` until the repaint they cause is finished."""
         since = self.mark()
         sent = time.monotonic()
         os.write(self.master, keys)
-        deadline = sent + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                after = self.chunks[since:]
-            if after and time.monotonic() - after[-1][0] >= QUIET_S:
-                return after[-1][0] - sent
-            time.sleep(0.002)
-        raise TimeoutError(f"no repaint after {keys!r}")
+        last = self._quiet_since(since, QUIET_S, sent + timeout)
+        if last is None:
+            raise TimeoutError(f"no repaint after {keys!r}")
+        return last - sent
 
     def send(self, keys: bytes) -> None:
         os.write(self.master, keys)
 
     def settle(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                last = self.chunks[-1][0] if self.chunks else self.started
-            if time.monotonic() - last >= quiet:
-                return
-            time.sleep(0.01)
+        """Until nothing has been written for ``quiet`` seconds."""
+        self._quiet_since(0, quiet, time.monotonic() + timeout, before=self.started)
 
     def idle(self, seconds: float) -> tuple[float, float]:
         """Bytes per second written and share of one core used while nobody types."""
@@ -252,17 +277,25 @@ class Terminal:
         return psutil.Process(self.process.pid).memory_info().rss / 2**20
 
     def stop(self) -> None:
+        """q, and if that does not end it within 15 s, kill it — never leave it running."""
         try:
+            os.write(self.master, b"\x1b")  # out of a filter or dialog, should one be open
+            time.sleep(0.1)
             os.write(self.master, b"q")
             self.process.wait(timeout=15)
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
-        os.close(self.master)
+        with contextlib.suppress(OSError):
+            os.close(self.master)
 
 
 def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TEXTUAL") and k not in ("PYTHONDONTWRITEBYTECODE", "IMTUI_DB")
+    }
     env.update(TERM="xterm-256color", COLUMNS=str(SIZE[0]), LINES=str(SIZE[1]), PYTHONPATH=str(ROOT))  # fmt: skip
     env["IMTUI_KEYS"] = "/nonexistent"  # default keys, whatever the user's file says
     return env
@@ -276,122 +309,217 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run_bare(idle_s: float) -> dict[str, float]:
+def start_bare() -> Terminal:
     term = Terminal([sys.executable, "-c", BARE_APP], environment())
     term.start()
-    painted = term.wait_for(b"bare-ready") - term.started
-    term.settle()
-    rate, cpu = term.idle(idle_s)
-    memory = term.peak_memory_mb()
-    term.stop()
-    return {"first_paint_s": painted, "idle_bytes_s": rate, "idle_cpu": cpu, "memory_mb": memory}
+    return term
+
+
+def start_dashboard(db: Path) -> Terminal:
+    term = Terminal([sys.executable, "-m", "imtui.cli", "--db", str(db)], environment())
+    term.start()
+    return term
+
+
+NEWEST_ALERT = f"benchmark alert {ALERTS}".encode()
+
+
+def first_paints(db: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Start → first full paint, alternating the two programs so both see the same machine;
+    one start of each first, unmeasured, so both find their files in the page cache."""
+    bare: list[float] = []
+    dash: list[float] = []
+    for run in range(runs + 1):
+        for starter, marker, into in ((start_bare, b"bare-ready", bare), (lambda: start_dashboard(db), NEWEST_ALERT, dash)):  # fmt: skip
+            term = starter()
+            try:
+                painted = term.wait_for(marker) - term.started
+                if run:
+                    into.append(painted)
+                term.settle(0.3)
+            finally:
+                term.stop()
+    return bare, dash
+
+
+def measure_keys(term: Terminal, presses: int) -> dict[str, list[float]]:
+    """Each press waits for a quiet screen first, so no tick or live update is counted."""
+    keys: dict[str, list[float]] = {"cursor move": [], "page down": [], "jump to end": [], "filter": []}  # fmt: skip
+
+    def press(name: str, keys_: bytes) -> None:
+        term.settle(0.25)
+        try:
+            keys[name].append(term.repaint_after(keys_))
+        except TimeoutError:
+            print(f"  (no repaint after {keys_!r} for {name}: not counted)", file=sys.stderr)
+
+    for i in range(presses):
+        press("cursor move", b"j" if i % 2 == 0 else b"k")
+    for _ in range(presses):
+        press("page down", b"\x1b[6~")
+    for i in range(presses):
+        press("jump to end", b"G" if i % 2 == 0 else b"g")
+    for i in range(presses):
+        # "/" and the filter typed in one go, as a person does; enter is what is timed
+        text = b"status:held" if i % 2 == 0 else b"#" + str(ORDERS - 7 * i).encode()
+        term.send(b"/" + text)
+        press("filter", b"\r")
+        term.settle(0.1)
+        term.send(b"\x1b")  # esc: back to no filter
+    term.settle(0.3)
+    return keys
+
+
+def commit_delays(term: Terminal, db: Path, times: int = 5) -> list[float]:
+    delays: list[float] = []
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        for n in range(times):
+            alert_id = ALERTS + 1000 + n + int(time.time()) % 100000 * 10
+            message = f"committed elsewhere {alert_id}"
+            term.settle(0.3)
+            since = term.mark()
+            t = stamp(datetime.now(UTC))
+            con.execute(
+                "INSERT INTO alert (id, account_id, connection_id, kind, scope, fingerprint, state,"
+                " needs_person, message, count, first_seen, last_seen)"
+                " VALUES (?, 1, 2, 'remote_error', 'record', ?, 'open', 0, ?, 1, ?, ?)",
+                (alert_id, f"elsewhere:{alert_id}", message, t, t),
+            )
+            con.commit()
+            committed = time.monotonic()
+            delays.append(
+                term.wait_for(str(alert_id).encode(), since=since, timeout=10) - committed
+            )
+    finally:
+        remove_leftovers(con)
+        con.close()
+    return delays
+
+
+def remove_leftovers(con: sqlite3.Connection) -> None:
+    """Rows this benchmark commits "from another process" (also left by an interrupted run)."""
+    con.execute("DELETE FROM alert_event WHERE alert_id IN (SELECT id FROM alert WHERE fingerprint LIKE 'elsewhere:%')")  # fmt: skip
+    con.execute("DELETE FROM alert WHERE fingerprint LIKE 'elsewhere:%'")
+    con.commit()
 
 
 def run_dashboard(db: Path, presses: int, idle_s: float) -> dict[str, object]:
-    newest_alert = f"benchmark alert {ALERTS}".encode()
-    term = Terminal([sys.executable, "-m", "imtui.cli", "--db", str(db)], environment())
-    term.start()
-    painted = term.wait_for(newest_alert) - term.started
-    term.settle(0.5)
-    results: dict[str, object] = {"first_paint_s": painted}
-
-    term.send(b"2")  # the million orders
-    term.wait_for(f"#{ORDERS}".encode(), since=0)
-    term.settle()
-    keys: dict[str, list[float]] = {"cursor move": [], "page down": [], "jump to end": [], "filter": []}  # fmt: skip
-    for i in range(presses):
-        keys["cursor move"].append(term.repaint_after(b"j" if i % 2 == 0 else b"k"))
-    for _ in range(presses):
-        keys["page down"].append(term.repaint_after(b"\x1b[6~"))
-    for i in range(presses):
-        keys["jump to end"].append(term.repaint_after(b"G" if i % 2 == 0 else b"g"))
-    for i in range(presses):
-        term.send(b"/")
-        term.settle(0.05)
-        text = b"status:held" if i % 2 == 0 else b"#" + str(ORDERS - 7 * i).encode()
-        term.send(text)
-        term.settle(0.05)
-        keys["filter"].append(term.repaint_after(b"\r"))
-        term.send(b"\x1b")  # clear the filter again
-        term.settle(0.1)
-    results["keys"] = {
-        name: {"p50_ms": statistics.median(v) * 1000, "p95_ms": percentile(v, 95) * 1000}
-        for name, v in keys.items()
-    }
-    term.send(b"1")
-    term.settle(1.0)
-    rate, cpu = term.idle(idle_s)
-    results["idle_bytes_s"], results["idle_cpu"] = rate, cpu
-
-    delays = []
-    con = sqlite3.connect(db)
-    for n in range(5):
-        alert_id = ALERTS + 1000 + n + int(time.time()) % 100000 * 10
-        message = f"committed elsewhere {alert_id}"
-        since = term.mark()
-        t = stamp(datetime.now(UTC))
-        con.execute(
-            "INSERT INTO alert (id, account_id, connection_id, kind, scope, fingerprint, state,"
-            " needs_person, message, count, first_seen, last_seen)"
-            " VALUES (?, 1, 2, 'remote_error', 'record', ?, 'open', 0, ?, 1, ?, ?)",
-            (alert_id, f"elsewhere:{alert_id}", message, t, t),
-        )
-        con.commit()
-        committed = time.monotonic()
-        delays.append(term.wait_for(str(alert_id).encode(), since=since, timeout=10) - committed)
-        term.settle(0.3)
-    con.execute("DELETE FROM alert WHERE fingerprint LIKE 'elsewhere:%'")
-    con.commit()
-    con.close()
-    results["commit_to_screen_s"] = max(delays)
-    results["memory_mb"] = term.peak_memory_mb()
-    term.stop()
-    return results
+    term = start_dashboard(db)
+    try:
+        term.wait_for(NEWEST_ALERT)
+        term.settle(1.0)
+        results: dict[str, object] = {}
+        term.send(b"2")  # the million orders
+        term.wait_for(f"#{ORDERS}".encode(), since=0)
+        keys = measure_keys(term, presses)
+        results["keys"] = {
+            name: {"p50_ms": statistics.median(v) * 1000, "p95_ms": percentile(v, 95) * 1000, "n": len(v)}
+            for name, v in keys.items() if v
+        }  # fmt: skip
+        term.send(b"1")
+        term.settle(1.0)
+        rate, cpu = term.idle(idle_s)
+        results["idle_bytes_s"], results["idle_cpu"] = rate, cpu
+        results["commit_to_screen_s"] = max(commit_delays(term, db))
+        results["memory_mb"] = term.peak_memory_mb()
+        return results
+    finally:
+        term.stop()
 
 
-def report(bare: dict[str, float], dash: dict[str, object]) -> list[str]:
+def run_bare(idle_s: float) -> dict[str, float]:
+    term = start_bare()
+    try:
+        term.wait_for(b"bare-ready")
+        term.settle()
+        rate, cpu = term.idle(idle_s)
+        return {"idle_bytes_s": rate, "idle_cpu": cpu, "memory_mb": term.peak_memory_mb()}
+    finally:
+        term.stop()
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def report(bare: dict[str, float], dash: dict[str, object], starts: tuple[list[float], list[float]]) -> list[str]:  # fmt: skip
+    bare_starts, dash_starts = starts
+    first, first_bare = statistics.median(dash_starts), statistics.median(bare_starts)
+    worst = max(dash_starts)
+    lines = [
+        f"{'measure':40} {'dashboard':>14} {'bare app':>10}  target",
+        f"{'start → first full paint (median)':40} {first:>12.2f} s {first_bare:>8.2f} s"
+        f"  ≤ 1.5 s and ≤ bare + 0.5 s ({verdict(first <= 1.5 and first - first_bare <= 0.5)})",
+        f"{'start → first full paint (worst of ' + str(len(dash_starts)) + ')':40} {worst:>12.2f} s {max(bare_starts):>8.2f} s",
+    ]  # fmt: skip
     keys = dash["keys"]
     assert isinstance(keys, dict)
-    first = float(dash["first_paint_s"])  # type: ignore[arg-type]
-    lines = [
-        f"{'measure':38} {'dashboard':>14} {'bare app':>10}  target",
-        f"{'start → first full paint':38} {first:>12.2f} s {bare['first_paint_s']:>8.2f} s"
-        f"  ≤ 1.5 s and ≤ bare + 0.5 s ({'ok' if first <= 1.5 and first - bare['first_paint_s'] <= 0.5 else 'MISSED'})",
-    ]  # fmt: skip
     for name, figures in keys.items():
-        ok = "ok" if figures["p95_ms"] <= 50 else "MISSED"
         lines.append(
-            f"{'key → repaint, ' + name + ' (p50/p95)':38} {figures['p50_ms']:>5.0f}/{figures['p95_ms']:>4.0f} ms"
-            f" {'':>10}  p95 ≤ 50 ms ({ok})"
+            f"{'key → repaint, ' + name + ' (p50/p95)':40} {figures['p50_ms']:>5.0f}/{figures['p95_ms']:>4.0f} ms"
+            f" {'':>10}  p95 ≤ 50 ms ({verdict(figures['p95_ms'] <= 50)})"
         )  # fmt: skip
     memory = float(dash["memory_mb"])  # type: ignore[arg-type]
     rate = float(dash["idle_bytes_s"])  # type: ignore[arg-type]
     cpu = float(dash["idle_cpu"]) * 100  # type: ignore[arg-type]
     commit = float(dash["commit_to_screen_s"])  # type: ignore[arg-type]
     lines += [
-        f"{'peak memory':38} {memory:>11.0f} MB {bare['memory_mb']:>7.0f} MB  ≤ 200 MB ({'ok' if memory <= 200 else 'MISSED'})",
-        f"{'idle: bytes to the terminal':38} {rate:>10.0f} B/s {bare['idle_bytes_s']:>6.0f} B/s  ≤ 200 B/s ({'ok' if rate <= 200 else 'MISSED'})",
-        f"{'idle: CPU (one core)':38} {cpu:>12.1f} % {bare['idle_cpu'] * 100:>8.1f} %  ≤ 2 % ({'ok' if cpu <= 2 else 'MISSED'})",
-        f"{'commit elsewhere → row on screen (max)':38} {commit:>12.2f} s {'':>10}  ≤ 1 s ({'ok' if commit <= 1 else 'MISSED'})",
+        f"{'peak memory':40} {memory:>11.0f} MB {bare['memory_mb']:>7.0f} MB  ≤ 200 MB ({verdict(memory <= 200)})",
+        f"{'idle: bytes to the terminal':40} {rate:>10.0f} B/s {bare['idle_bytes_s']:>6.0f} B/s  ≤ 200 B/s ({verdict(rate <= 200)})",
+        f"{'idle: CPU (one core)':40} {cpu:>12.1f} % {bare['idle_cpu'] * 100:>8.1f} %  ≤ 2 % ({verdict(cpu <= 2)})",
+        f"{'commit elsewhere → row on screen (max)':40} {commit:>12.2f} s {'':>10}  ≤ 1 s ({verdict(commit <= 1)})",
     ]  # fmt: skip
     return lines
 
 
-def main() -> None:
+def prepare() -> None:
+    """Compile imtui's modules as an installed package would have them: without this, a
+    checkout run with PYTHONDONTWRITEBYTECODE compiles every module on every start."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "imtui")], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    busy = [p.info["name"] for p in psutil.process_iter(["name", "cpu_percent"]) if (p.info["cpu_percent"] or 0) > 20]  # fmt: skip
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min)" + (f"; busy: {', '.join(busy)}" if busy else "")  # fmt: skip
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=20, help="presses per key measured")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
+    parser.add_argument("--starts", type=int, default=5, help="starts of each program timed")
     args = parser.parse_args()
     db = database()
-    bare = run_bare(args.idle)
-    dash = run_dashboard(db, args.presses, args.idle)
-    lines = report(bare, dash)
+    with sqlite3.connect(db, timeout=10) as con:
+        remove_leftovers(con)
+    prepare()
+    load_before = machine_load()
+    print(f"machine before: {load_before}", flush=True)
+    try:
+        starts = first_paints(db, args.starts)
+        bare = run_bare(args.idle)
+        dash = run_dashboard(db, args.presses, args.idle)
+    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    load_after = machine_load()
+    lines = report(bare, dash, starts)
     print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, {ORDERS:,} orders / "
           f"{ALERTS:,} alerts ({OPEN_ALERTS:,} open) / {RETRIES:,} retry rows")  # fmt: skip
+    print(f"machine: before {load_before}; after {load_after}")
     print("\n".join(lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dashboard.json").write_text(json.dumps({"bare": bare, "dashboard": dash}, indent=2))
+    (RESULTS / "dashboard.json").write_text(
+        json.dumps(
+            {"bare": bare, "dashboard": dash, "starts": {"bare": starts[0], "dashboard": starts[1]},
+             "machine": {"before": load_before, "after": load_after}},
+            indent=2,
+        )
+    )  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,37 +9,73 @@ unexpected error.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from imtui.cli.accounts import account_group, connection_group
-from imtui.cli.alerts import alerts_group, open_command
-from imtui.cli.contacts import contacts_group, outbox_group
 from imtui.cli.context import AppContext
-from imtui.cli.dashboard import dashboard_command
-from imtui.cli.demo import demo_command
-from imtui.cli.mappings import mapping_group
-from imtui.cli.orders import orders_group
-from imtui.cli.overview import audit_group, status_command
-from imtui.cli.queue import queue_group
-from imtui.cli.worker import sandbox_command, worker_command
-from imtui.connectors.registry import ConnectionConfigError
 from imtui.domain.text import printable
-from imtui.engine.actions import ActionError
-from imtui.store.database import DatabaseError
-from imtui.store.listing import InvalidCursor
 
 PROG = "imtui"
-EXPECTED = (ActionError, DatabaseError, ConnectionConfigError, InvalidCursor)
+
+COMMANDS: dict[str, str] = {
+    "account": "imtui.cli.accounts:account_group",
+    "alerts": "imtui.cli.alerts:alerts_group",
+    "audit": "imtui.cli.overview:audit_group",
+    "connection": "imtui.cli.accounts:connection_group",
+    "contacts": "imtui.cli.contacts:contacts_group",
+    "dashboard": "imtui.cli.dashboard:dashboard_command",
+    "demo": "imtui.cli.demo:demo_command",
+    "mapping": "imtui.cli.mappings:mapping_group",
+    "open": "imtui.cli.alerts:open_command",
+    "orders": "imtui.cli.orders:orders_group",
+    "outbox": "imtui.cli.contacts:outbox_group",
+    "queue": "imtui.cli.queue:queue_group",
+    "sandbox": "imtui.cli.worker:sandbox_command",
+    "status": "imtui.cli.overview:status_command",
+    "worker": "imtui.cli.worker:worker_command",
+}
+"""Each command, imported when it runs (or when --help lists it): ``imtui`` alone opens the
+dashboard without loading every command's database and HTTP code first."""
+
+EXPECTED = (
+    ("imtui.engine.actions", "ActionError"),
+    ("imtui.store.database", "DatabaseError"),
+    ("imtui.connectors.registry", "ConnectionConfigError"),
+    ("imtui.store.rows", "InvalidCursor"),
+)
+"""Errors that are one line for a person, by where they are defined. An error can only be one
+of these once its module is loaded, so nothing is imported to recognise it."""
+
+
+def _is_a(exc: BaseException, module: str, name: str) -> bool:
+    loaded = sys.modules.get(module)
+    cls = getattr(loaded, name, None) if loaded is not None else None
+    return isinstance(cls, type) and isinstance(exc, cls)
+
+
+def load_command(name: str) -> click.Command:
+    module, _, attribute = COMMANDS[name].partition(":")
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command)
+    return command
 
 
 class ImtuiGroup(click.Group):
-    """A group whose ``main`` never lets an exception out as a traceback."""
+    """A group whose ``main`` never lets an exception out as a traceback, and whose commands
+    are imported only when they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
 
     def main(
         self,
@@ -74,10 +110,6 @@ def run_reporting_errors(run: Callable[[], Any]) -> int:
         return report("aborted", 1)
     except click.ClickException as exc:
         return report(exc.format_message(), exc.exit_code)
-    except EXPECTED as exc:
-        return report(str(exc), 1)
-    except SQLAlchemyError as exc:
-        return report(f"database: {_first_line(str(getattr(exc, 'orig', None) or exc))}", 1)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -85,6 +117,10 @@ def run_reporting_errors(run: Callable[[], Any]) -> int:
         _silence_stdout()
         return 1
     except Exception as exc:
+        if any(_is_a(exc, module, name) for module, name in EXPECTED):
+            return report(str(exc), 1)
+        if _is_a(exc, "sqlalchemy.exc", "SQLAlchemyError"):
+            return report(f"database: {_first_line(str(getattr(exc, 'orig', None) or exc))}", 1)
         if os.environ.get("IMTUI_DEBUG"):
             raise
         return report(f"internal error: {type(exc).__name__}: {_first_line(str(exc))}", 1)
@@ -152,27 +188,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
     ctx.obj = app
     ctx.call_on_close(app.close)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(dashboard_command)
-
-
-for command in (
-    dashboard_command,
-    demo_command,
-    worker_command,
-    sandbox_command,
-    account_group,
-    connection_group,
-    orders_group,
-    alerts_group,
-    queue_group,
-    mapping_group,
-    audit_group,
-    status_command,
-    open_command,
-    contacts_group,
-    outbox_group,
-):
-    cli.add_command(command)
+        ctx.invoke(load_command("dashboard"))
 
 
 def main() -> None:

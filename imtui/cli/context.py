@@ -6,16 +6,19 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
-from imtui.engine import actions
 from imtui.engine.clock import Clock, SystemClock
-from imtui.store.audit import current_user
-from imtui.store.database import Database, DatabaseError, describe_url, resolve_url
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from imtui.store.database import Database
+
+# The database layer (SQLAlchemy, the models) is imported on first use, not here: ``imtui``
+# with no command opens the dashboard, which paints before it has loaded.
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +38,10 @@ class AppContext:
     def db(self) -> Database:
         """Opened (and migrated) on first use, so ``--help`` and ``sandbox`` never touch it."""
         if self._db is None:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            from imtui.store.database import Database, DatabaseError, describe_url, resolve_url
+
             try:
                 self._db = Database(self.db_url)
             except SQLAlchemyError as exc:
@@ -47,6 +54,8 @@ class AppContext:
     @property
     def actor(self) -> str:
         if self._actor is None:
+            from imtui.store.audit import current_user
+
             self._actor = current_user()
         return self._actor
 
@@ -91,6 +100,8 @@ def account_id_for(session: Session, account_key: str | None) -> int | None:
     """The id of a filter's account (name or id); None when no filter was given."""
     if not account_key:
         return None
+    from imtui.engine import actions
+
     return actions.account_for(session, account_key).id
 
 

@@ -1,20 +1,37 @@
 """``imtui`` with no command (and ``imtui dashboard``): the live dashboard on the configured
-database, with the engine's scheduler running in the same process unless ``--no-worker``."""
+database, with the engine's scheduler running in the same process unless ``--no-worker``.
+
+Nothing heavy is imported before the dashboard is on screen. A helper process reads the first
+rows on another core while this one loads Textual and paints the frame
+(:mod:`imtui.store.first_screen`); the database layer (SQLAlchemy) is then loaded in a worker
+behind the painted screen, and the engine (httpx, APScheduler) is built after that.
+``python -X importtime -m imtui.cli`` shows what is left.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from imtui.cli.context import AppContext, CliError, pass_app
-from imtui.engine.runtime import Engine
-from imtui.service import Service
-from imtui.tui.app import DashboardApp, StartAt
-from imtui.tui.backend import Backend
+
+if TYPE_CHECKING:
+    from imtui.engine.runtime import Engine
+    from imtui.service import Service
+    from imtui.store.database import Database
+    from imtui.store.rows import FirstScreen
+    from imtui.tui.app import StartAt
+    from imtui.tui.backend import Backend
 
 log = logging.getLogger("imtui.dashboard")
 
@@ -28,7 +45,7 @@ def log_to_file() -> Path | None:
     """The engine's log lines go to a file while the screen belongs to the dashboard."""
     from platformdirs import user_log_dir
 
-    from imtui.cli.worker import QUIET_LOGGERS, SafeFormatter
+    from imtui.cli.logs import QUIET_LOGGERS, SafeFormatter
 
     folder = Path(user_log_dir("imtui", appauthor=False))
     try:
@@ -45,21 +62,81 @@ def log_to_file() -> Path | None:
     return getattr(handler, "baseFilename", None) and Path(handler.baseFilename)  # type: ignore[attr-defined]
 
 
+def build_engine(database: Database, *, worker: bool, tick: float) -> tuple[Engine, Service | None]:
+    """The engine the dashboard sends "now" with, and the service running its cycle here."""
+    from imtui.engine.runtime import Engine
+    from imtui.service import Service
+
+    engine = Engine(database)
+    return engine, Service(engine, tick_seconds=tick) if worker else None
+
+
+def open_backend(app_context: AppContext, *, worker: bool, tick: float) -> Backend:
+    """Open (and if need be migrate) the database; called in the dashboard's worker thread."""
+    from imtui.tui.backend import Backend
+
+    return Backend(
+        app_context.db,
+        actor=app_context.actor,
+        engine_factory=partial(build_engine, worker=worker, tick=tick),
+        runs_worker=worker,
+    )
+
+
+def start_first_screen(app_context: AppContext) -> Callable[[], FirstScreen | None]:
+    """Start the helper that reads the first screen on another core (see
+    :mod:`imtui.store.first_screen`); returns what waits for its answer (None: no answer)."""
+    env = dict(os.environ)
+    if app_context.db_url:
+        env["IMTUI_DB"] = app_context.db_url
+    rows = shutil.get_terminal_size().lines
+    try:
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "imtui.store.first_screen", str(rows)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    except OSError:
+        return lambda: None
+
+    def answer() -> FirstScreen | None:
+        import pickle
+
+        from imtui.store.rows import FirstScreen
+
+        try:
+            data, _ = helper.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.communicate()
+            return None
+        if helper.returncode != 0 or not data:
+            return None
+        screen = pickle.loads(data)  # from our own child process, over a pipe
+        return screen if isinstance(screen, FirstScreen) else None
+
+    return answer
+
+
 async def run_dashboard(
     app_context: AppContext, *, worker: bool, tick: float, start: StartAt | None = None
 ) -> None:
-    engine = Engine(app_context.db)
-    service = Service(engine, tick_seconds=tick) if worker else None
-    if service is not None:
-        await service.start()
+    # First, before Textual loads: the helper that reads the first rows on the other core.
+    first_screen = start_first_screen(app_context) if start is None else None
+    from imtui.tui.app import DashboardApp
+
+    app = DashboardApp(
+        partial(open_backend, app_context, worker=worker, tick=tick),
+        start=start,
+        first_screen=first_screen,
+    )
     try:
-        backend = Backend(app_context.db, engine, service=service, actor=app_context.actor)
-        await DashboardApp(backend, start=start).run_async()
+        await app.run_async()
     finally:
-        if service is not None:
-            await service.stop(grace=10.0)
-        else:
-            await engine.aclose()
+        if app.backend_ready:
+            await app.backend.stop_engine(grace=10.0)
 
 
 @click.command("dashboard", short_help="The live dashboard (also: imtui with no command).")

@@ -6,13 +6,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
-import time
 
 import click
 
 from imtui.cli.context import AppContext, CliError, pass_app
-from imtui.domain.text import hide_url_passwords, printable
+from imtui.cli.logs import setup_logging
 from imtui.engine.pipeline import PipelineStats
 from imtui.engine.runtime import CycleReport, Engine, EngineSettings
 from imtui.engine.scheduler import EngineScheduler
@@ -24,8 +22,6 @@ log = logging.getLogger("imtui.worker")
 STOP_GRACE_S = 30.0
 """How long a stopping worker lets the cycle in progress record its outcomes."""
 WATCH_EVERY_S = 0.5
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "alembic")
-"""Chatty per-request/per-tick loggers: warnings only."""
 
 
 def summarize(report: CycleReport) -> str:
@@ -60,32 +56,6 @@ def _is_quiet(report: CycleReport) -> bool:
             report.inventory.claimed,
         )
     )
-
-
-class SafeFormatter(logging.Formatter):
-    """UTC timestamps; remote text made harmless to a terminal; passwords in URLs masked."""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return time.strftime(datefmt or "%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
-
-    def format(self, record: logging.LogRecord) -> str:
-        return hide_url_passwords(printable(super().format(record), keep_newlines=True))
-
-
-def setup_logging() -> None:
-    """Timestamped UTC lines on stderr. Credentials are never logged: the engine logs ids and
-    remote messages, never connection settings."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        SafeFormatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%SZ"
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @click.command("worker", short_help="Run the engine until Ctrl-C or SIGTERM.")

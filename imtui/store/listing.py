@@ -11,16 +11,14 @@ Nothing here ever returns a credential's value: connections carry their credenti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
-from imtui.domain.records import Address, OrderLine
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.text import hide_url_passwords
 from imtui.store.alerts import alert_history
@@ -35,225 +33,29 @@ from imtui.store.models import (
     ShipMethodMapping,
 )
 from imtui.store.orders import address_of, lines_of
+from imtui.store.rows import (  # the rows live there, free of database code
+    AccountRow,
+    AlertDetail,
+    AlertEventRow,
+    AlertFilter,
+    AlertRow,
+    AttemptRow,
+    AuditRow,
+    ConnectionRow,
+    HeaderCounts,
+    InvalidCursor,
+    MappingRow,
+    OrderDetail,
+    OrderFilter,
+    OrderRow,
+    Page,
+    QueueFilter,
+    RetryRow,
+)
 
 R = TypeVar("R")
 
 MAX_PAGE = 1000
-
-
-class InvalidCursor(ValueError):
-    """An ``after`` cursor that this listing did not hand out."""
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[R]):
-    rows: list[R]
-    next_cursor: str | None
-    """Pass as ``after`` for the next page; None on the last page."""
-
-
-# -- rows -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    id: int
-    name: str
-    kind: str
-    connections: int
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionRow:
-    id: int
-    account_id: int
-    account: str
-    name: str
-    role: str
-    platform: str
-    base_url: str
-    credential_keys: tuple[str, ...]
-    """Which credentials are set; their values never leave the store through this module."""
-    settings: dict[str, Any]
-    poll_interval_s: int
-    paused: bool
-    paused_reason: str | None
-    last_polled_at: datetime | None
-    next_poll_at: datetime | None
-    watermark: datetime | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    id: int
-    number: str
-    reference: str
-    account_id: int
-    account: str
-    status: str
-    hold_reason: str | None
-    ship_name: str
-    ship_city: str
-    ship_country: str
-    ship_method_code: str
-    wms_order_id: str | None
-    tracking_number: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RetryRow:
-    id: int
-    account_id: int
-    connection_id: int
-    operation: str
-    subject_id: int
-    subject_label: str
-    state: str
-    attempts: int
-    consecutive_failures: int
-    last_error: str | None
-    last_failure_class: str | None
-    next_attempt_at: datetime | None
-    deadline_at: datetime | None
-    first_failure_at: datetime | None
-    in_flight_since: datetime | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRow:
-    id: int
-    retry_item_id: int
-    operation: str
-    at: datetime
-    ok: bool
-    outcome: str
-    """"sent", "linked", … on success; the failure class otherwise."""
-    http_status: int | None
-    message: str
-    """The remote system's words, verbatim."""
-    duration_ms: int | None
-    worker: str
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRow:
-    id: int
-    account_id: int
-    account: str
-    connection_id: int | None
-    connection: str | None
-    kind: str
-    headline: str
-    """The kind in the operator's words: "Ship method has no mapping"."""
-    state: str
-    needs_person: bool
-    message: str
-    order_id: int | None
-    order_number: str | None
-    sku: str | None
-    subject: str | None
-    http_status: int | None
-    count: int
-    first_seen: datetime
-    last_seen: datetime
-    resolved_at: datetime | None
-    resolved_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AlertEventRow:
-    id: int
-    at: datetime
-    event: str
-    actor: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class MappingRow:
-    id: int
-    account_id: int
-    account: str
-    source_code: str
-    carrier: str
-    mode: str
-    billing_code: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRow:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class OrderDetail:
-    order: OrderRow
-    address: Address
-    ship_method_title: str
-    carrier: str | None
-    shipped_at: datetime | None
-    fulfilled_at: datetime | None
-    lines: tuple[OrderLine, ...]
-    retries: tuple[RetryRow, ...]
-    """Its delivery and tracking-push rows in the retry queue."""
-    attempts: tuple[AttemptRow, ...]
-    """The newest attempts first, at most ``attempts_limit`` of them."""
-    attempts_total: int
-    alerts: tuple[AlertRow, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AlertDetail:
-    alert: AlertRow
-    events: tuple[AlertEventRow, ...]
-    ship_method_code: str | None
-    """For an unmapped-ship-method alert: the code that needs a mapping."""
-    platform: str | None
-    """The platform of the alert's connection, to name the credential keys to fix."""
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderCounts:
-    open_alerts: int
-    needs_person: int
-    """Open alerts that no retry will resolve."""
-    due_now: int
-    held: int
-    skipped: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueueFilter:
-    states: tuple[str, ...] = (RetryState.DUE, RetryState.HELD, RetryState.SKIPPED)
-    operation: str | None = None
-    account_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    status: str | None = None
-    account_id: int | None = None
-    search: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AlertFilter:
-    states: tuple[str, ...] = (AlertState.OPEN,)
-    account_id: int | None = None
-    kind: str | None = None
 
 
 # -- accounts, connections, mappings (small tables) -------------------------------------------

@@ -7,20 +7,20 @@ one row further on; page down asks for the rows after the last; jump to the end 
 rows. Each is one indexed range scan (``(sort value, id) < (:v, :id) ORDER BY … LIMIT n``), so it
 costs the same on the first page and the ten-thousandth.
 
-Rows are the frozen dataclasses of :mod:`imtui.store.listing`.
+Rows, positions and windows are the frozen dataclasses of :mod:`imtui.store.rows`; this module
+adds the SQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, func, literal, or_, tuple_
 from sqlmodel import Session, col, select
 
+from imtui.store import rows
 from imtui.store.listing import (
     AlertFilter,
     AlertRow,
@@ -35,130 +35,78 @@ from imtui.store.listing import (
     _retry_row,
 )
 from imtui.store.models import Account, Alert, Connection, Order, RetryItem
+from imtui.store.rows import FAR_FUTURE, TOP, Anchor, Position, Sort, Window
 from imtui.store.types import UTCDateTime
 
 R = TypeVar("R")
 
 MAX_WINDOW = 500
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-"""Stands in for "no time set" so rows without one sort last and keyset comparisons stay total."""
-
 _FAR = literal(FAR_FUTURE, UTCDateTime)
 
 COUNT_CAP = 100_000
 """Counts for "act on all matching" stop here: past it a person is told "more than …"."""
 
 
-class Anchor(StrEnum):
-    FIRST = "first"
-    """The first rows in sort order."""
-    LAST = "last"
-    """The last rows."""
-    AT = "at"
-    """Starting at a row (inclusive); filled up from before it near the end."""
-    AFTER = "after"
-    """Starting just after a row: page down."""
-    BEFORE = "before"
-    """Ending just before a row: page up."""
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    anchor: Anchor = Anchor.FIRST
-    key: tuple[Any, ...] | None = None
-    """The sort key of the row the anchor refers to (see :attr:`SortOrder.key_of`)."""
-
-
-TOP = Position()
-
-
-@dataclass(frozen=True, slots=True)
-class Window(Generic[R]):
-    rows: list[R]
-    at_start: bool
-    """Nothing comes before the first row."""
-    at_end: bool
-    """Nothing comes after the last row."""
-
-
 @dataclass(frozen=True, slots=True)
 class SortOrder(Generic[R]):
-    name: str
-    label: str
+    """A sort order (:class:`~imtui.store.rows.Sort`) with the SQL that reads in it."""
+
+    sort: Sort[R]
     columns: tuple[Any, ...]
     """SQL expressions, the id last; all in one direction so one index range serves them."""
-    descending: bool
-    key_of: Callable[[R], tuple[Any, ...]]
+
+    @property
+    def name(self) -> str:
+        return self.sort.name
+
+    @property
+    def label(self) -> str:
+        return self.sort.label
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.descending
+
+    @property
+    def key_of(self) -> Callable[[R], tuple[Any, ...]]:
+        return self.sort.key_of
 
 
-def _later(value: datetime | None) -> datetime:
-    return value if value is not None else FAR_FUTURE
+def _with_columns(
+    sorts: dict[str, Sort[R]], columns: dict[str, tuple[Any, ...]]
+) -> dict[str, SortOrder[R]]:
+    assert sorts.keys() == columns.keys()
+    return {name: SortOrder(sort, columns[name]) for name, sort in sorts.items()}
 
 
-ORDER_SORTS: dict[str, SortOrder[OrderRow]] = {
-    s.name: s
-    for s in (
-        SortOrder("newest", "newest first", (col(Order.id),), True, lambda r: (r.id,)),
-        SortOrder("oldest", "oldest first", (col(Order.id),), False, lambda r: (r.id,)),
-        SortOrder(
-            "updated",
-            "recently changed",
-            (col(Order.updated_at), col(Order.id)),
-            True,
-            lambda r: (r.updated_at, r.id),
-        ),
-    )
-}
+ORDER_SORTS: dict[str, SortOrder[OrderRow]] = _with_columns(
+    rows.ORDER_SORTS,
+    {
+        "newest": (col(Order.id),),
+        "oldest": (col(Order.id),),
+        "updated": (col(Order.updated_at), col(Order.id)),
+    },
+)
 
-ALERT_SORTS: dict[str, SortOrder[AlertRow]] = {
-    s.name: s
-    for s in (
-        SortOrder("newest", "newest first", (col(Alert.id),), True, lambda r: (r.id,)),
-        SortOrder(
-            "last_seen",
-            "last seen",
-            (col(Alert.last_seen), col(Alert.id)),
-            True,
-            lambda r: (r.last_seen, r.id),
-        ),
-        SortOrder(
-            "count",
-            "most repeated",
-            (col(Alert.count), col(Alert.id)),
-            True,
-            lambda r: (r.count, r.id),
-        ),
-        SortOrder("oldest", "oldest first", (col(Alert.id),), False, lambda r: (r.id,)),
-    )
-}
+ALERT_SORTS: dict[str, SortOrder[AlertRow]] = _with_columns(
+    rows.ALERT_SORTS,
+    {
+        "newest": (col(Alert.id),),
+        "last_seen": (col(Alert.last_seen), col(Alert.id)),
+        "count": (col(Alert.count), col(Alert.id)),
+        "oldest": (col(Alert.id),),
+    },
+)
 
-QUEUE_SORTS: dict[str, SortOrder[RetryRow]] = {
-    s.name: s
-    for s in (
-        SortOrder(
-            "next_attempt",
-            "next attempt",
-            (func.coalesce(RetryItem.next_attempt_at, _FAR), col(RetryItem.id)),
-            False,
-            lambda r: (_later(r.next_attempt_at), r.id),
-        ),
-        SortOrder("newest", "newest first", (col(RetryItem.id),), True, lambda r: (r.id,)),
-        SortOrder(
-            "deadline",
-            "deadline",
-            (func.coalesce(RetryItem.deadline_at, _FAR), col(RetryItem.id)),
-            False,
-            lambda r: (_later(r.deadline_at), r.id),
-        ),
-        SortOrder(
-            "attempts",
-            "most attempts",
-            (col(RetryItem.attempts), col(RetryItem.id)),
-            True,
-            lambda r: (r.attempts, r.id),
-        ),
-    )
-}
+QUEUE_SORTS: dict[str, SortOrder[RetryRow]] = _with_columns(
+    rows.QUEUE_SORTS,
+    {
+        "next_attempt": (func.coalesce(RetryItem.next_attempt_at, _FAR), col(RetryItem.id)),
+        "newest": (col(RetryItem.id),),
+        "deadline": (func.coalesce(RetryItem.deadline_at, _FAR), col(RetryItem.id)),
+        "attempts": (col(RetryItem.attempts), col(RetryItem.id)),
+    },
+)
 
 
 # -- the three lists --------------------------------------------------------------------------

@@ -1,17 +1,25 @@
 """The dashboard application: it routes — which screen is showing, what a key opens — and keeps
-the panes live. Screens own their panes; the data comes through :class:`Backend`.
+the panes live (a :class:`~imtui.tui.watcher.Watcher` says when something was committed). Screens
+own their panes; the data comes through :class:`Backend`.
 
-Live updates cost next to nothing when nothing happens: every quarter second a worker asks the
+It starts in steps, so the first rows are on screen as soon as the database can give them: the
+frame is painted first (this module imports no database code); the first rows come from a helper
+process that read them meanwhile, if the command line started one; a worker then opens the
+backend — SQLAlchemy, the database — and the panes re-read their windows through it; and only
+once those rows are painted is the engine built and started (httpx, APScheduler).
+
+Live updates cost next to nothing when nothing happens: every quarter second one thread asks the
 database whether anything was committed (``PRAGMA data_version`` on SQLite); only when something
-was do the panes re-read their windows, and only lines whose text changed are repainted. The
-next probe is scheduled when the last one has answered, so probes never pile up.
+was do the panes re-read their windows, and only cells whose text changed are repainted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -20,8 +28,7 @@ from textual.content import Content
 from textual.worker import Worker, WorkerState
 
 from imtui.domain.failures import AlertKind
-from imtui.store.listing import HeaderCounts
-from imtui.tui.backend import Backend
+from imtui.store.rows import FirstScreen, HeaderCounts
 from imtui.tui.commands import ActionCommands
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone
@@ -33,7 +40,11 @@ from imtui.tui.screens.help import HelpScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from imtui.tui.text import safe
+from imtui.tui.watcher import DatabaseChanged, Watcher, WatchFailed
 from imtui.tui.widgets.status import StatusHeader
+
+if TYPE_CHECKING:
+    from imtui.tui.backend import Backend
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 """``styles/`` at the repository root, reached through the ``imtui/styles`` link and shipped in
@@ -63,20 +74,46 @@ class DashboardApp(App[None]):
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Backend | Callable[[], Backend],
         *,
         start: StartAt | None = None,
         keymap: dict[str, str] | None = None,
         live: bool = True,
+        first_screen: Callable[[], FirstScreen | None] | None = None,
     ) -> None:
+        """``backend`` is ready, or a function that opens it (called in a worker thread);
+        ``first_screen`` waits for the first rows read elsewhere (also in a worker)."""
         super().__init__()
-        self.backend = backend
+        self._first_screen = first_screen
+        self._backend: Backend | None = None
+        self._open_backend: Callable[[], Backend] | None = None
+        if callable(backend):
+            self._open_backend = backend
+        else:
+            self._backend = backend
         self.start = start or StartAt()
         self.user_keymap = load_keymap() if keymap is None else keymap
         self.live = live
         self.account_id: int | None = None
         self.account_name = "All accounts"
         self.counts: HeaderCounts | None = None
+        self.opening_error: str | None = None
+        self._engine_requested = False
+        self._watcher: Watcher | None = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            raise RuntimeError("the database is still being opened")
+        return self._backend
+
+    @property
+    def backend_ready(self) -> bool:
+        return self._backend is not None
+
+    def now(self) -> datetime:
+        """The engine's clock once the backend is open; the wall clock until then."""
+        return self._backend.now() if self._backend is not None else datetime.now(UTC)
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -85,14 +122,63 @@ class DashboardApp(App[None]):
             self.set_keymap(self.user_keymap)
         self.push_screen(DashboardScreen(self.account_id))
         self._paint_header()
+        if self._backend is not None:
+            self._backend_ready()
+        elif self._first_screen is not None:
+            self._wait_for_first_screen()
+        else:
+            self._open()
+
+    @work(thread=True, exclusive=True, group="first-screen", exit_on_error=False)
+    def _wait_for_first_screen(self) -> FirstScreen | None:
+        assert self._first_screen is not None
+        return self._first_screen()
+
+    def _show_first_screen(self, screen: FirstScreen | None) -> None:
+        if screen is not None and self._backend is None:
+            self.counts = screen.counts
+            self._paint_header()
+            self.dashboard.show_first_alerts(screen.alerts)
+        # Loading the database layer now would hold up that paint: after it, then.
+        self.call_after_refresh(self._open)
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def _open(self) -> Backend:
+        assert self._open_backend is not None
+        return self._open_backend()
+
+    def _backend_ready(self) -> None:
         if self.start.alert_id is not None:
             self.open_fix(self.start.alert_id)
-        self._probe()
         if self.live:
+            self._watcher = Watcher(
+                self.backend,
+                self.post_message,
+                lambda: self.account_id,
+                interval=self.PROBE_SECONDS,
+            )
+            self._watcher.start()
             self.set_interval(self.TICK_SECONDS, self._tick)
+        else:
+            self._probe()
+
+    def first_rows_painted(self) -> None:
+        """The pane on screen has its first rows: now the engine may start (its imports and
+        its first cycle would otherwise compete with the first paint)."""
+        if not self._engine_requested and self._backend is not None:
+            self._engine_requested = True
+            self.call_after_refresh(self._start_engine)
+
+    @work(group="engine", exit_on_error=False)
+    async def _start_engine(self) -> None:
+        await self.backend.start_engine()
+        self._paint_header()
 
     def on_unmount(self) -> None:
-        self.backend.close()
+        if self._watcher is not None:
+            self._watcher.stop()
+        if self._backend is not None:
+            self._backend.close()
 
     @property
     def dashboard(self) -> DashboardScreen:
@@ -107,26 +193,41 @@ class DashboardApp(App[None]):
     # -- live ------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
-    def _probe(self) -> tuple[bool, HeaderCounts | None]:
-        if not self.backend.changed():
-            return False, None
-        return True, self.backend.header(self.account_id)
+    def _probe(self) -> None:
+        """Once (not live: tests and snapshots); the watcher does this when live."""
+        if self.backend.changed():
+            self.post_message(DatabaseChanged(self.backend.header(self.account_id)))
+
+    @on(DatabaseChanged)
+    def _database_changed(self, message: DatabaseChanged) -> None:
+        self.counts = message.counts
+        self._paint_header()
+        if message.rows:
+            self._refresh_screens()
+        if self._watcher is not None:
+            self._watcher.handled()
+
+    @on(WatchFailed)
+    def _watch_failed(self, message: WatchFailed) -> None:
+        self._show_error(message.error)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group == "probe":
+        if worker.group == "first-screen":
             if event.state is WorkerState.SUCCESS:
-                changed, counts = worker.result  # type: ignore[misc]
-                if changed:
-                    self.counts = counts
-                    self._paint_header()
-                    self._refresh_screens()
-            if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
-                if event.state is WorkerState.ERROR:
-                    self._show_error(worker.error)
-                if self.live:
-                    self.set_timer(self.PROBE_SECONDS, self._probe)
+                self._show_first_screen(worker.result)  # type: ignore[arg-type]
+            elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+                self._show_first_screen(None)
+        elif worker.group == "open":
+            if event.state is WorkerState.SUCCESS:
+                self._backend = worker.result  # type: ignore[assignment]
+                self._backend_ready()
+            elif event.state is WorkerState.ERROR:
+                error = worker.error
+                self.opening_error = safe(f"{error}", limit=200)
+                self._paint_header()
+                self._show_error(error)
         elif event.state is WorkerState.ERROR:
             self._show_error(worker.error)
 
@@ -135,8 +236,11 @@ class DashboardApp(App[None]):
 
     def refresh_now(self) -> None:
         """Re-read everything now, changed or not (after an action, a new account)."""
-        self.backend.probe.forget()
-        self._probe()
+        if self._watcher is not None:
+            self._watcher.ask_now()
+        else:
+            self.backend.probe.forget()
+            self._probe()
 
     def _refresh_screens(self) -> None:
         seen: set[int] = set()
@@ -158,7 +262,17 @@ class DashboardApp(App[None]):
             header = self.dashboard.query_one(StatusHeader)
         except Exception:
             return
-        backend = self.backend
+        backend = self._backend
+        if backend is None:
+            header.show(
+                account=self.account_name,
+                runs_worker=False,
+                next_run=None,
+                worker_error=None,
+                counts=None,
+                note=self.opening_error or "opening the database…",
+            )
+            return
         header.show(
             account=self.account_name,
             runs_worker=backend.runs_worker,

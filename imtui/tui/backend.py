@@ -2,24 +2,36 @@
 :mod:`imtui.store.windows`, actions through :mod:`imtui.engine.actions`, sends through the
 engine. Every method here but the async ones blocks on the database: call them from a thread
 worker, never from the event loop.
+
+This module is the heavy half of the dashboard (SQLAlchemy, the engine, httpx): the app imports
+it in a worker after its first paint, never at start. The engine itself is built later still,
+once the first rows are on screen (:meth:`Backend.build_engine`, :meth:`Backend.start_engine`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from imtui.domain.records import Address
 from imtui.domain.retry import Operation
 from imtui.engine import actions
-from imtui.engine.runtime import Engine
-from imtui.service import Service
+from imtui.engine.clock import Clock, SystemClock
 from imtui.store import listing, windows
 from imtui.store.audit import current_user
 from imtui.store.changes import ChangeProbe
 from imtui.store.database import Database, describe_url
 from imtui.tui.filters import AlertQuery, OrderQuery, QueueQuery
+from imtui.tui.messages import Refused
+
+if TYPE_CHECKING:
+    from imtui.engine.runtime import Engine
+    from imtui.service import Service
+
+    EngineFactory = Callable[[Database], tuple[Engine, Service | None]]
 
 T = TypeVar("T")
 
@@ -53,23 +65,32 @@ class Backend:
     def __init__(
         self,
         database: Database,
-        engine: Engine,
+        engine: Engine | None = None,
         *,
         service: Service | None = None,
         actor: str | None = None,
+        engine_factory: EngineFactory | None = None,
+        runs_worker: bool = False,
     ) -> None:
+        """Either an ``engine`` (and the ``service`` running it), already built, or an
+        ``engine_factory`` that builds them in :meth:`build_engine`; ``runs_worker`` says
+        whether the factory's will run the engine's cycle here (for the header meanwhile)."""
         self.db = database
         self.engine = engine
         self.service = service
         self.actor = actor or current_user()
         self.probe = ChangeProbe(database)
+        self._engine_factory = engine_factory
+        self._expects_worker = runs_worker
+        self._clock: Clock = engine.clock if engine is not None else SystemClock()
+        self._started_here = False
 
     @property
-    def clock(self) -> Any:
-        return self.engine.clock
+    def clock(self) -> Clock:
+        return self._clock
 
     def now(self) -> datetime:
-        return self.engine.clock.now()
+        return self._clock.now()
 
     @property
     def where(self) -> str:
@@ -230,32 +251,50 @@ class Backend:
         return report
 
     def edit_order(self, order_id: int, changes: dict[str, str]) -> ActionReport:
-        """Raises ActionError when the change is refused; nothing is changed then."""
+        """Raises Refused when the change is refused; nothing is changed then."""
         report = ActionReport()
-        with self.db.write() as session:
-            item = actions.edit_order(
-                session, order_key=str(order_id), changes=changes, actor=self.actor, now=self.now()
-            )
-            report.send(item.operation, item.id or 0)
+        try:
+            with self.db.write() as session:
+                item = actions.edit_order(
+                    session,
+                    order_key=str(order_id),
+                    changes=changes,
+                    actor=self.actor,
+                    now=self.now(),
+                )
+                report.send(item.operation, item.id or 0)
+        except actions.ActionError as exc:
+            raise Refused(str(exc)) from exc
         report.done = 1
         return report
+
+    @staticmethod
+    def address_problems(fields: dict[str, str]) -> dict[str, list[str]]:
+        """Each problem with a ship-to address, by field (no database: safe on the loop)."""
+        problems: dict[str, list[str]] = {}
+        for error in actions.address_errors(Address(**fields)):
+            problems.setdefault(error.field, []).append(error.message)
+        return problems
 
     def set_mapping(
         self, account_id: int, source_code: str, carrier: str, mode: str, billing_code: str
     ) -> int:
-        """Raises ActionError when refused. Returns how many held orders it released (B9)."""
-        with self.db.write() as session:
-            account = actions.account_for(session, str(account_id))
-            _, released = actions.set_mapping(
-                session,
-                account=account,
-                source_code=source_code,
-                carrier=carrier,
-                mode=mode,
-                billing_code=billing_code or "Prepaid",
-                actor=self.actor,
-                now=self.now(),
-            )
+        """Raises Refused when refused. Returns how many held orders it released (B9)."""
+        try:
+            with self.db.write() as session:
+                account = actions.account_for(session, str(account_id))
+                _, released = actions.set_mapping(
+                    session,
+                    account=account,
+                    source_code=source_code,
+                    carrier=carrier,
+                    mode=mode,
+                    billing_code=billing_code or "Prepaid",
+                    actor=self.actor,
+                    now=self.now(),
+                )
+        except actions.ActionError as exc:
+            raise Refused(str(exc)) from exc
         return released
 
     # -- "all matching the filter" ------------------------------------------------------------
@@ -279,14 +318,43 @@ class Backend:
     def matching_item_ids(self, query: QueueQuery) -> list[int]:
         return self._all_ids(windows.retry_item_ids, query.filter, query.search)
 
-    # -- the engine (async: run on the event loop) --------------------------------------------
+    # -- the engine ---------------------------------------------------------------------------
+
+    def build_engine(self) -> None:
+        """Build the engine and its service, if a factory was given (blocking: the imports of
+        the engine, httpx and APScheduler are most of the cost; call it from a thread)."""
+        if self.engine is None and self._engine_factory is not None:
+            engine, service = self._engine_factory(self.db)
+            self.engine, self.service = engine, service
+            self._clock = engine.clock
+
+    async def start_engine(self) -> None:
+        """Start the service's periodic jobs here unless they run already (the demo's)."""
+        if self.engine is None:
+            await asyncio.to_thread(self.build_engine)
+        service = self.service
+        if service is not None and not service.scheduler.scheduler.running:
+            self._started_here = True
+            await service.start()
+
+    async def stop_engine(self, grace: float = 10.0) -> None:
+        """Stop what :meth:`start_engine` or :meth:`build_engine` started, nothing else."""
+        if self._started_here and self.service is not None:
+            await self.service.stop(grace=grace)
+        elif self._engine_factory is not None and self.engine is not None:
+            await self.engine.aclose()
 
     async def send_now(self, to_send: dict[Operation, list[int]]) -> int:
         """Send these rows at once in this process (B4); returns how many got through."""
+        if self.engine is None:
+            await asyncio.to_thread(self.build_engine)
+        engine = self.engine
+        if engine is None:
+            return 0
         succeeded = 0
         for operation, item_ids in to_send.items():
             for start in range(0, len(item_ids), 100):
-                stats = await self.engine.send_now(operation, item_ids[start : start + 100])
+                stats = await engine.send_now(operation, item_ids[start : start + 100])
                 succeeded += stats.succeeded
         return succeeded
 
@@ -297,10 +365,10 @@ class Backend:
 
     @property
     def runs_worker(self) -> bool:
-        return self.service is not None
+        return self.service is not None or self._expects_worker
 
     def next_run(self) -> datetime | None:
-        if self.service is None:
+        if self.service is None or not self.service.scheduler.scheduler.running:
             return None
         return self.service.scheduler.next_run_time
 

@@ -11,7 +11,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation, RetryState
-from imtui.store.listing import AlertFilter, OrderFilter, QueueFilter
+from imtui.store.rows import AlertFilter, OrderFilter, QueueFilter
 
 OPERATION_WORDS = {
     "deliver": Operation.DELIVER_ORDER,

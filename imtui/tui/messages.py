@@ -34,3 +34,8 @@ class KeysHandled(Message):
     @property
     def control(self) -> Widget:
         return self.field
+
+
+class Refused(Exception):
+    """An action refused the input (an invalid address, an unknown account); the message is one
+    line for a person. The backend raises it so that screens need not import the engine."""

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from imtui.store.listing import AccountRow
+from imtui.store.rows import AccountRow
 from imtui.tui.text import safe
 
 ALL = "all"

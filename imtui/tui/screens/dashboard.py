@@ -20,7 +20,7 @@ from textual.widgets import Footer, Input, Static
 
 from imtui.domain.failures import AlertKind
 from imtui.domain.retry import Operation
-from imtui.store.listing import AlertRow, OrderRow, RetryRow
+from imtui.store.rows import AlertRow, OrderRow, RetryRow, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
@@ -38,6 +38,7 @@ PANES = ("alerts", "orders", "queue")
 FILTER_ACTIONS = {"filter_apply", "filter_close"}
 """The only keys while the filter is being typed; every other key is a character in it."""
 ALERT_ACTIONS = {"dismiss", "dismiss_matching"}
+NEED_DATABASE = {"account", "mapping", "resend_matching", "dismiss_matching"}
 MAPPING_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
 
@@ -61,7 +62,7 @@ class DashboardScreen(Screen[None]):
         return self.dashboard.backend
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(Content(" imtui"), id="status")
+        yield StatusHeader(id="status")
         yield PaneTabs(Content(""), id="tabs")
         with Vertical(id="panes"):
             yield AlertsPane(AlertQuery.parse("", account_id=self.account_id, sort="newest"))
@@ -91,6 +92,7 @@ class DashboardScreen(Screen[None]):
         # set_focus, not focus(): focus() waits its turn behind keys already read, which would
         # still go to the pane that was showing.
         self.set_focus(self.pane(name).table)
+        self.pane(name).tick(showing=True)  # hidden panes do not tick: bring it up to date
         self._update_tabs()
         self.refresh_bindings()  # d (dismiss) is only for alerts
 
@@ -115,6 +117,8 @@ class DashboardScreen(Screen[None]):
     @on(RecordPane.Changed)
     def _on_pane_changed(self, message: RecordPane.Changed) -> None:
         self._update_tabs()
+        if message.pane.pane_name == self.active and message.pane.loaded_once:
+            self.dashboard.first_rows_painted()
 
     def _update_tabs(self) -> None:
         labels = []
@@ -122,6 +126,10 @@ class DashboardScreen(Screen[None]):
             marked = f" ({len(pane.marked)} marked)" if pane.marked else ""
             labels.append((pane.pane_name, f"{pane.number} {pane.title}{marked}"))
         self.query_one(PaneTabs).show(self.active, labels)
+
+    def show_first_alerts(self, window: Window[AlertRow]) -> None:
+        """The first alerts, read before the database was open here (see app.py)."""
+        self.query_one(AlertsPane).show_prefetched(window)
 
     def refresh_data(self) -> None:
         """Something was committed: every pane re-reads its window (only changes repaint)."""
@@ -165,6 +173,8 @@ class DashboardScreen(Screen[None]):
             return action in FILTER_ACTIONS
         if action in FILTER_ACTIONS:
             return False  # enter on a row is its detail; esc clears marks, then the filter
+        if action in NEED_DATABASE and not self.dashboard.backend_ready:
+            return None  # shown, but waits for the database to be open
         if action in ALERT_ACTIONS:
             return self.active == "alerts"
         return True

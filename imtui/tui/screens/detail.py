@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from imtui.store import listing
+from imtui.store.rows import AlertDetail, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import safe, safe_block, stamp
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def fields(rows: Iterable[tuple[str, object]]) -> Table:
     return table
 
 
-def attempts_table(attempts: Iterable[listing.AttemptRow], total: int) -> Table:
+def attempts_table(attempts: Iterable[AttemptRow], total: int) -> Table:
     table = Table(
         title=f"Attempts ({total}, newest first)", title_justify="left", expand=True, box=None
     )
@@ -141,7 +141,7 @@ class AlertDetailScreen(DetailScreen):
     def heading(self) -> str:
         return f"Alert {self.key}"
 
-    def fetch(self) -> tuple[listing.AlertDetail | None, listing.OrderDetail | None]:
+    def fetch(self) -> tuple[AlertDetail | None, OrderDetail | None]:
         backend = self.dashboard.backend
         alert = backend.alert_detail(self.key)
         order = None
@@ -153,7 +153,7 @@ class AlertDetailScreen(DetailScreen):
         super()._show(None if data[0] is None else data)
 
     def render_parts(self, data: Any) -> list[Any]:
-        detail, order = cast(tuple[listing.AlertDetail, listing.OrderDetail | None], data)
+        detail, order = cast(tuple[AlertDetail, OrderDetail | None], data)
         alert = detail.alert
         state = alert.state + (", needs a person" if alert.needs_person else "")
         title = Text(safe(alert.headline), style="bold")
@@ -212,11 +212,11 @@ class OrderDetailScreen(DetailScreen):
     def heading(self) -> str:
         return f"Order {self.key}"
 
-    def fetch(self) -> listing.OrderDetail | None:
+    def fetch(self) -> OrderDetail | None:
         return self.dashboard.backend.order_detail(self.key)
 
     def render_parts(self, data: Any) -> list[Any]:
-        detail = cast(listing.OrderDetail, data)
+        detail = cast(OrderDetail, data)
         order, address = detail.order, detail.address
         title = Text(safe(order.number), style="bold")
         title.append(f"  {safe(order.status)}", style="yellow")
@@ -288,7 +288,7 @@ class RetryDetailScreen(DetailScreen):
     def heading(self) -> str:
         return f"Queue row {self.key}"
 
-    def fetch(self) -> tuple[listing.RetryRow | None, listing.AttemptRow | None]:
+    def fetch(self) -> tuple[RetryRow | None, AttemptRow | None]:
         backend = self.dashboard.backend
         return backend.retry_row(self.key), backend.last_attempt(self.key)
 
@@ -296,7 +296,7 @@ class RetryDetailScreen(DetailScreen):
         super()._show(None if data[0] is None else data)
 
     def render_parts(self, data: Any) -> list[Any]:
-        row, attempt = cast(tuple[listing.RetryRow, listing.AttemptRow | None], data)
+        row, attempt = cast(tuple[RetryRow, AttemptRow | None], data)
         parts: list[Any] = [
             Text(f"{row.operation.replace('_', ' ')} {safe(row.subject_label)}", style="bold"),
             fields(

@@ -14,9 +14,9 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from imtui.domain.orders import OrderStatus
-from imtui.engine.actions import ActionError
-from imtui.store import listing
+from imtui.store.rows import AccountRow, MappingRow
 from imtui.tui.filters import OrderQuery
+from imtui.tui.messages import Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
 
@@ -41,7 +41,7 @@ class MappingFormScreen(FormScreen[None]):
         super().__init__()
         self.account_id = account_id
         self.source_code = source_code
-        self.mappings: list[listing.MappingRow] = []
+        self.mappings: list[MappingRow] = []
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -92,9 +92,7 @@ class MappingFormScreen(FormScreen[None]):
             )
         self.app.call_from_thread(self._fill, account, mappings, held)
 
-    def _fill(
-        self, account: listing.AccountRow | None, mappings: list[listing.MappingRow], held: int
-    ) -> None:
+    def _fill(self, account: AccountRow | None, mappings: list[MappingRow], held: int) -> None:
         self.mappings = mappings
         if account is None:
             self.query_one("#form-about", Static).update(
@@ -158,7 +156,7 @@ class MappingFormScreen(FormScreen[None]):
                 values["mode"].strip(),
                 values["billing_code"].strip(),
             )
-        except ActionError as exc:
+        except Refused as exc:
             self.app.call_from_thread(
                 self.query_one("#form-error", Static).update, Content(safe(str(exc)))
             )

@@ -16,10 +16,8 @@ from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from imtui.domain.records import Address
-from imtui.engine.actions import ActionError, address_errors
-from imtui.store import listing
-from imtui.tui.messages import ActionDone
+from imtui.store.rows import OrderDetail
+from imtui.tui.messages import ActionDone, Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
 
@@ -49,7 +47,7 @@ class OrderFormScreen(FormScreen[None]):
     def __init__(self, order_id: int) -> None:
         super().__init__()
         self.order_id = order_id
-        self.detail: listing.OrderDetail | None = None
+        self.detail: OrderDetail | None = None
         self.original: dict[str, str] = {}
 
     @property
@@ -83,7 +81,7 @@ class OrderFormScreen(FormScreen[None]):
         )
         self.app.call_from_thread(self._fill, detail, methods)
 
-    def _fill(self, detail: listing.OrderDetail | None, methods: list[str]) -> None:
+    def _fill(self, detail: OrderDetail | None, methods: list[str]) -> None:
         if detail is None:
             self.query_one("#form-about", Static).update(Content(f"no order {self.order_id}"))
             return
@@ -106,35 +104,32 @@ class OrderFormScreen(FormScreen[None]):
         self.query_one("#field-ship_method_code", Input).suggester = SuggestFromList(
             methods, case_sensitive=False
         )
-        self._validate()
-        first_bad = next((e.field for e in self._errors()), "name")
-        self.query_one(f"#field-{first_bad}", Input).focus()
+        problems = self._validate()
+        first_bad = next((name for name in FIELDS if name in problems), "name")
+        self.set_focus(self.query_one(f"#field-{first_bad}", Input))
 
     def _values(self) -> dict[str, str]:
         return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
 
-    def _errors(self) -> list[object]:
+    def _problems(self) -> dict[str, list[str]]:
         values = self._values()
         fields = {name: values[name].strip() for name in ADDRESS_LABELS}
         fields["country"] = fields["country"].upper()
-        errors: list[object] = list(address_errors(Address(**fields)))
+        problems = self.dashboard.backend.address_problems(fields)
         if not values["ship_method_code"].strip():
-            from imtui.engine.actions import FieldError
+            problems.setdefault("ship_method_code", []).append("required")
+        return problems
 
-            errors.append(FieldError("ship_method_code", "required"))
-        return errors
-
-    def _validate(self) -> bool:
-        by_field: dict[str, list[str]] = {}
-        for error in self._errors():
-            by_field.setdefault(error.field, []).append(error.message)  # type: ignore[attr-defined]
+    def _validate(self) -> dict[str, list[str]]:
+        """Shows each problem next to its field; returns them (empty: the form is good)."""
+        by_field = self._problems()
         for name in FIELDS:
             messages = by_field.get(name, [])
             label = self.query_one(f"#error-{name}", Static)
             label.update(Content("; ".join(messages)))
             self.query_one(f"#field-{name}", Input).set_class(bool(messages), "-invalid")
             label.set_class(bool(messages), "-shown")
-        return not by_field
+        return by_field
 
     @on(Input.Changed, ".field")
     def _changed(self) -> None:
@@ -151,7 +146,7 @@ class OrderFormScreen(FormScreen[None]):
         self.dismiss(None)
 
     def save(self) -> None:
-        if self.detail is None or not self._validate():
+        if self.detail is None or self._validate():
             self.query_one("#form-error", Static).update(Content("fix the fields marked above"))
             return
         values = self._values()
@@ -162,7 +157,7 @@ class OrderFormScreen(FormScreen[None]):
     def _save(self, changes: dict[str, str]) -> None:
         try:
             report = self.dashboard.backend.edit_order(self.order_id, changes)
-        except ActionError as exc:
+        except Refused as exc:
             self.app.call_from_thread(
                 self.query_one("#form-error", Static).update, Content(safe(str(exc)))
             )

@@ -22,15 +22,17 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import RetryState
-from imtui.store import listing
-from imtui.store.windows import (
+from imtui.store.rows import (
     ALERT_SORTS,
     ORDER_SORTS,
     QUEUE_SORTS,
     TOP,
+    AlertRow,
     Anchor,
+    OrderRow,
     Position,
-    SortOrder,
+    RetryRow,
+    Sort,
     Window,
 )
 from imtui.tui.filters import AlertQuery, OrderQuery, QueueQuery
@@ -67,7 +69,7 @@ OPERATION_LABELS = {
 ALERT_STATE_LABELS = {"open": "open", "resolved": "auto", "dismissed": "dism"}
 
 
-def alert_glyph(record: listing.AlertRow) -> str:
+def alert_glyph(record: AlertRow) -> str:
     """The state in one cell, for a narrow terminal (the help screen explains them)."""
     if record.state == AlertState.OPEN:
         return "!" if record.needs_person else "↻"
@@ -84,7 +86,7 @@ class RecordPane(Vertical, Generic[R, Q]):
     pane_name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     number: ClassVar[int] = 0
-    sorts: ClassVar[dict[str, SortOrder[Any]]] = {}
+    sorts: ClassVar[dict[str, Sort[Any]]] = {}
     columns: ClassVar[list[Column]] = []
     empty_text: ClassVar[str] = "nothing here"
 
@@ -131,7 +133,7 @@ class RecordPane(Vertical, Generic[R, Q]):
 
     def compose(self) -> ComposeResult:
         yield Static(Content(""), classes="pane-title", id=f"{self.pane_name}-title")
-        yield RecordTable(self.columns, empty_text=self.empty_text, id=f"{self.pane_name}-table")
+        yield RecordTable(self.columns, empty_text="loading…", id=f"{self.pane_name}-table")
 
     @property
     def table(self) -> RecordTable:
@@ -142,19 +144,32 @@ class RecordPane(Vertical, Generic[R, Q]):
         return cast(Any, self.app).backend
 
     @property
-    def sort(self) -> SortOrder[R]:
+    def sort(self) -> Sort[R]:
         return self.sorts[self.spec.sort]
 
     def on_mount(self) -> None:
         self._update_title()
-        self.reload()  # hidden panes (on a small terminal) are ready when switched to
+        if cast(Any, self.app).backend_ready:
+            self.reload()  # hidden panes (on a small terminal) are ready when switched to
 
     # -- fetching ------------------------------------------------------------------------------
 
     def reload(self, position: Position | None = None, *, hint: Any = None) -> None:
         """Fetch the window at ``position`` (default: where the pane is) in a worker."""
+        if not cast(Any, self.app).backend_ready:
+            if self.window is not None and len(self.records) > self._window_size:
+                self.show_prefetched(self.window)  # the table got smaller meanwhile
+            return  # the app reloads every pane once the database is open
         self._generation += 1
         self._fetch(position or self.position, self._window_size, self._generation, hint)
+
+    def show_prefetched(self, window: Window[R]) -> None:
+        """Rows read elsewhere before this process could read them (at start): shown as if
+        fetched, cut to the rows that fit."""
+        if len(window.rows) > self._window_size:
+            window = Window(window.rows[: self._window_size], window.at_start, False)
+        self._generation += 1
+        self.post_message(self.Loaded(self, window, self._generation, None))
 
     @work(thread=True, exclusive=True, group="fetch", exit_on_error=False)
     def _fetch(self, position: Position, size: int, generation: int, hint: Any) -> None:
@@ -175,6 +190,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         else:
             self.position = Position(Anchor.AT, self.sort.key_of(window.rows[0]))
         table = self.table
+        table.empty_text = self.empty_text
         keep = table.cursor_key
         if message.hint == "bottom":
             table.show(self._rows(), cursor_index=len(self.records) - 1, marked=self._marks())
@@ -189,15 +205,16 @@ class RecordPane(Vertical, Generic[R, Q]):
         self.post_message(self.Changed(self))
 
     def _rows(self) -> list[TableRow]:
-        now = self.backend.now()
+        now = cast(Any, self.app).now()
         return [self.table_row(record, now) for record in self.records]
 
     def _marks(self) -> frozenset[int]:
         return frozenset(self.marked)
 
-    def tick(self) -> None:
-        """Time moved on: countdowns and ages are redrawn (only the lines whose text changed)."""
-        if self.records:
+    def tick(self, *, showing: bool = False) -> None:
+        """Time moved on: countdowns and ages are redrawn — only cells whose text changed, and
+        only on a pane that is showing (a pane coming into view ticks then: ``showing``)."""
+        if self.records and (showing or self.display):
             self.table.show(self._rows(), cursor_key=self.table.cursor_key)
 
     @on(RecordTable.Resized)
@@ -295,7 +312,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         self.query_one(f"#{self.pane_name}-title", Static).update(Content(" · ".join(parts)))
 
 
-class AlertsPane(RecordPane[listing.AlertRow, AlertQuery]):
+class AlertsPane(RecordPane[AlertRow, AlertQuery]):
     pane_name = "alerts"
     title = "Alerts"
     number = 1
@@ -313,10 +330,10 @@ class AlertsPane(RecordPane[listing.AlertRow, AlertQuery]):
         Column("message", "MESSAGE", 0),
     ]
 
-    def fetch(self, backend: Backend, position: Position, size: int) -> Window[listing.AlertRow]:
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[AlertRow]:
         return backend.alerts(self.spec, position, size)
 
-    def table_row(self, record: listing.AlertRow, now: datetime) -> TableRow:
+    def table_row(self, record: AlertRow, now: datetime) -> TableRow:
         if record.state != AlertState.OPEN:
             tone = "ok" if record.state == AlertState.RESOLVED else "muted"
         else:
@@ -343,7 +360,7 @@ class AlertsPane(RecordPane[listing.AlertRow, AlertQuery]):
         return text + (f" · filter {safe(self.spec.text, limit=40)}" if self.spec.text else "")
 
 
-class OrdersPane(RecordPane[listing.OrderRow, OrderQuery]):
+class OrdersPane(RecordPane[OrderRow, OrderQuery]):
     pane_name = "orders"
     title = "Orders"
     number = 2
@@ -361,10 +378,10 @@ class OrdersPane(RecordPane[listing.OrderRow, OrderQuery]):
         Column("ship_to", "SHIP TO", 0),
     ]
 
-    def fetch(self, backend: Backend, position: Position, size: int) -> Window[listing.OrderRow]:
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[OrderRow]:
         return backend.orders(self.spec, position, size)
 
-    def table_row(self, record: listing.OrderRow, now: datetime) -> TableRow:
+    def table_row(self, record: OrderRow, now: datetime) -> TableRow:
         tone = {
             OrderStatus.HELD: "bad",
             OrderStatus.SKIPPED: "bad",
@@ -392,7 +409,7 @@ class OrdersPane(RecordPane[listing.OrderRow, OrderQuery]):
         return f"filter {safe(self.spec.text, limit=40)}" if self.spec.text else "all"
 
 
-class QueuePane(RecordPane[listing.RetryRow, QueueQuery]):
+class QueuePane(RecordPane[RetryRow, QueueQuery]):
     pane_name = "queue"
     title = "Retry queue"
     number = 3
@@ -410,10 +427,10 @@ class QueuePane(RecordPane[listing.RetryRow, QueueQuery]):
         Column("error", "LAST ERROR", 0),
     ]
 
-    def fetch(self, backend: Backend, position: Position, size: int) -> Window[listing.RetryRow]:
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[RetryRow]:
         return backend.queue(self.spec, position, size)
 
-    def table_row(self, record: listing.RetryRow, now: datetime) -> TableRow:
+    def table_row(self, record: RetryRow, now: datetime) -> TableRow:
         tone = {
             RetryState.HELD: "bad",
             RetryState.SKIPPED: "bad",

@@ -4,8 +4,9 @@ The pane that owns it fetches a window of rows the height of the table (a keyset
 it over with :meth:`RecordTable.show`; the table keeps the cursor inside that window and asks the
 pane, with a :class:`RecordTable.Scroll` message, for the next window when the cursor would leave
 it. Lines are drawn with ``render_line`` from plain segments (nothing is parsed as markup) and a
-new window repaints only the lines whose content changed — on a slow SSH link an idle dashboard
-sends nothing, and a live change sends one line.
+new window repaints only what changed: a line whose row, mark or cursor changed, or — when only
+some cells of a row changed, as an age or a countdown does every so often — just those cells.
+On a slow SSH link an idle dashboard sends next to nothing, and a live change sends one line.
 """
 
 from __future__ import annotations
@@ -274,12 +275,37 @@ class RecordTable(Widget, can_focus=True):
         return (row, row.key in self.marked, index == self.cursor, self.has_focus, self.size.width)
 
     def _repaint_changed(self) -> None:
-        width = self.size.width
         for y in range(self.size.height):
             signature = self._signature(y)
-            if self._drawn.get(y) != signature:
-                self._strips.pop(y, None)
-                self.refresh(Region(0, y, width, 1))
+            drawn = self._drawn.get(y)
+            if drawn == signature:
+                continue
+            self._strips.pop(y, None)
+            for x, cell_width in self._changed_cells(drawn, signature):
+                self.refresh(Region(x, y, cell_width, 1))
+
+    def _changed_cells(
+        self, drawn: tuple[object, ...] | None, signature: tuple[object, ...]
+    ) -> list[tuple[int, int]]:
+        """Where a line changed: (x, width) of each changed cell when the same row is drawn
+        the same way and only cell text differs; otherwise the whole line."""
+        whole = [(0, self.size.width)]
+        if drawn is None or len(drawn) != len(signature) or drawn[1:] != signature[1:]:
+            return whole
+        old, new = drawn[0], signature[0]
+        if not (isinstance(old, TableRow) and isinstance(new, TableRow)):
+            return whole
+        if old.key != new.key or old.tone != new.tone:
+            return whole
+        changed: list[tuple[int, int]] = []
+        x = 2  # the mark and the space after it
+        for index, cell_width in self._layout:
+            before = old.cells[index] if index < len(old.cells) else ""
+            after = new.cells[index] if index < len(new.cells) else ""
+            if before != after:
+                changed.append((x, cell_width))
+            x += cell_width + 1
+        return changed or whole
 
     def render_line(self, y: int) -> Strip:
         signature = self._signature(y)

@@ -7,25 +7,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from imtui.store.listing import HeaderCounts
+from imtui.store.rows import HeaderCounts
 from imtui.tui.text import safe
 
 
-class StatusHeader(Static):
+class StatusHeader(Horizontal):
     """One line that always fits: the counts first (a person must always see them), then the
     engine, then the account's name (shortened to what is left), then the name of the program.
 
-    It repaints only when its text changes: the engine's next run moves once a cycle, and the
-    counts when something was committed — an idle dashboard sends nothing.
+    Three parts — the account, the engine, the counts — each repainted only when its own text
+    changes: the engine's next run moves once a cycle and costs a dozen cells, the counts
+    change when something was committed; an idle dashboard sends nothing.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self._state: dict[str, Any] | None = None
-        self._shown: tuple[object, ...] | None = None
+        self._shown: dict[str, tuple[object, ...]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(" imtui"), id="header-account")
+        yield Static(Content(""), id="header-engine")
+        yield Static(Content(""), id="header-gap")
+        yield Static(Content(""), id="header-counts")
 
     def show(
         self,
@@ -35,6 +44,7 @@ class StatusHeader(Static):
         next_run: datetime | None,
         worker_error: str | None,
         counts: HeaderCounts | None,
+        note: str | None = None,
     ) -> None:
         self._state = {
             "account": account,
@@ -42,6 +52,7 @@ class StatusHeader(Static):
             "next_run": next_run,
             "worker_error": worker_error,
             "counts": counts,
+            "note": note,
         }
         self._paint()
 
@@ -49,16 +60,30 @@ class StatusHeader(Static):
         self._paint()
 
     def _paint(self) -> None:
-        if self._state is None:
+        if self._state is None or not self.is_mounted:
             return
-        content = header_line(width=self.size.width or 80, **self._state)
-        shown = (content.plain, tuple(content.spans))
-        if shown != self._shown:  # unchanged: nothing is sent to the terminal
-            self._shown = shown
-            self.update(content)
+        account, engine, counts = header_parts(width=self.size.width or 80, **self._state)
+        for name, content in (("account", account), ("engine", engine), ("counts", counts)):
+            shown = (content.plain, tuple(content.spans))
+            if shown != self._shown.get(name):  # unchanged: nothing is sent to the terminal
+                self._shown[name] = shown
+                self.query_one(f"#header-{name}", Static).update(content)
+
+    @property
+    def text(self) -> str:
+        """The line as shown (for tests)."""
+        return "  ".join(str(part[0]) for part in self._shown.values() if part[0])
 
 
-def header_line(
+def header_line(**state: Any) -> Content:
+    """The header as one line (what :class:`StatusHeader` shows in three parts)."""
+    account, engine, counts = header_parts(**state)
+    width = int(state["width"])
+    gap = max(2, width - account.cell_length - engine.cell_length - counts.cell_length - 3)
+    return Content.assemble(account, "  ", engine, " " * gap, counts)
+
+
+def header_parts(
     *,
     width: int,
     account: str,
@@ -66,8 +91,11 @@ def header_line(
     next_run: datetime | None,
     worker_error: str | None,
     counts: HeaderCounts | None,
-) -> Content:
-    """The header for a terminal ``width`` cells wide."""
+    note: str | None = None,
+) -> tuple[Content, Content, Content]:
+    """The account, the engine and the counts for a terminal ``width`` cells wide; a ``note``
+    (opening the database, or why it could not be opened) stands where the engine's state
+    goes."""
     right: list[tuple[str, str]] = []
     if counts is not None:
         right += _count("alerts", counts.open_alerts, "$warning")
@@ -78,7 +106,9 @@ def header_line(
     right_text = Content.assemble(*right)
     room = width - right_text.cell_length - 3  # two cells between the halves, one at the end
 
-    if not runs_worker:
+    if note:
+        choices, style = [note, note[: max(1, room - 1)] + "…"], "$text-muted"
+    elif not runs_worker:
         choices, style = ["view only", "view"], "$text-muted"
     elif worker_error:
         error = safe(worker_error, limit=40)
@@ -89,7 +119,7 @@ def header_line(
     else:
         choices, style = ["engine on", "on"], "$success"
     name = safe(account, limit=60)
-    wanted = min(len(name), 12)  # the account's name matters more than the word "engine"
+    wanted = min(len(name), 8)  # the account's name matters more than the word "engine"
     fitting = [c for c in choices if len(c) <= room]
     shortest = fitting[-1] if fitting else ""
     engine = next((c for c in fitting if room - len(c) - 2 >= wanted), shortest)
@@ -102,11 +132,8 @@ def header_line(
         left_room -= len(brand)
     name = _shorten(name, left_room)
     if name:
-        left += [(name, "bold"), ("  ", "")]
-    left.append((engine, style))
-    left_content = Content.assemble(*left)
-    gap = max(2, width - left_content.cell_length - right_text.cell_length - 1)
-    return Content.assemble(left_content, " " * gap, right_text)
+        left.append((name, "bold"))
+    return Content.assemble(*left), Content.styled(engine, style), right_text
 
 
 def _shorten(text: str, room: int) -> str:

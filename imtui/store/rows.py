@@ -1,0 +1,320 @@
+"""The rows and filters of :mod:`imtui.store.listing` and :mod:`imtui.store.windows`: plain
+frozen dataclasses with no database code, so a screen can name them, build filters and read
+rows without importing the database layer (the dashboard paints before SQLAlchemy has loaded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.records import Address, OrderLine
+from imtui.domain.retry import RetryState
+
+R = TypeVar("R")
+
+
+class InvalidCursor(ValueError):
+    """An ``after`` cursor that this listing did not hand out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[R]):
+    rows: list[R]
+    next_cursor: str | None
+    """Pass as ``after`` for the next page; None on the last page."""
+
+
+# -- rows -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    name: str
+    kind: str
+    connections: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRow:
+    id: int
+    account_id: int
+    account: str
+    name: str
+    role: str
+    platform: str
+    base_url: str
+    credential_keys: tuple[str, ...]
+    """Which credentials are set; their values never leave the store through this module."""
+    settings: dict[str, Any]
+    poll_interval_s: int
+    paused: bool
+    paused_reason: str | None
+    last_polled_at: datetime | None
+    next_poll_at: datetime | None
+    watermark: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    id: int
+    number: str
+    reference: str
+    account_id: int
+    account: str
+    status: str
+    hold_reason: str | None
+    ship_name: str
+    ship_city: str
+    ship_country: str
+    ship_method_code: str
+    wms_order_id: str | None
+    tracking_number: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRow:
+    id: int
+    account_id: int
+    connection_id: int
+    operation: str
+    subject_id: int
+    subject_label: str
+    state: str
+    attempts: int
+    consecutive_failures: int
+    last_error: str | None
+    last_failure_class: str | None
+    next_attempt_at: datetime | None
+    deadline_at: datetime | None
+    first_failure_at: datetime | None
+    in_flight_since: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    id: int
+    retry_item_id: int
+    operation: str
+    at: datetime
+    ok: bool
+    outcome: str
+    """"sent", "linked", … on success; the failure class otherwise."""
+    http_status: int | None
+    message: str
+    """The remote system's words, verbatim."""
+    duration_ms: int | None
+    worker: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    id: int
+    account_id: int
+    account: str
+    connection_id: int | None
+    connection: str | None
+    kind: str
+    headline: str
+    """The kind in the operator's words: "Ship method has no mapping"."""
+    state: str
+    needs_person: bool
+    message: str
+    order_id: int | None
+    order_number: str | None
+    sku: str | None
+    subject: str | None
+    http_status: int | None
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEventRow:
+    id: int
+    at: datetime
+    event: str
+    actor: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRow:
+    id: int
+    account_id: int
+    account: str
+    source_code: str
+    carrier: str
+    mode: str
+    billing_code: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    order: OrderRow
+    address: Address
+    ship_method_title: str
+    carrier: str | None
+    shipped_at: datetime | None
+    fulfilled_at: datetime | None
+    lines: tuple[OrderLine, ...]
+    retries: tuple[RetryRow, ...]
+    """Its delivery and tracking-push rows in the retry queue."""
+    attempts: tuple[AttemptRow, ...]
+    """The newest attempts first, at most ``attempts_limit`` of them."""
+    attempts_total: int
+    alerts: tuple[AlertRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDetail:
+    alert: AlertRow
+    events: tuple[AlertEventRow, ...]
+    ship_method_code: str | None
+    """For an unmapped-ship-method alert: the code that needs a mapping."""
+    platform: str | None
+    """The platform of the alert's connection, to name the credential keys to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderCounts:
+    open_alerts: int
+    needs_person: int
+    """Open alerts that no retry will resolve."""
+    due_now: int
+    held: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    states: tuple[str, ...] = (RetryState.DUE, RetryState.HELD, RetryState.SKIPPED)
+    operation: str | None = None
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    status: str | None = None
+    account_id: int | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    states: tuple[str, ...] = (AlertState.OPEN,)
+    account_id: int | None = None
+    kind: str | None = None
+
+
+# -- windows: where a screen's rows start, and the sort orders a list can be read in -----------
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+"""Stands in for "no time set" so rows without one sort last and keyset comparisons stay total."""
+
+
+class Anchor(StrEnum):
+    FIRST = "first"
+    """The first rows in sort order."""
+    LAST = "last"
+    """The last rows."""
+    AT = "at"
+    """Starting at a row (inclusive); filled up from before it near the end."""
+    AFTER = "after"
+    """Starting just after a row: page down."""
+    BEFORE = "before"
+    """Ending just before a row: page up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    anchor: Anchor = Anchor.FIRST
+    key: tuple[Any, ...] | None = None
+    """The sort key of the row the anchor refers to (see :attr:`Sort.key_of`)."""
+
+
+TOP = Position()
+
+
+@dataclass(frozen=True, slots=True)
+class Window(Generic[R]):
+    rows: list[R]
+    at_start: bool
+    """Nothing comes before the first row."""
+    at_end: bool
+    """Nothing comes after the last row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sort(Generic[R]):
+    """A sort order as a screen knows it; :mod:`imtui.store.windows` adds the SQL."""
+
+    name: str
+    label: str
+    descending: bool
+    key_of: Callable[[R], tuple[Any, ...]]
+    """The row's sort key: where a window that starts at the row starts."""
+
+
+def _later(value: datetime | None) -> datetime:
+    return value if value is not None else FAR_FUTURE
+
+
+def _by_name(*sorts: Sort[R]) -> dict[str, Sort[R]]:
+    return {sort.name: sort for sort in sorts}
+
+
+ORDER_SORTS: dict[str, Sort[OrderRow]] = _by_name(
+    Sort("newest", "newest first", True, lambda r: (r.id,)),
+    Sort("oldest", "oldest first", False, lambda r: (r.id,)),
+    Sort("updated", "recently changed", True, lambda r: (r.updated_at, r.id)),
+)
+
+ALERT_SORTS: dict[str, Sort[AlertRow]] = _by_name(
+    Sort("newest", "newest first", True, lambda r: (r.id,)),
+    Sort("last_seen", "last seen", True, lambda r: (r.last_seen, r.id)),
+    Sort("count", "most repeated", True, lambda r: (r.count, r.id)),
+    Sort("oldest", "oldest first", False, lambda r: (r.id,)),
+)
+
+QUEUE_SORTS: dict[str, Sort[RetryRow]] = _by_name(
+    Sort("next_attempt", "next attempt", False, lambda r: (_later(r.next_attempt_at), r.id)),
+    Sort("newest", "newest first", True, lambda r: (r.id,)),
+    Sort("deadline", "deadline", False, lambda r: (_later(r.deadline_at), r.id)),
+    Sort("attempts", "most attempts", True, lambda r: (r.attempts, r.id)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstScreen:
+    """What a dashboard shows first — the header's counts and the newest open alerts — read
+    by :mod:`imtui.store.first_screen` in a helper process while the dashboard starts."""
+
+    counts: HeaderCounts
+    alerts: Window[AlertRow]
