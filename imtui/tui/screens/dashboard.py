@@ -68,7 +68,7 @@ class DashboardScreen(Screen[None]):
             yield AlertsPane(AlertQuery.parse("", account_id=self.account_id, sort="newest"))
             yield OrdersPane(OrderQuery.parse("", account_id=self.account_id, sort="newest"))
             yield QueuePane(QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"))
-        yield Input(id="filter", placeholder="filter: key:value words and text — enter applies")
+        yield Input(id="filter", placeholder="filter: key:value words, text · ⏎ apply · esc leave")
         yield Static(Content(""), id="filter-error")
         # The palette's own footer entry does not fit 80 columns: ? lists ":" and ctrl+p.
         yield Footer(show_command_palette=False)
@@ -184,6 +184,7 @@ class DashboardScreen(Screen[None]):
         field.value = self.pane().spec.text
         field.cursor_position = len(field.value)
         field.add_class("-open")
+        field.styles.visibility = "visible"  # now, not at the next style update: focus needs it
         self.set_focus(field)
 
     def action_filter_apply(self) -> None:
@@ -218,6 +219,7 @@ class DashboardScreen(Screen[None]):
 
     def _close_filter(self) -> None:
         self.filter_field.remove_class("-open")
+        self.filter_field.styles.visibility = "hidden"
         self.query_one("#filter-error").remove_class("-open")
         self.set_focus(self.pane().table)
 
