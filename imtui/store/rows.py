@@ -318,3 +318,36 @@ class FirstScreen:
 
     counts: HeaderCounts
     alerts: Window[AlertRow]
+
+
+OUTBOX_SORTS: dict[str, Sort[Any]] = _by_name(
+    Sort("newest", "newest first", True, lambda r: (r.id,)),
+    Sort("oldest", "oldest first", False, lambda r: (r.id,)),
+)
+"""The outbox's rows are :class:`imtui.store.outbox.OutboxRow`."""
+
+CONTACT_SORTS: dict[str, Sort[Any]] = _by_name(
+    Sort("name", "account, then name", False, lambda r: (r.id,)),
+)
+"""Contacts come as one short list in the store's order; the key only finds a row again."""
+
+
+def window_of_list(rows: list[R], position: Position, size: int, sort: Sort[R]) -> Window[R]:
+    """A window onto a list held whole (a short one: an account's contacts), the way
+    :mod:`imtui.store.windows` cuts one from a table."""
+    size = max(1, size)
+    keys = [sort.key_of(row) for row in rows]
+    index = keys.index(position.key) if position.key in keys else None
+    if position.anchor is Anchor.LAST:
+        start = max(0, len(rows) - size)
+    elif index is None or position.anchor is Anchor.FIRST:
+        start = 0
+    elif position.anchor is Anchor.AFTER:
+        start = index + 1
+    elif position.anchor is Anchor.BEFORE:
+        start = index - size
+    else:
+        start = index
+    start = max(0, min(start, len(rows) - size))
+    shown = rows[start : start + size]
+    return Window(shown, start == 0, start + len(shown) >= len(rows))

@@ -34,7 +34,10 @@ from imtui.store.listing import (
     _order_row,
     _retry_row,
 )
-from imtui.store.models import Account, Alert, Connection, Order, RetryItem
+from imtui.store.models import Account, Alert, Connection, Order, OutboxEmail, RetryItem
+from imtui.store.outbox import OutboxFilter, OutboxRow
+from imtui.store.outbox import _row as _outbox_row
+from imtui.store.outbox import _state_condition as _outbox_state
 from imtui.store.rows import FAR_FUTURE, TOP, Anchor, Position, Sort, Window
 from imtui.store.types import UTCDateTime
 
@@ -214,6 +217,30 @@ def queue_conditions(where: QueueFilter, search: str | None = None) -> list[Colu
             )
         )
     return conditions
+
+
+OUTBOX_SORTS: dict[str, SortOrder[OutboxRow]] = _with_columns(
+    rows.OUTBOX_SORTS, {"newest": (col(OutboxEmail.id),), "oldest": (col(OutboxEmail.id),)}
+)
+
+
+def outbox_window(
+    session: Session,
+    where: OutboxFilter,
+    position: Position = TOP,
+    *,
+    size: int = 20,
+    sort: str = "newest",
+) -> Window[OutboxRow]:
+    """The outbox (:mod:`imtui.store.outbox`'s rows and state words) as a keyset window."""
+    query = select(OutboxEmail, Account.name).join(
+        Account, col(Account.id) == OutboxEmail.account_id
+    )
+    if where.states:
+        query = query.where(or_(*(_outbox_state(state) for state in where.states)))
+    if where.account_id is not None:
+        query = query.where(OutboxEmail.account_id == where.account_id)
+    return _window(session, query, OUTBOX_SORTS[sort], position, size, lambda r: _outbox_row(*r))
 
 
 # -- "act on all matching": ids in pages, and a capped count -----------------------------------

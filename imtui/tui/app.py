@@ -34,9 +34,16 @@ from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.dashboard import ADDRESS_KINDS, MAPPING_KINDS, DashboardScreen
-from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen, RetryDetailScreen
+from imtui.tui.screens.detail import (
+    AlertDetailScreen,
+    OrderDetailScreen,
+    OutboxDetailScreen,
+    RetryDetailScreen,
+)
 from imtui.tui.screens.help import HelpScreen
+from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from imtui.tui.text import safe
@@ -255,6 +262,8 @@ class DashboardApp(App[None]):
             self.dashboard.tick()
         except LookupError:
             return
+        if isinstance(self.screen, ListScreen):
+            self.screen.tick()
         self._paint_header()
 
     def _paint_header(self) -> None:
@@ -320,6 +329,18 @@ class DashboardApp(App[None]):
         report = work(self.backend)
         self.post_message(ActionDone(report, report.summary(verb)))
 
+    def act_on_emails(self, verb: str, ids: list[int]) -> None:
+        if verb == "send_now":
+            self._act(lambda b: b.send_emails_now(ids), "due now")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._act(lambda b: b.cancel_emails(ids), "cancelled")
+
+        question = Content(f"Cancel email {ids[0]}? It will not be sent.")
+        self.push_screen(ConfirmScreen(question, confirm="Don't send"), answered)
+
     def confirm_dismiss(self, ids: list[int]) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
@@ -346,6 +367,24 @@ class DashboardApp(App[None]):
 
     def open_mapping_form(self, account_id: int | None, source_code: str = "") -> None:
         self.push_screen(MappingFormScreen(account_id, source_code))
+
+    def open_contacts(self) -> None:
+        self.push_screen(ContactsScreen(self.account_id, self.account_name))
+
+    def open_outbox(self) -> None:
+        self.push_screen(OutboxScreen(self.account_id, self.account_name))
+
+    def open_contact_form(self, contact_id: int | None, account_id: int | None) -> None:
+        self.push_screen(ContactFormScreen(contact_id, account_id))
+
+    def open_outbox_detail(self, email_id: int) -> None:
+        self.push_screen(OutboxDetailScreen(email_id))
+
+    def action_show_pane(self, name: str) -> None:
+        """Back to the dashboard, on that pane (from a list screen: 1, 2, 3)."""
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, DashboardScreen):
+            self.pop_screen()
+        self.dashboard.show_pane(name)
 
     def open_fix(self, alert_id: int) -> None:
         """The fix for an alert: the mapping form, the order form, or the alert's detail."""

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation
-from imtui.engine import actions
+from imtui.engine import actions, contact_actions
 from imtui.engine.clock import Clock, SystemClock
-from imtui.store import listing, windows
+from imtui.store import contacts, listing, outbox, windows
 from imtui.store.audit import current_user
 from imtui.store.changes import ChangeProbe
 from imtui.store.database import Database, describe_url
-from imtui.tui.filters import AlertQuery, OrderQuery, QueueQuery
+from imtui.store.rows import CONTACT_SORTS, Position, Window, window_of_list
+from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
 from imtui.tui.messages import Refused
 
 if TYPE_CHECKING:
@@ -296,6 +297,104 @@ class Backend:
         except actions.ActionError as exc:
             raise Refused(str(exc)) from exc
         return released
+
+    # -- alert contacts and the outbox (the email layer) ---------------------------------------
+
+    def contacts(
+        self, query: ContactQuery, position: Position, size: int
+    ) -> Window[contacts.ContactRow]:
+        every = self._read(contacts.list_contacts, account_id=query.account_id)
+        return window_of_list(every, position, size, CONTACT_SORTS[query.sort])
+
+    def contact(self, contact_id: int) -> contacts.ContactRow | None:
+        return self._read(contacts.contact_row, contact_id)
+
+    @staticmethod
+    def contact_problems(name: str, email: str, frequency: str) -> dict[str, list[str]]:
+        """Each problem with a contact's fields, by field (no database: safe on the loop)."""
+        problems: dict[str, list[str]] = {}
+        for error in contact_actions.contact_errors(name=name, email=email, frequency=frequency):
+            problems.setdefault(error.field, []).append(error.message)
+        return problems
+
+    def save_contact(
+        self, contact_id: int | None, account_id: int, name: str, email: str, frequency: str
+    ) -> str:
+        """Add (``contact_id`` None) or change a contact; Refused when the input is refused."""
+        try:
+            with self.db.write() as session:
+                if contact_id is None:
+                    account = actions.account_for(session, str(account_id))
+                    contact = contact_actions.add_contact(
+                        session,
+                        account=account,
+                        name=name,
+                        email=email,
+                        frequency=frequency,
+                        actor=self.actor,
+                        now=self.now(),
+                    )
+                    return f"added {contact.name} <{contact.email}>"
+                contact = contact_actions.edit_contact(
+                    session,
+                    contact_id=contact_id,
+                    name=name,
+                    email=email,
+                    frequency=frequency,
+                    actor=self.actor,
+                    now=self.now(),
+                )
+                return f"saved {contact.name} <{contact.email}>"
+        except actions.ActionError as exc:
+            raise Refused(str(exc)) from exc
+
+    def delete_contacts(self, contact_ids: Iterable[int]) -> ActionReport:
+        report = ActionReport()
+        for contact_id in contact_ids:
+            try:
+                with self.db.write() as session:
+                    contact_actions.delete_contact(
+                        session, contact_id=contact_id, actor=self.actor, now=self.now()
+                    )
+                report.done += 1
+            except actions.ActionError as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def outbox(self, query: OutboxQuery, position: Position, size: int) -> Window[outbox.OutboxRow]:
+        return self._read(windows.outbox_window, query.filter, position, size=size, sort=query.sort)
+
+    def outbox_counts(self, account_id: int | None) -> outbox.OutboxCounts:
+        return self._read(outbox.outbox_counts, account_id=account_id)
+
+    def outbox_detail(self, email_id: int) -> outbox.OutboxDetail | None:
+        return self._read(outbox.outbox_detail, email_id)
+
+    def send_emails_now(self, email_ids: Iterable[int]) -> ActionReport:
+        report = ActionReport()
+        for email_id in email_ids:
+            try:
+                with self.db.write() as session:
+                    contact_actions.send_email_now(
+                        session, email_id=email_id, actor=self.actor, now=self.now()
+                    )
+                report.done += 1
+            except actions.ActionError as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def cancel_emails(self, email_ids: Iterable[int]) -> ActionReport:
+        report = ActionReport()
+        for email_id in email_ids:
+            try:
+                with self.db.write() as session:
+                    contact_actions.cancel_email(
+                        session, email_id=email_id, actor=self.actor, now=self.now()
+                    )
+                report.done += 1
+            except actions.ActionError as exc:
+                report.errors.append(str(exc))
+        return report
 
     # -- "all matching the filter" ------------------------------------------------------------
 

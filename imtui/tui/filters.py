@@ -6,6 +6,7 @@ is every order held for one ship method — ready for "resend all matching".
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
@@ -135,3 +136,51 @@ class QueueQuery:
 
     def with_account(self, account_id: int | None) -> QueueQuery:
         return replace(self, filter=replace(self.filter, account_id=account_id))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactQuery:
+    """An account's alert contacts (all accounts' when ``account_id`` is None)."""
+
+    account_id: int | None = None
+    sort: str = "name"
+    text: str = ""
+
+    def with_account(self, account_id: int | None) -> ContactQuery:
+        return replace(self, account_id=account_id)
+
+
+OUTBOX_VIEWS: dict[str, tuple[str, ...]] = {
+    "all": (),
+    "waiting": ("queued", "failing", "sending"),
+    "failing": ("failing",),
+    "sent": ("sent",),
+    "cancelled": ("cancelled",),
+}
+"""What ``f`` steps through on the outbox, in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxQuery:
+    view: str = "all"
+    account_id: int | None = None
+    sort: str = "newest"
+
+    @property
+    def text(self) -> str:
+        return "" if self.view == "all" else f"state:{self.view}"
+
+    @property
+    def filter(self) -> Any:
+        """The store's filter; built by the backend's thread (the email layer's store module
+        loads SQLAlchemy, which the screens must not import)."""
+        from imtui.store.outbox import OutboxFilter
+
+        return OutboxFilter(states=OUTBOX_VIEWS[self.view], account_id=self.account_id)
+
+    def next_view(self) -> OutboxQuery:
+        views = list(OUTBOX_VIEWS)
+        return replace(self, view=views[(views.index(self.view) + 1) % len(views)])
+
+    def with_account(self, account_id: int | None) -> OutboxQuery:
+        return replace(self, account_id=account_id)

@@ -26,6 +26,7 @@ from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.text import safe
+from imtui.tui.widgets.field import FieldInput
 from imtui.tui.widgets.panes import AlertsPane, OrdersPane, QueuePane, RecordPane
 from imtui.tui.widgets.record_table import RecordTable
 from imtui.tui.widgets.status import PaneTabs, StatusHeader
@@ -38,7 +39,14 @@ PANES = ("alerts", "orders", "queue")
 FILTER_ACTIONS = {"filter_apply", "filter_close"}
 """The only keys while the filter is being typed; every other key is a character in it."""
 ALERT_ACTIONS = {"dismiss", "dismiss_matching"}
-NEED_DATABASE = {"account", "mapping", "resend_matching", "dismiss_matching"}
+NEED_DATABASE = {
+    "account",
+    "mapping",
+    "resend_matching",
+    "dismiss_matching",
+    "contacts",
+    "outbox",
+}
 MAPPING_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
 
@@ -68,7 +76,9 @@ class DashboardScreen(Screen[None]):
             yield AlertsPane(AlertQuery.parse("", account_id=self.account_id, sort="newest"))
             yield OrdersPane(OrderQuery.parse("", account_id=self.account_id, sort="newest"))
             yield QueuePane(QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"))
-        yield Input(id="filter", placeholder="filter: key:value words, text · ⏎ apply · esc leave")
+        yield FieldInput(
+            id="filter", placeholder="filter: key:value words, text · ⏎ apply · esc leave"
+        )
         yield Static(Content(""), id="filter-error")
         # The palette's own footer entry does not fit 80 columns: ? lists ":" and ctrl+p.
         yield Footer(show_command_palette=False)
@@ -125,6 +135,8 @@ class DashboardScreen(Screen[None]):
         for pane in self.panes:
             marked = f" ({len(pane.marked)} marked)" if pane.marked else ""
             labels.append((pane.pane_name, f"{pane.number} {pane.title}{marked}"))
+        # The email screens, by their keys: where else would one learn of them at 80 columns
+        labels += [("contacts", "c Contacts"), ("outbox", "o Outbox")]
         self.query_one(PaneTabs).show(self.active, labels)
 
     def show_first_alerts(self, window: Window[AlertRow]) -> None:
@@ -147,6 +159,12 @@ class DashboardScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.dashboard.action_help()
+
+    def action_contacts(self) -> None:
+        self.dashboard.open_contacts()
+
+    def action_outbox(self) -> None:
+        self.dashboard.open_outbox()
 
     def action_account(self) -> None:
         self.dashboard.action_account()

@@ -6,6 +6,7 @@ learn why something failed. The view stays live: a retry that lands shows up her
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.table import Table
@@ -69,6 +70,10 @@ def attempts_table(attempts: Iterable[AttemptRow], total: int) -> Table:
             safe_block(attempt.message, limit=4000),
         )
     return table
+
+
+def stamp_or_none(when: datetime | None) -> str | None:
+    return stamp(when) if when is not None else None
 
 
 class DetailScreen(Screen[None]):
@@ -319,3 +324,66 @@ class RetryDetailScreen(DetailScreen):
 
     def action_resend(self) -> None:
         self.dashboard.act_on_items("resend", [self.key])
+
+
+class OutboxDetailScreen(DetailScreen):
+    """One email: to whom, about what, every attempt's outcome in the mail server's own words,
+    and the text as it is (or will be) sent."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "back", "Back", id="email.back"),
+        Binding("r", "resend", "Send now", id="email.send"),
+        Binding("d", "cancel_email", "Cancel", id="email.cancel"),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "edit"  # an email has nothing to edit
+
+    def heading(self) -> str:
+        return f"Email {self.key}"
+
+    def fetch(self) -> Any:
+        return self.dashboard.backend.outbox_detail(self.key)
+
+    def render_parts(self, data: Any) -> list[Any]:
+        email = data.email
+        title = Text(safe(email.subject, limit=300), style="bold")
+        title.append(f"  {safe(email.state)}", style="red" if email.state == "failing" else "")
+        parts: list[Any] = [
+            title,
+            fields(
+                [
+                    ("to", f"{email.recipient_name} <{email.recipient}>"),
+                    ("account", email.account),
+                    ("kind", email.kind),
+                    ("about alerts", ", ".join(str(a) for a in data.alert_ids)),
+                    ("attempts", email.attempts),
+                    (
+                        "next attempt",
+                        stamp(email.next_attempt_at) if email.next_attempt_at else None,
+                    ),
+                    (
+                        "last attempt",
+                        stamp(email.last_attempt_at) if email.last_attempt_at else None,
+                    ),
+                    ("sent", stamp(email.sent_at) if email.sent_at else None),
+                    ("Message-ID", email.message_id),
+                    ("queued", stamp(email.created_at)),
+                ]
+            ),
+        ]
+        if email.last_error:
+            parts += [Text("\nLast failure (verbatim)", style="bold"), safe_block(email.last_error)]
+        if email.smtp_reply:
+            parts += [Text("\nServer reply (verbatim)", style="bold"), safe_block(email.smtp_reply)]
+        parts += [
+            Text("\nText", style="bold"),
+            safe_block(data.body or "(composed just before its first attempt)"),
+        ]
+        return parts
+
+    def action_resend(self) -> None:
+        self.dashboard.act_on_emails("send_now", [self.key])
+
+    def action_cancel_email(self) -> None:
+        self.dashboard.act_on_emails("cancel", [self.key])

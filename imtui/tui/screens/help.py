@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction
 
-SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "App")
+SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "Email", "App")
 MOVING = (
     "up/down j/k · pgup/pgdn ctrl+b/ctrl+f · home/end g/G move the cursor; "
     "in forms tab/shift+tab (or enter) go field to field, ctrl+s saves, esc leaves."

@@ -19,6 +19,7 @@ from imtui.tui.filters import OrderQuery
 from imtui.tui.messages import Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
+from imtui.tui.widgets.field import FieldInput
 
 if TYPE_CHECKING:
     from imtui.tui.app import DashboardApp
@@ -54,7 +55,7 @@ class MappingFormScreen(FormScreen[None]):
             with Grid(id="form-grid"):
                 for name, label in FIELDS.items():
                     yield Label(Content(label), classes="field-label")
-                    yield Input(id=f"field-{name}", classes="field")
+                    yield FieldInput(id=f"field-{name}", classes="field")
                     yield Static(Content(""), id=f"error-{name}", classes="field-error")
             yield Static(Content(""), id="known-carriers")
             yield Static(Content(""), id="form-error")

@@ -20,6 +20,7 @@ from imtui.store.rows import OrderDetail
 from imtui.tui.messages import ActionDone, Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
+from imtui.tui.widgets.field import FieldInput
 
 if TYPE_CHECKING:
     from imtui.tui.app import DashboardApp
@@ -61,7 +62,7 @@ class OrderFormScreen(FormScreen[None]):
             with Grid(id="form-grid"):
                 for name, label in (*ADDRESS_LABELS.items(), ("ship_method_code", "Ship method")):
                     yield Label(Content(label), classes="field-label")
-                    yield Input(id=f"field-{name}", classes="field", disabled=True)
+                    yield FieldInput(id=f"field-{name}", classes="field", disabled=True)
                     yield Static(Content(""), id=f"error-{name}", classes="field-error")
             yield Static(Content(""), id="form-error")
             with Horizontal(id="form-buttons"):

@@ -24,7 +24,9 @@ from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import RetryState
 from imtui.store.rows import (
     ALERT_SORTS,
+    CONTACT_SORTS,
     ORDER_SORTS,
+    OUTBOX_SORTS,
     QUEUE_SORTS,
     TOP,
     AlertRow,
@@ -35,15 +37,17 @@ from imtui.store.rows import (
     Sort,
     Window,
 )
-from imtui.tui.filters import AlertQuery, OrderQuery, QueueQuery
+from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
 from imtui.tui.text import age, countdown, safe
 from imtui.tui.widgets.record_table import Column, RecordTable, ScrollKind, TableRow
 
 if TYPE_CHECKING:
+    from imtui.store.contacts import ContactRow
+    from imtui.store.outbox import OutboxRow
     from imtui.tui.backend import Backend
 
 R = TypeVar("R")
-Q = TypeVar("Q", AlertQuery, OrderQuery, QueueQuery)
+Q = TypeVar("Q", AlertQuery, OrderQuery, QueueQuery, ContactQuery, OutboxQuery)
 
 KIND_LABELS: dict[str, str] = {
     # at most 12 cells: the KIND column's width at 80 columns
@@ -117,6 +121,8 @@ class RecordPane(Vertical, Generic[R, Q]):
         self._generation = 0
         self._window_size = 20
         self.loaded_once = False
+        self.note = ""
+        """Said in the title after the pane's name (a list screen puts the account there)."""
 
     # -- pieces subclasses fill in -------------------------------------------------------------
 
@@ -299,8 +305,13 @@ class RecordPane(Vertical, Generic[R, Q]):
         )
         return self.sorts[following].label
 
+    def update_title(self) -> None:
+        self._update_title()
+
     def _update_title(self) -> None:
-        parts = [f"{self.number} {self.title}"]
+        parts = [f"{self.number} {self.title}" if self.number else self.title]
+        if self.note:
+            parts.append(self.note)
         described = self.describe_filter()
         if described:
             parts.append(described)
@@ -462,3 +473,107 @@ class QueuePane(RecordPane[RetryRow, QueueQuery]):
         states = self.spec.filter.states
         text = ", ".join(states) if states else "all states"
         return text + (f" · filter {safe(self.spec.text, limit=40)}" if self.spec.text else "")
+
+
+class ContactsPane(RecordPane["ContactRow", ContactQuery]):
+    """An account's alert contacts (B7): who is emailed, how often, what waits for them."""
+
+    pane_name = "contacts"
+    title = "Alert contacts"
+    number = 0
+    sorts = CONTACT_SORTS
+    empty_text = "no alert contacts: n adds one"
+    columns = [
+        Column("id", "ID", 4, right=True),
+        Column("name", "NAME", 16),
+        Column("email", "EMAIL", 0),
+        Column("frequency", "FREQUENCY", 11),
+        Column("waiting", "WAIT", 4, right=True, drop=2),
+        Column("digest", "DIGEST", 9, right=True, drop=1),
+        Column("account", "ACCOUNT", 14, drop=3),
+    ]
+
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[ContactRow]:
+        return backend.contacts(self.spec, position, size)
+
+    def table_row(self, record: ContactRow, now: datetime) -> TableRow:
+        tone = "muted" if record.frequency == "off" else ""
+        return TableRow(
+            record.id,
+            (
+                str(record.id),
+                safe(record.name, limit=60),
+                safe(record.email, limit=254),
+                safe(record.frequency),
+                str(record.waiting) if record.waiting else "",
+                countdown(record.next_digest_at, now) if record.next_digest_at else "",
+                safe(record.account, limit=60),
+            ),
+            tone,
+        )
+
+    def describe_filter(self) -> str:
+        return ""
+
+    def next_sort(self) -> str:
+        return self.sort.label
+
+
+OUTBOX_TONES = {"failing": "bad", "queued": "warn", "sending": "warn", "cancelled": "muted"}
+
+
+class OutboxPane(RecordPane["OutboxRow", OutboxQuery]):
+    """Alert emails: waiting, failing with the mail server's own reply, sent, cancelled."""
+
+    pane_name = "outbox"
+    title = "Outbox"
+    number = 0
+    sorts = OUTBOX_SORTS
+    empty_text = "no emails here"
+    columns = [
+        Column("id", "ID", 5, right=True),
+        Column("state", "STATE", 9),
+        Column("attempts", "N", 3, right=True),
+        Column("when", "WHEN", 8, right=True),
+        Column("to", "TO", 22),
+        Column("kind", "KIND", 6, drop=1),
+        Column("reply", "SERVER REPLY / SUBJECT", 0),
+    ]
+
+    def fetch(self, backend: Backend, position: Position, size: int) -> Window[OutboxRow]:
+        return backend.outbox(self.spec, position, size)
+
+    def table_row(self, record: OutboxRow, now: datetime) -> TableRow:
+        state = record.state
+        if state in ("queued", "failing"):
+            when = countdown(record.next_attempt_at, now)
+        elif state == "sending":
+            when = "sending"
+        else:
+            when = f"{age(record.sent_at or record.updated_at, now)} ago"
+        if state in ("failing", "cancelled"):
+            reply = record.last_error or record.subject
+        elif state == "sent":
+            reply = record.smtp_reply or record.subject
+        else:
+            reply = record.subject
+        return TableRow(
+            record.id,
+            (
+                str(record.id),
+                safe(state),
+                str(record.attempts),
+                when,
+                safe(record.recipient, limit=254),
+                safe(record.kind),
+                safe(reply),
+            ),
+            OUTBOX_TONES.get(state, "muted" if state == "sent" else ""),
+        )
+
+    def describe_filter(self) -> str:
+        return "all emails" if self.spec.view == "all" else self.spec.view
+
+    def next_view(self) -> str:
+        self.set_query(self.spec.next_view())
+        return self.spec.view

@@ -259,7 +259,7 @@ class RecordTable(Widget, can_focus=True):
         ]
         shown = sorted(shown + stand_ins)
         fixed = sum(self.columns[i].width + 1 for i in shown if self.columns[i].width)
-        flex = max(FLEX_MIN, width - fixed - 1)
+        flex = max(FLEX_MIN, width - fixed - 2)  # the mark and its space: 2 cells
         return [(i, self.columns[i].width or flex) for i in shown]
 
     def _needed(self, shown: list[int]) -> int:

@@ -1,0 +1,204 @@
+"""A screen that is one live list: the alert contacts and the outbox (the email layer, B7).
+
+Each is a :class:`~imtui.tui.widgets.panes.RecordPane` like the dashboard's — the same keys to
+move, the same repaint of only what changed, live with the database — under a one-line title,
+with its own keys in the footer; esc goes back, ``1`` ``2`` ``3`` straight to a dashboard pane.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from imtui.tui.filters import ContactQuery, OutboxQuery
+from imtui.tui.messages import ActionDone
+from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.text import safe
+from imtui.tui.widgets.panes import ContactsPane, OutboxPane, RecordPane
+from imtui.tui.widgets.record_table import RecordTable
+
+if TYPE_CHECKING:
+    from imtui.tui.app import DashboardApp
+
+LIST_KEYS: list[BindingType] = [
+    Binding("escape", "back", "Back", id="list.back"),
+    Binding("question_mark", "app.help", "Help", id="list.help"),
+    Binding("space", "mark", "Mark", show=False, id="list.mark", key_display="␣"),
+    Binding("1", "app.show_pane('alerts')", "Alerts", show=False, id="list.alerts"),
+    Binding("2", "app.show_pane('orders')", "Orders", show=False, id="list.orders"),
+    Binding("3", "app.show_pane('queue')", "Queue", show=False, id="list.queue"),
+]
+
+
+class ListScreen(Screen[None]):
+    heading: ClassVar[str] = ""
+
+    def __init__(self, account_id: int | None, account_name: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.account_name = account_name
+
+    @property
+    def dashboard(self) -> DashboardApp:
+        return cast("DashboardApp", self.app)
+
+    @property
+    def pane(self) -> RecordPane[Any, Any]:
+        return self.query_one(RecordPane)
+
+    def make_pane(self) -> RecordPane[Any, Any]:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        pane = self.make_pane().add_class("-active")
+        pane.note = safe(self.account_name, limit=40)
+        yield pane
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_focus(self.pane.table)
+
+    def show_note(self, extra: str = "") -> None:
+        """What the pane's title line says besides its name: the account, and ``extra``."""
+        self.pane.note = safe(self.account_name, limit=40) + extra
+        self.pane.update_title()
+
+    def refresh_data(self) -> None:
+        """Something was committed (the app asks every screen)."""
+        self.pane.reload()
+
+    def tick(self) -> None:
+        self.pane.tick()
+
+    def action_back(self) -> None:
+        if not self.pane.clear_marks():
+            self.dismiss(None)
+
+    def action_mark(self) -> None:
+        self.pane.toggle_mark()
+
+    @on(RecordTable.Selected)
+    def _selected(self, message: RecordTable.Selected) -> None:
+        self.run_action("open")
+
+    def act(self, verb: str, work: Any, targets: list[int]) -> None:
+        self._act(verb, work, targets)
+
+    @work(thread=True, group="list-act", exit_on_error=False)
+    def _act(self, verb: str, work: Any, targets: list[int]) -> None:
+        report = work(self.dashboard.backend, targets)
+        self.post_message(ActionDone(report, report.summary(verb)))
+        self.app.call_from_thread(self.pane.clear_marks)
+
+
+class ContactsScreen(ListScreen):
+    """``c``: who is emailed the account's alerts, and how often; add, change, delete."""
+
+    heading = "Alert contacts"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *LIST_KEYS,
+        Binding("n", "add", "Add", id="contacts.add"),
+        Binding("e,enter", "open", "Edit", id="contacts.edit", key_display="e"),
+        Binding("d", "delete", "Delete", id="contacts.delete"),
+    ]
+
+    def make_pane(self) -> RecordPane[Any, Any]:
+        return ContactsPane(ContactQuery(account_id=self.account_id))
+
+    def action_add(self) -> None:
+        self.dashboard.open_contact_form(None, self.account_id)
+
+    def action_open(self) -> None:
+        record = self.pane.current
+        if record is not None:
+            self.dashboard.open_contact_form(record.id, record.account_id)
+
+    def action_delete(self) -> None:
+        targets = self.pane.targets()
+        if not targets:
+            return
+        record = self.pane.current
+        if len(targets) == 1 and record is not None and record.id == targets[0]:
+            question = Content.assemble(
+                f"Delete contact {record.id}?\n\n",
+                (f"{safe(record.name, limit=60)} <{safe(record.email, limit=100)}>", "bold"),
+                "\n\nEmails to them not yet sent are cancelled.",
+            )
+        else:
+            question = Content(
+                f"Delete {len(targets)} marked contacts? Emails to them not yet sent are cancelled."
+            )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act("deleted", lambda backend, ids: backend.delete_contacts(ids), targets)
+
+        self.app.push_screen(ConfirmScreen(question, confirm="Delete"), answered)
+
+
+class OutboxScreen(ListScreen):
+    """``o``: alert emails — waiting, failing with the mail server's reply, sent, cancelled."""
+
+    heading = "Outbox"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *LIST_KEYS,
+        Binding("enter", "open", "Detail", id="outbox.detail", key_display="⏎"),
+        Binding("r", "send_now", "Send now", id="outbox.send"),
+        Binding("d", "cancel_email", "Cancel", id="outbox.cancel"),
+        Binding("f", "next_view", "Filter", id="outbox.view"),
+    ]
+
+    def make_pane(self) -> RecordPane[Any, Any]:
+        return OutboxPane(OutboxQuery(account_id=self.account_id))
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._count()
+
+    def refresh_data(self) -> None:
+        super().refresh_data()
+        self._count()
+
+    @work(thread=True, exclusive=True, group="outbox-count", exit_on_error=False)
+    def _count(self) -> None:
+        counts = self.dashboard.backend.outbox_counts(self.account_id)
+        text = f" · {counts.waiting} waiting"
+        if counts.failing:
+            text += f", {counts.failing} failing"
+        self.app.call_from_thread(self.show_note, text)
+
+    def action_open(self) -> None:
+        record = self.pane.current
+        if record is not None:
+            self.dashboard.open_outbox_detail(record.id)
+
+    def action_next_view(self) -> None:
+        view = cast(OutboxPane, self.pane).next_view()
+        self.notify(f"showing {'all emails' if view == 'all' else view}", timeout=2)
+
+    def action_send_now(self) -> None:
+        targets = self.pane.targets()
+        if targets:
+            self.act("due now", lambda backend, ids: backend.send_emails_now(ids), targets)
+
+    def action_cancel_email(self) -> None:
+        targets = self.pane.targets()
+        if not targets:
+            return
+        question = Content(
+            f"Cancel email {targets[0]}? It will not be sent."
+            if len(targets) == 1
+            else f"Cancel {len(targets)} marked emails? They will not be sent."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act("cancelled", lambda backend, ids: backend.cancel_emails(ids), targets)
+
+        self.app.push_screen(ConfirmScreen(question, confirm="Don't send"), answered)
