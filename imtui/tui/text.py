@@ -72,3 +72,21 @@ def stamp(when: datetime | None) -> str:
 
 def short_stamp(when: datetime | None) -> str:
     return when.strftime("%m-%d %H:%M") if when is not None else "—"
+
+
+HOLD_REASONS = {
+    "incomplete_address": "the ship-to address is incomplete",
+    "address_rejected": "the WMS rejected the address",
+    "unmapped_ship_method": "its ship method has no mapping",
+    "unknown_carrier": "the WMS does not know the carrier",
+    "unknown_sku": "the WMS does not know a SKU",
+    "validation": "the WMS rejected it",
+    "credentials_rejected": "the WMS refused the credentials",
+}
+
+
+def hold_reason(code: str | None) -> str:
+    """Why an order is held, in words (the code itself when it is a new one)."""
+    if not code:
+        return ""
+    return HOLD_REASONS.get(code, safe(code).replace("_", " "))

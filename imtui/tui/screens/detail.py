@@ -21,7 +21,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from imtui.store.rows import AlertDetail, AttemptRow, OrderDetail, RetryRow
-from imtui.tui.text import safe, safe_block, stamp
+from imtui.tui.text import hold_reason, safe, safe_block, stamp
 
 if TYPE_CHECKING:
     from imtui.tui.app import DashboardApp
@@ -226,7 +226,7 @@ class OrderDetailScreen(DetailScreen):
         title = Text(safe(order.number), style="bold")
         title.append(f"  {safe(order.status)}", style="yellow")
         if order.hold_reason:
-            title.append(f" ({safe(order.hold_reason)})", style="red")
+            title.append(f" ({hold_reason(order.hold_reason)})", style="red")
         parts: list[Any] = [
             title,
             fields(

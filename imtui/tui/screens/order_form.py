@@ -19,7 +19,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from imtui.store.rows import OrderDetail
 from imtui.tui.messages import ActionDone, Refused
 from imtui.tui.screens.form import FormScreen
-from imtui.tui.text import safe
+from imtui.tui.text import hold_reason, safe
 from imtui.tui.widgets.field import FieldInput
 
 if TYPE_CHECKING:
@@ -89,10 +89,10 @@ class OrderFormScreen(FormScreen[None]):
         self.detail = detail
         order = detail.order
         self.query_one("#form-title", Static).update(
-            Content(f" Edit order {safe(order.number, limit=60)}  ({order.account})")
+            Content(f" Edit order {safe(order.number, limit=60)}  ({safe(order.account)})")
         )
-        status = safe(order.status) + (
-            f" — held: {safe(order.hold_reason)}" if order.hold_reason else ""
+        status = f"Status: {safe(order.status)}" + (
+            f" — {hold_reason(order.hold_reason)}" if order.hold_reason else ""
         )
         self.query_one("#form-about", Static).update(Content(status))
         values = {name: getattr(detail.address, name) for name in ADDRESS_LABELS}

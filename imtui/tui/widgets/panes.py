@@ -70,6 +70,8 @@ OPERATION_LABELS = {
     "push_tracking": "tracking",
     "push_inventory": "stock",
 }
+SLOW_READ_S = 0.3
+"""A window that takes longer than this to read is announced in the pane's title."""
 ALERT_STATE_LABELS = {"open": "open", "resolved": "auto", "dismissed": "dism"}
 
 
@@ -123,6 +125,8 @@ class RecordPane(Vertical, Generic[R, Q]):
         self.loaded_once = False
         self.note = ""
         """Said in the title after the pane's name (a list screen puts the account there)."""
+        self._shown_generation = 0
+        self._slow = False
 
     # -- pieces subclasses fill in -------------------------------------------------------------
 
@@ -167,7 +171,17 @@ class RecordPane(Vertical, Generic[R, Q]):
                 self.show_prefetched(self.window)  # the table got smaller meanwhile
             return  # the app reloads every pane once the database is open
         self._generation += 1
-        self._fetch(position or self.position, self._window_size, self._generation, hint)
+        generation = self._generation
+        self._fetch(position or self.position, self._window_size, generation, hint)
+        # A text filter on a million orders can take seconds: say so if it is not quick.
+        self.set_timer(SLOW_READ_S, lambda: self._reading(generation))
+
+    def _reading(self, generation: int) -> None:
+        if not self.is_attached:
+            return
+        if generation == self._generation and generation != self._shown_generation:
+            self._slow = True
+            self._update_title()
 
     def show_prefetched(self, window: Window[R]) -> None:
         """Rows read elsewhere before this process could read them (at start): shown as if
@@ -188,6 +202,8 @@ class RecordPane(Vertical, Generic[R, Q]):
         message.stop()
         if message.generation != self._generation:
             return  # a newer fetch is on its way
+        self._shown_generation = message.generation
+        self._slow = False
         window = message.window
         self.window = window
         self.records = list(window.rows)
@@ -320,6 +336,8 @@ class RecordPane(Vertical, Generic[R, Q]):
             parts.append(f"{len(self.marked)} marked")
         if self.window is not None and not self.window.at_start:
             parts.append("↑ more")
+        if self._slow:
+            parts.append("reading…")
         self.query_one(f"#{self.pane_name}-title", Static).update(Content(" · ".join(parts)))
 
 
@@ -336,8 +354,8 @@ class AlertsPane(RecordPane[AlertRow, AlertQuery]):
         Column("age", "AGE", 4, right=True),
         Column("count", "N", 3, right=True),
         Column("kind", "KIND", 12),
-        Column("about", "ORDER/SKU", 10),
-        Column("connection", "CONN", 8),
+        Column("about", "ORDER/SKU", 10, max_width=16),
+        Column("connection", "CONN", 8, max_width=16),
         Column("message", "MESSAGE", 0),
     ]
 
@@ -381,10 +399,10 @@ class OrdersPane(RecordPane[OrderRow, OrderQuery]):
         Column("id", "ID", 7, right=True),
         Column("number", "NUMBER", 9),
         Column("status", "STATUS", 9),
-        Column("method", "SHIP METHOD", 16),
+        Column("method", "SHIP METHOD", 16, max_width=26),
         Column("updated", "CHANGED", 7, right=True, drop=1),
         Column("wms", "WMS", 10, drop=2),
-        Column("tracking", "TRACKING", 14, drop=3),
+        Column("tracking", "TRACKING", 14, drop=3, max_width=22),
         Column("hold", "HELD FOR", 16, drop=2),
         Column("ship_to", "SHIP TO", 0),
     ]
@@ -429,12 +447,12 @@ class QueuePane(RecordPane[RetryRow, QueueQuery]):
     columns = [
         Column("id", "ID", 6, right=True),
         Column("operation", "OP", 8),
-        Column("subject", "SUBJECT", 10),
+        Column("subject", "SUBJECT", 10, max_width=16),
         Column("state", "STATE", 7),
         Column("attempts", "TRIES", 5, right=True),
         Column("next", "NEXT", 9, right=True),
         Column("deadline", "DEADLINE", 8, right=True),
-        Column("class", "CLASS", 13, drop=2),
+        Column("class", "CLASS", 13, drop=2, max_width=16),
         Column("error", "LAST ERROR", 0),
     ]
 
@@ -485,7 +503,7 @@ class ContactsPane(RecordPane["ContactRow", ContactQuery]):
     empty_text = "no alert contacts: n adds one"
     columns = [
         Column("id", "ID", 4, right=True),
-        Column("name", "NAME", 16),
+        Column("name", "NAME", 16, max_width=28),
         Column("email", "EMAIL", 0),
         Column("frequency", "FREQUENCY", 11),
         Column("waiting", "WAIT", 4, right=True, drop=2),
@@ -535,7 +553,7 @@ class OutboxPane(RecordPane["OutboxRow", OutboxQuery]):
         Column("state", "STATE", 9),
         Column("attempts", "N", 3, right=True),
         Column("when", "WHEN", 8, right=True),
-        Column("to", "TO", 22),
+        Column("to", "TO", 22, max_width=36),
         Column("kind", "KIND", 6, drop=1),
         Column("reply", "SERVER REPLY / SUBJECT", 0),
     ]

@@ -38,6 +38,8 @@ class Column:
     instead_of: str = ""
     """Shown only when the column with this key was dropped: a one-character state, say,
     standing in for the word on a narrow terminal."""
+    max_width: int = 0
+    """Grown up to this on a wide terminal, once the flexible column has all it can use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,8 @@ class ScrollKind(StrEnum):
 FLEX_MIN = 12
 FLEX_WANTED = 28
 """Narrower than this, the message-like column is worth more than the droppable ones."""
+FLEX_AMPLE = 40
+"""Wider than this, the message-like column gives room to columns that can grow."""
 MARK = "●"
 
 
@@ -258,9 +262,20 @@ class RecordTable(Widget, can_focus=True):
             i for i, c in enumerate(self.columns) if c.instead_of and c.instead_of not in kept
         ]
         shown = sorted(shown + stand_ins)
-        fixed = sum(self.columns[i].width + 1 for i in shown if self.columns[i].width)
-        flex = max(FLEX_MIN, width - fixed - 2)  # the mark and its space: 2 cells
-        return [(i, self.columns[i].width or flex) for i in shown]
+        widths = {i: self.columns[i].width for i in shown}
+        fixed = sum(w + 1 for w in widths.values() if w)
+        spare = width - fixed - 2 - FLEX_AMPLE  # the mark and its space: 2 cells
+        for i in shown:  # a wide terminal: first the columns that are often cut short
+            column = self.columns[i]
+            if spare <= 0:
+                break
+            if column.width and column.max_width > column.width:
+                grow = min(spare, column.max_width - column.width)
+                widths[i] += grow
+                spare -= grow
+                fixed += grow
+        flex = max(FLEX_MIN, width - fixed - 2)
+        return [(i, widths[i] or flex) for i in shown]
 
     def _needed(self, shown: list[int]) -> int:
         return sum((self.columns[i].width or FLEX_WANTED) + 1 for i in shown) + 1
