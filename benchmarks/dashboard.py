@@ -280,7 +280,7 @@ class Terminal:
         """q, and if that does not end it within 15 s, kill it — never leave it running."""
         try:
             os.write(self.master, b"\x1b")  # out of a filter or dialog, should one be open
-            time.sleep(0.1)
+            time.sleep(0.4)  # longer than the escape delay, or "q" would read as alt+q
             os.write(self.master, b"q")
             self.process.wait(timeout=15)
         except (OSError, subprocess.TimeoutExpired):
@@ -366,6 +366,8 @@ def measure_keys(term: Terminal, presses: int) -> dict[str, list[float]]:
         press("filter", b"\r")
         term.settle(0.1)
         term.send(b"\x1b")  # esc: back to no filter
+        # A key within the escape delay of an esc reads as alt+key: let it go by first.
+        time.sleep(0.2)
     term.settle(0.3)
     return keys
 

@@ -48,3 +48,55 @@ def test_a_current_database_opens_without_loading_alembic(tmp_path: Path):
     Database(url).dispose()  # created and migrated here
     loaded = loaded_after(f"from imtui.store.database import Database\nDatabase({url!r}).dispose()")
     assert "sqlalchemy" in loaded and "alembic" not in loaded
+
+
+def test_the_first_screen_read_with_sqlite3_is_the_stores(tmp_path: Path):
+    """The helper's two plain statements give exactly what the store's queries give."""
+    import os
+    import pickle
+    from datetime import timedelta
+
+    from imtui.engine.clock import FakeClock
+    from imtui.store.first_screen import read_first_screen, read_first_screen_sqlite
+    from tests.test_tui_snapshots import seed
+
+    path = tmp_path / "first.db"
+    database = Database(f"sqlite:///{path}")
+    clock = FakeClock()
+    seed(database, clock)
+    now = clock.now() + timedelta(minutes=30)  # some retry rows are due by then
+    try:
+        for rows in (5, 24, 200):
+            by_store = read_first_screen(database, rows, now)
+            by_sqlite3 = read_first_screen_sqlite(path, rows, now)
+            assert by_sqlite3 == by_store
+        assert by_store.counts.due_now > 0  # the time comparison was exercised
+    finally:
+        database.dispose()
+
+    helper = subprocess.run(
+        [sys.executable, "-m", "imtui.store.first_screen", "24"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, "IMTUI_DB": str(path)},
+    )
+    shown = pickle.loads(helper.stdout)
+    assert [r.id for r in shown.alerts.rows] == [r.id for r in by_store.alerts.rows[:24]]
+
+
+def test_the_helper_reads_nothing_from_a_database_a_migration_is_due_for(tmp_path: Path):
+    import os
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    Database(f"sqlite:///{path}").dispose()
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE alembic_version SET version_num = '0001'")
+    helper = subprocess.run(
+        [sys.executable, "-m", "imtui.store.first_screen", "24"],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "IMTUI_DB": str(path)},
+    )
+    assert helper.returncode == 3 and helper.stdout == b""

@@ -5,49 +5,181 @@ a password in it).
 
 Why a process: most of the dashboard's start is importing — Textual on one side, SQLAlchemy and
 the models on the other — and in one process imports take turns on one core however many
-threads ask. Started first thing, this process loads the database layer and reads the first
-rows on another core while the dashboard loads Textual and paints its frame; the dashboard
-shows what it wrote, then opens the database itself, behind the painted screen.
+threads ask. Started first thing, this process reads the first rows on another core while the
+dashboard loads Textual and paints its frame; the dashboard shows what it wrote, then opens the
+database itself, behind the painted screen.
 
-It only reads, and only a database already at the newest schema (the dashboard migrates,
-never this); on anything unusual it writes nothing and exits non-zero, and the dashboard reads
-the rows itself as it would have anyway. The pickle goes from this process to its parent over
-a pipe: it never crosses a trust boundary.
+On an SQLite file (the usual case) it does not even load SQLAlchemy: the header's five counts
+and the newest open alerts are two plain statements, read with :mod:`sqlite3` on a read-only
+connection, the same rows the store's queries give (a test holds the two to each other). Any
+other database is read through the store as usual.
+
+It only reads, and only a database already at the newest schema (the dashboard migrates, never
+this); on anything unusual it writes nothing and exits non-zero, and the dashboard reads the rows
+itself as it would have anyway. The pickle goes from this process to its parent over a pipe: it
+never crosses a trust boundary.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import sqlite3
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from imtui.store import listing, windows
-from imtui.store.database import Database
-from imtui.store.migrate import head_revision, stored_revision
-from imtui.store.rows import TOP, AlertFilter, FirstScreen
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.retry import RetryState
+from imtui.store.migrate import head_revision
+from imtui.store.rows import AlertRow, FirstScreen, HeaderCounts, Window
+
+if TYPE_CHECKING:
+    from imtui.store.database import Database
+
+ALERT_COLUMNS = (
+    "alert.id, alert.account_id, account.name, alert.connection_id, connection.name, alert.kind,"
+    " alert.state, alert.needs_person, alert.message, alert.order_id, alert.order_number,"
+    " alert.sku, alert.subject, alert.http_status, alert.count, alert.first_seen,"
+    " alert.last_seen, alert.resolved_at, alert.resolved_by"
+)
 
 
 def read_first_screen(database: Database, rows: int, now: datetime) -> FirstScreen:
     """The header's counts for all accounts and the newest open alerts: the dashboard's
-    opening view (see :class:`imtui.tui.widgets.panes.AlertsPane`)."""
+    opening view (see :class:`imtui.tui.widgets.panes.AlertsPane`), through the store."""
+    from imtui.store import listing, windows
+    from imtui.store.rows import TOP, AlertFilter
+
     with database.read() as session:
         counts = listing.header_counts(session, now=now)
         alerts = windows.alerts_window(session, AlertFilter(), TOP, size=rows, sort="newest")
     return FirstScreen(counts, alerts)
 
 
-def main(argv: list[str]) -> int:
-    [rows] = argv
-    database = Database(None, migrate=False)
+def read_first_screen_sqlite(path: Path, rows: int, now: datetime) -> FirstScreen | None:
+    """The same, from an SQLite file with :mod:`sqlite3` alone; None if its schema is not the
+    newest (a migration is due: the dashboard does it, then reads for itself)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        if stored_revision(database) != head_revision():
-            return 3  # a migration is due: the dashboard does it, then reads for itself
-        # The wall clock: a dashboard's start is in real time (the engine's clock is the same).
-        now = datetime.now(UTC)
-        screen = read_first_screen(database, max(1, min(int(rows), 200)), now)
+        found = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        if found is None or found[0] != head_revision():
+            return None
+        counts = HeaderCounts(
+            open_alerts=_count(connection, "alert", "state = ?", AlertState.OPEN),
+            needs_person=_count(
+                connection, "alert", "state = ? AND needs_person IS 1", AlertState.OPEN
+            ),
+            due_now=_count(
+                connection,
+                "retry_item",
+                "state = ? AND next_attempt_at <= ?",
+                RetryState.DUE,
+                _stored(now),
+            ),
+            held=_count(connection, "retry_item", "state = ?", RetryState.HELD),
+            skipped=_count(connection, "retry_item", "state = ?", RetryState.SKIPPED),
+        )
+        found_rows = connection.execute(
+            f"SELECT {ALERT_COLUMNS} FROM alert"
+            " JOIN account ON account.id = alert.account_id"
+            " LEFT OUTER JOIN connection ON connection.id = alert.connection_id"
+            " WHERE alert.state IN (?) ORDER BY alert.id DESC LIMIT ?",
+            (AlertState.OPEN.value, rows + 1),
+        ).fetchall()
     finally:
-        database.dispose()
+        connection.close()
+    alerts = [_alert_row(row) for row in found_rows[:rows]]
+    return FirstScreen(counts, Window(alerts, True, len(found_rows) <= rows))
+
+
+def _count(connection: sqlite3.Connection, table: str, where: str, *values: Any) -> int:
+    return int(
+        connection.execute(f"SELECT count(id) FROM {table} WHERE {where}", values).fetchone()[0]
+    )
+
+
+def _stored(when: datetime) -> str:
+    """A time as the store writes it to SQLite (naive UTC, microseconds)."""
+    return when.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _alert_row(row: tuple[Any, ...]) -> AlertRow:
+    (alert_id, account_id, account, connection_id, connection, kind, state, needs_person,
+     message, order_id, order_number, sku, subject, http_status, count, first_seen, last_seen,
+     resolved_at, resolved_by) = row  # fmt: skip
+    try:
+        headline = AlertKind(kind).headline
+    except ValueError:
+        headline = kind
+    return AlertRow(
+        id=alert_id,
+        account_id=account_id,
+        account=account,
+        connection_id=connection_id,
+        connection=connection,
+        kind=kind,
+        headline=headline,
+        state=state,
+        needs_person=bool(needs_person),
+        message=message,
+        order_id=order_id,
+        order_number=order_number,
+        sku=sku,
+        subject=subject,
+        http_status=http_status,
+        count=count,
+        first_seen=_time(first_seen),  # type: ignore[arg-type]
+        last_seen=_time(last_seen),  # type: ignore[arg-type]
+        resolved_at=_time(resolved_at),
+        resolved_by=resolved_by,
+    )
+
+
+def sqlite_file(url: str | None) -> Path | None:
+    """The file of an SQLite ``--db``/``IMTUI_DB`` value (a path or ``sqlite:///PATH``), the
+    way :func:`imtui.store.database.resolve_url` reads it; None for anything else."""
+    raw = url or os.environ.get("IMTUI_DB")
+    if not raw:
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("imtui", appauthor=False)) / "imtui.db"
+    if "://" not in raw:
+        return Path(raw).expanduser().resolve()
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if raw.startswith(prefix) and "?" not in raw and raw != f"{prefix}:memory:":
+            return Path(raw.removeprefix(prefix))
+    return None
+
+
+def main(argv: list[str]) -> int:
+    [rows_text] = argv
+    rows = max(1, min(int(rows_text), 200))
+    # The wall clock: a dashboard's start is in real time (the engine's clock is the same).
+    now = datetime.now(UTC)
+    path = sqlite_file(None)
+    if path is not None:
+        if not path.is_file():
+            return 3
+        screen = read_first_screen_sqlite(path, rows, now)
+    else:
+        from imtui.store.database import Database
+        from imtui.store.migrate import stored_revision
+
+        database = Database(None, migrate=False)
+        try:
+            current = stored_revision(database) == head_revision()
+            screen = read_first_screen(database, rows, now) if current else None
+        finally:
+            database.dispose()
+    if screen is None:
+        return 3  # a migration is due: the dashboard does it, then reads for itself
     sys.stdout.buffer.write(pickle.dumps(screen, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
     return 0

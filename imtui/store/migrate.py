@@ -15,9 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -49,6 +46,9 @@ def head_revision() -> str | None:
 
 def stored_revision(database: Database) -> str | None:
     """The revision the database says it is at; None for a new (or foreign) database."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     try:
         with database.read_engine.connect() as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -85,6 +85,8 @@ def upgrade_to_head(database: Database) -> None:
     config = alembic_config(database)
     if is_current(database, config):
         return
+    from sqlalchemy import text
+
     with database.write_engine.begin() as connection:
         if not database.is_sqlite:
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ADVISORY_LOCK_ID})
