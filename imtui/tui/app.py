@@ -25,6 +25,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import BindingType
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from imtui.domain.failures import AlertKind
@@ -255,7 +256,12 @@ class DashboardApp(App[None]):
             refresh = getattr(screen, "refresh_data", None)
             if refresh is not None and id(screen) not in seen:
                 seen.add(id(screen))
-                refresh()
+                try:
+                    refresh()
+                except NoMatches:
+                    # A screen opened under another (``imtui open`` lands on a form) may not
+                    # have composed its panes yet; it reads everything when it does.
+                    continue
 
     def _tick(self) -> None:
         try:
