@@ -27,6 +27,7 @@ from imtui.notify.mailer import Mailer, SendReport
 from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
 from imtui.store import contacts as contact_store
 from imtui.store import outbox as outbox_store
+from imtui.store.models import AlertContact
 from imtui.store.queue import worker_identity
 
 FREQUENCY_CHOICE = click.Choice([f.value for f in Frequency])
@@ -104,10 +105,7 @@ def contacts_add(
             actor=app.actor,
             now=app.now(),
         )
-    click.echo(
-        f"added contact {contact.id}: {printable(contact.name)} <{printable(contact.email)}> "
-        f"({Frequency(contact.frequency).description}) for account {printable(account.name)}"
-    )
+    click.echo(f"added {describe(contact)} for account {printable(account.name)}")
 
 
 @contacts_group.command("list")
@@ -153,10 +151,7 @@ def contacts_edit(
             actor=app.actor,
             now=app.now(),
         )
-    click.echo(
-        f"contact {contact.id}: {printable(contact.name)} <{printable(contact.email)}> "
-        f"({Frequency(contact.frequency).description})"
-    )
+    click.echo(describe(contact))
 
 
 @contacts_group.command("delete")
@@ -328,3 +323,11 @@ def _settings() -> EmailSettings:
         return load_email_settings()
     except EmailSettingsError as exc:
         raise CliError(str(exc)) from None
+
+
+def describe(contact: AlertContact) -> str:
+    """``contact 3: Ann <ann@x.io> (hourly digest)`` — one line, safe for the terminal."""
+    return (
+        f"contact {contact.id}: {printable(contact.name)} <{printable(contact.email)}> "
+        f"({Frequency(contact.frequency).description})"
+    )
