@@ -243,11 +243,14 @@ class Terminal:
                 wake = deadline if last is None else min(deadline, last + quiet)
                 self.arrived.wait(max(0.001, wake - now))
 
-    def repaint_after(self, keys: bytes, timeout: float = 5.0) -> float:
-        """Seconds from writing ``keys`` until the repaint they cause is finished."""
+    def repaint_after(self, keys: bytes, expect: bytes = b"", timeout: float = 5.0) -> float:
+        """Seconds from writing ``keys`` until the repaint they cause is finished: ``expect``
+        (if given) is on screen and nothing more comes for a while."""
         since = self.mark()
         sent = time.monotonic()
         os.write(self.master, keys)
+        if expect:
+            self.wait_for(expect, since, timeout)
         last = self._quiet_since(since, QUIET_S, sent + timeout)
         if last is None:
             raise TimeoutError(f"no repaint after {keys!r}")
@@ -255,6 +258,14 @@ class Terminal:
 
     def send(self, keys: bytes) -> None:
         os.write(self.master, keys)
+
+    def echoed(self, keys: bytes, quiet: float = 0.1, timeout: float = 5.0) -> None:
+        """Write ``keys`` and wait for what they cause to be painted (typed text is not
+        searched for: the screen writes it in pieces, around the cells that changed)."""
+        since = self.mark()
+        os.write(self.master, keys)
+        if self._quiet_since(since, quiet, time.monotonic() + timeout) is None:
+            raise TimeoutError(f"nothing painted after {keys!r}")
 
     def settle(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
         """Until nothing has been written for ``quiet`` seconds."""
@@ -346,10 +357,10 @@ def measure_keys(term: Terminal, presses: int) -> dict[str, list[float]]:
     """Each press waits for a quiet screen first, so no tick or live update is counted."""
     keys: dict[str, list[float]] = {"cursor move": [], "page down": [], "jump to end": [], "filter": []}  # fmt: skip
 
-    def press(name: str, keys_: bytes) -> None:
+    def press(name: str, keys_: bytes, expect: bytes = b"") -> None:
         term.settle(0.25)
         try:
-            keys[name].append(term.repaint_after(keys_))
+            keys[name].append(term.repaint_after(keys_, expect))
         except TimeoutError:
             print(f"  (no repaint after {keys_!r} for {name}: not counted)", file=sys.stderr)
 
@@ -360,10 +371,11 @@ def measure_keys(term: Terminal, presses: int) -> dict[str, list[float]]:
     for i in range(presses):
         press("jump to end", b"G" if i % 2 == 0 else b"g")
     for i in range(presses):
-        # "/" and the filter typed in one go, as a person does; enter is what is timed
+        # "/" and the filter typed in one go, as a person does; enter is what is timed, up to
+        # the pane's title naming the filter and its rows painted
         text = b"status:held" if i % 2 == 0 else b"#" + str(ORDERS - 7 * i).encode()
-        term.send(b"/" + text)
-        press("filter", b"\r")
+        term.echoed(b"/" + text)
+        press("filter", b"\r", expect=b"filter " + text)
         term.settle(0.1)
         term.send(b"\x1b")  # esc: back to no filter
         # A key within the escape delay of an esc reads as alt+key: let it go by first.
@@ -412,8 +424,9 @@ def run_dashboard(db: Path, presses: int, idle_s: float) -> dict[str, object]:
         term.wait_for(NEWEST_ALERT)
         term.settle(1.0)
         results: dict[str, object] = {}
+        since = term.mark()
         term.send(b"2")  # the million orders
-        term.wait_for(f"#{ORDERS}".encode(), since=0)
+        term.wait_for(b"2 Orders", since)
         keys = measure_keys(term, presses)
         results["keys"] = {
             name: {"p50_ms": statistics.median(v) * 1000, "p95_ms": percentile(v, 95) * 1000, "n": len(v)}

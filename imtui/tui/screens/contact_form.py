@@ -12,12 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.content import Content
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from imtui.tui.messages import Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.field import FieldInput
+from imtui.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from imtui.store.contacts import ContactRow
@@ -82,7 +83,7 @@ class ContactFormScreen(FormScreen[None]):
             with Horizontal(id="form-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#field-name", Input))

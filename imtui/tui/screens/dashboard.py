@@ -18,17 +18,19 @@ from textual.content import Content
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from imtui.domain.failures import AlertKind
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertRow, OrderRow, RetryRow, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
+from imtui.tui.frames import PaintHold
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.field import FieldInput
+from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.panes import AlertsPane, OrdersPane, QueuePane, RecordPane
 from imtui.tui.widgets.record_table import RecordTable
 from imtui.tui.widgets.status import PaneTabs, StatusHeader
@@ -67,6 +69,9 @@ class DashboardScreen(Screen[None]):
         super().__init__()
         self.account_id = account_id
         self.active = "alerts"
+        self._hold: PaintHold | None = None
+        self._held_for: RecordPane[Any, Any] | None = None
+        """The pane whose new rows end the hold, once it has been asked for them."""
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -88,7 +93,7 @@ class DashboardScreen(Screen[None]):
         )
         yield Static(Content(""), id="filter-error")
         # The palette's own footer entry does not fit 80 columns: ? lists ":" and ctrl+p.
-        yield Footer(show_command_palette=False)
+        yield KeyBar(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.show_pane(self.active)
@@ -134,6 +139,8 @@ class DashboardScreen(Screen[None]):
     @on(RecordPane.Changed)
     def _on_pane_changed(self, message: RecordPane.Changed) -> None:
         self._update_tabs()
+        if message.pane is self._held_for and not message.pane.reading:
+            self._release_hold()  # the new rows and the tabs are painted in one frame
         if message.pane.pane_name == self.active and message.pane.loaded_once:
             self.dashboard.first_rows_painted()
 
@@ -210,13 +217,16 @@ class DashboardScreen(Screen[None]):
         field.cursor_position = len(field.value)
         field.add_class("-open")
         field.styles.visibility = "visible"  # now, not at the next style update: focus needs it
+        self.query_one(KeyBar).add_class("-covered")
         self.set_focus(field)
 
     def action_filter_apply(self) -> None:
         if not self.typing_filter:
             raise SkipAction()  # enter on a row: its detail
         # The keys typed before enter may still be on their way into the field: apply what
-        # it holds once they have arrived. The keys after enter go to the pane already.
+        # it holds once they have arrived. The keys after enter go to the pane already; the
+        # screen shows the pane focused when it shows its new rows (see frames.py).
+        self._hold_paint()
         self.set_focus(self.pane().table)
         self.filter_field.post_message(KeysHandled(self.filter_field))
 
@@ -232,10 +242,14 @@ class DashboardScreen(Screen[None]):
             self.query_one("#filter-error", Static).update(Content(str(exc)))
             self.query_one("#filter-error").add_class("-open")
             self.set_focus(self.filter_field)
+            self._release_hold()
             return
         self._close_filter()
         if query.text != pane.spec.text:
             pane.set_query(query)
+            self._held_for = pane
+        else:
+            self._release_hold()
 
     def action_filter_close(self) -> None:
         if not self.typing_filter:
@@ -246,7 +260,22 @@ class DashboardScreen(Screen[None]):
         self.filter_field.remove_class("-open")
         self.filter_field.styles.visibility = "hidden"
         self.query_one("#filter-error").remove_class("-open")
+        self.query_one(KeyBar).remove_class("-covered")
         self.set_focus(self.pane().table)
+
+    @property
+    def painting_held(self) -> bool:
+        """A filter is being applied: the screen shows it once its rows are read."""
+        return self._hold is not None
+
+    def _hold_paint(self) -> None:
+        self._release_hold()
+        self._hold = PaintHold(self.app)
+
+    def _release_hold(self) -> None:
+        if self._hold is not None:
+            self._hold.release()
+        self._hold = self._held_for = None
 
     def action_clear(self) -> None:
         if self.filter_field.has_class("-open"):
@@ -257,9 +286,11 @@ class DashboardScreen(Screen[None]):
             self._update_tabs()
             return
         if pane.spec.text:
+            self._hold_paint()
             pane.set_query(
                 type(pane.spec).parse("", account_id=self.account_id, sort=pane.spec.sort)
             )
+            self._held_for = pane
 
     def action_sort(self) -> None:
         label = self.pane().next_sort()

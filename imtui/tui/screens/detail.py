@@ -17,11 +17,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from imtui.store.rows import AlertDetail, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
+from imtui.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from imtui.tui.app import DashboardApp
@@ -92,7 +93,7 @@ class DetailScreen(Screen[None]):
         yield Static(Content(f" {self.heading()}"), id="detail-title")
         with VerticalScroll(id="detail"):
             yield Static(Content("loading…"), id="detail-body")
-        yield Footer()
+        yield KeyBar()
 
     def heading(self) -> str:
         return ""

@@ -14,12 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from imtui.tui.filters import ContactQuery, OutboxQuery
 from imtui.tui.messages import ActionDone
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.text import safe
+from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.panes import ContactsPane, OutboxPane, RecordPane
 from imtui.tui.widgets.record_table import RecordTable
 
@@ -59,7 +59,7 @@ class ListScreen(Screen[None]):
         pane = self.make_pane().add_class("-active")
         pane.note = safe(self.account_name, limit=40)
         yield pane
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.set_focus(self.pane.table)

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.content import Content
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from imtui.domain.orders import OrderStatus
 from imtui.store.rows import AccountRow, MappingRow
@@ -20,6 +20,7 @@ from imtui.tui.messages import Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.field import FieldInput
+from imtui.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from imtui.tui.app import DashboardApp
@@ -62,7 +63,7 @@ class MappingFormScreen(FormScreen[None]):
             with Horizontal(id="form-buttons"):
                 yield Button("Save & release (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#field-source_code", Input).value = self.source_code

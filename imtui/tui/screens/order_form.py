@@ -14,13 +14,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.content import Content
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from imtui.store.rows import OrderDetail
 from imtui.tui.messages import ActionDone, Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import hold_reason, safe
 from imtui.tui.widgets.field import FieldInput
+from imtui.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from imtui.tui.app import DashboardApp
@@ -68,7 +69,7 @@ class OrderFormScreen(FormScreen[None]):
             with Horizontal(id="form-buttons"):
                 yield Button("Save & send (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._load()

@@ -164,6 +164,11 @@ class RecordPane(Vertical, Generic[R, Q]):
 
     # -- fetching ------------------------------------------------------------------------------
 
+    @property
+    def reading(self) -> bool:
+        """Rows asked for are not on screen yet."""
+        return self._generation != self._shown_generation
+
     def reload(self, position: Position | None = None, *, hint: Any = None) -> None:
         """Fetch the window at ``position`` (default: where the pane is) in a worker."""
         if not cast(Any, self.app).backend_ready:
