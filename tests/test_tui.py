@@ -271,9 +271,16 @@ async def test_sort_account_switch_help_and_palette(db, sandbox, world, engine, 
 
         from imtui.tui.commands import ActionCommands
 
-        provider = ActionCommands(app.screen)
-        titles = [hit.text for hit in [h async for h in provider.discover()]]
-        assert any("Resend" in str(t) for t in titles) and any("Dismiss" in str(t) for t in titles)
+        async def palette_titles() -> list[str]:
+            provider = ActionCommands(app.screen)
+            return [str(hit.text) for hit in [h async for h in provider.discover()]]
+
+        # like the footer, the palette offers what the pane can do: no Dismiss on Orders
+        titles = await palette_titles()
+        assert any("Resend" in t for t in titles) and not any("Dismiss" in t for t in titles)
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.dashboard.active == "alerts")
+        assert any("Dismiss" in t for t in await palette_titles())
 
 
 async def test_a_commit_by_another_process_shows_within_a_second(db, sandbox, world, engine, clock):

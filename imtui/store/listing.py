@@ -172,14 +172,14 @@ def list_orders(
         query = query.where(Order.account_id == where.account_id)
     text = (where.search or "").strip()
     if text:
-        exact = _exact_order(text)
+        exact = exact_order(text)
         has_exact = session.exec(query.where(exact).limit(1)).first() is not None
-        query = query.where(exact if has_exact else _order_contains(text))
+        query = query.where(exact if has_exact else order_contains(text))
     cursor = _id_cursor(after)
     if cursor is not None:
         query = query.where(col(Order.id) < cursor)
     found = list(session.exec(query.order_by(col(Order.id).desc()).limit(limit + 1)))
-    rows = [_order_row(order, name) for order, name in found[:limit]]
+    rows = [as_order_row(order, name) for order, name in found[:limit]]
     return Page(rows, str(rows[-1].id) if len(found) > limit else None)
 
 
@@ -189,15 +189,15 @@ def order_row(session: Session, order_id: int) -> OrderRow | None:
         .join(Account, col(Account.id) == Order.account_id)
         .where(Order.id == order_id)
     ).first()
-    return None if found is None else _order_row(*found)
+    return None if found is None else as_order_row(*found)
 
 
-def _exact_order(text: str) -> ColumnElement[bool]:
+def exact_order(text: str) -> ColumnElement[bool]:
     numbers = [text] if text.startswith("#") else [text, f"#{text}"]
     return or_(col(Order.number).in_(numbers), col(Order.reference) == text)
 
 
-def _order_contains(text: str) -> ColumnElement[bool]:
+def order_contains(text: str) -> ColumnElement[bool]:
     needle = text.lower()
     return or_(
         func.lower(Order.number).contains(needle, autoescape=True),
@@ -206,7 +206,7 @@ def _order_contains(text: str) -> ColumnElement[bool]:
     )
 
 
-def _order_row(order: Order, account: str) -> OrderRow:
+def as_order_row(order: Order, account: str) -> OrderRow:
     return OrderRow(
         id=order.id or 0,
         number=order.number,
@@ -249,7 +249,7 @@ def order_detail(
         select(func.count(col(Attempt.id))).where(col(Attempt.retry_item_id).in_(item_ids))
     ).one()
     return OrderDetail(
-        order=_order_row(order, account),
+        order=as_order_row(order, account),
         address=address_of(order),
         ship_method_title=order.ship_method_title,
         carrier=order.carrier,
@@ -273,7 +273,7 @@ def _order_retries(session: Session, order_id: int) -> tuple[RetryRow, ...]:
             )
         ).first()
         if item is not None:
-            rows.append(_retry_row(item))
+            rows.append(as_retry_row(item))
     return tuple(rows)
 
 
@@ -329,7 +329,7 @@ def list_queue(
     if cursor is not None:
         query = query.where(col(RetryItem.id) < cursor)
     found = list(session.exec(query.order_by(col(RetryItem.id).desc()).limit(limit + 1)))
-    rows = [_retry_row(item) for item in found[:limit]]
+    rows = [as_retry_row(item) for item in found[:limit]]
     return Page(rows, str(rows[-1].id) if len(found) > limit else None)
 
 
@@ -344,7 +344,7 @@ def _due_page(session: Session, query: Any, after: str | None, limit: int) -> Pa
         )
     query = query.order_by(col(RetryItem.next_attempt_at), col(RetryItem.id)).limit(limit + 1)
     found = list(session.exec(query))
-    rows = [_retry_row(item) for item in found[:limit]]
+    rows = [as_retry_row(item) for item in found[:limit]]
     last = rows[-1] if rows and len(found) > limit else None
     cursor = None
     if last is not None and last.next_attempt_at is not None:
@@ -354,10 +354,10 @@ def _due_page(session: Session, query: Any, after: str | None, limit: int) -> Pa
 
 def retry_row(session: Session, item_id: int) -> RetryRow | None:
     item = session.get(RetryItem, item_id)
-    return None if item is None else _retry_row(item)
+    return None if item is None else as_retry_row(item)
 
 
-def _retry_row(item: RetryItem) -> RetryRow:
+def as_retry_row(item: RetryItem) -> RetryRow:
     return RetryRow(
         id=item.id or 0,
         account_id=item.account_id,
@@ -417,10 +417,10 @@ def _alert_rows(
     if condition is not None:
         query = query.where(condition)
     found = session.exec(query.order_by(col(Alert.id).desc()).limit(limit))
-    return [_alert_row(alert, account, connection) for alert, account, connection in found]
+    return [as_alert_row(alert, account, connection) for alert, account, connection in found]
 
 
-def _alert_row(alert: Alert, account: str, connection: str | None) -> AlertRow:
+def as_alert_row(alert: Alert, account: str, connection: str | None) -> AlertRow:
     try:
         headline = AlertKind(alert.kind).headline
     except ValueError:

@@ -275,7 +275,7 @@ def list_outbox(
         Account, col(Account.id) == OutboxEmail.account_id
     )
     if where.states:
-        query = query.where(or_(*(_state_condition(state) for state in where.states)))
+        query = query.where(or_(*(state_condition(state) for state in where.states)))
     if where.account_id is not None:
         query = query.where(OutboxEmail.account_id == where.account_id)
     if after:
@@ -283,7 +283,7 @@ def list_outbox(
             raise InvalidCursor(f"not a cursor from this list: {after!r}")
         query = query.where(col(OutboxEmail.id) < int(after))
     found = list(session.exec(query.order_by(col(OutboxEmail.id).desc()).limit(limit + 1)))
-    rows = [_row(email, account) for email, account in found[:limit]]
+    rows = [as_outbox_row(email, account) for email, account in found[:limit]]
     return Page(rows, str(rows[-1].id) if len(found) > limit else None)
 
 
@@ -306,7 +306,7 @@ def outbox_detail(session: Session, email_id: int) -> OutboxDetail | None:
     )
     if not alert_ids and email.alert_id is not None:
         alert_ids = (email.alert_id,)
-    return OutboxDetail(email=_row(email, account), body=email.body, alert_ids=alert_ids)
+    return OutboxDetail(email=as_outbox_row(email, account), body=email.body, alert_ids=alert_ids)
 
 
 def outbox_counts(session: Session, *, account_id: int | None = None) -> OutboxCounts:
@@ -322,7 +322,7 @@ def outbox_counts(session: Session, *, account_id: int | None = None) -> OutboxC
     return OutboxCounts(waiting=int(total), failing=int(failing), oldest_waiting_since=oldest)
 
 
-def _state_condition(state: str) -> ColumnElement[bool]:
+def state_condition(state: str) -> ColumnElement[bool]:
     if state == "failing":
         return and_(
             col(OutboxEmail.state) == OutboxState.QUEUED, col(OutboxEmail.last_error).is_not(None)
@@ -336,7 +336,7 @@ def _state_condition(state: str) -> ColumnElement[bool]:
     return col(OutboxEmail.state) == state
 
 
-def _row(email: OutboxEmail, account: str) -> OutboxRow:
+def as_outbox_row(email: OutboxEmail, account: str) -> OutboxRow:
     return OutboxRow(
         id=email.id or 0,
         account_id=email.account_id,

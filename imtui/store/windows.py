@@ -28,16 +28,14 @@ from imtui.store.listing import (
     OrderRow,
     QueueFilter,
     RetryRow,
-    _alert_row,
-    _exact_order,
-    _order_contains,
-    _order_row,
-    _retry_row,
+    as_alert_row,
+    as_order_row,
+    as_retry_row,
+    exact_order,
+    order_contains,
 )
 from imtui.store.models import Account, Alert, Connection, Order, OutboxEmail, RetryItem
-from imtui.store.outbox import OutboxFilter, OutboxRow
-from imtui.store.outbox import _row as _outbox_row
-from imtui.store.outbox import _state_condition as _outbox_state
+from imtui.store.outbox import OutboxFilter, OutboxRow, as_outbox_row, state_condition
 from imtui.store.rows import FAR_FUTURE, TOP, Anchor, Position, Sort, Window
 from imtui.store.types import UTCDateTime
 
@@ -126,7 +124,7 @@ def orders_window(
 ) -> Window[OrderRow]:
     query = select(Order, Account.name).join(Account, col(Account.id) == Order.account_id)
     query = query.where(*order_conditions(session, where, ship_method))
-    return _window(session, query, ORDER_SORTS[sort], position, size, lambda r: _order_row(*r))
+    return _window(session, query, ORDER_SORTS[sort], position, size, lambda r: as_order_row(*r))
 
 
 def order_conditions(
@@ -143,8 +141,8 @@ def order_conditions(
     if text:
         # An order number or reference: its few ids first (through their indexes), so the
         # window is read by primary key rather than by a scan that meets them on the way.
-        exact_ids = list(session.exec(select(Order.id).where(_exact_order(text)).limit(1000)))
-        conditions.append(col(Order.id).in_(exact_ids) if exact_ids else _order_contains(text))
+        exact_ids = list(session.exec(select(Order.id).where(exact_order(text)).limit(1000)))
+        conditions.append(col(Order.id).in_(exact_ids) if exact_ids else order_contains(text))
     return conditions
 
 
@@ -163,7 +161,7 @@ def alerts_window(
         .outerjoin(Connection, col(Connection.id) == Alert.connection_id)
         .where(*alert_conditions(where, search))
     )
-    return _window(session, query, ALERT_SORTS[sort], position, size, lambda r: _alert_row(*r))
+    return _window(session, query, ALERT_SORTS[sort], position, size, lambda r: as_alert_row(*r))
 
 
 def alert_conditions(where: AlertFilter, search: str | None = None) -> list[ColumnElement[bool]]:
@@ -197,7 +195,7 @@ def queue_window(
     search: str | None = None,
 ) -> Window[RetryRow]:
     query = select(RetryItem).where(*queue_conditions(where, search))
-    return _window(session, query, QUEUE_SORTS[sort], position, size, _retry_row)
+    return _window(session, query, QUEUE_SORTS[sort], position, size, as_retry_row)
 
 
 def queue_conditions(where: QueueFilter, search: str | None = None) -> list[ColumnElement[bool]]:
@@ -237,10 +235,10 @@ def outbox_window(
         Account, col(Account.id) == OutboxEmail.account_id
     )
     if where.states:
-        query = query.where(or_(*(_outbox_state(state) for state in where.states)))
+        query = query.where(or_(*(state_condition(state) for state in where.states)))
     if where.account_id is not None:
         query = query.where(OutboxEmail.account_id == where.account_id)
-    return _window(session, query, OUTBOX_SORTS[sort], position, size, lambda r: _outbox_row(*r))
+    return _window(session, query, OUTBOX_SORTS[sort], position, size, lambda r: as_outbox_row(*r))
 
 
 # -- "act on all matching": ids in pages, and a capped count -----------------------------------
@@ -397,4 +395,4 @@ def retry_row_for(session: Session, operation: str, subject_id: int) -> RetryRow
             RetryItem.operation == operation, RetryItem.subject_id == subject_id
         )
     ).first()
-    return None if item is None else _retry_row(item)
+    return None if item is None else as_retry_row(item)

@@ -1,5 +1,6 @@
 """The command palette (``:`` or ctrl+p) lists the same actions as the keys, by name, each
-with its key — found from the same list the bindings are made of."""
+with its key — found from the same list the bindings are made of — and, like the footer, only
+those the screen it was opened from can run now (no Dismiss on the Orders pane)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from imtui.tui.keymap import DASHBOARD_KEYS, KeyAction
 
 class ActionCommands(Provider):
     def _actions(self) -> list[KeyAction]:
-        return [key for key in DASHBOARD_KEYS if key.palette]
+        return [key for key in DASHBOARD_KEYS if key.palette and self._live(key)]
+
+    def _live(self, key: KeyAction) -> bool:
+        name = key.action.split("(")[0]
+        if hasattr(self.screen, f"action_{name}"):
+            return self.screen.check_action(name, ()) is not False
+        return self.app.check_action(name, ()) is not False
 
     def _run(self, key: KeyAction) -> None:
         self.app.call_later(self._dispatch, key)
