@@ -287,7 +287,15 @@ class RecordTable(Widget, can_focus=True):
         if index >= len(self.rows):
             return ("empty", not self.rows and y == 1, self.size.width)
         row = self.rows[index]
-        return (row, row.key in self.marked, index == self.cursor, self.has_focus, self.size.width)
+        on_cursor = index == self.cursor
+        # Focus shows on the cursor line only: the other lines stay as drawn when it moves.
+        return (
+            row,
+            row.key in self.marked,
+            on_cursor,
+            on_cursor and self.has_focus,
+            self.size.width,
+        )
 
     def _repaint_changed(self) -> None:
         for y in range(self.size.height):
