@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from imtui.store.models import Alert, AlertEvent, Attempt, RetryItem
 DEMO_ACTOR = "demo"
 SPEED = 240.0
 """Demo seconds per real second: an hour of retries passes in 15 s."""
+OUTAGE_EVERY = 12
+"""A short WMS outage every this many new orders (36 s at the default pace)."""
 
 DEMO_MAPPINGS = {
     "UPS_GROUND": ("UPS", "03"),
@@ -52,6 +55,7 @@ class Demo:
     db_url: str | None = None
     speed: float = SPEED
     feed_every: float = 3.0
+    outage_every: int = OUTAGE_EVERY
     seed: int = 7
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="imtui-demo-")))
     sandbox: Sandbox = field(init=False)
@@ -123,10 +127,13 @@ class Demo:
         faults.add(FaultRule("shop.fulfill", "http_500", times=1))
 
     async def _feed(self) -> None:
-        """New orders keep arriving; the warehouse ships what it has."""
+        """New orders keep arriving; the warehouse ships what it has; and every so often the
+        WMS has a short outage, so an alert is raised and heals itself while you watch."""
         stream = order_stream(self.seed, start=10, bad_rate=0.1)
-        while True:
+        for fed in itertools.count(1):
             await asyncio.sleep(self.feed_every)
+            if fed % self.outage_every == 0:
+                self.sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=2))
             self.sandbox.shop.add_order(next(stream))
             for reference, order in list(self.sandbox.wms.orders.items())[:3]:
                 if not order.get("readOnly", {}).get("isClosed"):

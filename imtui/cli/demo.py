@@ -9,16 +9,22 @@ import click
 
 from imtui.cli.dashboard import log_to_file, needs_terminal
 from imtui.demo import Demo, run_headless
-from imtui.tui.app import DashboardApp
+from imtui.tui.app import DashboardApp, StartAt
 from imtui.tui.backend import Backend
+
+
+def demo_dashboard(demo: Demo) -> DashboardApp:
+    """The dashboard on a started demo. Resolved alerts stay in view (✓): a newcomer sees
+    them heal, not just vanish."""
+    backend = Backend(demo.db, demo.engine, service=demo.service)
+    return DashboardApp(backend, start=StartAt(alerts_filter="state:all"))
 
 
 async def run_demo_dashboard(seconds: float | None = None) -> None:
     demo = Demo()
     await demo.start()
     try:
-        backend = Backend(demo.db, demo.engine, service=demo.service)
-        app = DashboardApp(backend)
+        app = demo_dashboard(demo)
         if seconds is not None:
             asyncio.get_running_loop().call_later(seconds, app.exit)
         await app.run_async()

@@ -68,6 +68,8 @@ class StartAt:
     """Where the dashboard opens: ``imtui open alert/<id>`` lands on that alert's fix."""
 
     alert_id: int | None = None
+    alerts_filter: str = ""
+    """What the Alerts pane shows first, as typed after ``/`` (the demo: ``state:all``)."""
 
 
 class DashboardApp(App[None]):
@@ -128,7 +130,7 @@ class DashboardApp(App[None]):
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        self.push_screen(DashboardScreen(self.account_id))
+        self.push_screen(DashboardScreen(self.account_id, alerts_filter=self.start.alerts_filter))
         self._paint_header()
         if self._backend is not None:
             self._backend_ready()

@@ -65,9 +65,10 @@ class DashboardScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (40, "-tall")]
 
-    def __init__(self, account_id: int | None = None) -> None:
+    def __init__(self, account_id: int | None = None, *, alerts_filter: str = "") -> None:
         super().__init__()
         self.account_id = account_id
+        self.alerts_filter = alerts_filter
         self.active = "alerts"
         self._hold: PaintHold | None = None
         self._held_for: RecordPane[Any, Any] | None = None
@@ -85,7 +86,9 @@ class DashboardScreen(Screen[None]):
         yield StatusHeader(id="status")
         yield PaneTabs(Content(""), id="tabs")
         with Vertical(id="panes"):
-            yield AlertsPane(AlertQuery.parse("", account_id=self.account_id, sort="newest"))
+            yield AlertsPane(
+                AlertQuery.parse(self.alerts_filter, account_id=self.account_id, sort="newest")
+            )
             yield OrdersPane(OrderQuery.parse("", account_id=self.account_id, sort="newest"))
             yield QueuePane(QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"))
         yield FieldInput(

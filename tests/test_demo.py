@@ -1,0 +1,86 @@
+"""``imtui demo`` as a newcomer meets it: the real sandbox, engine and scheduler in one process,
+time running fast, the dashboard on top. Within seconds alerts are raised, retries heal some of
+them (they stay in view, marked resolved), and the unmapped ship method waits for the mapping
+form — which, filled in, sends the held orders."""
+
+from __future__ import annotations
+
+import time
+
+from sqlmodel import col, select
+
+from imtui.cli.demo import demo_dashboard
+from imtui.demo import Demo
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
+from imtui.store.models import Order
+from imtui.tui.screens.mapping_form import MappingFormScreen
+from tests.tui_support import pane, screen_lines, type_fast, wait_for
+
+
+def statuses(demo: Demo, *numbers: str) -> list[str]:
+    with demo.db.read() as session:
+        found = session.exec(select(Order).where(col(Order.number).in_(numbers))).all()
+        return sorted(order.status for order in found)
+
+
+async def test_the_demo_shows_alerts_healing_and_the_unmapped_ship_method_fixed_in_the_form(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    demo = Demo(folder=tmp_path, feed_every=0.5, outage_every=4)
+    await demo.start()
+    try:
+        app = demo_dashboard(demo)
+        async with app.run_test(size=(80, 24)) as pilot:
+            alerts = pane(app, "alerts")
+            begun = time.monotonic()
+            await wait_for(
+                pilot,
+                lambda: any(r.state == AlertState.RESOLVED for r in alerts.records),
+                timeout=30,
+            )
+            healed = time.monotonic() - begun
+            assert healed < 30, f"no alert healed in view within 30 s ({healed:.1f} s)"
+            assert any("✓" in line for line in screen_lines(app, "alerts"))
+
+            def unmapped() -> bool:
+                current = alerts.current
+                return current is not None and current.kind == AlertKind.UNMAPPED_SHIP_METHOD
+
+            await wait_for(
+                pilot,
+                lambda: any(r.kind == AlertKind.UNMAPPED_SHIP_METHOD for r in alerts.records),
+            )
+            for _ in range(len(alerts.records)):
+                if unmapped():
+                    break
+                await pilot.press("j")
+            assert unmapped()
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+            form = app.screen
+            await wait_for(pilot, lambda: "held" in str(form.query_one("#form-about").render()))
+            type_fast(pilot, *"UPS", "tab", *"92", "ctrl+s")
+            await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+
+            in_the_wms = {OrderStatus.DELIVERED, OrderStatus.SHIPPED, OrderStatus.FULFILLED}
+            await wait_for(
+                pilot,
+                lambda: (
+                    set(statuses(demo, "#1007", "#1008")) <= in_the_wms
+                    and len(statuses(demo, "#1007", "#1008")) == 2
+                ),
+                timeout=30,
+            )
+            await wait_for(
+                pilot,
+                lambda: any(
+                    r.kind == AlertKind.UNMAPPED_SHIP_METHOD and r.state != AlertState.OPEN
+                    for r in alerts.records
+                ),
+                timeout=10,
+            )
+    finally:
+        await demo.stop()
