@@ -270,3 +270,30 @@ def test_email_screen_snapshot(snap_compare: Any, email_app: Any, key: str) -> N
         await pilot.pause(0.1)
 
     assert snap_compare(email_app(), terminal_size=(80, 24), run_before=ready)
+
+
+async def test_the_outbox_says_when_email_is_off_and_why(db, world, engine, clock):
+    from imtui.notify.settings import EmailSettings
+    from imtui.service import Service
+    from imtui.tui.app import DashboardApp
+    from imtui.tui.backend import Backend
+
+    contact_id = add_contact(db, clock, world.account_id, "dana@example.com", "immediately")
+    ids = seed_outbox(db, clock, world.account_id, contact_id)
+    service = Service(engine, email=EmailSettings(host=None))
+    app = DashboardApp(Backend(db, engine, service=service, actor=ACTOR), keymap={}, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
+        screen = app.screen
+        title = screen.query_one(".pane-title")
+        await wait_for(pilot, lambda: "email off: set IMTUI_SMTP_HOST" in str(title.render()))
+        await wait_for(pilot, lambda: len(screen.pane.records) == 3)
+        before = emails(db)[ids["queued"]].next_attempt_at
+        screen.pane.table.move_cursor([r.id for r in screen.pane.records].index(ids["queued"]))
+        await pilot.press("r")
+        await wait_for(
+            pilot, lambda: any("email is off" in str(n.message) for n in app._notifications)
+        )
+        assert emails(db)[ids["queued"]].next_attempt_at == before  # nothing pretended

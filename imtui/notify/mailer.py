@@ -295,11 +295,18 @@ class Mailer:
             attempted=attempted,
         )
 
+    def why_off(self) -> str | None:
+        """Why no email goes out (None when it does): the settings' problem, or no host."""
+        if self.problem:
+            return self.problem
+        return None if self.settings.enabled else "set IMTUI_SMTP_HOST to send alert email"
+
     def _say_why_not(self) -> None:
         if self._told_off:
             return
         self._told_off = True
+        reason = self.why_off()
         if self.problem:
-            log.error("email is off: %s", self.problem)
+            log.error("email is off: %s", reason)
         else:
-            log.info("email is off: set IMTUI_SMTP_HOST to send alert email")
+            log.info("email is off: %s", reason)

@@ -471,5 +471,10 @@ class Backend:
             return None
         return self.service.scheduler.next_run_time
 
+    def email_off(self) -> str | None:
+        """Why this process sends no alert email, if it does not (None when a separate worker
+        sends it: that process's settings are not known here)."""
+        return None if self.service is None else self.service.mailer.why_off()
+
     def worker_error(self) -> str | None:
         return None if self.service is None else self.service.scheduler.last_error

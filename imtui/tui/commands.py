@@ -8,7 +8,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from imtui.tui.keymap import DASHBOARD_KEYS, KeyAction
+from imtui.tui.keymap import DASHBOARD_KEYS, KeyAction, key_display
 
 
 class ActionCommands(Provider):
@@ -32,7 +32,7 @@ class ActionCommands(Provider):
 
     def _label(self, key: KeyAction) -> str:
         keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
-        return f"{key.description}  ({keymap.get(key.id, key.key)})"
+        return f"{key.description}  ({key_display(self.app, key, keymap)})"
 
     async def discover(self) -> Hits:
         for key in self._actions():

@@ -14,8 +14,12 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +235,12 @@ def bindings(keys: tuple[KeyAction, ...]) -> list[Binding]:
         )
         for k in keys
     ]
+
+
+def key_display(app: App[Any], key: KeyAction, keymap: dict[str, str]) -> str:
+    """The key(s) as a person reads them — "/", "?", "ctrl+p" — with the user's remapping."""
+    shown = keymap.get(key.id, key.key)
+    return ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in shown.split(","))
 
 
 def keys_file() -> Path:

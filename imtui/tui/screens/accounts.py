@@ -18,6 +18,17 @@ from imtui.tui.text import safe
 ALL = "all"
 
 
+class AccountList(OptionList):
+    """j/k, g/G move as they do in the panes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", show=False),
+        Binding("k", "cursor_up", show=False),
+        Binding("g", "first", show=False),
+        Binding("G", "last", show=False),
+    ]
+
+
 class AccountScreen(ModalScreen[int | None | str]):
     """Returns an account id, ``None`` for all accounts, or ``"cancel"``."""
 
@@ -38,7 +49,7 @@ class AccountScreen(ModalScreen[int | None | str]):
                 Option(Content(f"{safe(a.name, limit=60)}  ({a.kind})"), id=str(a.id))
                 for a in self.accounts
             ]
-            yield OptionList(*options, id="account-list")
+            yield AccountList(*options, id="account-list")
 
     def on_mount(self) -> None:
         option_list = self.query_one(OptionList)

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction
+from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction, key_display
 
 SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "Email", "App")
 MOVING = (
@@ -31,6 +31,19 @@ STATE_HELP = (
 )
 
 
+class HelpText(VerticalScroll):
+    """Scrolls with the keys the help lists for moving, not only the arrows."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", show=False),
+        Binding("k", "scroll_up", show=False),
+        Binding("ctrl+f", "page_down", show=False),
+        Binding("ctrl+b", "page_up", show=False),
+        Binding("g", "scroll_home", show=False),
+        Binding("G", "scroll_end", show=False),
+    ]
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close", id="help.close"),
@@ -41,7 +54,7 @@ class HelpScreen(ModalScreen[None]):
         self.keymap = keymap
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
+        with HelpText(id="help"):
             keys = (*DASHBOARD_KEYS, *APP_KEYS)
             sections = dict.fromkeys((*SECTIONS, *(key.section for key in keys)))
             for section in sections:
@@ -59,11 +72,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(justify="right", no_wrap=True, min_width=12, style="bold")
         table.add_column(ratio=1)
         for key in keys:
-            shown = self.keymap.get(key.id, key.key)
-            display = ", ".join(
-                self.app.get_key_display(Binding(k.strip(), "")) for k in shown.split(",")
-            )
-            table.add_row(Text(display), Text(key.help))
+            table.add_row(Text(key_display(self.app, key, self.keymap)), Text(key.help))
         return table
 
     def action_close(self) -> None:

@@ -167,10 +167,14 @@ class OutboxScreen(ListScreen):
 
     @work(thread=True, exclusive=True, group="outbox-count", exit_on_error=False)
     def _count(self) -> None:
-        counts = self.dashboard.backend.outbox_counts(self.account_id)
+        backend = self.dashboard.backend
+        counts = backend.outbox_counts(self.account_id)
         text = f" · {counts.waiting} waiting"
         if counts.failing:
             text += f", {counts.failing} failing"
+        off = backend.email_off()
+        if off:
+            text += f" · email off: {safe(off, limit=80)}"
         self.app.call_from_thread(self.show_note, text)
 
     def action_open(self) -> None:
@@ -184,8 +188,13 @@ class OutboxScreen(ListScreen):
 
     def action_send_now(self) -> None:
         targets = self.pane.targets()
-        if targets:
-            self.act("due now", lambda backend, ids: backend.send_emails_now(ids), targets)
+        if not targets:
+            return
+        off = self.dashboard.backend.email_off()
+        if off:
+            self.notify(f"email is off: {safe(off, limit=80)}", severity="warning")
+            return
+        self.act("due now", lambda backend, ids: backend.send_emails_now(ids), targets)
 
     def action_cancel_email(self) -> None:
         targets = self.pane.targets()

@@ -1,0 +1,51 @@
+"""The keys a k9s or lazygit user reaches for work everywhere the dashboard lists things, and
+keys are shown as they are typed ("/", "?"), not by their names."""
+
+from __future__ import annotations
+
+from imtui.engine import actions
+from imtui.tui.commands import ActionCommands
+from imtui.tui.screens.accounts import AccountScreen
+from imtui.tui.screens.help import HelpScreen
+from tests.conftest import ACTOR
+from tests.tui_support import make_app, settle, wait_for
+
+
+async def test_the_account_picker_moves_with_j_and_k(db, world, engine, clock):
+    with db.write() as session:
+        actions.add_account(session, name="Other", kind="warehouse", actor=ACTOR, now=clock.now())
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AccountScreen))
+        await pilot.press("j", "j", "k", "enter")  # All, Acme, Other → back to Acme
+        await wait_for(pilot, lambda: app.account_name == "Acme")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AccountScreen))
+        await pilot.press("G", "enter")
+        await wait_for(pilot, lambda: app.account_name == "Other")
+
+
+async def test_help_scrolls_with_j_and_g(db, world, engine):
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = app.screen.query_one("#help")
+        await pilot.press("j", "j")
+        await wait_for(pilot, lambda: text.scroll_y == 2)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: text.scroll_y == text.max_scroll_y > 2)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: text.scroll_y == 0)
+
+
+async def test_the_palette_shows_keys_as_they_are_typed(db, world, engine):
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        titles = [str(hit.text) async for hit in ActionCommands(app.screen).discover()]
+        assert "Filter  (/)" in titles and "Help  (?)" in titles
+        assert not any("slash" in t or "question_mark" in t for t in titles)
