@@ -371,10 +371,11 @@ class RecordTable(Widget, can_focus=True):
         parts = [cells[0]]
         for (i, cell_width), text in zip(self._layout, cells[1:], strict=True):
             text = text.replace("\n", " ")
-            if self.columns[i].right:
-                fitted = set_cell_size(text, cell_width)
-                if cell_len(text) < cell_width:
-                    fitted = " " * (cell_width - cell_len(text)) + text
+            length = cell_len(text)
+            if length > cell_width:  # cut short, and seen to be: the detail has it all
+                fitted = set_cell_size(text, cell_width - 1) + "…" if cell_width > 1 else "…"
+            elif self.columns[i].right:
+                fitted = " " * (cell_width - length) + text
             else:
                 fitted = set_cell_size(text, cell_width)
             parts.append(fitted)
