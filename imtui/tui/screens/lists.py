@@ -106,7 +106,12 @@ class ContactsScreen(ListScreen):
         Binding("n", "add", "Add", id="contacts.add"),
         Binding("e,enter", "open", "Edit", id="contacts.edit", key_display="e"),
         Binding("d", "delete", "Delete", id="contacts.delete"),
+        Binding("o", "outbox", "Outbox", show=False, id="contacts.outbox"),
     ]
+
+    def action_outbox(self) -> None:
+        self.app.pop_screen()
+        self.dashboard.open_outbox()
 
     def make_pane(self) -> RecordPane[Any, Any]:
         return ContactsPane(ContactQuery(account_id=self.account_id))
@@ -152,7 +157,12 @@ class OutboxScreen(ListScreen):
         Binding("r", "send_now", "Send now", id="outbox.send"),
         Binding("d", "cancel_email", "Cancel", id="outbox.cancel"),
         Binding("f", "next_view", "Filter", id="outbox.view"),
+        Binding("c", "contacts", "Contacts", show=False, id="outbox.contacts"),
     ]
+
+    def action_contacts(self) -> None:
+        self.app.pop_screen()
+        self.dashboard.open_contacts()
 
     def make_pane(self) -> RecordPane[Any, Any]:
         return OutboxPane(OutboxQuery(account_id=self.account_id))
