@@ -236,7 +236,8 @@ async def test_c_and_o_are_in_the_tab_strip_help_and_palette(db, world, engine):
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
-        assert [type(s).__name__ for s in app.screen_stack[1:]] == ["DashboardScreen", "OutboxScreen"]
+        stack = [type(screen).__name__ for screen in app.screen_stack[1:]]
+        assert stack == ["DashboardScreen", "OutboxScreen"]
         await pilot.press("2")  # straight back to a dashboard pane
         await wait_for(pilot, lambda: app.screen is app.dashboard)
         assert app.dashboard.active == "orders"
