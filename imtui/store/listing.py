@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
-from imtui.domain.alerts import AlertState
-from imtui.domain.failures import AlertKind
+from imtui.domain.alerts import CONNECTION_KINDS, AlertState
+from imtui.domain.failures import AlertKind, FailureClass
+from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.text import hide_url_passwords
 from imtui.store.alerts import alert_history
@@ -56,6 +57,8 @@ from imtui.store.rows import (  # the rows live there, free of database code
 R = TypeVar("R")
 
 MAX_PAGE = 1000
+ALERT_PAGE = 200
+"""How many attempts, and held orders, an alert's detail lists (it says how many more)."""
 
 
 # -- accounts, connections, mappings (small tables) -------------------------------------------
@@ -288,7 +291,7 @@ def last_attempt(session: Session, retry_item_id: int) -> AttemptRow | None:
     return None if attempt is None else _attempt_row(attempt)
 
 
-def _attempt_row(attempt: Attempt) -> AttemptRow:
+def _attempt_row(attempt: Attempt, subject_label: str = "") -> AttemptRow:
     return AttemptRow(
         id=attempt.id or 0,
         retry_item_id=attempt.retry_item_id,
@@ -300,6 +303,7 @@ def _attempt_row(attempt: Attempt) -> AttemptRow:
         message=attempt.message,
         duration_ms=attempt.duration_ms,
         worker=attempt.worker,
+        subject_label=subject_label,
     )
 
 
@@ -449,7 +453,15 @@ def as_alert_row(alert: Alert, account: str, connection: str | None) -> AlertRow
     )
 
 
-def alert_detail(session: Session, alert_id: int) -> AlertDetail | None:
+def alert_detail(
+    session: Session,
+    alert_id: int,
+    *,
+    attempts_limit: int = ALERT_PAGE,
+    held_limit: int = ALERT_PAGE,
+) -> AlertDetail | None:
+    """An alert with its history, the failed attempts behind it and, for a ship-method
+    problem, the orders it holds (see :func:`_alert_attempts`)."""
     rows = _alert_rows(session, col(Alert.id) == alert_id, limit=1)
     if not rows:
         return None
@@ -464,12 +476,179 @@ def alert_detail(session: Session, alert_id: int) -> AlertDetail | None:
     if alert.connection_id is not None:
         connection = session.get(Connection, alert.connection_id)
         platform = connection.platform if connection is not None else None
+    code = _ship_method_of(session, alert)
+    attempts, attempts_total = _alert_attempts(session, alert, code, limit=attempts_limit)
+    held, held_total = _held_for(session, alert, code, limit=held_limit)
     return AlertDetail(
         alert=alert,
         events=events,
-        ship_method_code=_ship_method_of(session, alert),
+        ship_method_code=code,
         platform=platform,
+        attempts=attempts,
+        attempts_total=attempts_total,
+        held_orders=held,
+        held_total=held_total,
     )
+
+
+CHANNEL_OPERATIONS = {
+    "deliver": Operation.DELIVER_ORDER,
+    "tracking": Operation.PUSH_TRACKING,
+    "inventory": Operation.PUSH_INVENTORY,
+}
+"""An alert subject's channel (see :func:`imtui.domain.alerts.channel_of`) → the retry
+operation whose attempts it covers. Polls ("poll") leave no attempts."""
+
+KIND_CLASSES: dict[str, tuple[FailureClass, ...]] = {
+    AlertKind.UNREACHABLE: (FailureClass.TRANSIENT, FailureClass.CONNECTION),
+    AlertKind.RATE_LIMITED: (FailureClass.TRANSIENT,),
+    AlertKind.REMOTE_ERROR: (FailureClass.TRANSIENT, FailureClass.OUTCOME_UNKNOWN),
+    AlertKind.BAD_RESPONSE: (FailureClass.TRANSIENT, FailureClass.OUTCOME_UNKNOWN),
+    AlertKind.CREDENTIALS_REJECTED: (FailureClass.CONNECTION,),
+    AlertKind.BAD_CONFIGURATION: (FailureClass.CONNECTION,),
+    AlertKind.ADDRESS_REJECTED: (FailureClass.NEEDS_PERSON,),
+    AlertKind.UNKNOWN_SKU: (FailureClass.NEEDS_PERSON,),
+    AlertKind.UNKNOWN_CARRIER: (FailureClass.NEEDS_PERSON,),
+    AlertKind.VALIDATION: (FailureClass.NEEDS_PERSON,),
+    AlertKind.UNMAPPED_SHIP_METHOD: (FailureClass.LOCAL_HOLD,),
+    AlertKind.INCOMPLETE_ADDRESS: (FailureClass.LOCAL_HOLD,),
+}
+"""The failure classes an attempt behind an alert of each kind was recorded with (an
+attempt's outcome is its failure class). A skipped alert, or a kind not listed, takes any
+failure: a skip follows a run of failures of any class."""
+
+RATE_LIMITED_STATUS = 429
+
+
+def _alert_attempts(
+    session: Session, alert: AlertRow, code: str | None, *, limit: int
+) -> tuple[tuple[AttemptRow, ...], int]:
+    """The failed attempts that raised or repeated the alert, newest first, and how many.
+
+    Every sighting of an alert is one failed attempt recorded at that same instant, so they
+    are the failed attempts, of a class the alert's kind comes from, from its first to its
+    last sighting, on what the alert is about:
+
+    * a record alert ("deliver:17"): that record's retry row (its unique index, then
+      ``ix_attempt_retry_item_id``);
+    * a ship-method alert ("method:<account>:<code>"): the delivery rows of the account's
+      orders with that method (``ix_order_ship_method_code``, then as above);
+    * a connection-wide alert ("deliver"): the alert's connection and that channel's
+      operation; another connection's failures, or another channel's, are another alert's.
+      The attempt table has no index for this: the scan runs newest first and stops at a
+      full page.
+    """
+    channel, _, key = (alert.subject or "").partition(":")
+    conditions: list[ColumnElement[bool]] = [
+        col(Attempt.ok).is_(False),
+        col(Attempt.at) <= alert.last_seen,
+    ]
+    query = select(Attempt, RetryItem.subject_label).join(
+        RetryItem, col(RetryItem.id) == Attempt.retry_item_id
+    )
+    item_id = None
+    if alert.kind in CONNECTION_KINDS:
+        operation = CHANNEL_OPERATIONS.get(channel)
+        if operation is None or key or alert.connection_id is None:
+            return (), 0  # a poll's failures are not recorded as attempts
+        conditions += [
+            col(Attempt.connection_id) == alert.connection_id,
+            col(Attempt.operation) == operation,
+        ]
+    elif channel == "method" and code is not None:
+        query = query.join(Order, col(Order.id) == RetryItem.subject_id)
+        conditions += [
+            col(Order.account_id) == alert.account_id,
+            col(Order.ship_method_code) == code,
+            col(RetryItem.operation) == Operation.DELIVER_ORDER,
+        ]
+    elif channel in CHANNEL_OPERATIONS and key.isdigit():
+        item_id = session.exec(
+            select(RetryItem.id).where(
+                RetryItem.operation == CHANNEL_OPERATIONS[channel],
+                RetryItem.subject_id == int(key),
+            )
+        ).first()
+        if item_id is None:
+            return (), 0
+        conditions.append(col(Attempt.retry_item_id) == item_id)
+    else:
+        return (), 0
+    if alert.kind == AlertKind.SKIPPED and item_id is not None:
+        # A skip closes a run of failures of any class that began long before the skip was
+        # first seen: everything since the record last got through.
+        success = session.exec(
+            select(func.max(col(Attempt.id))).where(
+                Attempt.retry_item_id == item_id,
+                col(Attempt.ok).is_(True),
+                col(Attempt.at) <= alert.first_seen,
+            )
+        ).one()
+        conditions.append(col(Attempt.id) > (success or 0))
+    else:
+        conditions.append(col(Attempt.at) >= alert.first_seen)
+        conditions += _kind_conditions(alert.kind)
+    query = query.where(*conditions)
+    found = list(session.exec(query.order_by(col(Attempt.id).desc()).limit(limit + 1)))
+    rows = tuple(_attempt_row(attempt, label) for attempt, label in found[:limit])
+    if len(found) <= limit:
+        return rows, len(rows)
+    count = select(func.count(col(Attempt.id))).join(
+        RetryItem, col(RetryItem.id) == Attempt.retry_item_id
+    )
+    if channel == "method":
+        count = count.join(Order, col(Order.id) == RetryItem.subject_id)
+    return rows, int(session.exec(count.where(*conditions)).one())
+
+
+def _kind_conditions(kind: str) -> list[ColumnElement[bool]]:
+    """Attempts whose failure could have raised an alert of ``kind``: an attempt's outcome is
+    its failure class, and only a 429 is a rate limit."""
+    classes = KIND_CLASSES.get(kind)
+    if classes is None:
+        return []
+    conditions = [col(Attempt.outcome).in_([str(c) for c in classes])]
+    if kind == AlertKind.RATE_LIMITED:
+        conditions.append(col(Attempt.http_status) == RATE_LIMITED_STATUS)
+    else:
+        conditions.append(
+            or_(
+                col(Attempt.http_status).is_(None),
+                col(Attempt.http_status) != RATE_LIMITED_STATUS,
+            )
+        )
+    return conditions
+
+
+HELD_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
+
+
+def _held_for(
+    session: Session, alert: AlertRow, code: str | None, *, limit: int
+) -> tuple[tuple[OrderRow, ...], int]:
+    """The account's orders held now for the alert's ship method and reason, newest first,
+    and how many (``ix_order_ship_method_code``)."""
+    if alert.kind not in HELD_KINDS or code is None:
+        return (), 0
+    condition = and_(
+        col(Order.ship_method_code) == code,
+        col(Order.account_id) == alert.account_id,
+        col(Order.status) == OrderStatus.HELD,
+        col(Order.hold_reason) == alert.kind,
+    )
+    found = list(
+        session.exec(
+            select(Order, Account.name)
+            .join(Account, col(Account.id) == Order.account_id)
+            .where(condition)
+            .order_by(col(Order.id).desc())
+            .limit(limit + 1)
+        )
+    )
+    rows = tuple(as_order_row(order, name) for order, name in found[:limit])
+    if len(found) <= limit:
+        return rows, len(rows)
+    return rows, int(session.exec(select(func.count(col(Order.id))).where(condition)).one())
 
 
 def _ship_method_of(session: Session, alert: AlertRow) -> str | None:

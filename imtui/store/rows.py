@@ -117,6 +117,8 @@ class AttemptRow:
     """The remote system's words, verbatim."""
     duration_ms: int | None
     worker: str
+    subject_label: str = ""
+    """The record it was about (order number or SKU), when the query asked for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,15 @@ class AlertDetail:
     """For an unmapped-ship-method alert: the code that needs a mapping."""
     platform: str | None
     """The platform of the alert's connection, to name the credential keys to fix."""
+    attempts: tuple[AttemptRow, ...] = ()
+    """The failed attempts behind the alert, newest first (at most a page of them): its
+    record's, or for a connection-wide alert those on its connection and channel while it was
+    open, or for a ship-method alert those of every order it held."""
+    attempts_total: int = 0
+    held_orders: tuple[OrderRow, ...] = ()
+    """For an unmapped ship method or unknown carrier: the orders held for that method now,
+    newest first (at most a page of them)."""
+    held_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -20,7 +22,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from imtui.store.rows import AlertDetail, AttemptRow, OrderDetail, RetryRow
+from imtui.domain.alerts import AlertState
+from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
 from imtui.tui.widgets.keybar import KeyBar
 
@@ -50,27 +53,103 @@ def fields(rows: Iterable[tuple[str, object]]) -> Table:
     return table
 
 
-def attempts_table(attempts: Iterable[AttemptRow], total: int) -> Table:
-    table = Table(
-        title=f"Attempts ({total}, newest first)", title_justify="left", expand=True, box=None
-    )
-    table.add_column("TIME", no_wrap=True)
-    table.add_column("OP", no_wrap=True)
-    table.add_column("HTTP", justify="right", no_wrap=True)
-    table.add_column("OUTCOME", no_wrap=True)
-    table.add_column("ms", justify="right", no_wrap=True)
-    table.add_column("REMOTE MESSAGE (verbatim)", ratio=1)
-    for attempt in attempts:
-        outcome = Text(safe(attempt.outcome), style="green" if attempt.ok else "red")
+MESSAGE_LIMIT = 4000
+"""A remote message longer than this (connectors keep theirs to about 2,000 characters) is cut
+with a note of how much more there is."""
+
+MESSAGE_INDENT = 4
+"""The message sits under its attempt's line, indented, across the whole width."""
+
+
+def attempts_table(
+    attempts: Iterable[AttemptRow], total: int, *, with_record: bool = False
+) -> Group:
+    """Every attempt on one line — time, operation, HTTP status, outcome, duration and, when the
+    attempts are about several records, which — with the remote system's message in full,
+    verbatim, wrapped under it: nothing the remote said is ever cut to fit a column."""
+    rows = list(attempts)
+    heads = ["TIME", "OP", "HTTP", "OUTCOME", "ms"] + (["RECORD"] if with_record else [])
+    cells = [
+        [
+            stamp(attempt.at),
+            safe(attempt.operation.replace("_", " "), limit=40),
+            safe(attempt.http_status or "—", limit=10),
+            safe(attempt.outcome, limit=40),
+            safe(attempt.duration_ms or "", limit=10),
+        ]
+        + ([safe(attempt.subject_label, limit=100)] if with_record else [])
+        for attempt in rows
+    ]
+    widths = [max([len(head)] + [len(row[i]) for row in cells]) for i, head in enumerate(heads)]
+    right = {2, 4}  # HTTP and ms
+
+    def line(values: list[str], styles: list[str]) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, (value, width) in enumerate(zip(values, widths, strict=True)):
+            if i:
+                text.append("  ")
+            last = i == len(values) - 1
+            padded = value.rjust(width) if i in right else value if last else value.ljust(width)
+            text.append(padded, style=styles[i])
+        return text
+
+    parts: list[Any] = [
+        Text(f"Attempts ({total}, newest first)", style="bold"),
+        line(heads, ["bold"] * len(heads)),
+        Text(f"{' ' * MESSAGE_INDENT}REMOTE MESSAGE (verbatim)", style="bold"),
+    ]
+    for attempt, values in zip(rows, cells, strict=True):
+        styles = [""] * len(values)
+        styles[3] = "green" if attempt.ok else "red"
+        parts.append(line(values, styles))
+        if attempt.message:
+            parts.append(
+                Padding(safe_block(attempt.message, limit=MESSAGE_LIMIT), (0, 0, 0, MESSAGE_INDENT))
+            )
+    if total > len(rows):
+        parts.append(Text(f"… and {total - len(rows):,} more", style="italic"))
+    return Group(*parts)
+
+
+AUTO = "auto"
+"""``resolved_by`` of an alert a success resolved (B2)."""
+
+
+def alert_state(alert: AlertRow) -> str:
+    """Its state in words: only an open alert can still need a person."""
+    if alert.state == AlertState.OPEN:
+        return "open, needs a person" if alert.needs_person else "open"
+    who = safe(alert.resolved_by or "", limit=60)
+    if alert.state == AlertState.RESOLVED:
+        words = "resolved automatically" if who in ("", AUTO) else f"resolved by {who}"
+    else:
+        words = f"{safe(alert.state, limit=20)} by {who}" if who else safe(alert.state, limit=20)
+    return f"{words} (had needed a person)" if alert.needs_person else words
+
+
+def state_style(alert: AlertRow) -> str:
+    if alert.state == AlertState.OPEN:
+        return "red" if alert.needs_person else "yellow"
+    return "green" if alert.state == AlertState.RESOLVED else "dim"
+
+
+def held_table(detail: AlertDetail) -> Group:
+    """The orders an unmapped ship method or unknown carrier holds now."""
+    table = Table.grid(padding=(0, 2))
+    for order in detail.held_orders:
         table.add_row(
-            plain(stamp(attempt.at)),
-            plain(attempt.operation.replace("_", " ")),
-            plain(attempt.http_status or "—"),
-            outcome,
-            plain(attempt.duration_ms or ""),
-            safe_block(attempt.message, limit=4000),
+            plain(order.number, limit=100),
+            plain(f"{order.ship_name} — {order.ship_city}, {order.ship_country}", limit=200),
+            plain(f"created {stamp(order.created_at)}"),
         )
-    return table
+    parts: list[Any] = [
+        Text(f"Orders held for this ship method ({detail.held_total})", style="bold"),
+        table,
+    ]
+    if detail.held_total > len(detail.held_orders):
+        more = detail.held_total - len(detail.held_orders)
+        parts.append(Text(f"… and {more:,} more", style="italic"))
+    return Group(*parts)
 
 
 def stamp_or_none(when: datetime | None) -> str | None:
@@ -121,8 +200,6 @@ class DetailScreen(Screen[None]):
         if data is None:
             body.update(Content("it is gone (deleted, or never existed)"))
             return
-        from rich.console import Group
-
         body.update(Group(*self.render_parts(data)))
 
     def render_parts(self, data: Any) -> list[Any]:
@@ -161,12 +238,14 @@ class AlertDetailScreen(DetailScreen):
     def render_parts(self, data: Any) -> list[Any]:
         detail, order = cast(tuple[AlertDetail, OrderDetail | None], data)
         alert = detail.alert
-        state = alert.state + (", needs a person" if alert.needs_person else "")
         title = Text(safe(alert.headline), style="bold")
-        title.append(f"  {state}", style="red" if alert.needs_person else "yellow")
+        title.append(f"  {alert_state(alert)}", style=state_style(alert))
         resolved = (
             f"{stamp(alert.resolved_at)} by {alert.resolved_by}" if alert.resolved_at else None
         )
+        order_number = alert.order_number
+        if order is not None and order_number:
+            order_number = f"{order_number} ({order.order.status})"
         parts: list[Any] = [
             title,
             fields(
@@ -174,7 +253,7 @@ class AlertDetailScreen(DetailScreen):
                     ("kind", alert.kind),
                     ("account", alert.account),
                     ("connection", alert.connection),
-                    ("order", alert.order_number),
+                    ("order", order_number),
                     ("SKU", alert.sku),
                     ("ship method", detail.ship_method_code),
                     ("HTTP status", alert.http_status),
@@ -183,7 +262,7 @@ class AlertDetailScreen(DetailScreen):
                         f"{alert.count}×, first {stamp(alert.first_seen)}, "
                         f"last {stamp(alert.last_seen)}",
                     ),
-                    ("resolved", resolved),
+                    ("resolved" if alert.state == AlertState.RESOLVED else "dismissed", resolved),
                 ]
             ),
             Text("\nRemote message (verbatim)", style="bold"),
@@ -199,9 +278,11 @@ class AlertDetailScreen(DetailScreen):
                 plain(event.detail, limit=500),
             )
         parts.append(history)
-        if order is not None:
+        if detail.held_orders or detail.held_total:
             parts.append(Text(""))
-            parts.append(attempts_table(order.attempts, order.attempts_total))
+            parts.append(held_table(detail))
+        parts.append(Text(""))
+        parts.append(attempts_table(detail.attempts, detail.attempts_total, with_record=True))
         return parts
 
     def action_resend(self) -> None:

@@ -1,0 +1,196 @@
+"""The alert detail, driven with Pilot against the real engine and the loopback sandbox: it
+lists exactly the attempts behind the alert (its record's, or its connection and channel's),
+the orders a ship-method alert holds, a closed alert's state without "needs a person", and
+every remote message in full."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.retry import Operation
+from imtui.engine import actions
+from imtui.sandbox import FaultRule
+from imtui.store.models import Attempt
+from imtui.tui.screens.detail import AlertDetailScreen
+from tests.conftest import ACTOR, add_shop_order
+from tests.tui_support import alerts, make_app, order, settle, wait_for
+
+HOUR = timedelta(hours=1)
+
+
+async def open_detail(pilot: Any, alert_id: int) -> list[str]:
+    """Open the alert's detail as Enter does and return every line of it, scrolled or not."""
+    app = pilot.app
+    await settle(pilot)
+    app.open_alert_detail(alert_id)
+    await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+    await wait_for(pilot, lambda: app.screen.data is not None)
+    await pilot.pause(0.05)
+    return body_lines(app)
+
+
+def body_lines(app: Any) -> list[str]:
+    body = app.screen.query_one("#detail-body")
+    return [body.render_line(y).text.rstrip() for y in range(body.size.height)]
+
+
+def attempts_section(lines: list[str]) -> list[str]:
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("Attempts ("))
+    return lines[start:]
+
+
+def attempt_lines(lines: list[str]) -> list[str]:
+    """The one line each attempt has (its time first), without the messages under them."""
+    return [line for line in attempts_section(lines) if line.strip()[:3] == "202"]
+
+
+async def test_connection_alert_lists_every_failure_on_its_connection_and_channel_only(
+    db, sandbox, world, engine, clock
+):
+    for number in (1001, 1002, 1003):
+        add_shop_order(sandbox, number)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=3, retry_after=1))
+    await engine.run_once()
+    [outage] = alerts(db, kind=AlertKind.REMOTE_ERROR)
+    assert outage.count == 3 and outage.subject == "deliver"
+
+    # While it is open: one more 503 (its fourth sighting) and, on the same connection and
+    # channel at the same moment, a rejection that is another alert's.
+    clock.advance(timedelta(minutes=5))  # the next poll
+    add_shop_order(sandbox, 1004, sku="SKU-999")
+    add_shop_order(sandbox, 1005)
+    sandbox.faults.add(
+        FaultRule("wms.create_order", "http_503", times=1, retry_after=1, reference="ACME-1005")
+    )
+    await engine.run_once()
+    # Then it heals, the orders ship, and the shop fails their tracking pushes: another
+    # connection, another channel, another alert — on the very orders the outage hit.
+    clock.advance(HOUR)
+    await engine.run_once()
+    assert alerts(db, id=outage.id)[0].state == AlertState.RESOLVED
+    for number in (1001, 1002, 1003):
+        sandbox.wms.ship(order(db, f"#{number}").reference, tracking="1ZT", carrier="UPS")
+    sandbox.faults.add(FaultRule("shop.fulfill", "http_500", times=3))
+    clock.advance(timedelta(minutes=5))
+    await engine.run_once()
+    assert len(alerts(db)) > 2
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        lines = await open_detail(pilot, outage.id)
+    text = "\n".join(attempts_section(lines))
+    rows = attempt_lines(lines)
+    assert "Attempts (4, newest first)" in text
+    assert len(rows) == 4
+    assert all("deliver order" in row and " 503 " in row for row in rows)
+    assert sorted(row.split()[-1] for row in rows) == ["#1001", "#1002", "#1003", "#1005"]
+    assert "push tracking" not in text and "#1004" not in text
+    assert "The service is unavailable." in text
+
+
+async def test_record_alert_lists_each_of_its_sightings_and_no_other_failure(
+    db, sandbox, world, engine, clock
+):
+    add_shop_order(sandbox, 1001, sku="SKU-999")  # the WMS does not know it: held
+    await engine.run_once()
+    [alert] = alerts(db, kind=AlertKind.UNKNOWN_SKU)
+    # Resent: the WMS is down this time (a connection-wide alert), then rejects it again.
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
+    with db.write() as session:
+        item = actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
+    await engine.send_now(Operation.DELIVER_ORDER, [item.id])
+    clock.advance(HOUR * 2)
+    await engine.run_once()
+    assert alerts(db, id=alert.id)[0].count == 2
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        lines = await open_detail(pilot, alert.id)
+    rows = attempt_lines(lines)
+    assert "Attempts (2, newest first)" in "\n".join(lines)
+    assert len(rows) == 2 and all(" 400 " in row and "needs_person" in row for row in rows)
+    assert "503" not in "\n".join(attempts_section(lines))
+
+
+async def test_ship_method_alert_lists_the_orders_it_holds_and_all_their_attempts(
+    db, sandbox, world, engine
+):
+    for number in (1001, 1002, 1003):
+        add_shop_order(sandbox, number, method="SAME_DAY_COURIER")
+    add_shop_order(sandbox, 1004)
+    await engine.run_once()
+    [alert] = alerts(db, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    assert alert.count == 3
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        lines = await open_detail(pilot, alert.id)
+    text = "\n".join(lines)
+    held = lines[lines.index("Orders held for this ship method (3)") :]
+    assert [line.split()[0] for line in held[1:4]] == ["#1003", "#1002", "#1001"]
+    assert "Attempts (3, newest first)" in text
+    rows = attempt_lines(lines)
+    assert sorted(row.split()[-1] for row in rows) == ["#1001", "#1002", "#1003"]
+    assert all("local_hold" in row for row in rows)
+    assert "#1004" not in text
+
+
+async def test_a_closed_alert_no_longer_says_it_needs_a_person(db, sandbox, world, engine, clock):
+    add_shop_order(sandbox, 1001, sku="SKU-999")
+    await engine.run_once()
+    [alert] = alerts(db)
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        lines = await open_detail(pilot, alert.id)
+        assert "open, needs a person" in lines[0]
+        with db.write() as session:
+            actions.dismiss(session, alert_id=alert.id, actor=ACTOR, now=clock.now())
+        app.screen.refresh_data()
+        await wait_for(pilot, lambda: "dismissed" in body_lines(app)[0])
+        heading = body_lines(app)[0]
+    assert "needs a person" not in heading
+    assert f"dismissed by {ACTOR} (had needed a person)" in heading
+
+
+async def test_resolved_alert_says_resolved_automatically(db, sandbox, world, engine, clock):
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
+    await engine.run_once()
+    clock.advance(HOUR * 2)
+    await engine.run_once()
+    [alert] = alerts(db)
+    assert alert.state == AlertState.RESOLVED
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        lines = await open_detail(pilot, alert.id)
+    assert "resolved automatically" in lines[0] and "needs a person" not in lines[0]
+
+
+async def test_every_remote_message_is_shown_in_full_and_inert(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db)
+    token = "X" * 150
+    nasty = f"{token} [bold]markup[/] \x1b]52;c;AAAA\x07 end-of-message"
+    with db.write() as session:
+        attempt = session.exec(
+            select(Attempt).where(Attempt.outcome == "local_hold").order_by(col(Attempt.id))
+        ).first()
+        assert attempt is not None
+        attempt.message = nasty
+        session.add(attempt)
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        lines = await open_detail(pilot, alert.id)
+    section = attempts_section(lines)
+    flowing = "".join(line.strip() for line in section)
+    assert token in flowing  # a token wider than the screen is folded, never cut
+    assert "[bold]markup[/]" in flowing and "\\x1b]52;c;AAAA\\x07" in flowing
+    assert "end-of-message" in flowing
+    assert "…" not in "\n".join(section) and "\x1b" not in "\n".join(lines)
