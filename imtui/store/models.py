@@ -215,6 +215,11 @@ class RetryItem(SQLModel, table=True):
 class Attempt(SQLModel, table=True):
     """Every try of every record, with the remote system's answer."""
 
+    __table_args__ = (
+        # A connection-wide alert's detail: the failed tries on its connection and channel.
+        Index("ix_attempt_connection_operation_at", "connection_id", "operation", "at"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     retry_item_id: int = Field(foreign_key="retry_item.id", index=True)
     operation: str = Field(max_length=30)
