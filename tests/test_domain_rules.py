@@ -109,3 +109,17 @@ def test_missing_address_fields_in_form_order() -> None:
 def test_reference_is_stable_and_safe() -> None:
     assert order_reference("S1", "#1001") == "S1-1001"
     assert order_reference("S1", "#10 01/x") == "S1-1001x"
+
+
+def test_an_alert_state_in_words_says_needs_a_person_only_while_open() -> None:
+    from imtui.domain.alerts import AlertState, state_in_words
+
+    def words(state: AlertState, person: bool, by: str | None = None) -> str:
+        return state_in_words(state, needs_person=person, resolved_by=by)
+
+    assert words(AlertState.OPEN, True) == "open, needs a person"
+    assert words(AlertState.OPEN, False) == "open"
+    assert words(AlertState.RESOLVED, False, "auto") == "resolved automatically"
+    assert words(AlertState.RESOLVED, True, "dana") == "resolved by dana (had needed a person)"
+    assert words(AlertState.DISMISSED, True, "lee") == "dismissed by lee (had needed a person)"
+    assert "needs a person" not in words(AlertState.DISMISSED, True, "lee")

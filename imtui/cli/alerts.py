@@ -26,7 +26,7 @@ from imtui.cli.output import (
     full_time,
 )
 from imtui.connectors.registry import PLATFORMS
-from imtui.domain.alerts import CONNECTION_KINDS, AlertState
+from imtui.domain.alerts import CONNECTION_KINDS, AlertState, state_in_words
 from imtui.domain.failures import AlertKind
 from imtui.domain.text import printable
 from imtui.engine import actions
@@ -114,8 +114,10 @@ def _read_alert(app: AppContext, alert_id: int) -> listing.AlertDetail:
 
 def print_alert(detail: listing.AlertDetail) -> None:
     alert = detail.alert
-    person = ", needs a person" if alert.needs_person else ""
-    click.echo(f"alert {alert.id}: {alert.headline} — {alert.state}{person}")
+    state = state_in_words(
+        alert.state, needs_person=alert.needs_person, resolved_by=alert.resolved_by
+    )
+    click.echo(f"alert {alert.id}: {alert.headline} — {state}")
     resolved = None
     if alert.resolved_at is not None:
         resolved = f"{full_time(alert.resolved_at)} by {alert.resolved_by}"

@@ -16,6 +16,22 @@ class AlertState(StrEnum):
     """Closed by a person."""
 
 
+AUTO_ACTOR = "auto"
+"""Who resolved an alert that a success resolved (B2), in its events and ``resolved_by``."""
+
+
+def state_in_words(state: str, *, needs_person: bool, resolved_by: str | None) -> str:
+    """An alert's state as a person reads it: only an open alert can still need a person."""
+    if state == AlertState.OPEN:
+        return "open, needs a person" if needs_person else "open"
+    who = resolved_by or ""
+    if state == AlertState.RESOLVED:
+        words = "resolved automatically" if who in ("", AUTO_ACTOR) else f"resolved by {who}"
+    else:
+        words = f"{state} by {who}" if who else str(state)
+    return f"{words} (had needed a person)" if needs_person else words
+
+
 class AlertScope(StrEnum):
     CONNECTION = "connection"
     """About the remote system as a whole (down, rate limiting, credentials): one alert per

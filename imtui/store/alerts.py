@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from imtui.domain.alerts import (
+    AUTO_ACTOR,
     AlertScope,
     AlertState,
     channel_of,
@@ -20,7 +21,7 @@ from imtui.domain.failures import AlertKind
 from imtui.store.alert_emails import queue_alert_emails
 from imtui.store.models import Alert, AlertEvent
 
-AUTO = "auto"
+AUTO = AUTO_ACTOR
 
 
 @dataclass(frozen=True, slots=True)

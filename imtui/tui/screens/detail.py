@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from imtui.domain.alerts import AlertState
+from imtui.domain.alerts import AlertState, state_in_words
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
 from imtui.tui.widgets.keybar import KeyBar
@@ -111,20 +111,11 @@ def attempts_table(
     return Group(*parts)
 
 
-AUTO = "auto"
-"""``resolved_by`` of an alert a success resolved (B2)."""
-
-
 def alert_state(alert: AlertRow) -> str:
-    """Its state in words: only an open alert can still need a person."""
-    if alert.state == AlertState.OPEN:
-        return "open, needs a person" if alert.needs_person else "open"
-    who = safe(alert.resolved_by or "", limit=60)
-    if alert.state == AlertState.RESOLVED:
-        words = "resolved automatically" if who in ("", AUTO) else f"resolved by {who}"
-    else:
-        words = f"{safe(alert.state, limit=20)} by {who}" if who else safe(alert.state, limit=20)
-    return f"{words} (had needed a person)" if alert.needs_person else words
+    words = state_in_words(
+        alert.state, needs_person=alert.needs_person, resolved_by=alert.resolved_by
+    )
+    return safe(words, limit=120)
 
 
 def state_style(alert: AlertRow) -> str:
