@@ -62,11 +62,18 @@ class ContactFormScreen(FormScreen[None]):
                 yield Label(Content("Account"), classes="field-label", id="label-account")
                 yield Select[int]([], id="field-account", compact=True, prompt="which account?")
                 yield Label(Content("Name"), classes="field-label")
-                yield FieldInput(id="field-name", classes="field", placeholder="Dana Ops")
+                yield FieldInput(
+                    id="field-name", classes="field", placeholder="Dana Ops", select_on_focus=False
+                )
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-name", classes="field-error")
                 yield Label(Content("Email address"), classes="field-label")
-                yield FieldInput(id="field-email", classes="field", placeholder="ops@example.com")
+                yield FieldInput(
+                    id="field-email",
+                    classes="field",
+                    placeholder="ops@example.com",
+                    select_on_focus=False,
+                )
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-email", classes="field-error")
                 yield Label(Content("Email me"), classes="field-label")
@@ -160,8 +167,8 @@ class ContactFormScreen(FormScreen[None]):
     def _changed(self, event: Input.Changed) -> None:
         name = (event.input.id or "").removeprefix("field-")
         self.touched.add(name)
-        if self.loaded:
-            self._validate(self.touched)
+        if self.loaded and not self._validate(self.touched):
+            self.fields_fixed()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
@@ -175,8 +182,10 @@ class ContactFormScreen(FormScreen[None]):
     def save(self) -> None:
         if not self.loaded:
             return
-        if self._validate(FIELDS):
-            self.query_one("#form-error", Static).update(Content("fix the fields marked above"))
+        problems = self._validate(FIELDS)
+        if problems:
+            self.touched.update(FIELDS)  # from now on each mark follows its field's value
+            self.refuse_save(next(name for name in FIELDS if name in problems))
             return
         account = self.query_one("#field-account", Select).value
         if (

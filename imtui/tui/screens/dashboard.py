@@ -20,14 +20,17 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation
-from imtui.store.rows import AlertRow, OrderRow, RetryRow, Window
+from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.frames import PaintHold
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.screens.order_form import EDITABLE, NOT_EDITABLE
 from imtui.tui.text import safe
 from imtui.tui.widgets.field import FieldInput
 from imtui.tui.widgets.keybar import KeyBar
@@ -53,6 +56,8 @@ NEED_DATABASE = {
 }
 MAPPING_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
+NAMED_ALERTS = 5
+"""A dismiss question names the alerts when there are at most this many."""
 
 
 class DashboardScreen(Screen[None]):
@@ -322,12 +327,39 @@ class DashboardScreen(Screen[None]):
         if isinstance(record, AlertRow):
             self.dashboard.open_fix(record.id)
         elif isinstance(record, OrderRow):
-            self.dashboard.open_order_form(record.id)
+            self._edit_order(record)
         elif isinstance(record, RetryRow):
             if record.operation == Operation.DELIVER_ORDER:
-                self.dashboard.open_order_form(record.subject_id)
+                self._edit_order_of(record.subject_id)
             else:
-                self.notify("only orders on their way to the WMS can be edited", severity="warning")
+                self.notify(NOT_EDITABLE, severity="warning")
+
+    def _edit_order(self, order: OrderRow) -> None:
+        """An order's fix: the mapping form when it waits for one (as its alert's ``e``), else
+        its form — refused at once when the order is in the WMS already."""
+        if order.status not in EDITABLE:
+            self.notify(
+                f"order {safe(order.number, limit=60)} is already {safe(order.status)}: "
+                + NOT_EDITABLE,
+                severity="warning",
+                markup=False,
+            )
+        elif order.status == OrderStatus.HELD and order.hold_reason in MAPPING_KINDS:
+            self.dashboard.open_mapping_form(order.account_id, order.ship_method_code)
+        else:
+            self.dashboard.open_order_form(order.id)
+
+    @work(thread=True, group="edit", exclusive=True, exit_on_error=False)
+    def _edit_order_of(self, order_id: int) -> None:
+        """``e`` on a queue row: the order's fix, by the order as it is now."""
+        detail = self.backend.order_detail(order_id)
+        self.app.call_from_thread(self._edit_read_order, order_id, detail)
+
+    def _edit_read_order(self, order_id: int, detail: OrderDetail | None) -> None:
+        if detail is None:
+            self.notify(f"no order {order_id}", severity="error")
+        else:
+            self._edit_order(detail.order)
 
     def action_mapping(self) -> None:
         record = self.pane().current
@@ -354,8 +386,52 @@ class DashboardScreen(Screen[None]):
         targets = pane.targets()
         if not targets:
             return
+        shown = {record.id: record for record in pane.records}
+        rows = [shown[target] for target in targets if target in shown]
+        unseen = [target for target in targets if target not in shown]
+        if unseen:
+            self._read_alerts_to_dismiss(pane, rows, unseen)
+        else:
+            self._ask_dismiss(pane, rows, [])
+
+    @work(thread=True, group="dismiss", exclusive=True, exit_on_error=False)
+    def _read_alerts_to_dismiss(
+        self, pane: AlertsPane, rows: list[AlertRow], unseen: list[int]
+    ) -> None:
+        """Marked alerts scrolled out of the pane's rows: read them, to ask about the open."""
+        missing: list[int] = []
+        for alert_id in unseen:
+            detail = self.backend.alert_detail(alert_id)
+            if detail is None:
+                missing.append(alert_id)
+            else:
+                rows.append(detail.alert)
+        rows.sort(key=lambda row: row.id)
+        self.app.call_from_thread(self._ask_dismiss, pane, rows, missing)
+
+    def _ask_dismiss(self, pane: AlertsPane, rows: list[AlertRow], missing: list[int]) -> None:
+        """Ask about the open alerts only; a closed one is said so at once, never asked about."""
+        open_rows = [row for row in rows if row.state == AlertState.OPEN]
+        closed = [row for row in rows if row.state != AlertState.OPEN]
+        gone = [f"no alert {alert_id}" for alert_id in missing]
+        if not open_rows:
+            if len(closed) == 1:
+                said = [f"alert {closed[0].id} is already {safe(closed[0].state)}"]
+            elif closed:
+                said = [f"the {len(closed)} alerts are already resolved or dismissed"]
+            else:
+                said = []
+            self.notify("; ".join(said + gone), severity="warning")
+            return
         record = pane.current
-        if len(targets) == 1 and isinstance(record, AlertRow) and record.id == targets[0]:
+        if (
+            len(open_rows) == 1
+            and not closed
+            and not gone
+            and isinstance(record, AlertRow)
+            and record.id == open_rows[0].id
+        ):
+            record = open_rows[0]
             question = Content.assemble(
                 f"Dismiss alert {record.id}?\n\n",
                 (alert_title(record), "bold"),
@@ -363,7 +439,20 @@ class DashboardScreen(Screen[None]):
                 safe(record.message, limit=300),
             )
         else:
-            question = Content(f"Dismiss {len(targets)} marked alerts?")
+            ids = [row.id for row in open_rows]
+            if len(ids) == 1:
+                asked = f"Dismiss alert {ids[0]}?"
+            elif len(ids) <= NAMED_ALERTS:
+                asked = f"Dismiss alerts {', '.join(str(i) for i in ids)}?"
+            else:
+                asked = f"Dismiss {len(ids)} marked alerts?"
+            skipped = len(closed) + len(gone)
+            if skipped:
+                asked += f"\n\n{skipped} more marked: closed already, left as " + (
+                    "it is." if skipped == 1 else "they are."
+                )
+            question = Content(asked)
+        targets = [row.id for row in open_rows]
 
         def answered(yes: bool | None) -> None:
             if yes:

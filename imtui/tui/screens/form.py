@@ -9,6 +9,9 @@ bindings: the app moves focus as it reads the key, and the keys behind it go to 
 Saving needs the opposite: every key typed before ctrl+s must have reached its field first.
 So ctrl+s sends each field a :class:`~imtui.tui.messages.KeysHandled` marker behind its
 pending keys and saves when all of them have come back.
+
+A refused save says so under the form and moves focus to the first field marked; the note goes
+as soon as every field is good again.
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ from typing import ClassVar, TypeVar
 from textual import on
 from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from imtui.tui.messages import KeysHandled
 
 ResultType = TypeVar("ResultType")
+FIX_FIELDS = "fix the fields marked above"
 
 
 class FormScreen(Screen[ResultType]):
-    """A screen of ``Input.field`` inputs: subclasses implement :meth:`save`."""
+    """A screen of ``Input.field`` inputs (``#field-<name>``, with a ``#form-error`` line under
+    them): subclasses implement :meth:`save`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab", "next_field", "Next field", show=False, priority=True, id="form.next"),
@@ -46,6 +52,7 @@ class FormScreen(Screen[ResultType]):
         super().__init__()
         self._save_token = 0
         self._pending = 0
+        self._fix_shown = False
 
     # -- moving between fields -----------------------------------------------------------------
 
@@ -88,3 +95,17 @@ class FormScreen(Screen[ResultType]):
 
     def save(self) -> None:
         raise NotImplementedError
+
+    # -- refused ---------------------------------------------------------------------------------
+
+    def refuse_save(self, first_invalid: str) -> None:
+        """The fields marked stop the save: say so, and go to the first of them."""
+        self._fix_shown = True
+        self.query_one("#form-error", Static).update(Content(FIX_FIELDS))
+        self.set_focus(self.query_one(f"#field-{first_invalid}"))
+
+    def fields_fixed(self) -> None:
+        """Every field is good now: the note of a refused save goes."""
+        if self._fix_shown:
+            self._fix_shown = False
+            self.query_one("#form-error", Static).update(Content(""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, VerticalScroll
@@ -13,8 +13,9 @@ from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
+from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.store.rows import AccountRow, MappingRow
+from imtui.store.rows import ORDER_SORTS, TOP, AccountRow, Anchor, MappingRow, OrderFilter, Position
 from imtui.tui.filters import OrderQuery
 from imtui.tui.messages import Refused
 from imtui.tui.screens.form import FormScreen
@@ -31,6 +32,12 @@ FIELDS = {
     "mode": "Mode / service",
     "billing_code": "Billing code",
 }
+DEFAULT_BILLING = "Prepaid"
+METHOD_HOLDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
+"""The holds a mapping cures: the orders saving releases (B9); others wait for their own fix."""
+HELD_PAGE = 500
+HELD_PAGES = 20
+"""Held orders counted at most (pages of HELD_PAGE): past that the form says "over"."""
 
 
 class MappingFormScreen(FormScreen[None]):
@@ -56,7 +63,7 @@ class MappingFormScreen(FormScreen[None]):
             with Grid(id="form-grid"):
                 for name, label in FIELDS.items():
                     yield Label(Content(label), classes="field-label")
-                    yield FieldInput(id=f"field-{name}", classes="field")
+                    yield FieldInput(id=f"field-{name}", classes="field", select_on_focus=False)
                     yield Static(Content(""), id=f"error-{name}", classes="field-error")
             yield Static(Content(""), id="known-carriers")
             yield Static(Content(""), id="form-error")
@@ -67,7 +74,7 @@ class MappingFormScreen(FormScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#field-source_code", Input).value = self.source_code
-        self.query_one("#field-billing_code", Input).value = "Prepaid"
+        self.query_one("#field-billing_code", Input).value = DEFAULT_BILLING
         # Focus now, not when the known carriers have loaded: what is typed meanwhile goes
         # into the field it was meant for.
         first = "carrier" if self.source_code else "source_code"
@@ -83,18 +90,38 @@ class MappingFormScreen(FormScreen[None]):
             account_id = accounts[0].id
         account = next((a for a in accounts if a.id == account_id), None)
         mappings = backend.mappings()
-        held = 0
+        held, more = 0, False
         if account is not None and self.source_code:
-            held = backend.count_orders(
-                OrderQuery.parse(
-                    f"status:{OrderStatus.HELD} method:{self.source_code}",
-                    account_id=account.id,
-                    sort="newest",
-                )
-            )
-        self.app.call_from_thread(self._fill, account, mappings, held)
+            held, more = self._count_held(account.id)
+        self.app.call_from_thread(self._fill, account, mappings, held, more)
 
-    def _fill(self, account: AccountRow | None, mappings: list[MappingRow], held: int) -> None:
+    def _count_held(self, account_id: int) -> tuple[int, bool]:
+        """The orders held for this ship method — the ones saving releases — not those of the
+        method held for something else (an address); and whether there are more than counted.
+        (In a worker: reads the held orders of the method a page at a time.)"""
+        backend = self.dashboard.backend
+        query = OrderQuery(
+            filter=OrderFilter(status=OrderStatus.HELD, account_id=account_id),
+            ship_method=self.source_code,
+        )
+        key_of = ORDER_SORTS[query.sort].key_of
+        seen: set[int] = set()
+        held = 0
+        position = TOP
+        for _ in range(HELD_PAGES):
+            window = backend.orders(query, position, HELD_PAGE)
+            for row in window.rows:
+                if row.id not in seen:  # the last page may repeat rows of the one before
+                    seen.add(row.id)
+                    held += row.hold_reason in METHOD_HOLDS
+            if window.at_end or not window.rows:
+                return held, False
+            position = Position(Anchor.AFTER, key_of(window.rows[-1]))
+        return held, True
+
+    def _fill(
+        self, account: AccountRow | None, mappings: list[MappingRow], held: int, more: bool
+    ) -> None:
         self.mappings = mappings
         if account is None:
             self.query_one("#form-about", Static).update(
@@ -102,9 +129,25 @@ class MappingFormScreen(FormScreen[None]):
             )
             return
         self.account_id = account.id
+        code = safe(self.source_code, limit=60)
         about = f"Account {safe(account.name, limit=60)}."
+        current = next(
+            (
+                m
+                for m in mappings
+                if m.account_id == account.id and m.source_code == self.source_code
+            ),
+            None,
+        )
+        if current is not None and self.source_code:
+            # Saving writes every field: start from the mapping as it is, not from blanks.
+            about += (
+                f" {code} is mapped to {safe(current.carrier, limit=30)}"
+                f" {safe(current.mode, limit=30)} now; saving changes it."
+            )
+            self._prefill(current)
         if held:
-            about += f" {held} order(s) are held for {safe(self.source_code, limit=60)}."
+            about += f" {'over ' if more else ''}{held} order(s) are held for {code}."
         self.query_one("#form-about", Static).update(Content(about))
         carriers = sorted({m.carrier for m in mappings})
         modes = sorted({m.mode for m in mappings})
@@ -121,17 +164,40 @@ class MappingFormScreen(FormScreen[None]):
             Content(f"Carriers in use: {known}" if known else "No mappings yet.")
         )
 
+    def _prefill(self, current: MappingRow) -> None:
+        """The current mapping into the fields — but what was typed meanwhile stays."""
+        for name, value, untouched in (
+            ("carrier", current.carrier, ""),
+            ("mode", current.mode, ""),
+            ("billing_code", current.billing_code, DEFAULT_BILLING),
+        ):
+            field = self.query_one(f"#field-{name}", Input)
+            if field.value == untouched:
+                field.value = value
+
     def _values(self) -> dict[str, str]:
         return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
 
-    def _validate(self) -> bool:
-        ok = True
-        for name, value in self._values().items():
-            problem = "required" if not value.strip() else ""
+    def _validate(self, names: tuple[str, ...] = tuple(FIELDS)) -> list[str]:
+        """Marks each of these fields good or not; returns the ones that are not."""
+        values = self._values()
+        invalid = []
+        for name in names:
+            problem = "required" if not values[name].strip() else ""
             self.query_one(f"#error-{name}", Static).update(Content(problem))
             self.query_one(f"#field-{name}", Input).set_class(bool(problem), "-invalid")
-            ok = ok and not problem
-        return ok
+            if problem:
+                invalid.append(name)
+        return invalid
+
+    @on(Input.Changed, ".field")
+    def _changed(self, event: Input.Changed) -> None:
+        """A field's mark follows its value at once, not at the next save."""
+        name = (event.input.id or "").removeprefix("field-")
+        if name in FIELDS:
+            self._validate((name,))
+            if all(value.strip() for value in self._values().values()):
+                self.fields_fixed()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
@@ -143,7 +209,11 @@ class MappingFormScreen(FormScreen[None]):
         self.dismiss(None)
 
     def save(self) -> None:
-        if self.account_id is None or not self._validate():
+        if self.account_id is None:
+            return
+        invalid = self._validate()
+        if invalid:
+            self.refuse_save(invalid[0])
             return
         self._save(self._values())
 

@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
+from imtui.domain.orders import OrderStatus
 from imtui.store.rows import OrderDetail
 from imtui.tui.messages import ActionDone, Refused
 from imtui.tui.screens.form import FormScreen
@@ -38,6 +39,9 @@ ADDRESS_LABELS: dict[str, str] = {
     "phone": "Phone",
 }
 FIELDS = (*ADDRESS_LABELS, "ship_method_code")
+EDITABLE = (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED)
+"""What the engine lets an edit change: orders not yet in the WMS."""
+NOT_EDITABLE = "only orders on their way to the WMS can be edited"
 
 
 class OrderFormScreen(FormScreen[None]):
@@ -63,7 +67,10 @@ class OrderFormScreen(FormScreen[None]):
             with Grid(id="form-grid"):
                 for name, label in (*ADDRESS_LABELS.items(), ("ship_method_code", "Ship method")):
                     yield Label(Content(label), classes="field-label")
-                    yield FieldInput(id=f"field-{name}", classes="field", disabled=True)
+                    # Not selected on focus: one stray key would replace the whole value.
+                    yield FieldInput(
+                        id=f"field-{name}", classes="field", disabled=True, select_on_focus=False
+                    )
                     yield Static(Content(""), id=f"error-{name}", classes="field-error")
             yield Static(Content(""), id="form-error")
             with Horizontal(id="form-buttons"):
@@ -87,8 +94,17 @@ class OrderFormScreen(FormScreen[None]):
         if detail is None:
             self.query_one("#form-about", Static).update(Content(f"no order {self.order_id}"))
             return
-        self.detail = detail
         order = detail.order
+        if order.status not in EDITABLE:
+            self.notify(
+                f"order {safe(order.number, limit=60)} is already {safe(order.status)}: "
+                + NOT_EDITABLE,
+                severity="warning",
+                markup=False,
+            )
+            self.dismiss(None)
+            return
+        self.detail = detail
         self.query_one("#form-title", Static).update(
             Content(f" Edit order {safe(order.number, limit=60)}  ({safe(order.account)})")
         )
@@ -135,8 +151,8 @@ class OrderFormScreen(FormScreen[None]):
 
     @on(Input.Changed, ".field")
     def _changed(self) -> None:
-        if self.detail is not None:
-            self._validate()
+        if self.detail is not None and not self._validate():
+            self.fields_fixed()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
@@ -148,8 +164,11 @@ class OrderFormScreen(FormScreen[None]):
         self.dismiss(None)
 
     def save(self) -> None:
-        if self.detail is None or self._validate():
-            self.query_one("#form-error", Static).update(Content("fix the fields marked above"))
+        if self.detail is None:
+            return
+        problems = self._validate()
+        if problems:
+            self.refuse_save(next(name for name in FIELDS if name in problems))
             return
         values = self._values()
         changes = {k: v for k, v in values.items() if v != self.original.get(k)}

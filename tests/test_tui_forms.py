@@ -1,0 +1,324 @@
+"""The forms and the keys that open them, as a reviewer found them wanting: ``m`` on a mapped
+method starts from its mapping, a refused save goes to the first bad field and each mark follows
+its field's value, long messages wrap, ``e`` opens the fix the order needs (or says at once
+why there is none), and ``d`` asks only about alerts still open."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
+from imtui.engine import actions
+from imtui.sandbox import FaultRule
+from imtui.sandbox.seed import BAD_ADDRESSES
+from imtui.store.models import ShipMethodMapping
+from imtui.tui.app import StartAt
+from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.screens.contact_form import ContactFormScreen
+from imtui.tui.screens.dashboard import DashboardScreen
+from imtui.tui.screens.mapping_form import MappingFormScreen
+from imtui.tui.screens.order_form import OrderFormScreen
+from tests.conftest import ACTOR, add_shop_order
+from tests.tui_support import (
+    alerts,
+    audit,
+    make_app,
+    order,
+    pane,
+    screen_text,
+    settle,
+    wait_for,
+)
+
+
+def mapping(db, code: str) -> ShipMethodMapping:
+    with db.read() as session:
+        return session.exec(
+            select(ShipMethodMapping).where(ShipMethodMapping.source_code == code)
+        ).one()
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).render())
+
+
+def notified(app, words: str) -> bool:
+    return any(words in str(n.message) for n in app._notifications)
+
+
+async def filter_pane(pilot, app, name: str, text: str, rows: int) -> None:
+    await pilot.press({"alerts": "1", "orders": "2", "queue": "3"}[name], "slash")
+    await pilot.press(*text, "enter")
+    await wait_for(pilot, lambda: len(pane(app, name).records) == rows)
+
+
+# -- the mapping form -------------------------------------------------------------------------
+
+
+async def test_m_on_a_mapped_method_starts_from_its_mapping_and_counts_only_its_holds(
+    db, sandbox, world, engine
+):
+    # Held for its address, not for its ship method (UPS_GROUND is mapped: UPS 03).
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    assert order(db, "#1001").status == OrderStatus.HELD
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: "Account" in text_of(form, "#form-about"))
+        about = text_of(form, "#form-about")
+        assert "held" not in about  # a mapping would not release it: its address would
+        assert "mapped to UPS 03" in about
+        assert form.query_one("#field-carrier").value == "UPS"
+        assert form.query_one("#field-mode").value == "03"
+        assert form.query_one("#field-billing_code").value == "Prepaid"
+
+        await pilot.press("ctrl+s")  # saving as it stands changes nothing
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+
+    saved = mapping(db, "UPS_GROUND")
+    assert (saved.carrier, saved.mode) == ("UPS", "03")
+    assert order(db, "#1001").status == OrderStatus.HELD
+
+
+async def test_mapping_form_refused_save_goes_to_the_first_bad_field_and_marks_follow_values(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: "held" in text_of(form, "#form-about"))
+        await pilot.press("tab", "tab")
+        assert app.focused is form.query_one("#field-billing_code")
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "fix the fields" in text_of(form, "#form-error"))
+        assert app.focused is form.query_one("#field-carrier")
+        assert "required" in text_of(form, "#error-carrier")
+        assert "required" in text_of(form, "#error-mode")
+
+        await pilot.press(*"UPS")
+        assert text_of(form, "#error-carrier").strip() == ""  # at once, not at the next save
+        assert "required" in text_of(form, "#error-mode")
+        assert "fix the fields" in text_of(form, "#form-error")
+
+        await pilot.press("tab", *"92")
+        assert text_of(form, "#error-mode").strip() == ""
+        assert text_of(form, "#form-error").strip() == ""
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+
+    assert (mapping(db, "SAME_DAY_COURIER").carrier, mapping(db, "SAME_DAY_COURIER").mode) == (
+        "UPS",
+        "92",
+    )
+
+
+# -- the order form ---------------------------------------------------------------------------
+
+
+async def test_order_form_refused_save_goes_to_the_first_bad_field_and_the_note_clears(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused is form.query_one("#field-state")
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "fix the fields" in text_of(form, "#form-error"))
+        assert app.focused is form.query_one("#field-address1")
+        await pilot.press(*"12 Harbor Way")
+        assert text_of(form, "#error-address1").strip() == ""
+        assert text_of(form, "#form-error").strip() == ""
+        await pilot.press("escape")
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_order_form_messages_wrap_instead_of_being_cut(db, sandbox, world, engine, width):
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        form.query_one("#field-zip").value = "ABC"
+        await wait_for(pilot, lambda: "ZIP" in text_of(form, "#error-zip"))
+        await pilot.pause(0.1)
+        shown = screen_text(app)
+        assert "12345-6789" in shown, shown  # "US ZIP code: 12345 or 12345-6789", all of it
+        form.query_one("#field-country").value = "USA"
+        await wait_for(pilot, lambda: "two-letter" in text_of(form, "#error-country"))
+        await pilot.pause(0.1)
+        shown = screen_text(app)
+        assert "e.g. US" in shown, shown  # "two-letter country code, e.g. US"
+        await pilot.press("escape")
+
+
+async def test_order_form_opens_with_nothing_selected_so_a_key_does_not_replace_a_value(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
+    await engine.run_once()
+    assert order(db, "#1001").status == OrderStatus.QUEUED
+    name = order(db, "#1001").ship_name
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        field = form.query_one("#field-name")
+        assert app.focused is field
+        assert field.selection.is_empty and field.cursor_position == len(name)
+        await pilot.press("x")
+        assert field.value == name + "x"
+        await pilot.press("tab", "shift+tab")  # nor is a field moved back to
+        assert app.focused is field and field.selection.is_empty
+        await pilot.press("escape")
+
+
+# -- the contact form -------------------------------------------------------------------------
+
+
+async def test_contact_form_refused_save_goes_to_the_first_bad_field_and_the_note_clears(
+    db, world, engine
+):
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_contact_form(None, world.account_id)
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.loaded)
+        await pilot.press("tab")
+        assert app.focused is form.query_one("#field-email")
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "fix the fields" in text_of(form, "#form-error"))
+        assert app.focused is form.query_one("#field-name")
+        await pilot.press(*"Dana")
+        assert text_of(form, "#error-name").strip() == ""
+        assert "fix the fields" in text_of(form, "#form-error")  # the address is still missing
+        await pilot.press("tab", *"dana@example.com")
+        assert text_of(form, "#error-email").strip() == ""
+        assert text_of(form, "#form-error").strip() == ""
+        await pilot.press("escape")
+
+
+# -- e: the fix the order needs ---------------------------------------------------------------
+
+
+async def test_e_on_an_order_held_for_its_ship_method_opens_the_mapping_form(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    add_shop_order(sandbox, 1002)
+    await engine.run_once()
+    assert order(db, "#1001").status == OrderStatus.HELD
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await filter_pane(pilot, app, "orders", "method:SAME_DAY_COURIER", 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        assert app.screen.query_one("#field-source_code").value == "SAME_DAY_COURIER"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+        await pilot.press("3")  # its row in the retry queue: the same fix
+        await wait_for(pilot, lambda: len(pane(app, "queue").records) == 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        assert app.screen.query_one("#field-source_code").value == "SAME_DAY_COURIER"
+
+
+async def test_e_on_an_order_in_the_wms_says_so_at_once(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001)
+    await engine.run_once()
+    assert order(db, "#1001").status == OrderStatus.DELIVERED
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: notified(app, "only orders on their way to the WMS"))
+        assert notified(app, "#1001 is already delivered")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, DashboardScreen)  # no form to fill in for nothing
+
+
+# -- d: only what is open ---------------------------------------------------------------------
+
+
+async def test_d_on_a_resolved_alert_says_so_without_asking(db, sandbox, world, engine, clock):
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
+    await engine.run_once()
+    with db.write() as session:
+        actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
+    await engine.run_once()
+    [resolved] = alerts(db)
+    assert resolved.state == AlertState.RESOLVED
+    add_shop_order(sandbox, 1002, sku="SKU-999")
+    add_shop_order(sandbox, 1003, sku="SKU-999")
+    clock.advance(timedelta(minutes=10))  # the shop's next poll
+    await engine.run_once()
+    opened = [a.id for a in alerts(db, state=AlertState.OPEN)]
+    assert len(opened) == 2
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await filter_pane(pilot, app, "alerts", "state:all", 3)
+        alerts_pane = pane(app, "alerts")
+        alerts_pane.table.move_cursor([r.id for r in alerts_pane.records].index(resolved.id))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: notified(app, f"alert {resolved.id} is already resolved"))
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, ConfirmScreen)
+
+        for index in range(3):  # mark all three: only the open two are asked about
+            alerts_pane.table.move_cursor(index)
+            await pilot.press("space")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = str(app.screen.question)
+        assert f"Dismiss alerts {min(opened)}, {max(opened)}?" in question
+        assert "1 more marked" in question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not alerts(db, state=AlertState.OPEN))
+        await wait_for(pilot, lambda: notified(app, "dismissed 2"))
+        assert not notified(app, "refused")
+
+    dismissed = [e.target for e in audit(db) if e.action == "alert.dismiss"]
+    assert sorted(dismissed) == sorted(f"alert:{i}" for i in opened)
