@@ -172,6 +172,31 @@ async def test_b3_incomplete_address_is_held_locally_and_an_edit_sends_it_now(
     assert alert.state == AlertState.RESOLVED
 
 
+async def test_an_address_fixed_in_an_edit_closes_its_alert_even_if_a_new_method_holds_it(
+    db, sandbox, world, engine, clock
+):
+    add_shop_order(sandbox, 1016, address={"address1": ""})
+    await engine.run_once()
+    (alert,) = alerts(db, kind=AlertKind.INCOMPLETE_ADDRESS)
+    with db.write() as session:
+        item = actions.edit_order(
+            session,
+            order_key="#1016",
+            changes={"address1": "1 Main St", "ship_method_code": "FOO_BAR"},
+            actor=ACTOR,
+            now=clock.now(),
+        )
+    (alert,) = alerts(db, kind=AlertKind.INCOMPLETE_ADDRESS)
+    assert alert.state == AlertState.RESOLVED
+    with db.read() as session:
+        history = alert_history(session, alert.id)
+    assert history[-1].detail == f"address edited by {ACTOR}"
+    await engine.send_now(Operation.DELIVER_ORDER, [item.id])
+    assert order_by_number(db, "#1016").status == OrderStatus.HELD  # now for its method
+    (unmapped,) = alerts(db, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    assert unmapped.message == "Ship method 'FOO_BAR' has no mapping to a WMS carrier"
+
+
 async def test_b3_rejected_credentials_pause_the_connection_until_changed(
     db, sandbox, world, engine, clock
 ):

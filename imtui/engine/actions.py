@@ -25,6 +25,7 @@ from imtui.domain.records import Address
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.text import hide_url_passwords
 from imtui.engine.connections import ENGINE_SETTING_KEYS
+from imtui.engine.outcomes import subject_of
 from imtui.store.alerts import dismiss_alert, resolve_alerts_for
 from imtui.store.audit import record_action
 from imtui.store.connections import WMS, find_account, find_connection, wms_of_account
@@ -334,13 +335,27 @@ def edit_order(
     set_address(order, address)
     if "ship_method_code" in changes:
         before["ship_method_code"] = order.ship_method_code
-        order.ship_method_code = _clean_text(changes["ship_method_code"], "ship method", 200)
+        code = _clean_text(changes["ship_method_code"], "ship method", 200)
+        if code != order.ship_method_code:
+            order.ship_method_title = ""  # the shop's title named the old method
+        order.ship_method_code = code
     order.status = OrderStatus.QUEUED
     order.hold_reason = None
     order.updated_at = now
     session.add(order)
     item = _delivery_item(session, order, now)
     requeue(session, item, now)
+    # The address now passes the local check: the alert that said it did not is fixed by this
+    # edit, whatever holds the order next. (A WMS rejection waits for the WMS to accept it.)
+    resolve_alerts_for(
+        session,
+        connection_id=None,
+        subject=subject_of(item),
+        kinds=(AlertKind.INCOMPLETE_ADDRESS,),
+        include_connection_alerts=False,
+        now=now,
+        detail=f"address edited by {actor}",
+    )
     changed = ", ".join(f"{k}: {before.get(k, '')!r} → {v!r}" for k, v in changes.items())
     record_action(
         session,
