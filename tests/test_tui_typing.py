@@ -141,3 +141,20 @@ async def test_a_filter_it_does_not_understand_stays_open_with_the_reason(
         assert app.focused is app.dashboard.filter_field
         type_fast(pilot, "escape")
         await wait_for(pilot, lambda: app.focused is pane(app, "alerts").table)
+
+
+async def test_a_text_filter_finds_what_the_orders_pane_shows_city_and_ship_method(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER", address={"city": "Savannah"})
+    add_shop_order(sandbox, 1002, address={"city": "Portland"})
+    add_shop_order(sandbox, 1003, address={"city": "Austin"})
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        orders = pane(app, "orders")
+        type_fast(pilot, "2", "slash", *"portland", "enter")
+        await wait_for(pilot, lambda: [r.number for r in orders.records] == ["#1002"])
+        type_fast(pilot, "slash", "ctrl+u", *"same_day", "enter")
+        await wait_for(pilot, lambda: [r.number for r in orders.records] == ["#1001"])

@@ -201,12 +201,18 @@ def exact_order(text: str) -> ColumnElement[bool]:
 
 
 def order_contains(text: str) -> ColumnElement[bool]:
+    """Text anywhere a person sees it in the Orders pane: number, reference, name, company,
+    city, ship method."""
     needle = text.lower()
-    return or_(
-        func.lower(Order.number).contains(needle, autoescape=True),
-        func.lower(Order.reference).contains(needle, autoescape=True),
-        func.lower(Order.ship_name).contains(needle, autoescape=True),
+    seen = (
+        Order.number,
+        Order.reference,
+        Order.ship_name,
+        Order.ship_company,
+        Order.ship_city,
+        Order.ship_method_code,
     )
+    return or_(*(func.lower(column).contains(needle, autoescape=True) for column in seen))
 
 
 def as_order_row(order: Order, account: str) -> OrderRow:
