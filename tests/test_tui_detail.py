@@ -171,6 +171,23 @@ async def test_resolved_alert_says_resolved_automatically(db, sandbox, world, en
     assert "resolved automatically" in lines[0] and "needs a person" not in lines[0]
 
 
+async def test_d_on_a_closed_alert_says_so_without_asking(db, sandbox, world, engine, clock):
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
+    await engine.run_once()
+    clock.advance(HOUR * 2)
+    await engine.run_once()
+    [alert] = alerts(db)
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, alert.id)
+        screen = app.screen
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        assert app.screen is screen  # no question asked
+        assert any("already resolved" in str(n.message) for n in app._notifications)
+
+
 async def test_every_remote_message_is_shown_in_full_and_inert(db, sandbox, world, engine):
     add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
     await engine.run_once()

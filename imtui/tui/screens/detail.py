@@ -23,6 +23,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from imtui.domain.alerts import AlertState, state_in_words
+from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
 from imtui.tui.widgets.keybar import KeyBar
@@ -187,6 +188,7 @@ class DetailScreen(Screen[None]):
         if data == self.data:
             return  # nothing changed: nothing repaints
         self.data = data
+        self.refresh_bindings()  # what the keys can do may depend on what was read
         body = self.query_one("#detail-body", Static)
         if data is None:
             body.update(Content("it is gone (deleted, or never existed)"))
@@ -282,7 +284,16 @@ class AlertDetailScreen(DetailScreen):
     def action_edit(self) -> None:
         self.dashboard.open_fix(self.key)
 
+    @property
+    def alert(self) -> AlertRow | None:
+        return self.data[0].alert if self.data is not None else None
+
     def action_dismiss_alert(self) -> None:
+        """As on the dashboard: a closed alert is said so at once, not asked about."""
+        alert = self.alert
+        if alert is not None and alert.state != AlertState.OPEN:
+            self.notify(f"alert {alert.id} is already {safe(alert.state)}", severity="warning")
+            return
         self.dashboard.confirm_dismiss([self.key])
 
 
@@ -395,8 +406,19 @@ class RetryDetailScreen(DetailScreen):
             parts.append(attempts_table([attempt], 1))
         return parts
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit":  # only an order on its way to the WMS has a fix to edit
+            row = self.data[0] if self.data is not None else None
+            return row is not None and row.operation == Operation.DELIVER_ORDER
+        return True
+
     def action_resend(self) -> None:
         self.dashboard.act_on_items("resend", [self.key])
+
+    def action_edit(self) -> None:
+        row = self.data[0] if self.data is not None else None
+        if row is not None and row.operation == Operation.DELIVER_ORDER:
+            self.dashboard.open_order_form(row.subject_id)
 
 
 class OutboxDetailScreen(DetailScreen):
