@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import shutil
 import signal
 import sys
 import tempfile
@@ -57,14 +58,21 @@ class Demo:
     feed_every: float = 3.0
     outage_every: int = OUTAGE_EVERY
     seed: int = 7
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="imtui-demo-")))
+    folder: Path | None = None
+    """Where demo.db goes; None: a new temporary folder, removed by :meth:`stop` (with the
+    database in it) unless ``keep``."""
+    keep: bool = False
     sandbox: Sandbox = field(init=False)
     db: Database = field(init=False)
     engine: Engine = field(init=False)
     service: Service = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _temporary: Path | None = field(default=None, init=False)
 
     async def start(self) -> None:
+        """Start everything; if this fails part way, :meth:`stop` still undoes what started."""
+        if self.folder is None and self.db_url is None:
+            self.folder = self._temporary = Path(tempfile.mkdtemp(prefix="imtui-demo-"))
         self.sandbox = Sandbox(seed=self.seed, latency=0.02, hang_seconds=4.0)
         await self.sandbox.start_async()
         self.db = Database(self.db_url or f"sqlite:///{self.folder / 'demo.db'}")
@@ -141,14 +149,27 @@ class Demo:
                     break
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.service.stop(grace=5.0)
-        await self.sandbox.stop_async()
-        self.db.dispose()
+        """Stop what :meth:`start` started, and remove its temporary folder unless ``keep``."""
+        try:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if hasattr(self, "service"):
+                await self.service.stop(grace=5.0)
+            if hasattr(self, "sandbox"):
+                await self.sandbox.stop_async()
+            if hasattr(self, "db"):
+                self.db.dispose()
+        finally:
+            if self._temporary is not None and not self.keep:
+                shutil.rmtree(self._temporary, ignore_errors=True)
+
+    @property
+    def kept_folder(self) -> Path | None:
+        """The temporary folder left behind by :meth:`stop` (``keep``), if any."""
+        return self._temporary if self.keep else None
 
 
 class EventPrinter:
@@ -194,10 +215,18 @@ class EventPrinter:
             )
 
 
-async def run_headless(out: TextIO = sys.stdout, *, seconds: float | None = None) -> None:
-    """The demo without the dashboard: the engine's work printed as it happens."""
-    demo = Demo()
-    await demo.start()
+async def run_headless(out: TextIO | None = None, *, seconds: float | None = None) -> None:
+    """The demo without the dashboard: the engine's work printed as it happens. Its database
+    is kept (the lines printed at the start and the end use it); the last line says where.
+    ``out`` is standard output as it is when called (not when this module was imported)."""
+    out = out or sys.stdout
+    demo = Demo(keep=True)
+    try:
+        await demo.start()
+    except BaseException:
+        demo.keep = False  # nothing to look at: leave nothing behind
+        await demo.stop()
+        raise
     print(
         f"imtui demo: sandbox WMS {demo.sandbox.wms_url}, shop {demo.sandbox.shop_url}\n"
         f"  database {demo.db.url}\n"
@@ -230,6 +259,12 @@ async def run_headless(out: TextIO = sys.stdout, *, seconds: float | None = None
             )
     finally:
         await demo.stop()
+        if demo.kept_folder is not None:
+            print(
+                f"\nThe demo database stays in {demo.kept_folder} (delete the folder when done).",
+                file=out,
+                flush=True,
+            )
 
 
 def _held_for_unusual(session: Any) -> int:

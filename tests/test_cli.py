@@ -379,6 +379,67 @@ def test_database_that_cannot_be_opened_gives_one_line(tmp_path: Path) -> None:
     assert not_a_db.read_bytes() == b"garbage, not SQLite " * 50
 
 
+COMMANDS_ON_A_DATABASE = [
+    [],  # the dashboard
+    ["dashboard"],
+    ["orders", "list"],
+    ["status"],
+    ["account", "add", "acme"],
+    ["open", "alert/1", "--print"],
+    ["worker", "--once"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS_ON_A_DATABASE, ids=lambda a: " ".join(a) or "imtui")
+def test_a_db_in_a_folder_that_does_not_exist_is_one_line_and_no_folder(
+    tmp_path: Path, args: list[str]
+) -> None:
+    missing = tmp_path / "typo" / "deeper" / "x.db"
+    by_option = CliRunner().invoke(cli, ["--db", str(missing), *args])
+    by_env = CliRunner().invoke(cli, args, env={"IMTUI_DB": f"sqlite:///{missing}"})
+    for result in (by_option, by_env):
+        line = assert_one_line_error(result)
+        assert f"cannot create {missing}: the folder {missing.parent} does not exist" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", COMMANDS_ON_A_DATABASE, ids=lambda a: " ".join(a) or "imtui")
+def test_a_db_that_is_not_a_database_is_one_line_before_anything_opens(
+    tmp_path: Path, args: list[str]
+) -> None:
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_bytes(b"my notes, not SQLite")
+    line = assert_one_line_error(CliRunner().invoke(cli, ["--db", str(not_a_db), *args]))
+    assert str(not_a_db) in line and "file is not a database" in line
+    line = assert_one_line_error(CliRunner().invoke(cli, ["--db", str(tmp_path), *args]))
+    assert "it is a folder, not a database file" in line
+    assert not_a_db.read_bytes() == b"my notes, not SQLite"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+def test_the_default_database_still_makes_its_own_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["status"], env={"IMTUI_DB": None, "XDG_DATA_HOME": str(tmp_path / "data")}
+    )
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert (tmp_path / "data" / "imtui" / "imtui.db").is_file()
+
+
+def test_the_headless_demo_keeps_its_database_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = CliRunner().invoke(cli, ["demo", "--headless", "--seconds", "1"])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    [folder] = tmp_path.iterdir()
+    assert (folder / "demo.db").is_file()
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == f"The demo database stays in {folder} (delete the folder when done)."
+    assert f"database sqlite:///{folder / 'demo.db'}" in result.stdout
+
+
 def test_locked_database_gives_one_line(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("imtui.store.database.BUSY_TIMEOUT_S", 0.2)
     before = dump(seeded)

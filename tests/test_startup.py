@@ -4,13 +4,30 @@ when a migration is due. Run in fresh interpreters: this process has long import
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from imtui.store.database import Database
+import pytest
+
+from imtui.store.database import Database, DatabaseError
 from imtui.store.migrate import MIGRATIONS, head_revision
+from imtui.store.rows import FirstScreen, HeaderCounts, Window
+from imtui.tui.app import DashboardApp
+from imtui.tui.backend import Backend
+from tests.tui_support import pane, screen_lines, wait_for
 
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "httpx", "apscheduler", "starlette", "pydantic")
 
@@ -27,7 +44,12 @@ def test_the_dashboard_command_and_its_screens_load_without_the_database_layer()
     loaded = loaded_after(
         "import imtui.cli\n"
         "from imtui.cli.app import load_command\n"
+        "from imtui.cli.context import AppContext\n"
         "load_command('dashboard')\n"
+        "try:\n"
+        "    AppContext(__import__('tempfile').gettempdir() + '/x.db').check_database()\n"
+        "except Exception:\n"
+        "    pass\n"
         "import imtui.tui.app"
     )
     assert "textual" in loaded
@@ -100,3 +122,144 @@ def test_the_helper_reads_nothing_from_a_database_a_migration_is_due_for(tmp_pat
         env={**os.environ, "IMTUI_DB": str(path)},
     )
     assert helper.returncode == 3 and helper.stdout == b""
+
+
+# -- start-up as a person meets it: a real terminal, a wrong --db, an empty database ----------
+
+
+ESCAPES = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-_]")
+
+
+def strip_escapes(data: bytes) -> str:
+    return ESCAPES.sub("", data.decode("utf-8", errors="replace"))
+
+
+def run_in_terminal(
+    *args: str, env: dict[str, str] | None = None, quit_when: str | None = None, timeout: float = 60
+) -> tuple[int, str]:
+    """``python -m imtui.cli ARGS`` on an 80x24 pseudo-terminal, as a person runs it; once
+    ``quit_when`` is on screen, q is pressed. Returns the exit status and what it wrote."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imtui.cli", *args],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+        start_new_session=True,
+    )
+    os.close(child)
+    written = b""
+    deadline = time.monotonic() + timeout
+    pressed = False
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # the child end is closed: the process has gone
+                    chunk = b""
+                written += chunk
+                if not chunk and process.poll() is not None:
+                    break
+            elif process.poll() is not None:
+                break
+            if quit_when and not pressed and quit_when in strip_escapes(written):
+                time.sleep(0.2)
+                os.write(main, b"q")
+                pressed = True
+        else:
+            raise AssertionError(f"still running after {timeout} s:\n{strip_escapes(written)}")
+        return process.wait(timeout=10), strip_escapes(written)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main)
+
+
+def test_a_database_that_fails_behind_the_painted_dashboard_ends_it_with_one_line():
+    """Not an SQLite file, so nothing could be checked before the frame was painted: the
+    database fails to open in the worker, and the dashboard leaves instead of loading forever."""
+    code, written = run_in_terminal("--db", "mysql://root@127.0.0.1:1/x", timeout=30)
+    assert code == 1, written
+    errors = [line for line in written.splitlines() if "imtui: error:" in line]
+    assert len(errors) == 1 and "unsupported database 'mysql'" in errors[0], written
+    assert "Traceback" not in written
+
+
+def test_a_missing_folder_is_one_line_before_the_dashboard_opens(tmp_path: Path):
+    missing = tmp_path / "nowhere" / "x.db"
+    code, written = run_in_terminal("--db", str(missing), timeout=30)
+    assert code == 1
+    assert written.strip() == (
+        f"imtui: error: cannot create {missing}: the folder {missing.parent} does not exist"
+    )
+    assert not missing.parent.exists()
+
+
+def test_the_dashboard_demo_removes_its_temporary_folder(tmp_path: Path):
+    code, written = run_in_terminal(
+        "demo",
+        env={"TMPDIR": str(tmp_path), "IMTUI_KEYS": str(tmp_path / "no-keys.toml")},
+        quit_when="Alerts",
+        timeout=60,
+    )
+    assert code == 0, written
+    assert list(tmp_path.iterdir()) == []
+
+
+class Gate:
+    """Hands over what it was given once the test lets it go (a slow helper, a slow open)."""
+
+    def __init__(self, give: Callable[[], Any]) -> None:
+        self.give = give
+        self.open = threading.Event()
+
+    def __call__(self) -> Any:
+        assert self.open.wait(20)
+        return self.give()
+
+
+EMPTY_FIRST_SCREEN = FirstScreen(HeaderCounts(0, 0, 0, 0, 0), Window([], True, True))
+
+
+@pytest.mark.parametrize("prefetched", [False, True], ids=["read", "prefetched"])
+async def test_an_empty_database_shows_the_empty_text_not_loading(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, prefetched: bool
+):
+    """The first (empty) window replaces "loading…" as soon as it is read: by the dashboard
+    itself, or by the first-screen helper while the database is still being opened."""
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    opening = Gate(lambda: Backend(db, actor="t"))
+    helper = Gate(lambda: EMPTY_FIRST_SCREEN)
+    app = DashboardApp(opening, keymap={}, first_screen=helper if prefetched else None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        alerts = pane(app, "alerts")
+        await wait_for(pilot, lambda: "loading…" in screen_lines(app, "alerts")[1])
+        (helper if prefetched else opening).open.set()
+        await wait_for(pilot, lambda: alerts.loaded_once)
+        await pilot.pause(0.1)
+        assert screen_lines(app, "alerts")[1].strip() == "no alerts match — all quiet"
+        opening.open.set()
+        await wait_for(pilot, lambda: app.backend_ready)
+        await pilot.pause(0.2)
+        assert screen_lines(app, "alerts")[1].strip() == "no alerts match — all quiet"
+
+
+async def test_the_dashboard_exits_when_its_database_cannot_be_opened(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    failure = DatabaseError("cannot open sqlite:////x.db: file is not a database")
+
+    def open_backend() -> Backend:
+        raise failure
+
+    app = DashboardApp(open_backend, keymap={})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app._exit, timeout=10)
+    assert app.return_code == 1
+    assert app.opening_failure is failure

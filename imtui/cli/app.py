@@ -171,6 +171,7 @@ def _silence_stdout() -> None:
     envvar="IMTUI_DB",
     help=(
         "The database: an SQLite file path, sqlite:///PATH or postgresql://USER@HOST/NAME. "
+        "An SQLite file is created if need be, but not its folder. "
         "Default: imtui.db in your user data directory. Also read from IMTUI_DB."
     ),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -34,14 +35,36 @@ class AppContext:
         self._db: Database | None = None
         self._actor: str | None = None
 
+    def check_database(self) -> None:
+        """Raise :class:`CliError` if the SQLite file ``--db`` (or ``IMTUI_DB``) names cannot
+        be opened or created — before the dashboard is on screen, with no database code loaded.
+        A database that fails anyway fails when it is opened (see :attr:`db`)."""
+        if not self.db_url:
+            return  # the default file: its folder is created when it is opened
+        from imtui.store.first_screen import sqlite_file
+
+        path = sqlite_file(self.db_url)
+        problem = sqlite_file_problem(path) if path is not None else None
+        if problem:
+            raise CliError(problem)
+
     @property
     def db(self) -> Database:
-        """Opened (and migrated) on first use, so ``--help`` and ``sandbox`` never touch it."""
+        """Opened (and migrated) on first use, so ``--help`` and ``sandbox`` never touch it.
+        The default file's folder is created if need be; a folder named by ``--db`` or
+        ``IMTUI_DB`` never is (a typo would otherwise leave a new folder behind)."""
         if self._db is None:
+            from sqlalchemy.engine import make_url
             from sqlalchemy.exc import SQLAlchemyError
 
             from imtui.store.database import Database, DatabaseError, describe_url, resolve_url
 
+            if self.db_url:
+                url = make_url(resolve_url(self.db_url))
+                file = url.database if url.get_backend_name() == "sqlite" else None
+                problem = sqlite_file_problem(Path(file)) if file and file != ":memory:" else None
+                if problem:
+                    raise DatabaseError(problem)
             try:
                 self._db = Database(self.db_url)
             except SQLAlchemyError as exc:
@@ -108,3 +131,29 @@ def account_id_for(session: Session, account_key: str | None) -> int | None:
 def append_help(command: click.Command, paragraph: str) -> None:
     """Add a paragraph computed at import time (platform keys, exit codes) to a docstring."""
     command.help = f"{inspect.cleandoc(command.help or '')}\n\n{paragraph}"
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_file_problem(path: Path) -> str | None:
+    """Why an SQLite database cannot be opened at ``path`` (one line), or None: its folder
+    must exist, and a file already there must be an SQLite database (an empty file is a new
+    one). Nothing is created or changed."""
+    folder = path.parent
+    try:
+        if not folder.exists():
+            return f"cannot create {path}: the folder {folder} does not exist"
+        if not folder.is_dir():
+            return f"cannot create {path}: {folder} is not a folder"
+        if path.is_dir():
+            return f"cannot open {path}: it is a folder, not a database file"
+        if not path.exists():
+            return None
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"cannot open {path}: {(exc.strerror or type(exc).__name__).lower()}"
+    if header and header != SQLITE_HEADER:
+        return f"cannot open {path}: file is not a database"
+    return None

@@ -137,6 +137,9 @@ async def run_dashboard(
     finally:
         if app.backend_ready:
             await app.backend.stop_engine(grace=10.0)
+    if app.opening_failure is not None:
+        # The database failed behind the painted screen: the app has left; say why, once.
+        raise app.opening_failure
 
 
 @click.command("dashboard", short_help="The live dashboard (also: imtui with no command).")
@@ -156,6 +159,7 @@ async def run_dashboard(
 def dashboard_command(app: AppContext, no_worker: bool, tick: float) -> None:
     """Alerts, orders and the retry queue, live, with keys to resend, dismiss and fix. The
     engine runs in the same process (unless --no-worker); q quits, ? lists every key."""
+    app.check_database()  # a wrong --db is one line now, not a dashboard that never loads
     needs_terminal("the dashboard", "use the other commands (imtui --help) in scripts")
     log_to_file()
     asyncio.run(run_dashboard(app, worker=not no_worker, tick=tick))

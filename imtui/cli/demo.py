@@ -21,9 +21,10 @@ def demo_dashboard(demo: Demo) -> DashboardApp:
 
 
 async def run_demo_dashboard(seconds: float | None = None) -> None:
+    """The dashboard demo; its temporary folder and database are removed when it ends."""
     demo = Demo()
-    await demo.start()
     try:
+        await demo.start()
         app = demo_dashboard(demo)
         if seconds is not None:
             asyncio.get_running_loop().call_later(seconds, app.exit)
@@ -49,7 +50,10 @@ def demo_command(headless: bool, seconds: float | None) -> None:
     SQLite database in a temporary folder, a seeded stream of orders and faults, and the engine
     with time running 240x faster — then open the dashboard on it. Within seconds alerts appear,
     retries run and heal them, and one ship method nobody mapped waits for you: select its
-    alert and press e."""
+    alert and press e.
+
+    The temporary folder is removed when the dashboard closes; with --headless it is kept (the
+    commands printed at the end use its database), and the last line says where."""
     if headless:
         asyncio.run(run_headless(seconds=seconds))
         return

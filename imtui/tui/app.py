@@ -6,7 +6,9 @@ It starts in steps, so the first rows are on screen as soon as the database can 
 frame is painted first (this module imports no database code); the first rows come from a helper
 process that read them meanwhile, if the command line started one; a worker then opens the
 backend — SQLAlchemy, the database — and the panes re-read their windows through it; and only
-once those rows are painted is the engine built and started (httpx, APScheduler).
+once those rows are painted is the engine built and started (httpx, APScheduler). If the
+database cannot be opened, the app exits with :attr:`DashboardApp.opening_failure` set, for the
+command line to report in one line.
 
 Live updates cost next to nothing when nothing happens: every quarter second one thread asks the
 database whether anything was committed (``PRAGMA data_version`` on SQLite); only when something
@@ -108,6 +110,8 @@ class DashboardApp(App[None]):
         self.account_name = "All accounts"
         self.counts: HeaderCounts | None = None
         self.opening_error: str | None = None
+        self.opening_failure: BaseException | None = None
+        """Why the database could not be opened; the app has exited (the caller reports it)."""
         self._engine_requested = False
         self._watcher: Watcher | None = None
 
@@ -234,10 +238,12 @@ class DashboardApp(App[None]):
                 self._backend = worker.result  # type: ignore[assignment]
                 self._backend_ready()
             elif event.state is WorkerState.ERROR:
+                # Nothing on screen can be right without the database: leave, and let the
+                # command line say why in one line (``opening_failure``).
                 error = worker.error
+                self.opening_failure = error
                 self.opening_error = safe(f"{error}", limit=200)
-                self._paint_header()
-                self._show_error(error)
+                self.exit(return_code=1)
         elif event.state is WorkerState.ERROR:
             self._show_error(worker.error)
 

@@ -217,7 +217,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         else:
             self.position = Position(Anchor.AT, self.sort.key_of(window.rows[0]))
         table = self.table
-        table.empty_text = self.empty_text
+        table.empty_text = self.empty_text  # "loading…" gives way to the pane's own words
         keep = table.cursor_key
         if message.hint == "bottom":
             table.show(self._rows(), cursor_index=len(self.records) - 1, marked=self._marks())

@@ -285,7 +285,8 @@ class RecordTable(Widget, can_focus=True):
             return ("header", self.size.width)
         index = y - 1
         if index >= len(self.rows):
-            return ("empty", not self.rows and y == 1, self.size.width)
+            first = not self.rows and y == 1  # the line that says why there are no rows
+            return ("empty", first, self.empty_text if first else "", self.size.width)
         row = self.rows[index]
         on_cursor = index == self.cursor
         # Focus shows on the cursor line only: the other lines stay as drawn when it moves.
