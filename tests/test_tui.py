@@ -347,3 +347,25 @@ async def test_untrusted_text_is_shown_literally_and_never_reaches_the_terminal(
         await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
         await wait_for(pilot, lambda: app.screen.detail is not None)
         assert "contains control characters" in str(app.screen.query_one("#error-city").render())
+
+
+async def test_a_resend_that_fails_again_says_why_in_the_remote_systems_words(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=2, retry_after=1))
+    await engine.run_once()
+    assert order(db, "#1001").status == OrderStatus.QUEUED
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: [r.number for r in pane(app, "orders").records] == ["#1001"])
+        await pilot.press("r")
+
+        def said() -> list[str]:
+            return [str(n.message) for n in app._notifications if "sent " in str(n.message)]
+
+        await wait_for(pilot, lambda: bool(said()))
+        assert said()[-1].startswith("sent 0 of 1 now — #1001: ")
+        assert "unavailable" in said()[-1]

@@ -367,6 +367,22 @@ def retry_row(session: Session, item_id: int) -> RetryRow | None:
     return None if item is None else as_retry_row(item)
 
 
+def waiting_rows(session: Session, item_ids: list[int], limit: int) -> tuple[list[RetryRow], int]:
+    """Of these queue rows, the ones not done: the first ``limit`` (by id) and how many."""
+    rows: list[RetryRow] = []
+    waiting = 0
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start : start + 500]
+        condition = col(RetryItem.id).in_(chunk) & (RetryItem.state != RetryState.DONE)
+        waiting += int(session.exec(select(func.count(col(RetryItem.id))).where(condition)).one())
+        if len(rows) < limit:
+            found = session.exec(
+                select(RetryItem).where(condition).order_by(col(RetryItem.id)).limit(limit)
+            )
+            rows += [as_retry_row(item) for item in found][: limit - len(rows)]
+    return rows, waiting
+
+
 def as_retry_row(item: RetryItem) -> RetryRow:
     return RetryRow(
         id=item.id or 0,

@@ -318,11 +318,12 @@ class DashboardApp(App[None]):
 
     @work(group="send", exit_on_error=False)
     async def _send_now(self, to_send: dict[Any, list[int]]) -> None:
-        sent = await self.backend.send_now(to_send)
-        total = sum(len(ids) for ids in to_send.values())
-        if total:
+        result = await self.backend.send_now(to_send)
+        if result.total:
             self.notify(
-                f"sent {sent} of {total} now" + ("" if sent == total else "; see the queue")
+                safe(result.summary(), limit=400),
+                severity="information" if result.sent == result.total else "warning",
+                timeout=8 if result.failures else 4,
             )
         self.refresh_now()
 

@@ -24,7 +24,7 @@ from imtui.store import contacts, listing, outbox, windows
 from imtui.store.audit import current_user
 from imtui.store.changes import ChangeProbe
 from imtui.store.database import Database, describe_url
-from imtui.store.rows import CONTACT_SORTS, Position, Window, window_of_list
+from imtui.store.rows import CONTACT_SORTS, Position, RetryRow, Window, window_of_list
 from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
 from imtui.tui.messages import Refused
 
@@ -59,6 +59,33 @@ class ActionReport:
         text = f"{verb} {self.done}"
         if self.errors:
             text += f"; {len(self.errors)} refused: {self.errors[0]}"
+        return text
+
+
+NAMED_FAILURES = 2
+"""How many failures a send-now result names, with the remote system's words."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What sending rows at once came to, and why the ones that did not get through failed."""
+
+    total: int = 0
+    sent: int = 0
+    failures: tuple[RetryRow, ...] = ()
+    """The first few rows still waiting, as they are after the try (last error, next try)."""
+    waiting: int = 0
+
+    def summary(self) -> str:
+        text = f"sent {self.sent} of {self.total} now"
+        reasons = [
+            f"{row.subject_label}: {(row.last_error or row.state).splitlines()[0]}"
+            for row in self.failures
+        ]
+        if reasons:
+            text += " — " + "; ".join(reasons)
+        if self.waiting > len(reasons):
+            text += f"; {self.waiting - len(reasons)} more waiting, see the queue"
         return text
 
 
@@ -443,19 +470,27 @@ class Backend:
         elif self._engine_factory is not None and self.engine is not None:
             await self.engine.aclose()
 
-    async def send_now(self, to_send: dict[Operation, list[int]]) -> int:
-        """Send these rows at once in this process (B4); returns how many got through."""
+    async def send_now(self, to_send: dict[Operation, list[int]]) -> SendResult:
+        """Send these rows at once in this process (B4): how many got through, and the
+        remote system's words for the first few that did not."""
+        total = sum(len(ids) for ids in to_send.values())
         if self.engine is None:
             await asyncio.to_thread(self.build_engine)
         engine = self.engine
         if engine is None:
-            return 0
+            return SendResult(total=total)
         succeeded = 0
         for operation, item_ids in to_send.items():
             for start in range(0, len(item_ids), 100):
                 stats = await engine.send_now(operation, item_ids[start : start + 100])
                 succeeded += stats.succeeded
-        return succeeded
+        if succeeded == total:
+            return SendResult(total=total, sent=succeeded)
+        ids = [item_id for item_ids in to_send.values() for item_id in item_ids]
+        waiting = await asyncio.to_thread(self._read, listing.waiting_rows, ids, NAMED_FAILURES)
+        return SendResult(
+            total=total, sent=succeeded, failures=tuple(waiting[0]), waiting=waiting[1]
+        )
 
     def wake(self) -> None:
         """Run the next cycle now (after a new mapping released held orders)."""
