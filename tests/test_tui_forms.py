@@ -21,6 +21,7 @@ from imtui.tui.app import StartAt
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.dashboard import DashboardScreen
+from imtui.tui.screens.detail import OrderDetailScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from tests.conftest import ACTOR, add_shop_order
@@ -255,6 +256,15 @@ async def test_e_on_an_order_held_for_its_ship_method_opens_the_mapping_form(
 
         await pilot.press("3")  # its row in the retry queue: the same fix
         await wait_for(pilot, lambda: len(pane(app, "queue").records) == 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        assert app.screen.query_one("#field-source_code").value == "SAME_DAY_COURIER"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+        await pilot.press("2", "enter")  # and from the order's detail
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
+        await wait_for(pilot, lambda: app.screen.data is not None)
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
         assert app.screen.query_one("#field-source_code").value == "SAME_DAY_COURIER"

@@ -31,7 +31,8 @@ from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from imtui.domain.failures import AlertKind
-from imtui.store.rows import FirstScreen, HeaderCounts
+from imtui.domain.orders import OrderStatus
+from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone
@@ -48,7 +49,7 @@ from imtui.tui.screens.detail import (
 from imtui.tui.screens.help import HelpScreen
 from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
-from imtui.tui.screens.order_form import OrderFormScreen
+from imtui.tui.screens.order_form import EDITABLE, NOT_EDITABLE, OrderFormScreen
 from imtui.tui.text import safe
 from imtui.tui.watcher import DatabaseChanged, Watcher, WatchFailed
 from imtui.tui.widgets.status import StatusHeader
@@ -379,6 +380,21 @@ class DashboardApp(App[None]):
 
     def open_order_form(self, order_id: int) -> None:
         self.push_screen(OrderFormScreen(order_id))
+
+    def open_order_fix(self, order: OrderRow) -> None:
+        """An order's fix: the mapping form when it waits for one (as its alert's ``e``), else
+        its form — refused at once when the order is in the WMS already."""
+        if order.status not in EDITABLE:
+            self.notify(
+                f"order {safe(order.number, limit=60)} is already {safe(order.status)}: "
+                + NOT_EDITABLE,
+                severity="warning",
+                markup=False,
+            )
+        elif order.status == OrderStatus.HELD and order.hold_reason in MAPPING_KINDS:
+            self.open_mapping_form(order.account_id, order.ship_method_code)
+        else:
+            self.open_order_form(order.id)
 
     def open_mapping_form(self, account_id: int | None, source_code: str = "") -> None:
         self.push_screen(MappingFormScreen(account_id, source_code))

@@ -22,7 +22,6 @@ from textual.widgets import Input, Static
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
-from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
@@ -30,7 +29,7 @@ from imtui.tui.frames import PaintHold
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.screens.confirm import ConfirmScreen
-from imtui.tui.screens.order_form import EDITABLE, NOT_EDITABLE
+from imtui.tui.screens.order_form import NOT_EDITABLE
 from imtui.tui.text import safe
 from imtui.tui.widgets.field import FieldInput
 from imtui.tui.widgets.keybar import KeyBar
@@ -335,19 +334,7 @@ class DashboardScreen(Screen[None]):
                 self.notify(NOT_EDITABLE, severity="warning")
 
     def _edit_order(self, order: OrderRow) -> None:
-        """An order's fix: the mapping form when it waits for one (as its alert's ``e``), else
-        its form — refused at once when the order is in the WMS already."""
-        if order.status not in EDITABLE:
-            self.notify(
-                f"order {safe(order.number, limit=60)} is already {safe(order.status)}: "
-                + NOT_EDITABLE,
-                severity="warning",
-                markup=False,
-            )
-        elif order.status == OrderStatus.HELD and order.hold_reason in MAPPING_KINDS:
-            self.dashboard.open_mapping_form(order.account_id, order.ship_method_code)
-        else:
-            self.dashboard.open_order_form(order.id)
+        self.dashboard.open_order_fix(order)
 
     @work(thread=True, group="edit", exclusive=True, exit_on_error=False)
     def _edit_order_of(self, order_id: int) -> None:

@@ -370,7 +370,10 @@ class OrderDetailScreen(DetailScreen):
         self.dashboard.act_on_orders("resend", [self.key])
 
     def action_edit(self) -> None:
-        self.dashboard.open_order_form(self.key)
+        if self.data is None:
+            self.dashboard.open_order_form(self.key)
+        else:
+            self.dashboard.open_order_fix(cast(OrderDetail, self.data).order)
 
 
 class RetryDetailScreen(DetailScreen):
