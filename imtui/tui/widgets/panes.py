@@ -339,8 +339,10 @@ class RecordPane(Vertical, Generic[R, Q]):
         parts.append(f"sorted by {self.sort.label}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
-        if self.window is not None and not self.window.at_start:
-            parts.append("↑ more")
+        if self.window is not None:  # rows beyond the window: above, below
+            arrows = ("" if self.window.at_start else "↑") + ("" if self.window.at_end else "↓")
+            if arrows:
+                parts.append(f"more {arrows}")
         if self._slow:
             parts.append("reading…")
         self.query_one(f"#{self.pane_name}-title", Static).update(Content(" · ".join(parts)))
