@@ -21,7 +21,7 @@ from imtui.tui.app import StartAt
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.dashboard import DashboardScreen
-from imtui.tui.screens.detail import OrderDetailScreen
+from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from tests.conftest import ACTOR, add_shop_order
@@ -332,3 +332,19 @@ async def test_d_on_a_resolved_alert_says_so_without_asking(db, sandbox, world, 
 
     dismissed = [e.target for e in audit(db) if e.action == "alert.dismiss"]
     assert sorted(dismissed) == sorted(f"alert:{i}" for i in opened)
+
+
+async def test_e_on_an_unknown_sku_alert_shows_its_detail_and_what_fixes_it(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, sku="SKU-999")
+    await engine.run_once()
+    [alert] = alerts(db, kind=AlertKind.UNKNOWN_SKU)
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        assert app.screen.key == alert.id
+        said = [str(n.message) for n in app._notifications]
+        assert any("the WMS has no item SKU-999: add it there" in m for m in said)

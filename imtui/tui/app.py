@@ -66,6 +66,22 @@ def style_files() -> list[Path]:
     return sorted(STYLES.glob("*.tcss"))
 
 
+EDITABLE_KINDS = (*ADDRESS_KINDS, AlertKind.VALIDATION)
+"""Alerts an edit of the order's ship-to or method can fix (``e`` opens the order's form)."""
+
+
+def fix_advice(kind: str, sku: str | None) -> str:
+    """What fixes an alert that no form here can: said when ``e`` lands on its detail."""
+    if kind == AlertKind.UNKNOWN_SKU:
+        item = f"item {sku}" if sku else "the item"
+        return f"the WMS has no {item}: add it there (or correct the shop order), then r resends"
+    if kind in (AlertKind.CREDENTIALS_REJECTED, AlertKind.BAD_CONFIGURATION):
+        return "fix the connection: imtui connection credentials|show (the detail says which)"
+    if kind == AlertKind.SKIPPED:
+        return "past its retry window: r resends it now"
+    return "retried by itself; r resends now"
+
+
 @dataclass(frozen=True, slots=True)
 class StartAt:
     """Where the dashboard opens: ``imtui open alert/<id>`` lands on that alert's fix."""
@@ -433,12 +449,14 @@ class DashboardApp(App[None]):
         alert = detail.alert
         if alert.kind in MAPPING_KINDS and detail.ship_method_code:
             self.open_mapping_form(alert.account_id, detail.ship_method_code)
-        elif alert.kind in ADDRESS_KINDS and alert.order_id is not None:
+        elif alert.kind in EDITABLE_KINDS and alert.order_id is not None:
             self.open_order_form(alert.order_id)
-        elif alert.kind == AlertKind.SKIPPED or alert.order_id is None:
-            self.open_alert_detail(alert_id)
         else:
-            self.open_order_form(alert.order_id)
+            # Nothing here to edit: the alert's detail, and what fixes it.
+            self.open_alert_detail(alert_id)
+            advice = fix_advice(alert.kind, alert.sku)
+            if advice:
+                self.notify(safe(advice, limit=300), timeout=10, markup=False)
 
     # -- app-wide keys -----------------------------------------------------------------------
 
