@@ -63,7 +63,7 @@ class ContactFormScreen(FormScreen[None]):
                 yield Select[int]([], id="field-account", compact=True, prompt="which account?")
                 yield Label(Content("Name"), classes="field-label")
                 yield FieldInput(
-                    id="field-name", classes="field", placeholder="Dana Ops", select_on_focus=False
+                    id="field-name", classes="field", placeholder="who: a name, e.g. the warehouse lead", select_on_focus=False
                 )
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-name", classes="field-error")
@@ -71,7 +71,7 @@ class ContactFormScreen(FormScreen[None]):
                 yield FieldInput(
                     id="field-email",
                     classes="field",
-                    placeholder="ops@example.com",
+                    placeholder="their address: name@company.com",
                     select_on_focus=False,
                 )
                 yield Static(Content(""), classes="field-label")
