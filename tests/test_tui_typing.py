@@ -13,6 +13,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.store.models import ShipMethodMapping
 from imtui.tui.app import StartAt
+from imtui.tui.screens.detail import OrderDetailScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from tests.conftest import add_shop_order
@@ -158,3 +159,28 @@ async def test_a_text_filter_finds_what_the_orders_pane_shows_city_and_ship_meth
         await wait_for(pilot, lambda: [r.number for r in orders.records] == ["#1002"])
         type_fast(pilot, "slash", "ctrl+u", *"same_day", "enter")
         await wait_for(pilot, lambda: [r.number for r in orders.records] == ["#1001"])
+
+
+async def test_keys_typed_behind_g_or_G_act_on_the_row_those_keys_lead_to(
+    db, sandbox, world, engine
+):
+    for number in range(1001, 1031):  # more orders than the 80x24 pane shows
+        add_shop_order(sandbox, number)
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        orders = pane(app, "orders")
+        type_fast(pilot, "2")
+        await wait_for(pilot, lambda: orders.records and orders.records[0].number == "#1030")
+
+        type_fast(pilot, "G", "enter")  # the bottom row's detail, not the top one's
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
+        assert order(db, "#1001").id == app.screen.key
+        type_fast(pilot, "escape")
+        await wait_for(pilot, lambda: app.screen is app.dashboard)
+
+        type_fast(pilot, "g", "j", "j", "space")  # from the bottom: top, then two down
+        await wait_for(pilot, lambda: len(orders.marked) == 1)
+        assert orders.marked == {order(db, "#1028").id}
+        assert orders.current is not None and orders.current.number == "#1028"

@@ -63,7 +63,10 @@ class ContactFormScreen(FormScreen[None]):
                 yield Select[int]([], id="field-account", compact=True, prompt="which account?")
                 yield Label(Content("Name"), classes="field-label")
                 yield FieldInput(
-                    id="field-name", classes="field", placeholder="who: a name, e.g. the warehouse lead", select_on_focus=False
+                    id="field-name",
+                    classes="field",
+                    placeholder="who: a name, e.g. the warehouse lead",
+                    select_on_focus=False,
                 )
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-name", classes="field-error")

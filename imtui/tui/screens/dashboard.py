@@ -7,6 +7,8 @@ so the footer, the help screen and the command palette always agree with what th
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on, work
@@ -57,6 +59,17 @@ MAPPING_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
 NAMED_ALERTS = 5
 """A dismiss question names the alerts when there are at most this many."""
+
+
+def once_settled(action: Callable[[DashboardScreen], None]) -> Callable[[DashboardScreen], None]:
+    """A key that acts on the row under the cursor acts on the row the keys typed before it
+    lead to: after g, G or a page key it waits for the new window (see RecordTable)."""
+
+    @functools.wraps(action)
+    def run(screen: DashboardScreen) -> None:
+        screen.pane().table.when_settled(lambda: action(screen))
+
+    return run
 
 
 class DashboardScreen(Screen[None]):
@@ -303,12 +316,14 @@ class DashboardScreen(Screen[None]):
         label = self.pane().next_sort()
         self.notify(f"sorted by {label}", timeout=2)
 
+    @once_settled
     def action_mark(self) -> None:
         self.pane().toggle_mark()
         self._update_tabs()
 
     # -- acting on rows ----------------------------------------------------------------------
 
+    @once_settled
     def action_detail(self) -> None:
         record = self.pane().current
         if isinstance(record, AlertRow):
@@ -321,6 +336,7 @@ class DashboardScreen(Screen[None]):
             else:
                 self.dashboard.open_retry_detail(record.id)
 
+    @once_settled
     def action_edit(self) -> None:
         record = self.pane().current
         if isinstance(record, AlertRow):
@@ -348,6 +364,7 @@ class DashboardScreen(Screen[None]):
         else:
             self._edit_order(detail.order)
 
+    @once_settled
     def action_mapping(self) -> None:
         record = self.pane().current
         if isinstance(record, AlertRow) and record.kind in MAPPING_KINDS:
@@ -357,6 +374,7 @@ class DashboardScreen(Screen[None]):
         account = getattr(record, "account_id", None) or self.account_id
         self.dashboard.open_mapping_form(account, code)
 
+    @once_settled
     def action_resend(self) -> None:
         pane = self.pane()
         targets = pane.targets()
@@ -365,6 +383,7 @@ class DashboardScreen(Screen[None]):
         what = f"{len(targets)} {pane.pane_name}" if len(targets) > 1 else ""
         self._act(pane, "resend", targets, what)
 
+    @once_settled
     def action_dismiss(self) -> None:
         pane = self.pane()
         if not isinstance(pane, AlertsPane):

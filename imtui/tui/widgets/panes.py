@@ -230,6 +230,8 @@ class RecordPane(Vertical, Generic[R, Q]):
         self.loaded_once = True
         self._update_title()
         self.post_message(self.Changed(self))
+        if not self.reading:
+            table.settled()  # keys typed after g, G or a page key act on the new rows now
 
     def _rows(self) -> list[TableRow]:
         now = cast(Any, self.app).now()
@@ -261,7 +263,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         elif kind is ScrollKind.LAST:
             self.reload(Position(Anchor.LAST), hint="bottom")
         elif window is None or not records:
-            return
+            pass
         elif kind is ScrollKind.DOWN and not window.at_end:
             self.reload(
                 Position(Anchor.AT, key_of(records[1])) if len(records) > 1 else None, hint="bottom"
@@ -278,6 +280,8 @@ class RecordPane(Vertical, Generic[R, Q]):
                 self.table.move_cursor(0)
             else:
                 self.reload(Position(Anchor.BEFORE, key_of(records[0])), hint=self.table.cursor)
+        if not self.reading:
+            self.table.settled()  # no window to read (the first or last one already)
 
     # -- what the screen asks of the focused pane ------------------------------------------
 

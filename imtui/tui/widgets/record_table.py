@@ -11,6 +11,7 @@ On a slow SSH link an idle dashboard sends next to nothing, and a live change se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
@@ -68,6 +69,8 @@ FLEX_WANTED = 28
 FLEX_AMPLE = 40
 """Wider than this, the message-like column gives room to columns that can grow."""
 MARK = "●"
+WAIT_LIMIT_S = 3.0
+"""Longest keys wait for a window a key asked for (a read that failed never answers)."""
 
 
 class RecordTable(Widget, can_focus=True):
@@ -150,6 +153,9 @@ class RecordTable(Widget, can_focus=True):
         self._drawn: dict[int, tuple[object, ...]] = {}
         self._strips: dict[int, Strip] = {}
         self._last_rows_fit = -1
+        self._waiting = 0
+        """Non-zero while the window a key asked for is on its way (the ask's number)."""
+        self._deferred: list[Callable[[], object]] = []
 
     # -- what the pane calls ---------------------------------------------------------------
 
@@ -184,6 +190,32 @@ class RecordTable(Widget, can_focus=True):
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
         self._repaint_changed()
 
+    # -- keys in the order typed ---------------------------------------------------------------
+    #
+    # g, G, page keys and j/k past the window move the cursor only once the pane has read the
+    # new window. Keys typed behind them — j, enter, r, d, space — would otherwise act on the
+    # row the cursor was on before: they wait for the window instead, and run in turn.
+
+    def when_settled(self, do: Callable[[], object]) -> None:
+        """Run ``do`` now, or once the window a key before it asked for is shown."""
+        if self._waiting:
+            self._deferred.append(do)
+        else:
+            do()
+
+    def settled(self) -> None:
+        """The window asked for is shown (or none was needed): what waited for it runs."""
+        self._waiting = 0
+        while self._deferred and not self._waiting:
+            self._deferred.pop(0)()
+
+    def _ask(self, kind: ScrollKind) -> None:
+        self._waiting += 1
+        asked = self._waiting
+        self.post_message(self.Scroll(self, kind))
+        # Should the window never come (a failed read), keys are not held for ever.
+        self.set_timer(WAIT_LIMIT_S, lambda: self.settled() if self._waiting == asked else None)
+
     def set_marked(self, marked: frozenset[int]) -> None:
         self.marked = marked
         self._repaint_changed()
@@ -196,28 +228,34 @@ class RecordTable(Widget, can_focus=True):
     # -- keys ------------------------------------------------------------------------------
 
     def action_cursor_down(self) -> None:
+        self.when_settled(self._down)
+
+    def _down(self) -> None:
         if self.cursor < len(self.rows) - 1:
             self.move_cursor(self.cursor + 1)
         else:
-            self.post_message(self.Scroll(self, ScrollKind.DOWN))
+            self._ask(ScrollKind.DOWN)
 
     def action_cursor_up(self) -> None:
+        self.when_settled(self._up)
+
+    def _up(self) -> None:
         if self.cursor > 0:
             self.move_cursor(self.cursor - 1)
         else:
-            self.post_message(self.Scroll(self, ScrollKind.UP))
+            self._ask(ScrollKind.UP)
 
     def action_page_down(self) -> None:
-        self.post_message(self.Scroll(self, ScrollKind.PAGE_DOWN))
+        self.when_settled(lambda: self._ask(ScrollKind.PAGE_DOWN))
 
     def action_page_up(self) -> None:
-        self.post_message(self.Scroll(self, ScrollKind.PAGE_UP))
+        self.when_settled(lambda: self._ask(ScrollKind.PAGE_UP))
 
     def action_first(self) -> None:
-        self.post_message(self.Scroll(self, ScrollKind.FIRST))
+        self.when_settled(lambda: self._ask(ScrollKind.FIRST))
 
     def action_last(self) -> None:
-        self.post_message(self.Scroll(self, ScrollKind.LAST))
+        self.when_settled(lambda: self._ask(ScrollKind.LAST))
 
     def on_click(self, event: events.Click) -> None:
         index = event.y - 1
