@@ -234,6 +234,11 @@ async def test_c_and_o_are_in_the_tab_strip_help_and_palette(db, world, engine):
         await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
         await pilot.press("c")  # from one list to the other, not on top of it
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+        await pilot.press("question_mark")  # help names this screen's own keys first
+        await wait_for(pilot, lambda: "On this screen: Alert contacts" in screen_text(app))
+        assert "Add" in screen_text(app) and "Delete" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
         stack = [type(screen).__name__ for screen in app.screen_stack[1:]]

@@ -19,10 +19,12 @@ async def test_the_account_picker_moves_with_j_and_k(db, world, engine, clock):
         await settle(pilot)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, AccountScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#account-list").highlighted is not None)
         await pilot.press("j", "j", "k", "enter")  # All, Acme, Other → back to Acme
         await wait_for(pilot, lambda: app.account_name == "Acme")
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, AccountScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#account-list").highlighted is not None)
         await pilot.press("G", "enter")
         await wait_for(pilot, lambda: app.account_name == "Other")
 
@@ -49,3 +51,28 @@ async def test_the_palette_shows_keys_as_they_are_typed(db, world, engine):
         titles = [str(hit.text) async for hit in ActionCommands(app.screen).discover()]
         assert "Filter  (/)" in titles and "Help  (?)" in titles
         assert not any("slash" in t or "question_mark" in t for t in titles)
+
+
+async def test_detail_scrolls_one_line_per_key_however_fast_and_question_mark_helps(
+    db, sandbox, world, engine
+):
+    from imtui.tui.screens.detail import OrderDetailScreen
+    from tests.conftest import add_shop_order
+    from tests.tui_support import type_fast
+
+    add_shop_order(sandbox, 1001)
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 12)) as pilot:  # short: the detail has more to scroll
+        await settle(pilot)
+        type_fast(pilot, "2", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
+        await wait_for(pilot, lambda: app.screen.data is not None)
+        text = app.screen.query_one("#detail")
+        await wait_for(pilot, lambda: text.max_scroll_y >= 4)
+        type_fast(pilot, "j", "j", "j", "j")
+        await wait_for(pilot, lambda: text.scroll_y == 4)
+        type_fast(pilot, "G")
+        await wait_for(pilot, lambda: text.scroll_y == text.max_scroll_y)
+        type_fast(pilot, "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))

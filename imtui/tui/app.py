@@ -46,7 +46,7 @@ from imtui.tui.screens.detail import (
     OutboxDetailScreen,
     RetryDetailScreen,
 )
-from imtui.tui.screens.help import HelpScreen
+from imtui.tui.screens.help import HelpScreen, screen_keys
 from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import EDITABLE, NOT_EDITABLE, OrderFormScreen
@@ -461,7 +461,9 @@ class DashboardApp(App[None]):
     # -- app-wide keys -----------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.user_keymap))
+        screen = self.screen
+        here = None if isinstance(screen, DashboardScreen | HelpScreen) else screen_keys(screen)
+        self.push_screen(HelpScreen(self.user_keymap, here))
 
     def action_account(self) -> None:
         self._pick_account()

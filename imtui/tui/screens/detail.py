@@ -16,7 +16,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
@@ -27,6 +26,7 @@ from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
 from imtui.tui.widgets.keybar import KeyBar
+from imtui.tui.widgets.scroll_text import ScrollText
 
 if TYPE_CHECKING:
     from imtui.tui.app import DashboardApp
@@ -35,6 +35,7 @@ DETAIL_KEYS: list[BindingType] = [
     Binding("escape,q", "back", "Back", id="detail.back"),
     Binding("r", "resend", "Resend", id="detail.resend"),
     Binding("e", "edit", "Edit/fix", id="detail.edit"),
+    Binding("question_mark", "app.help", "Help", show=False, id="detail.help"),
 ]
 
 
@@ -162,7 +163,7 @@ class DetailScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Content(f" {self.heading()}"), id="detail-title")
-        with VerticalScroll(id="detail"):
+        with ScrollText(id="detail"):
             yield Static(Content("loading…"), id="detail-body")
         yield KeyBar()
 

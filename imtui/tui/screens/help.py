@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction, key_display
+from imtui.tui.widgets.scroll_text import ScrollText
 
 SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "Email", "App")
 MOVING = (
@@ -31,16 +31,19 @@ STATE_HELP = (
 )
 
 
-class HelpText(VerticalScroll):
-    """Scrolls with the keys the help lists for moving, not only the arrows."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "scroll_down", show=False),
-        Binding("k", "scroll_up", show=False),
-        Binding("ctrl+f", "page_down", show=False),
-        Binding("ctrl+b", "page_up", show=False),
-        Binding("g", "scroll_home", show=False),
-        Binding("G", "scroll_end", show=False),
+def screen_keys(screen: Screen[Any]) -> tuple[str, list[tuple[str, str]]]:
+    """A screen's name and its own keys (not the app's), as the help lists them."""
+    keys: dict[str, list[str]] = {}
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        what = binding.tooltip or binding.description
+        if active.node is screen.app or not what:
+            continue
+        keys.setdefault(what, []).append(screen.app.get_key_display(binding))
+    heading = getattr(screen, "heading", "")
+    name = (heading() if callable(heading) else heading) or type(screen).__name__
+    return f"this screen: {name.removesuffix('Screen')}", [
+        (", ".join(shown), what) for what, shown in keys.items()
     ]
 
 
@@ -49,12 +52,27 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "close", "Close", id="help.close"),
     ]
 
-    def __init__(self, keymap: dict[str, str]) -> None:
+    def __init__(
+        self, keymap: dict[str, str], here: tuple[str, list[tuple[str, str]]] | None = None
+    ) -> None:
+        """``here``: the screen it was asked from (not the dashboard) and its own keys, listed
+        first as (keys, what they do)."""
         super().__init__()
         self.keymap = keymap
+        self.here = here
 
     def compose(self) -> ComposeResult:
-        with HelpText(id="help"):
+        with ScrollText(id="help"):
+            if self.here is not None:
+                name, here_keys = self.here
+                yield Static(Content.styled(f"On {name}", "bold"), classes="help-section")
+                table = Table.grid(padding=(0, 2))
+                table.add_column(justify="right", no_wrap=True, min_width=12, style="bold")
+                table.add_column(ratio=1)
+                for shown, what in here_keys:
+                    table.add_row(Text(shown), Text(what))
+                yield Static(table)
+                yield Static(Content.styled("On the dashboard", "bold"), classes="help-section")
             keys = (*DASHBOARD_KEYS, *APP_KEYS)
             sections = dict.fromkeys((*SECTIONS, *(key.section for key in keys)))
             for section in sections:
