@@ -18,17 +18,20 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, question: Content, *, confirm: str = "Yes") -> None:
+    def __init__(self, question: Content, *, confirm: str = "Yes", refuse: str = "Cancel") -> None:
+        """``confirm`` and ``refuse`` name what each answer does ("Cancel email" / "Keep it"):
+        a bare "Cancel" next to a question about cancelling reads both ways."""
         super().__init__()
         self.question = question
         self.confirm = confirm
+        self.refuse = refuse
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, id="question")
             with Horizontal(id="buttons"):
                 yield Button(f"{self.confirm} (y)", variant="error", id="yes")
-                yield Button("Cancel (n)", id="no")
+                yield Button(f"{self.refuse} (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -220,4 +220,6 @@ class OutboxScreen(ListScreen):
             if yes:
                 self.act("cancelled", lambda backend, ids: backend.cancel_emails(ids), targets)
 
-        self.app.push_screen(ConfirmScreen(question, confirm="Don't send"), answered)
+        self.app.push_screen(
+            ConfirmScreen(question, confirm="Cancel email", refuse="Keep it"), answered
+        )
