@@ -417,6 +417,15 @@ def test_a_db_that_is_not_a_database_is_one_line_before_anything_opens(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
 
 
+@pytest.mark.parametrize("args", COMMANDS_ON_A_DATABASE, ids=lambda a: " ".join(a) or "imtui")
+def test_an_empty_db_is_refused_not_taken_for_the_default(tmp_path: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(
+        cli, ["--db", "", *args], env={"IMTUI_DB": None, "XDG_DATA_HOME": str(tmp_path / "data")}
+    )
+    assert "--db is empty" in assert_one_line_error(result)
+    assert not (tmp_path / "data").exists()
+
+
 def test_the_default_database_still_makes_its_own_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["status"], env={"IMTUI_DB": None, "XDG_DATA_HOME": str(tmp_path / "data")}

@@ -185,7 +185,7 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
 
     Times are UTC. Lists print a table that fits 80 columns, or JSON with --json.
     """
-    app = AppContext(db_url or None)
+    app = AppContext(db_url)
     ctx.obj = app
     ctx.call_on_close(app.close)
     if ctx.invoked_subcommand is None:

@@ -30,6 +30,9 @@ class CliError(click.ClickException):
 
 class AppContext:
     def __init__(self, db_url: str | None, clock: Clock | None = None) -> None:
+        if db_url is not None and not db_url.strip():
+            # --db '' (an unset shell variable, say): not silently the default database
+            raise CliError("--db is empty: give an SQLite file path or a database URL")
         self.db_url = db_url
         self.clock = clock or SystemClock()
         self._db: Database | None = None
