@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -135,10 +136,15 @@ def strip_escapes(data: bytes) -> str:
 
 
 def run_in_terminal(
-    *args: str, env: dict[str, str] | None = None, quit_when: str | None = None, timeout: float = 60
+    *args: str,
+    env: dict[str, str] | None = None,
+    quit_when: str | None = None,
+    timeout: float = 60,
+    hang_up: bool = False,
 ) -> tuple[int, str]:
     """``python -m imtui.cli ARGS`` on an 80x24 pseudo-terminal, as a person runs it; once
-    ``quit_when`` is on screen, q is pressed. Returns the exit status and what it wrote."""
+    ``quit_when`` is on screen, q is pressed (or, with ``hang_up``, the terminal hangs up as a
+    dropped SSH session's does: SIGHUP). Returns the exit status and what it wrote."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     process = subprocess.Popen(
@@ -168,7 +174,10 @@ def run_in_terminal(
                 break
             if quit_when and not pressed and quit_when in strip_escapes(written):
                 time.sleep(0.2)
-                os.write(main, b"q")
+                if hang_up:
+                    process.send_signal(signal.SIGHUP)
+                else:
+                    os.write(main, b"q")
                 pressed = True
         else:
             raise AssertionError(f"still running after {timeout} s:\n{strip_escapes(written)}")
@@ -208,6 +217,17 @@ def test_the_dashboard_demo_removes_its_temporary_folder(tmp_path: Path):
         timeout=60,
     )
     assert code == 0, written
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_cleans_up_when_its_terminal_hangs_up(tmp_path: Path):
+    run_in_terminal(
+        "demo",
+        env={"TMPDIR": str(tmp_path), "IMTUI_KEYS": str(tmp_path / "no-keys.toml")},
+        quit_when="Alerts",
+        timeout=60,
+        hang_up=True,
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import click
 
 from imtui.cli.context import AppContext, CliError, pass_app
+from imtui.cli.signals import TERMINAL_SIGNALS, on_stop_signals
 
 if TYPE_CHECKING:
     from imtui.engine.runtime import Engine
@@ -132,6 +133,7 @@ async def run_dashboard(
         start=start,
         first_screen=first_screen,
     )
+    on_stop_signals(app.exit, TERMINAL_SIGNALS)
     try:
         await app.run_async()
     finally:

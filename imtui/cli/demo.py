@@ -8,6 +8,7 @@ import asyncio
 import click
 
 from imtui.cli.dashboard import log_to_file, needs_terminal
+from imtui.cli.signals import TERMINAL_SIGNALS, on_stop_signals
 from imtui.demo import Demo, run_headless
 from imtui.tui.app import DashboardApp, StartAt
 from imtui.tui.backend import Backend
@@ -28,6 +29,7 @@ async def run_demo_dashboard(seconds: float | None = None) -> None:
         app = demo_dashboard(demo)
         if seconds is not None:
             asyncio.get_running_loop().call_later(seconds, app.exit)
+        on_stop_signals(app.exit, TERMINAL_SIGNALS)
         await app.run_async()
     finally:
         await demo.stop()

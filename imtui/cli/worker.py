@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 
 import click
 
 from imtui.cli.context import AppContext, CliError, pass_app
 from imtui.cli.logs import setup_logging
+from imtui.cli.signals import WORKER_SIGNALS, on_stop_signals
 from imtui.engine.pipeline import PipelineStats
 from imtui.engine.runtime import CycleReport, Engine, EngineSettings
 from imtui.engine.scheduler import EngineScheduler
@@ -106,7 +106,7 @@ async def _recover(engine: Engine) -> None:
 
 async def _run_until_stopped(engine: Engine, tick: float) -> None:
     stopping = asyncio.Event()
-    _on_stop_signals(stopping.set)
+    on_stop_signals(stopping.set, WORKER_SIGNALS)
     service = Service(engine, tick_seconds=tick)
     try:
         freed = await service.start()
@@ -117,13 +117,6 @@ async def _run_until_stopped(engine: Engine, tick: float) -> None:
     finally:
         await service.stop(grace=STOP_GRACE_S)
         log.info("worker stopped")
-
-
-def _on_stop_signals(stop: object) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, stop)  # type: ignore[arg-type]
 
 
 async def _watch(scheduler: EngineScheduler, stopping: asyncio.Event) -> None:
