@@ -76,3 +76,32 @@ async def test_detail_scrolls_one_line_per_key_however_fast_and_question_mark_he
         await wait_for(pilot, lambda: text.scroll_y == text.max_scroll_y)
         type_fast(pilot, "question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_the_palette_runs_the_command_named_and_offers_a_forms_own_keys(
+    db, sandbox, world, engine
+):
+    from imtui.tui.screens.order_form import OrderFormScreen
+    from tests.conftest import add_shop_order
+    from tests.tui_support import pane, type_fast
+
+    add_shop_order(sandbox, 1001, address={"address1": ""})
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        orders = pane(app, "orders")
+        type_fast(pilot, "2")
+        await wait_for(pilot, lambda: len(orders.records) == 1)
+        await pilot.press("colon")
+        await pilot.pause(0.2)
+        type_fast(pilot, *"mark")
+        await pilot.pause(0.5)  # the palette searches as it is typed
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: orders.marked == {orders.records[0].id})
+
+        await pilot.press("escape", "e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        titles = [str(hit.text) async for hit in ActionCommands(app.screen).discover()]
+        assert any(t.startswith("Save & send") for t in titles)
+        assert not any("Resend" in t or "Dismiss" in t or "Mark" in t for t in titles)

@@ -1,52 +1,106 @@
-"""The command palette (``:`` or ctrl+p) lists the same actions as the keys, by name, each
-with its key — found from the same list the bindings are made of — and, like the footer, only
-those the screen it was opened from can run now (no Dismiss on the Orders pane)."""
+"""The command palette (``:`` or ctrl+p) lists what the keys do, by name, each with its key —
+and, like the footer, only what the screen it was opened from can do now: the dashboard's
+actions (found from the same list its bindings are made of; no Dismiss on the Orders pane),
+or on any other screen — a form, a detail, the outbox — that screen's own keys.
+
+A command whose name starts with what was typed comes first: "mark" finds Mark, not Resend
+(whose description mentions "the marked rows")."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 
-from imtui.tui.keymap import DASHBOARD_KEYS, KeyAction, key_display
+from imtui.tui.keymap import DASHBOARD_KEYS, key_display
+
+PREFIX_BONUS = 0.4
+"""Added to a command whose name starts with what was typed (scores stay within 0–1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    keys: str
+    help: str
+    action: str
+    node: DOMNode | None
+    """Where the action runs; None: on the screen under the palette once it has closed."""
 
 
 class ActionCommands(Provider):
-    def _actions(self) -> list[KeyAction]:
-        return [key for key in DASHBOARD_KEYS if key.palette and self._live(key)]
+    def _commands(self) -> list[Command]:
+        if getattr(self.screen, "is_dashboard", False):
+            return self._dashboard_commands()
+        return self._screen_commands()
 
-    def _live(self, key: KeyAction) -> bool:
-        name = key.action.split("(")[0]
+    def _dashboard_commands(self) -> list[Command]:
+        keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
+        return [
+            Command(key.description, key_display(self.app, key, keymap), key.help, key.action, None)
+            for key in DASHBOARD_KEYS
+            if key.palette and self._live(key.action)
+        ]
+
+    def _screen_commands(self) -> list[Command]:
+        seen: set[str] = set()
+        commands: list[Command] = []
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if active.node is self.app or not binding.description or not active.enabled:
+                continue
+            if binding.action in seen:
+                continue
+            seen.add(binding.action)
+            shown = self.app.get_key_display(binding)
+            commands.append(
+                Command(binding.description, shown, binding.tooltip, binding.action, active.node)
+            )
+        return commands
+
+    def _live(self, action: str) -> bool:
+        name = action.split("(")[0]
         if hasattr(self.screen, f"action_{name}"):
             return self.screen.check_action(name, ()) is not False
         return self.app.check_action(name, ()) is not False
 
-    def _run(self, key: KeyAction) -> None:
-        self.app.call_later(self._dispatch, key)
+    def _run(self, command: Command) -> None:
+        self.app.call_later(self._dispatch, command)
 
-    async def _dispatch(self, key: KeyAction) -> None:
+    async def _dispatch(self, command: Command) -> None:
         # Resolved once the palette has closed: the action belongs to the screen under it.
-        screen = self.app.screen
-        target = screen if hasattr(screen, f"action_{key.action.split('(')[0]}") else self.app
-        await self.app.run_action(key.action, target)
+        node: Any = command.node
+        if node is None:
+            screen = self.app.screen
+            name = command.action.split("(")[0]
+            node = screen if hasattr(screen, f"action_{name}") else self.app
+        await self.app.run_action(command.action, node)
 
-    def _label(self, key: KeyAction) -> str:
-        keymap: dict[str, str] = getattr(self.app, "user_keymap", {})
-        return f"{key.description}  ({key_display(self.app, key, keymap)})"
+    @staticmethod
+    def _label(command: Command) -> str:
+        return f"{command.name}  ({command.keys})"
 
     async def discover(self) -> Hits:
-        for key in self._actions():
-            yield DiscoveryHit(self._label(key), partial(self._run, key), help=key.help)
+        for command in self._commands():
+            yield DiscoveryHit(self._label(command), partial(self._run, command), help=command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for key in self._actions():
-            text = f"{key.description} {key.help}"
-            score = matcher.match(text)
+        typed = query.strip().lower()
+        for command in self._commands():
+            # a match in the name counts more than one in the description
+            in_name = matcher.match(command.name)
+            score = max(in_name, matcher.match(f"{command.name} {command.help}") / 2)
+            score *= 1 - PREFIX_BONUS
+            if typed and command.name.lower().startswith(typed):
+                score += PREFIX_BONUS  # what was typed is the start of its name: first
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(self._label(key)),
-                    partial(self._run, key),
-                    help=key.help,
+                    matcher.highlight(self._label(command)),
+                    partial(self._run, command),
+                    help=command.help,
                 )

@@ -74,6 +74,8 @@ def once_settled(action: Callable[[DashboardScreen], None]) -> Callable[[Dashboa
 
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings(DASHBOARD_KEYS)  # type: ignore[assignment]
+    is_dashboard: ClassVar[bool] = True
+    """The command palette offers the dashboard's actions here (see commands.py)."""
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     """As Textual's, without its repaint of the whole screen at each change of focus: the
