@@ -16,7 +16,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.engine import actions
 from imtui.sandbox import FaultRule
 from imtui.sandbox.seed import BAD_ADDRESSES
-from imtui.store.models import ShipMethodMapping
+from imtui.store.models import AlertContact, ShipMethodMapping
 from imtui.tui.app import StartAt
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
@@ -33,6 +33,7 @@ from tests.tui_support import (
     pane,
     screen_text,
     settle,
+    type_fast,
     wait_for,
 )
 
@@ -348,3 +349,218 @@ async def test_e_on_an_unknown_sku_alert_shows_its_detail_and_what_fixes_it(
         assert app.screen.key == alert.id
         said = [str(n.message) for n in app._notifications]
         assert any("the WMS has no item SKU-999: add it there" in m for m in said)
+
+
+# -- esc on a form asks before throwing away what was typed -----------------------------------
+
+
+async def unmapped_method_form(pilot, app) -> MappingFormScreen:
+    await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+    form = app.screen
+    await wait_for(pilot, lambda: "held" in text_of(form, "#form-about"))
+    return form
+
+
+async def test_esc_on_a_mapping_form_typed_in_fast_asks_and_n_keeps_everything(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await unmapped_method_form(pilot, app)
+        carrier = form.query_one("#field-carrier")
+        assert app.focused is carrier
+
+        type_fast(pilot, *"abc", "escape")  # one burst: esc comes behind the keys it would lose
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Discard your changes?" in str(app.screen.question)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is form)
+        assert carrier.value == "abc"
+        assert app.focused is carrier
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: not isinstance(app.screen, (ConfirmScreen, MappingFormScreen))
+        )
+
+    with db.read() as session:
+        assert not session.exec(
+            select(ShipMethodMapping).where(ShipMethodMapping.source_code == "SAME_DAY_COURIER")
+        ).first()
+
+
+async def test_esc_on_a_form_nothing_was_changed_in_leaves_at_once(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    app.backend.save_contact(None, world.account_id, "Dana", "dana@example.com", "daily")
+    with db.read() as session:
+        contact_id = session.exec(select(AlertContact.id)).one()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")  # the order form, filled in from the order
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        await wait_for(pilot, lambda: app.screen.detail is not None)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+        await pilot.press("2", "m")  # the mapping form, started from the method's mapping
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        await wait_for(pilot, lambda: "mapped to UPS 03" in text_of(app.screen, "#form-about"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+        app.open_contact_form(contact_id, world.account_id)  # a contact, as it is
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
+        await wait_for(pilot, lambda: app.screen.loaded)
+        assert app.screen.query_one("#field-name").value == "Dana"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+        app.open_contact_form(None, world.account_id)  # a new one, left blank
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
+        await wait_for(pilot, lambda: app.screen.loaded)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+async def test_esc_on_a_changed_order_form_asks_and_y_discards(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        address1 = form.query_one("#field-address1")
+        assert app.focused is address1
+
+        type_fast(pilot, *"12 Harbor Way", "tab", "escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is form)
+        assert address1.value == "12 Harbor Way"
+        assert app.focused is form.query_one("#field-address2")
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+    assert order(db, "#1001").ship_address1 == ""
+    assert order(db, "#1001").status == OrderStatus.HELD
+
+
+async def test_esc_on_a_changed_contact_form_asks(db, world, engine):
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_contact_form(None, world.account_id)
+        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.loaded)
+        type_fast(pilot, *"Dana", "escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")  # esc on the question: no, back to the form
+        await wait_for(pilot, lambda: app.screen is form)
+        assert form.query_one("#field-name").value == "Dana"
+        assert app.focused is form.query_one("#field-name")
+
+        await pilot.press("escape", "y")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+    with db.read() as session:
+        assert not session.exec(select(AlertContact)).first()
+
+
+# -- the mapping form and carriers the WMS may not know ---------------------------------------
+
+
+async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await unmapped_method_form(pilot, app)
+        assert "Carriers in use: FedEx" in text_of(form, "#known-carriers")
+
+        await pilot.press(*"ups")  # the WMS spells it "UPS", and compares as spelt
+        warning = text_of(form, "#error-carrier")
+        assert "not a carrier in use here" in warning
+        assert "check the WMS spells it 'UPS'" in warning
+        await pilot.press("backspace", "backspace", "backspace", *"UPS")
+        assert text_of(form, "#error-carrier").strip() == ""
+        await pilot.press("X")
+        assert "spells it 'UPS'" in text_of(form, "#error-carrier")
+
+        await pilot.press("tab", *"03", "ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "UPSX is not a carrier in use: save anyway?" in str(app.screen.question)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is form)
+        assert form.query_one("#field-carrier").value == "UPSX"
+        with db.read() as session:
+            assert not session.exec(
+                select(ShipMethodMapping).where(ShipMethodMapping.source_code == "SAME_DAY_COURIER")
+            ).first()
+
+        await pilot.press("shift+tab", "backspace", "backspace", "backspace", "backspace")
+        await pilot.press(*"ups", "ctrl+s")  # saved anyway, when the person says so
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: not isinstance(app.screen, (ConfirmScreen, MappingFormScreen))
+        )
+
+    assert mapping(db, "SAME_DAY_COURIER").carrier == "ups"
+    await engine.run_once()  # and the WMS refuses it, as the warning said it would
+    assert order(db, "#1001").status == OrderStatus.HELD
+    assert alerts(db, state=AlertState.OPEN, kind=AlertKind.UNKNOWN_CARRIER)
+
+
+async def test_a_carrier_in_use_saves_without_asking(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await unmapped_method_form(pilot, app)
+        type_fast(pilot, *"FedEx", "tab", *"FEDEX_GROUND", "ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert text_of(form, "#error-carrier").strip() == ""
+    assert mapping(db, "SAME_DAY_COURIER").carrier == "FedEx"
+
+
+async def test_with_no_carriers_in_use_yet_any_carrier_saves_without_a_warning(
+    db, sandbox, world, engine, clock
+):
+    with db.write() as session:
+        account = actions.account_for(session, str(world.account_id))
+        for code in ("UPS_GROUND", "FEDEX_2DAY"):
+            actions.delete_mapping(
+                session, account=account, source_code=code, actor=ACTOR, now=clock.now()
+            )
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_mapping_form(world.account_id, "SAME_DAY_COURIER")
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: "No mappings yet" in text_of(form, "#known-carriers"))
+        await pilot.press(*"UPSX")
+        assert text_of(form, "#error-carrier").strip() == ""
+        await pilot.press("tab", *"03", "ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+        assert not isinstance(app.screen, ConfirmScreen)
+    assert mapping(db, "SAME_DAY_COURIER").carrier == "UPSX"

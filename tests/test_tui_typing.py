@@ -17,7 +17,16 @@ from imtui.tui.screens.detail import OrderDetailScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from tests.conftest import add_shop_order
-from tests.tui_support import alerts, make_app, order, pane, settle, type_fast, wait_for
+from tests.tui_support import (
+    alerts,
+    make_app,
+    order,
+    pane,
+    screen_lines,
+    settle,
+    type_fast,
+    wait_for,
+)
 
 
 def mapping(db, code: str) -> ShipMethodMapping | None:
@@ -184,3 +193,16 @@ async def test_keys_typed_behind_g_or_G_act_on_the_row_those_keys_lead_to(
         await wait_for(pilot, lambda: len(orders.marked) == 1)
         assert orders.marked == {order(db, "#1028").id}
         assert orders.current is not None and orders.current.number == "#1028"
+
+
+async def test_a_filter_that_matches_nothing_says_it_is_the_filter(db, sandbox, world, engine):
+    add_shop_order(sandbox, 1001)
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        type_fast(pilot, "2", "slash", *"nobody-by-this-name", "enter")
+        orders = pane(app, "orders")
+        await wait_for(pilot, lambda: orders.spec.text == "nobody-by-this-name")
+        await wait_for(pilot, lambda: "nothing matches" in screen_lines(app, "orders")[1])
+        assert "esc clears the filter" in screen_lines(app, "orders")[1]

@@ -97,6 +97,7 @@ class ContactFormScreen(FormScreen[None]):
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#field-name", Input))
+        self.remember_opened()
         self._load()
 
     @work(thread=True, exclusive=True, group="form", exit_on_error=False)
@@ -124,6 +125,9 @@ class ContactFormScreen(FormScreen[None]):
                 if not field.value:
                     field.value = value
             self.query_one("#field-frequency", Select).value = contact.frequency
+            self.remember_opened(
+                name=contact.name, email=contact.email, frequency=contact.frequency
+            )
         else:
             about.update(Content("Emailed the account's alerts that need a person (B7)."))
         if contact is None and self.account_id is None and len(accounts) > 1:
@@ -142,6 +146,7 @@ class ContactFormScreen(FormScreen[None]):
                     )
                 )
         self.loaded = True
+        self.remember_opened(account=self.current()["account"])
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -152,6 +157,13 @@ class ContactFormScreen(FormScreen[None]):
             "email": self.query_one("#field-email", Input).value,
             "frequency": frequency if isinstance(frequency, str) else "",
         }
+
+    def current(self) -> dict[str, str]:
+        values = self._values()
+        chooser = self.query_one("#field-account", Select)
+        account = chooser.value
+        values["account"] = str(account) if chooser.display and isinstance(account, int) else ""
+        return values
 
     def _validate(self, fields: set[str] | tuple[str, ...]) -> dict[str, list[str]]:
         problems = self.dashboard.backend.contact_problems(**self._values())
@@ -178,9 +190,6 @@ class ContactFormScreen(FormScreen[None]):
             self.request_save()
         else:
             self.action_cancel()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def save(self) -> None:
         if not self.loaded:

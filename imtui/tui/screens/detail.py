@@ -190,6 +190,7 @@ class DetailScreen(Screen[None]):
             return  # nothing changed: nothing repaints
         self.data = data
         self.refresh_bindings()  # what the keys can do may depend on what was read
+        self.query_one("#detail-title", Static).update(Content(f" {self.heading()}"))
         body = self.query_one("#detail-body", Static)
         if data is None:
             body.update(Content("it is gone (deleted, or never existed)"))
@@ -289,6 +290,12 @@ class AlertDetailScreen(DetailScreen):
     def alert(self) -> AlertRow | None:
         return self.data[0].alert if self.data is not None else None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        alert = self.alert
+        if action in ("resend", "edit") and alert is not None:
+            return alert.state == AlertState.OPEN  # a closed alert has nothing to resend or fix
+        return True
+
     def action_dismiss_alert(self) -> None:
         """As on the dashboard: a closed alert is said so at once, not asked about."""
         alert = self.alert
@@ -300,6 +307,8 @@ class AlertDetailScreen(DetailScreen):
 
 class OrderDetailScreen(DetailScreen):
     def heading(self) -> str:
+        if self.data is not None:  # as a person knows it: the shop's number
+            return f"Order {safe(cast(OrderDetail, self.data).order.number, limit=60)}"
         return f"Order {self.key}"
 
     def fetch(self) -> OrderDetail | None:

@@ -12,6 +12,11 @@ pending keys and saves when all of them have come back.
 
 A refused save says so under the form and moves focus to the first field marked; the note goes
 as soon as every field is good again.
+
+``esc`` leaves at once when every field still holds what the form was opened with, and asks
+before throwing anything typed away. It reads the fields themselves, not a record kept from
+their change messages: escape is an ordinary binding, so it runs only once the field has worked
+through the keys typed before it — "abc" then esc in one burst still asks.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from imtui.tui.messages import KeysHandled
+from imtui.tui.screens.confirm import ConfirmScreen
 
 ResultType = TypeVar("ResultType")
 FIX_FIELDS = "fix the fields marked above"
+DISCARD = "Discard your changes?"
 
 
 class FormScreen(Screen[ResultType]):
@@ -53,6 +60,8 @@ class FormScreen(Screen[ResultType]):
         self._save_token = 0
         self._pending = 0
         self._fix_shown = False
+        self.opened_with: dict[str, str] = {}
+        """What the fields held when the form was opened (or filled in once loaded)."""
 
     # -- moving between fields -----------------------------------------------------------------
 
@@ -95,6 +104,33 @@ class FormScreen(Screen[ResultType]):
 
     def save(self) -> None:
         raise NotImplementedError
+
+    # -- leaving ---------------------------------------------------------------------------------
+
+    def current(self) -> dict[str, str]:
+        """What the fields hold now, by the names :attr:`opened_with` uses."""
+        raise NotImplementedError
+
+    def remember_opened(self, **values: str) -> None:
+        """These values (by default: every field as it is now) are what the form opened with."""
+        self.opened_with.update(values or self.current())
+
+    def changed(self) -> bool:
+        return any(
+            value != self.opened_with.get(name, "") for name, value in self.current().items()
+        )
+
+    def action_cancel(self) -> None:
+        """Bound to escape by each form: leave, asking first if anything typed would be lost."""
+        if not self.changed():
+            self.dismiss()
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss()
+
+        self.app.push_screen(ConfirmScreen(Content(DISCARD), confirm="Discard"), answered)
 
     # -- refused ---------------------------------------------------------------------------------
 

@@ -1,8 +1,15 @@
 """Map a shop's ship method to a WMS carrier and mode. Saving releases every order held for the
-method (B9) and wakes the engine, so they go on the next cycle without anyone editing them."""
+method (B9) and wakes the engine, so they go on the next cycle without anyone editing them.
+
+A carrier the WMS does not know fails every order released to it ("bad carrier"), so a carrier
+that is none of the ones in use is warned about as it is typed, and saving it asks first. The
+WMS compares carriers exactly as spelt ("ups" is not "UPS"), and so does the form. With no
+carriers in use yet there is nothing to compare with, and no warning.
+"""
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
@@ -18,6 +25,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.store.rows import ORDER_SORTS, TOP, AccountRow, Anchor, MappingRow, OrderFilter, Position
 from imtui.tui.filters import OrderQuery
 from imtui.tui.messages import Refused
+from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.field import FieldInput
@@ -38,6 +46,25 @@ METHOD_HOLDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 HELD_PAGE = 500
 HELD_PAGES = 20
 """Held orders counted at most (pages of HELD_PAGE): past that the form says "over"."""
+NOT_IN_USE = "not a carrier in use here"
+
+
+def closest_carrier(carrier: str, known: list[str]) -> str | None:
+    """The carrier in use that ``carrier`` is most likely a misspelling of, if one is obvious."""
+    by_lower = {k.lower(): k for k in known}
+    close = get_close_matches(carrier.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def carrier_warning(carrier: str, known: list[str]) -> str:
+    """What to say next to the carrier field ("" when the carrier is one in use, or none is)."""
+    carrier = carrier.strip()  # saving strips it too
+    if not carrier or not known or carrier in known:
+        return ""
+    closest = closest_carrier(carrier, known)
+    if closest is not None:
+        return f"{NOT_IN_USE}: check the WMS spells it '{safe(closest, limit=30)}'"
+    return f"{NOT_IN_USE}: check the WMS has it"
 
 
 class MappingFormScreen(FormScreen[None]):
@@ -51,6 +78,8 @@ class MappingFormScreen(FormScreen[None]):
         self.account_id = account_id
         self.source_code = source_code
         self.mappings: list[MappingRow] = []
+        self.carriers: list[str] = []
+        """The carriers in use (of every mapping): the ones the WMS is known to accept."""
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -75,6 +104,7 @@ class MappingFormScreen(FormScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#field-source_code", Input).value = self.source_code
         self.query_one("#field-billing_code", Input).value = DEFAULT_BILLING
+        self.remember_opened()
         # Focus now, not when the known carriers have loaded: what is typed meanwhile goes
         # into the field it was meant for.
         first = "carrier" if self.source_code else "source_code"
@@ -150,6 +180,9 @@ class MappingFormScreen(FormScreen[None]):
             about += f" {'over ' if more else ''}{held} order(s) are held for {code}."
         self.query_one("#form-about", Static).update(Content(about))
         carriers = sorted({m.carrier for m in mappings})
+        self.carriers = carriers
+        if self._values()["carrier"].strip():  # typed before the carriers came
+            self._validate(("carrier",))
         modes = sorted({m.mode for m in mappings})
         self.query_one("#field-carrier", Input).suggester = SuggestFromList(carriers)
         self.query_one("#field-mode", Input).suggester = SuggestFromList(modes)
@@ -166,6 +199,9 @@ class MappingFormScreen(FormScreen[None]):
 
     def _prefill(self, current: MappingRow) -> None:
         """The current mapping into the fields — but what was typed meanwhile stays."""
+        self.remember_opened(
+            carrier=current.carrier, mode=current.mode, billing_code=current.billing_code
+        )
         for name, value, untouched in (
             ("carrier", current.carrier, ""),
             ("mode", current.mode, ""),
@@ -178,14 +214,24 @@ class MappingFormScreen(FormScreen[None]):
     def _values(self) -> dict[str, str]:
         return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
 
+    def current(self) -> dict[str, str]:
+        return self._values()
+
     def _validate(self, names: tuple[str, ...] = tuple(FIELDS)) -> list[str]:
-        """Marks each of these fields good or not; returns the ones that are not."""
+        """Marks each of these fields good or not; returns the ones that are not. A carrier not
+        in use is warned about, but does not stop a save (the WMS may have it: saving asks)."""
         values = self._values()
         invalid = []
         for name in names:
             problem = "required" if not values[name].strip() else ""
-            self.query_one(f"#error-{name}", Static).update(Content(problem))
+            warning = carrier_warning(values[name], self.carriers) if name == "carrier" else ""
+            error = self.query_one(f"#error-{name}", Static)
+            error.update(Content(problem or warning))
+            error.set_class(bool(warning) and not problem, "-warning")
             self.query_one(f"#field-{name}", Input).set_class(bool(problem), "-invalid")
+            self.query_one(f"#field-{name}", Input).set_class(
+                bool(warning) and not problem, "-warning"
+            )
             if problem:
                 invalid.append(name)
         return invalid
@@ -205,9 +251,6 @@ class MappingFormScreen(FormScreen[None]):
         else:
             self.action_cancel()
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
     def save(self) -> None:
         if self.account_id is None:
             return
@@ -215,7 +258,18 @@ class MappingFormScreen(FormScreen[None]):
         if invalid:
             self.refuse_save(invalid[0])
             return
-        self._save(self._values())
+        values = self._values()
+        carrier = values["carrier"].strip()
+        if not carrier_warning(carrier, self.carriers):
+            self._save(values)
+            return
+
+        def answered(save: bool | None) -> None:
+            if save:
+                self._save(values)
+
+        question = f"{safe(carrier, limit=60)} is not a carrier in use: save anyway?"
+        self.app.push_screen(ConfirmScreen(Content(question), confirm="Save"), answered)
 
     @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
     def _save(self, values: dict[str, str]) -> None:

@@ -115,6 +115,7 @@ class OrderFormScreen(FormScreen[None]):
         values = {name: getattr(detail.address, name) for name in ADDRESS_LABELS}
         values["ship_method_code"] = order.ship_method_code
         self.original = values
+        self.remember_opened(**values)
         for name, value in values.items():
             field = self.query_one(f"#field-{name}", Input)
             field.value = value
@@ -128,6 +129,9 @@ class OrderFormScreen(FormScreen[None]):
 
     def _values(self) -> dict[str, str]:
         return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
+
+    def current(self) -> dict[str, str]:
+        return self._values()
 
     def _problems(self) -> dict[str, list[str]]:
         values = self._values()
@@ -159,9 +163,6 @@ class OrderFormScreen(FormScreen[None]):
             self.request_save()
         else:
             self.action_cancel()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def save(self) -> None:
         if self.detail is None:

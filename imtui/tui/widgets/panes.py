@@ -217,7 +217,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         else:
             self.position = Position(Anchor.AT, self.sort.key_of(window.rows[0]))
         table = self.table
-        table.empty_text = self.empty_text  # "loading…" gives way to the pane's own words
+        table.empty_text = self.nothing_shown()  # "loading…" gives way to the pane's words
         keep = table.cursor_key
         if message.hint == "bottom":
             table.show(self._rows(), cursor_index=len(self.records) - 1, marked=self._marks())
@@ -232,6 +232,13 @@ class RecordPane(Vertical, Generic[R, Q]):
         self.post_message(self.Changed(self))
         if not self.reading:
             table.settled()  # keys typed after g, G or a page key act on the new rows now
+
+    def nothing_shown(self) -> str:
+        """What an empty pane says: with a filter, that it is the filter."""
+        text = getattr(self.spec, "text", "")
+        if text:
+            return f"nothing matches “{safe(text, limit=40)}” — esc clears the filter"
+        return self.empty_text
 
     def _rows(self) -> list[TableRow]:
         now = cast(Any, self.app).now()
