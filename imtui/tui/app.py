@@ -49,7 +49,7 @@ from imtui.tui.screens.detail import (
 from imtui.tui.screens.help import HelpScreen, screen_keys
 from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
-from imtui.tui.screens.order_form import EDITABLE, NOT_EDITABLE, OrderFormScreen
+from imtui.tui.screens.order_form import OrderFormScreen, why_not_editable
 from imtui.tui.text import safe
 from imtui.tui.watcher import DatabaseChanged, Watcher, WatchFailed
 from imtui.tui.widgets.status import StatusHeader
@@ -400,13 +400,9 @@ class DashboardApp(App[None]):
     def open_order_fix(self, order: OrderRow) -> None:
         """An order's fix: the mapping form when it waits for one (as its alert's ``e``), else
         its form — refused at once when the order is in the WMS already."""
-        if order.status not in EDITABLE:
-            self.notify(
-                f"order {safe(order.number, limit=60)} is already {safe(order.status)}: "
-                + NOT_EDITABLE,
-                severity="warning",
-                markup=False,
-            )
+        refused = why_not_editable(order)
+        if refused:
+            self.notify(refused, severity="warning", markup=False)
         elif order.status == OrderStatus.HELD and order.hold_reason in MAPPING_KINDS:
             self.open_mapping_form(order.account_id, order.ship_method_code)
         else:

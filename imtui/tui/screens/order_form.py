@@ -17,7 +17,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
 from imtui.domain.orders import OrderStatus
-from imtui.store.rows import OrderDetail
+from imtui.store.rows import OrderDetail, OrderRow
 from imtui.tui.messages import ActionDone, Refused
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import hold_reason, safe
@@ -42,6 +42,13 @@ FIELDS = (*ADDRESS_LABELS, "ship_method_code")
 EDITABLE = (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED)
 """What the engine lets an edit change: orders not yet in the WMS."""
 NOT_EDITABLE = "only orders on their way to the WMS can be edited"
+
+
+def why_not_editable(order: OrderRow) -> str | None:
+    """Why the order's form cannot open (it is in the WMS already), or None."""
+    if order.status in EDITABLE:
+        return None
+    return f"order {safe(order.number, limit=60)} is already {safe(order.status)}: {NOT_EDITABLE}"
 
 
 class OrderFormScreen(FormScreen[None]):
@@ -95,13 +102,9 @@ class OrderFormScreen(FormScreen[None]):
             self.query_one("#form-about", Static).update(Content(f"no order {self.order_id}"))
             return
         order = detail.order
-        if order.status not in EDITABLE:
-            self.notify(
-                f"order {safe(order.number, limit=60)} is already {safe(order.status)}: "
-                + NOT_EDITABLE,
-                severity="warning",
-                markup=False,
-            )
+        refused = why_not_editable(order)
+        if refused:
+            self.notify(refused, severity="warning", markup=False)
             self.dismiss(None)
             return
         self.detail = detail
