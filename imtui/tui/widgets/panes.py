@@ -126,6 +126,9 @@ class RecordPane(Vertical, Generic[R, Q]):
         self.note = ""
         """Said in the title after the pane's name (a list screen puts the account there)."""
         self._shown_generation = 0
+        self._moving = False
+        """The read on its way moves the window (g, G, a page key): a refresh waits for it."""
+        self._refresh_after = False
         self._slow = False
 
     # -- pieces subclasses fill in -------------------------------------------------------------
@@ -175,6 +178,12 @@ class RecordPane(Vertical, Generic[R, Q]):
             if self.window is not None and len(self.records) > self._window_size:
                 self.show_prefetched(self.window)  # the table got smaller meanwhile
             return  # the app reloads every pane once the database is open
+        if position is None and hint is None and self.reading and self._moving:
+            # Something was committed while a key's window is on its way: a refresh now
+            # would overtake it (and G would be lost). Refresh once it is shown instead.
+            self._refresh_after = True
+            return
+        self._moving = position is not None or hint is not None
         self._generation += 1
         generation = self._generation
         self._fetch(position or self.position, self._window_size, generation, hint)
@@ -231,7 +240,11 @@ class RecordPane(Vertical, Generic[R, Q]):
         self._update_title()
         self.post_message(self.Changed(self))
         if not self.reading:
+            self._moving = False
             table.settled()  # keys typed after g, G or a page key act on the new rows now
+            if self._refresh_after:
+                self._refresh_after = False
+                self.reload()  # what was committed meanwhile
 
     def nothing_shown(self) -> str:
         """What an empty pane says: with a filter, that it is the filter."""
