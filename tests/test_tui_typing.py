@@ -206,3 +206,19 @@ async def test_a_filter_that_matches_nothing_says_it_is_the_filter(db, sandbox, 
         await wait_for(pilot, lambda: orders.spec.text == "nobody-by-this-name")
         await wait_for(pilot, lambda: "nothing matches" in screen_lines(app, "orders")[1])
         assert "esc clears the filter" in screen_lines(app, "orders")[1]
+
+
+async def test_a_filter_with_several_mistakes_names_each_and_every_choice(
+    db, sandbox, world, engine
+):
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        type_fast(pilot, "slash", *"kind:nonsense bogus:1 state:xyz", "enter")
+        error = app.dashboard.query_one("#filter-error")
+        await wait_for(pilot, lambda: error.has_class("-open"))
+        await pilot.pause(0.1)
+        shown = " ".join(error.render_line(y).text for y in range(error.size.height))
+        shown = " ".join(shown.split())
+        for told in ("kind:nonsense", "incomplete_address", "skipped", "state:xyz", "bogus:"):
+            assert told in shown, (told, shown)

@@ -40,10 +40,24 @@ def _words(text: str) -> tuple[dict[str, str], str]:
     return keyed, " ".join(rest)
 
 
-def _choice(key: str, value: str, allowed: list[str]) -> str:
-    if value.lower() not in allowed:
-        raise FilterError(f"{key}: one of {', '.join(allowed)}")
-    return value.lower()
+class _Problems:
+    """Every word a pane does not understand, told at once (not the first only)."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def choice(self, key: str, value: str, allowed: list[str]) -> str | None:
+        if value.lower() in allowed:
+            return value.lower()
+        self.found.append(f"{key}:{value} — {key}: is one of {', '.join(allowed)}")
+        return None
+
+    def unknown(self, message: str) -> None:
+        self.found.append(message)
+
+    def check(self) -> None:
+        if self.found:
+            raise FilterError("\n".join(self.found))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +72,17 @@ class AlertQuery:
         keyed, rest = _words(text)
         states: tuple[str, ...] = (AlertState.OPEN,)
         kind = None
+        problems = _Problems()
         for key, value in keyed.items():
             if key == "state":
-                state = _choice(key, value, [*(s.value for s in AlertState), "all"])
-                states = () if state == "all" else (state,)
+                state = problems.choice(key, value, [*(s.value for s in AlertState), "all"])
+                if state is not None:
+                    states = () if state == "all" else (state,)
             elif key == "kind":
-                kind = _choice(key, value, [k.value for k in AlertKind])
+                kind = problems.choice(key, value, [k.value for k in AlertKind])
             else:
-                raise FilterError(f"alerts filter by state:, kind: or text, not {key}:")
+                problems.unknown(f"alerts filter by state:, kind: or text, not {key}:")
+        problems.check()
         return cls(
             text,
             AlertFilter(states=states, account_id=account_id, kind=kind),
@@ -89,13 +106,15 @@ class OrderQuery:
         keyed, rest = _words(text)
         status = None
         method = None
+        problems = _Problems()
         for key, value in keyed.items():
             if key == "status":
-                status = _choice(key, value, [s.value for s in OrderStatus])
+                status = problems.choice(key, value, [s.value for s in OrderStatus])
             elif key == "method":
                 method = value
             else:
-                raise FilterError(f"orders filter by status:, method: or text, not {key}:")
+                problems.unknown(f"orders filter by status:, method: or text, not {key}:")
+        problems.check()
         return cls(
             text,
             OrderFilter(status=status, account_id=account_id, search=rest or None),
@@ -119,14 +138,18 @@ class QueueQuery:
         keyed, rest = _words(text)
         states: tuple[str, ...] = OPEN_QUEUE_STATES
         operation = None
+        problems = _Problems()
         for key, value in keyed.items():
             if key == "state":
-                state = _choice(key, value, [*(s.value for s in RetryState), "all"])
-                states = () if state == "all" else (state,)
+                state = problems.choice(key, value, [*(s.value for s in RetryState), "all"])
+                if state is not None:
+                    states = () if state == "all" else (state,)
             elif key == "op":
-                operation = OPERATION_WORDS[_choice(key, value, list(OPERATION_WORDS))]
+                word = problems.choice(key, value, list(OPERATION_WORDS))
+                operation = OPERATION_WORDS[word] if word is not None else None
             else:
-                raise FilterError(f"the queue filters by state:, op: or text, not {key}:")
+                problems.unknown(f"the queue filters by state:, op: or text, not {key}:")
+        problems.check()
         return cls(
             text,
             QueueFilter(states=states, operation=operation, account_id=account_id),
