@@ -308,3 +308,23 @@ async def test_the_outbox_says_when_email_is_off_and_why(db, world, engine, cloc
             pilot, lambda: any("email is off" in str(n.message) for n in app._notifications)
         )
         assert emails(db)[ids["queued"]].next_attempt_at == before  # nothing pretended
+
+
+async def test_adding_a_contact_with_no_account_yet_is_refused_at_once(tmp_path):
+    from imtui.tui.screens.contact_form import ContactFormScreen as Form
+
+    clock = FakeClock()
+    empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    app = make_app(empty, Engine(empty, clock=clock), live=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
+            await pilot.press("n")
+            await wait_for(
+                pilot, lambda: any("no account yet" in str(n.message) for n in app._notifications)
+            )
+            assert not isinstance(app.screen, Form)
+    finally:
+        empty.dispose()

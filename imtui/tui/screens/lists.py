@@ -117,7 +117,22 @@ class ContactsScreen(ListScreen):
         return ContactsPane(ContactQuery(account_id=self.account_id))
 
     def action_add(self) -> None:
-        self.dashboard.open_contact_form(None, self.account_id)
+        if self.account_id is not None:
+            self.dashboard.open_contact_form(None, self.account_id)
+        else:
+            self._add_if_there_are_accounts()
+
+    @work(thread=True, exclusive=True, group="contacts-add", exit_on_error=False)
+    def _add_if_there_are_accounts(self) -> None:
+        """A contact belongs to an account: with none yet, say so now, not at save."""
+        if self.dashboard.backend.accounts():
+            self.app.call_from_thread(self.dashboard.open_contact_form, None, None)
+        else:
+            self.app.call_from_thread(
+                self.notify,
+                "no account yet: a contact belongs to one — imtui account add NAME",
+                severity="warning",
+            )
 
     def action_open(self) -> None:
         record = self.pane.current
