@@ -70,6 +70,9 @@ _TITLES: dict[AlertKind, str] = {
     AlertKind.SKIPPED: "Skipped after repeated failures",
 }
 
+METHOD_HOLD_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
+"""Why an order waits for its ship method's mapping: saving the mapping releases it (B9)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Failure:

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from imtui.connectors.registry import PLATFORMS, connection_problems
 from imtui.domain.alerts import AlertState
-from imtui.domain.failures import AlertKind
+from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.orders import OrderStatus, missing_address_fields
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation, RetryState
@@ -443,7 +443,6 @@ def set_mapping(
     return mapping, released
 
 
-METHOD_HOLDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 """Holds that a changed mapping can cure: no mapping, or one the WMS did not accept."""
 
 
@@ -461,7 +460,7 @@ def release_held_for_method(
             Order.account_id == account_id,
             Order.ship_method_code == source_code,
             RetryItem.state == RetryState.HELD,
-            col(Order.hold_reason).in_(METHOD_HOLDS),
+            col(Order.hold_reason).in_(METHOD_HOLD_KINDS),
         )
     )
     released = 0

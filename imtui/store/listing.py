@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from imtui.domain.alerts import CONNECTION_KINDS, AlertState
-from imtui.domain.failures import AlertKind, FailureClass
+from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind, FailureClass
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.text import hide_url_passwords
@@ -642,15 +642,12 @@ def _kind_conditions(kind: str) -> list[ColumnElement[bool]]:
     return conditions
 
 
-HELD_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
-
-
 def _held_for(
     session: Session, alert: AlertRow, code: str | None, *, limit: int
 ) -> tuple[tuple[OrderRow, ...], int]:
     """The account's orders held now for the alert's ship method and reason, newest first,
     and how many (``ix_order_ship_method_code``)."""
-    if alert.kind not in HELD_KINDS or code is None:
+    if alert.kind not in METHOD_HOLD_KINDS or code is None:
         return (), 0
     condition = and_(
         col(Order.ship_method_code) == code,
@@ -674,7 +671,7 @@ def _held_for(
 
 
 def _ship_method_of(session: Session, alert: AlertRow) -> str | None:
-    if alert.kind not in (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER):
+    if alert.kind not in METHOD_HOLD_KINDS:
         return None
     subject = alert.subject or ""
     if subject.startswith("method:") and subject.count(":") >= 2:

@@ -235,6 +235,8 @@ class OrderFilter:
     status: str | None = None
     account_id: int | None = None
     search: str | None = None
+    hold_reasons: tuple[str, ...] = ()
+    """Only orders held for one of these (the alert kind that holds them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,8 @@ def order_conditions(
         conditions.append(col(Order.account_id) == where.account_id)
     if ship_method:
         conditions.append(col(Order.ship_method_code) == ship_method)
+    if where.hold_reasons:
+        conditions.append(col(Order.hold_reason).in_(where.hold_reasons))
     text = (where.search or "").strip()
     if text:
         # An order number or reference: its few ids first (through their indexes), so the

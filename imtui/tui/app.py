@@ -30,7 +30,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
-from imtui.domain.failures import AlertKind
+from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
@@ -39,7 +39,7 @@ from imtui.tui.messages import ActionDone
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
-from imtui.tui.screens.dashboard import ADDRESS_KINDS, MAPPING_KINDS, DashboardScreen
+from imtui.tui.screens.dashboard import ADDRESS_KINDS, DashboardScreen
 from imtui.tui.screens.detail import (
     AlertDetailScreen,
     OrderDetailScreen,
@@ -403,7 +403,7 @@ class DashboardApp(App[None]):
         refused = why_not_editable(order)
         if refused:
             self.notify(refused, severity="warning", markup=False)
-        elif order.status == OrderStatus.HELD and order.hold_reason in MAPPING_KINDS:
+        elif order.status == OrderStatus.HELD and order.hold_reason in METHOD_HOLD_KINDS:
             self.open_mapping_form(order.account_id, order.ship_method_code)
         else:
             self.open_order_form(order.id)
@@ -443,7 +443,7 @@ class DashboardApp(App[None]):
             self.notify(f"no alert {alert_id}", severity="error")
             return
         alert = detail.alert
-        if alert.kind in MAPPING_KINDS and detail.ship_method_code:
+        if alert.kind in METHOD_HOLD_KINDS and detail.ship_method_code:
             self.open_mapping_form(alert.account_id, detail.ship_method_code)
         elif alert.kind in EDITABLE_KINDS and alert.order_id is not None:
             self.open_order_form(alert.order_id)

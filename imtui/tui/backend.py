@@ -204,33 +204,40 @@ class Backend:
 
     # -- actions (each in its own write transaction, audited by the action itself) ----------
 
-    def resend_orders(self, order_ids: Iterable[int]) -> ActionReport:
+    def _each(
+        self, ids: Iterable[int], act: Callable[[Any, int], Any], *, sends: bool = False
+    ) -> ActionReport:
+        """``act(session, id)`` for each row in its own write, so one refused row does not undo
+        the others; with ``sends``, what it returns is a queue row to send now."""
         report = ActionReport()
-        for order_id in order_ids:
+        for row_id in ids:
             try:
                 with self.db.write() as session:
-                    item = actions.resend_order(
-                        session, order_key=str(order_id), actor=self.actor, now=self.now()
-                    )
-                    report.send(item.operation, item.id or 0)
+                    result = act(session, row_id)
+                    if sends:
+                        report.send(result.operation, result.id or 0)
                 report.done += 1
             except actions.ActionError as exc:
                 report.errors.append(str(exc))
         return report
 
+    def resend_orders(self, order_ids: Iterable[int]) -> ActionReport:
+        return self._each(
+            order_ids,
+            lambda session, order_id: actions.resend_order(
+                session, order_key=str(order_id), actor=self.actor, now=self.now()
+            ),
+            sends=True,
+        )
+
     def resend_items(self, item_ids: Iterable[int]) -> ActionReport:
-        report = ActionReport()
-        for item_id in item_ids:
-            try:
-                with self.db.write() as session:
-                    item = actions.resend_item(
-                        session, item_id=item_id, actor=self.actor, now=self.now()
-                    )
-                    report.send(item.operation, item.id or 0)
-                report.done += 1
-            except actions.ActionError as exc:
-                report.errors.append(str(exc))
-        return report
+        return self._each(
+            item_ids,
+            lambda session, item_id: actions.resend_item(
+                session, item_id=item_id, actor=self.actor, now=self.now()
+            ),
+            sends=True,
+        )
 
     def resend_for_alerts(self, alert_ids: Iterable[int]) -> ActionReport:
         """Resend what each alert is about: its order, or its row in the queue."""
@@ -268,15 +275,12 @@ class Backend:
         return report
 
     def dismiss_alerts(self, alert_ids: Iterable[int]) -> ActionReport:
-        report = ActionReport()
-        for alert_id in alert_ids:
-            try:
-                with self.db.write() as session:
-                    actions.dismiss(session, alert_id=alert_id, actor=self.actor, now=self.now())
-                report.done += 1
-            except actions.ActionError as exc:
-                report.errors.append(str(exc))
-        return report
+        return self._each(
+            alert_ids,
+            lambda session, alert_id: actions.dismiss(
+                session, alert_id=alert_id, actor=self.actor, now=self.now()
+            ),
+        )
 
     def edit_order(self, order_id: int, changes: dict[str, str]) -> ActionReport:
         """Raises Refused when the change is refused; nothing is changed then."""
@@ -376,17 +380,12 @@ class Backend:
             raise Refused(str(exc)) from exc
 
     def delete_contacts(self, contact_ids: Iterable[int]) -> ActionReport:
-        report = ActionReport()
-        for contact_id in contact_ids:
-            try:
-                with self.db.write() as session:
-                    contact_actions.delete_contact(
-                        session, contact_id=contact_id, actor=self.actor, now=self.now()
-                    )
-                report.done += 1
-            except actions.ActionError as exc:
-                report.errors.append(str(exc))
-        return report
+        return self._each(
+            contact_ids,
+            lambda session, contact_id: contact_actions.delete_contact(
+                session, contact_id=contact_id, actor=self.actor, now=self.now()
+            ),
+        )
 
     def outbox(self, query: OutboxQuery, position: Position, size: int) -> Window[outbox.OutboxRow]:
         return self._read(windows.outbox_window, query.filter, position, size=size, sort=query.sort)
@@ -398,30 +397,20 @@ class Backend:
         return self._read(outbox.outbox_detail, email_id)
 
     def send_emails_now(self, email_ids: Iterable[int]) -> ActionReport:
-        report = ActionReport()
-        for email_id in email_ids:
-            try:
-                with self.db.write() as session:
-                    contact_actions.send_email_now(
-                        session, email_id=email_id, actor=self.actor, now=self.now()
-                    )
-                report.done += 1
-            except actions.ActionError as exc:
-                report.errors.append(str(exc))
-        return report
+        return self._each(
+            email_ids,
+            lambda session, email_id: contact_actions.send_email_now(
+                session, email_id=email_id, actor=self.actor, now=self.now()
+            ),
+        )
 
     def cancel_emails(self, email_ids: Iterable[int]) -> ActionReport:
-        report = ActionReport()
-        for email_id in email_ids:
-            try:
-                with self.db.write() as session:
-                    contact_actions.cancel_email(
-                        session, email_id=email_id, actor=self.actor, now=self.now()
-                    )
-                report.done += 1
-            except actions.ActionError as exc:
-                report.errors.append(str(exc))
-        return report
+        return self._each(
+            email_ids,
+            lambda session, email_id: contact_actions.cancel_email(
+                session, email_id=email_id, actor=self.actor, now=self.now()
+            ),
+        )
 
     # -- "all matching the filter" ------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from imtui.domain.alerts import AlertState
-from imtui.domain.failures import AlertKind
+from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
@@ -55,7 +55,6 @@ NEED_DATABASE = {
     "contacts",
     "outbox",
 }
-MAPPING_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
 ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
 NAMED_ALERTS = 5
 """A dismiss question names the alerts when there are at most this many."""
@@ -369,7 +368,7 @@ class DashboardScreen(Screen[None]):
     @once_settled
     def action_mapping(self) -> None:
         record = self.pane().current
-        if isinstance(record, AlertRow) and record.kind in MAPPING_KINDS:
+        if isinstance(record, AlertRow) and record.kind in METHOD_HOLD_KINDS:
             self.dashboard.open_fix(record.id)
             return
         code = record.ship_method_code if isinstance(record, OrderRow) else ""

@@ -20,9 +20,9 @@ from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
-from imtui.domain.failures import AlertKind
+from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.orders import OrderStatus
-from imtui.store.rows import ORDER_SORTS, TOP, AccountRow, Anchor, MappingRow, OrderFilter, Position
+from imtui.store.rows import AccountRow, MappingRow, OrderFilter
 from imtui.tui.filters import OrderQuery
 from imtui.tui.messages import Refused
 from imtui.tui.screens.confirm import ConfirmScreen
@@ -41,11 +41,6 @@ FIELDS = {
     "billing_code": "Billing code",
 }
 DEFAULT_BILLING = "Prepaid"
-METHOD_HOLDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)
-"""The holds a mapping cures: the orders saving releases (B9); others wait for their own fix."""
-HELD_PAGE = 500
-HELD_PAGES = 20
-"""Held orders counted at most (pages of HELD_PAGE): past that the form says "over"."""
 NOT_IN_USE = "not a carrier in use here"
 
 
@@ -120,38 +115,22 @@ class MappingFormScreen(FormScreen[None]):
             account_id = accounts[0].id
         account = next((a for a in accounts if a.id == account_id), None)
         mappings = backend.mappings()
-        held, more = 0, False
-        if account is not None and self.source_code:
-            held, more = self._count_held(account.id)
-        self.app.call_from_thread(self._fill, account, mappings, held, more)
-
-    def _count_held(self, account_id: int) -> tuple[int, bool]:
-        """The orders held for this ship method — the ones saving releases — not those of the
-        method held for something else (an address); and whether there are more than counted.
-        (In a worker: reads the held orders of the method a page at a time.)"""
-        backend = self.dashboard.backend
-        query = OrderQuery(
-            filter=OrderFilter(status=OrderStatus.HELD, account_id=account_id),
-            ship_method=self.source_code,
-        )
-        key_of = ORDER_SORTS[query.sort].key_of
-        seen: set[int] = set()
         held = 0
-        position = TOP
-        for _ in range(HELD_PAGES):
-            window = backend.orders(query, position, HELD_PAGE)
-            for row in window.rows:
-                if row.id not in seen:  # the last page may repeat rows of the one before
-                    seen.add(row.id)
-                    held += row.hold_reason in METHOD_HOLDS
-            if window.at_end or not window.rows:
-                return held, False
-            position = Position(Anchor.AFTER, key_of(window.rows[-1]))
-        return held, True
+        if account is not None and self.source_code:
+            held = self._count_held(account.id)
+        self.app.call_from_thread(self._fill, account, mappings, held)
 
-    def _fill(
-        self, account: AccountRow | None, mappings: list[MappingRow], held: int, more: bool
-    ) -> None:
+    def _count_held(self, account_id: int) -> int:
+        """The orders held for this ship method — the ones saving releases — not those of the
+        method held for something else (an address). (In a worker.)"""
+        held = OrderFilter(
+            status=OrderStatus.HELD, account_id=account_id, hold_reasons=METHOD_HOLD_KINDS
+        )
+        return self.dashboard.backend.count_orders(
+            OrderQuery(filter=held, ship_method=self.source_code)
+        )
+
+    def _fill(self, account: AccountRow | None, mappings: list[MappingRow], held: int) -> None:
         self.mappings = mappings
         if account is None:
             self.query_one("#form-about", Static).update(
@@ -177,7 +156,7 @@ class MappingFormScreen(FormScreen[None]):
             )
             self._prefill(current)
         if held:
-            about += f" {'over ' if more else ''}{held} order(s) are held for {code}."
+            about += f" {held:,} order(s) are held for {code}."
         self.query_one("#form-about", Static).update(Content(about))
         carriers = sorted({m.carrier for m in mappings})
         self.carriers = carriers
