@@ -432,6 +432,15 @@ def list_alerts(
     return Page(rows[:limit], str(rows[limit - 1].id) if len(rows) > limit else None)
 
 
+def alert_rows(session: Session, alert_ids: list[int]) -> list[AlertRow]:
+    """These alerts as rows (the ones that exist), in pages of 500 ids."""
+    rows: list[AlertRow] = []
+    for start in range(0, len(alert_ids), 500):
+        chunk = alert_ids[start : start + 500]
+        rows += _alert_rows(session, col(Alert.id).in_(chunk), limit=len(chunk))
+    return rows
+
+
 def _alert_rows(
     session: Session, condition: ColumnElement[bool] | None, *, limit: int
 ) -> list[AlertRow]:

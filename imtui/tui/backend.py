@@ -181,6 +181,9 @@ class Backend:
     def order_detail(self, order_id: int) -> listing.OrderDetail | None:
         return self._read(listing.order_detail, order_id, attempts_limit=200)
 
+    def alert_rows(self, alert_ids: list[int]) -> list[listing.AlertRow]:
+        return self._read(listing.alert_rows, alert_ids)
+
     def alert_detail(self, alert_id: int) -> listing.AlertDetail | None:
         return self._read(listing.alert_detail, alert_id)
 

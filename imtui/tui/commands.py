@@ -15,7 +15,7 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 
-from imtui.tui.keymap import DASHBOARD_KEYS, key_display
+from imtui.tui.keymap import DASHBOARD_KEYS, key_display, own_bindings
 
 PREFIX_BONUS = 0.4
 """Added to a command whose name starts with what was typed (scores stay within 0–1)."""
@@ -48,11 +48,9 @@ class ActionCommands(Provider):
     def _screen_commands(self) -> list[Command]:
         seen: set[str] = set()
         commands: list[Command] = []
-        for active in self.screen.active_bindings.values():
+        for active in own_bindings(self.screen):
             binding = active.binding
-            if active.node is self.app or not binding.description or not active.enabled:
-                continue
-            if binding.action in seen:
+            if not active.enabled or binding.action in seen:
                 continue
             seen.add(binding.action)
             shown = self.app.get_key_display(binding)

@@ -20,6 +20,8 @@ from textual.binding import Binding
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.binding import ActiveBinding
+    from textual.screen import Screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,16 @@ def key_display(app: App[Any], key: KeyAction, keymap: dict[str, str]) -> str:
     """The key(s) as a person reads them — "/", "?", "ctrl+p" — with the user's remapping."""
     shown = keymap.get(key.id, key.key)
     return ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in shown.split(","))
+
+
+def own_bindings(screen: Screen[Any]) -> list[ActiveBinding]:
+    """The keys a screen (and its focused widgets) offers, not the app's, that have a name:
+    what its help and its command palette list."""
+    return [
+        active
+        for active in screen.active_bindings.values()
+        if active.node is not screen.app and active.binding.description
+    ]
 
 
 def keys_file() -> Path:

@@ -406,13 +406,10 @@ class DashboardScreen(Screen[None]):
         self, pane: AlertsPane, rows: list[AlertRow], unseen: list[int]
     ) -> None:
         """Marked alerts scrolled out of the pane's rows: read them, to ask about the open."""
-        missing: list[int] = []
-        for alert_id in unseen:
-            detail = self.backend.alert_detail(alert_id)
-            if detail is None:
-                missing.append(alert_id)
-            else:
-                rows.append(detail.alert)
+        found = self.backend.alert_rows(unseen)  # one read, not a detail per alert
+        rows.extend(found)
+        present = {row.id for row in found}
+        missing = [alert_id for alert_id in unseen if alert_id not in present]
         rows.sort(key=lambda row: row.id)
         self.app.call_from_thread(self._ask_dismiss, pane, rows, missing)
 

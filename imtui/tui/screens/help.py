@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction, key_display
+from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction, key_display, own_bindings
 from imtui.tui.widgets.scroll_text import ScrollText
 
 SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "Email", "App")
@@ -34,11 +34,9 @@ STATE_HELP = (
 def screen_keys(screen: Screen[Any]) -> tuple[str, list[tuple[str, str]]]:
     """A screen's name and its own keys (not the app's), as the help lists them."""
     keys: dict[str, list[str]] = {}
-    for active in screen.active_bindings.values():
+    for active in own_bindings(screen):
         binding = active.binding
         what = binding.tooltip or binding.description
-        if active.node is screen.app or not what:
-            continue
         keys.setdefault(what, []).append(screen.app.get_key_display(binding))
     heading = getattr(screen, "heading", "")
     name = (heading() if callable(heading) else heading) or type(screen).__name__

@@ -193,7 +193,7 @@ class RecordPane(Vertical, Generic[R, Q]):
     def _reading(self, generation: int) -> None:
         if not self.is_attached:
             return
-        if generation == self._generation and generation != self._shown_generation:
+        if generation == self._generation and self.reading:
             self._slow = True
             self._update_title()
 
