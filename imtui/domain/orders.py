@@ -23,6 +23,10 @@ class OrderStatus(StrEnum):
     """Gave up after its retry window (B6)."""
 
 
+NOT_IN_WMS = (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED)
+"""On its way to the WMS, not there yet: what an edit may change and a delivery moves on."""
+
+
 STATES_REQUIRED = frozenset({"US", "CA"})
 
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from imtui.connectors.registry import PLATFORMS, connection_problems
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
-from imtui.domain.orders import OrderStatus, missing_address_fields
+from imtui.domain.orders import NOT_IN_WMS, OrderStatus, missing_address_fields
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.text import hide_url_passwords
@@ -320,7 +320,7 @@ def edit_order(
         raise ActionError(
             f"cannot edit {', '.join(unknown)}: editable are " + ", ".join(EDITABLE_ORDER_FIELDS)
         )
-    if order.status not in (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED):
+    if order.status not in NOT_IN_WMS:
         raise ActionError(f"order {order.number} is already {order.status} in the WMS")
     current = address_of(order)
     fields = {name: getattr(current, name) for name in ADDRESS_FIELDS}

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from imtui.domain.alerts import alert_kind_for
 from imtui.domain.failures import AlertKind, Failure, FailureClass
-from imtui.domain.orders import OrderStatus
+from imtui.domain.orders import NOT_IN_WMS, OrderStatus
 from imtui.domain.records import WmsOrder
 from imtui.domain.retry import Operation, RetryState, after_failure, policy_for
 from imtui.store.alerts import (
@@ -170,7 +170,7 @@ def _record_delivered(
         update(Order)
         .where(
             col(Order.id).in_(order_ids),
-            col(Order.status).in_([OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED]),
+            col(Order.status).in_(NOT_IN_WMS),
         )
         .values(status=OrderStatus.DELIVERED)
         .execution_options(synchronize_session=False)
@@ -253,7 +253,7 @@ def _apply_success(
     if operation is Operation.DELIVER_ORDER:
         order = session.get(Order, item.subject_id)
         assert order is not None
-        if order.status in (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED):
+        if order.status in NOT_IN_WMS:
             order.status = OrderStatus.DELIVERED
         order.hold_reason = None
         if outcome.wms_order is not None:

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
-from imtui.domain.orders import OrderStatus
+from imtui.domain.orders import NOT_IN_WMS
 from imtui.store.rows import OrderDetail, OrderRow
 from imtui.tui.messages import ActionDone, Refused
 from imtui.tui.screens.form import FormScreen
@@ -39,14 +39,12 @@ ADDRESS_LABELS: dict[str, str] = {
     "phone": "Phone",
 }
 FIELDS = (*ADDRESS_LABELS, "ship_method_code")
-EDITABLE = (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED)
-"""What the engine lets an edit change: orders not yet in the WMS."""
 NOT_EDITABLE = "only orders on their way to the WMS can be edited"
 
 
 def why_not_editable(order: OrderRow) -> str | None:
     """Why the order's form cannot open (it is in the WMS already), or None."""
-    if order.status in EDITABLE:
+    if order.status in NOT_IN_WMS:
         return None
     return f"order {safe(order.number, limit=60)} is already {safe(order.status)}: {NOT_EDITABLE}"
 
