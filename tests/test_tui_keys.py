@@ -8,7 +8,7 @@ from imtui.tui.commands import ActionCommands
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.help import HelpScreen
 from tests.conftest import ACTOR
-from tests.tui_support import make_app, settle, wait_for
+from tests.tui_support import make_app, screen_text, settle, type_fast, wait_for
 
 
 async def test_the_account_picker_moves_with_j_and_k(db, world, engine, clock):
@@ -105,3 +105,18 @@ async def test_the_palette_runs_the_command_named_and_offers_a_forms_own_keys(
         titles = [str(hit.text) async for hit in ActionCommands(app.screen).discover()]
         assert any(t.startswith("Save & send") for t in titles)
         assert not any("Resend" in t or "Dismiss" in t or "Mark" in t for t in titles)
+
+
+async def test_the_palette_keeps_only_textuals_commands_that_add_to_ours(db, world, engine):
+    from textual.command import CommandPalette
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        system = [command.title for command in app.get_system_commands(app.screen)]
+        assert system == ["Theme", "Screenshot"]  # Quit is q, Keys is ?, no Maximize
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        type_fast(pilot, *"keys")
+        await pilot.pause(0.5)  # the palette searches as it is typed
+        assert "summary of available keys" not in screen_text(app)  # Textual's Keys

@@ -17,17 +17,18 @@ was do the panes re-read their windows, and only cells whose text changed are re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
@@ -205,6 +206,13 @@ class DashboardApp(App[None]):
         await self.backend.start_engine()
         self._paint_header()
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Of Textual's own palette entries, only what adds to ours: Quit and Keys repeat `q`
+        and `?`, and Maximize would take a pane out of the layout its keys expect."""
+        for command in super().get_system_commands(screen):
+            if command.title in ("Theme", "Screenshot"):
+                yield command
+
     def on_unmount(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
@@ -231,6 +239,8 @@ class DashboardApp(App[None]):
 
     @on(DatabaseChanged)
     def _database_changed(self, message: DatabaseChanged) -> None:
+        if not self.is_running:
+            return
         self.counts = message.counts
         self._paint_header()
         if message.rows:
@@ -289,6 +299,9 @@ class DashboardApp(App[None]):
                     continue
 
     def _tick(self) -> None:
+        if not self.is_running:
+            # Shutting down: the screens are being taken apart under this timer.
+            return
         try:
             self.dashboard.tick()
         except LookupError:
