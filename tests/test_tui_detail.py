@@ -211,3 +211,31 @@ async def test_every_remote_message_is_shown_in_full_and_inert(db, sandbox, worl
     assert "[bold]markup[/]" in flowing and "\\x1b]52;c;AAAA\\x07" in flowing
     assert "end-of-message" in flowing
     assert "…" not in "\n".join(section) and "\x1b" not in "\n".join(lines)
+
+
+async def test_two_outages_on_one_channel_each_list_only_their_own_attempts(
+    db, sandbox, world, engine, clock
+):
+    # One cycle, one connection, one channel, two kinds of trouble at once: a 503 for one
+    # order, a page of HTML for the other. Both are transient; each alert has its own tries.
+    add_shop_order(sandbox, 1001)
+    add_shop_order(sandbox, 1002)
+    sandbox.faults.add(
+        FaultRule("wms.create_order", "http_503", times=2, retry_after=1, reference="ACME-1001")
+    )
+    sandbox.faults.add(FaultRule("wms.create_order", "html", times=2, reference="ACME-1002"))
+    await engine.run_once()
+    clock.advance(timedelta(minutes=5))
+    await engine.run_once()
+    [server] = alerts(db, kind=AlertKind.REMOTE_ERROR)
+    [garbled] = alerts(db, kind=AlertKind.BAD_RESPONSE)
+    assert server.subject == garbled.subject == "deliver"
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        server_rows = attempt_lines(await open_detail(pilot, server.id))
+        await pilot.press("escape")
+        garbled_rows = attempt_lines(await open_detail(pilot, garbled.id))
+    assert server_rows and all(" 503 " in row and "#1001" in row for row in server_rows)
+    assert garbled_rows and all("#1002" in row for row in garbled_rows)
+    assert len(server_rows) == server.count and len(garbled_rows) == garbled.count

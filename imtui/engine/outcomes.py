@@ -212,6 +212,7 @@ def _attempt_row(item: RetryKey, outcome: Outcome, *, now: datetime, worker: str
         "at": now,
         "ok": failure is None,
         "outcome": outcome.label if failure is None else str(failure.failure_class),
+        "alert_kind": None if failure is None else str(alert_kind_for(failure)),
         "http_status": failure.status if failure else None,
         "message": failure.message if failure else "",
         "duration_ms": outcome.duration_ms,

@@ -545,7 +545,8 @@ KIND_CLASSES: dict[str, tuple[FailureClass, ...]] = {
     AlertKind.INCOMPLETE_ADDRESS: (FailureClass.LOCAL_HOLD,),
 }
 """The failure classes an attempt behind an alert of each kind was recorded with (an
-attempt's outcome is its failure class). A skipped alert, or a kind not listed, takes any
+attempt's outcome is its failure class): how attempts recorded before migration 0005, which
+carry no alert kind, are told apart. A skipped alert, or a kind not listed, takes any
 failure: a skip follows a run of failures of any class."""
 
 RATE_LIMITED_STATUS = 429
@@ -633,22 +634,25 @@ def _alert_attempts(
 
 
 def _kind_conditions(kind: str) -> list[ColumnElement[bool]]:
-    """Attempts whose failure could have raised an alert of ``kind``: an attempt's outcome is
-    its failure class, and only a 429 is a rate limit."""
+    """Attempts that raised or repeated an alert of ``kind``: each failed attempt records it.
+    Attempts recorded before it did (migration 0005) are told by their failure class (an
+    attempt's outcome) and status (only a 429 is a rate limit), which two kinds can share."""
     classes = KIND_CLASSES.get(kind)
     if classes is None:
         return []
-    conditions = [col(Attempt.outcome).in_([str(c) for c in classes])]
     if kind == AlertKind.RATE_LIMITED:
-        conditions.append(col(Attempt.http_status) == RATE_LIMITED_STATUS)
+        status = col(Attempt.http_status) == RATE_LIMITED_STATUS
     else:
-        conditions.append(
-            or_(
-                col(Attempt.http_status).is_(None),
-                col(Attempt.http_status) != RATE_LIMITED_STATUS,
-            )
+        status = or_(
+            col(Attempt.http_status).is_(None),
+            col(Attempt.http_status) != RATE_LIMITED_STATUS,
         )
-    return conditions
+    recorded_before_0005 = and_(
+        col(Attempt.alert_kind).is_(None),
+        col(Attempt.outcome).in_([str(c) for c in classes]),
+        status,
+    )
+    return [or_(col(Attempt.alert_kind) == str(kind), recorded_before_0005)]
 
 
 def _held_for(

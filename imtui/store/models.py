@@ -229,6 +229,9 @@ class Attempt(SQLModel, table=True):
     ok: bool = False
     outcome: str = Field(default="", max_length=40)
     """"sent", "linked", "held", a failure class …"""
+    alert_kind: str | None = Field(default=None, max_length=40)
+    """A failure: the kind of alert it raised or repeated (None on success, and on attempts
+    recorded before migration 0005)."""
     http_status: int | None = None
     message: str = Field(default="", sa_type=Text)
     duration_ms: int | None = None
