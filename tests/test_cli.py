@@ -220,7 +220,7 @@ def test_account_connection_and_mapping_crud_never_prints_credentials(db_path: s
 
     released = run("mapping", "set", "UPS_GROUND", "--carrier", "UPS", "--mode", "03",
                    "--account", "acme")  # fmt: skip
-    assert "released 0 held order(s)" in released.output
+    assert "released 0 held orders" in released.output
     run("mapping", "set", "EXPRESS", "--carrier", "FedEx", "--mode", "PRIORITY_OVERNIGHT",
         "--billing", "ThirdParty", "--account", "acme")  # fmt: skip
     mappings = json.loads(run("mapping", "list", "--json").output)
@@ -596,7 +596,7 @@ def test_worker_delivers_and_resend_after_mapping_delivers_a_held_order(
     assert "fix: imtui mapping set SAME_DAY_COURIER --carrier CARRIER --mode MODE" in opened
 
     mapped = ok(db_path, "mapping", "set", "SAME_DAY_COURIER", "--carrier", "UPS", "--mode", "92")
-    assert "released 1 held order(s)" in mapped.stdout
+    assert "released 1 held order" in mapped.stdout
     resent = ok(db_path, "orders", "resend", "1002")
     assert resent.stdout.startswith("#1002: delivered (WMS order ")
     assert sb.wms.created(orders["#1002"]["reference"]) == 1  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ form — which, filled in, sends the held orders."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -14,8 +15,10 @@ from imtui.demo import Demo
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
+from imtui.engine.clock import ScaledClock, reading_at
 from imtui.store.models import Order
 from imtui.tui.screens.mapping_form import MappingFormScreen
+from imtui.tui.widgets.status import StatusHeader
 from tests.tui_support import pane, screen_lines, type_fast, wait_for
 
 
@@ -43,6 +46,12 @@ async def test_the_demo_shows_alerts_healing_and_the_unmapped_ship_method_fixed_
             )
             healed = time.monotonic() - begun
             assert healed < 30, f"no alert healed in view within 30 s ({healed:.1f} s)"
+            # every time on screen reads the demo's fast clock, and the header says it runs fast
+            header = app.dashboard.query_one(StatusHeader)
+            await wait_for(pilot, lambda: f"time ×{demo.speed:g}" in header.text)
+            next_run = app.backend.next_run()
+            assert next_run is not None
+            assert abs(next_run - demo.engine.clock.now()) < timedelta(hours=1)
             assert any("✓" in line for line in screen_lines(app, "alerts"))
 
             def unmapped() -> bool:
@@ -84,3 +93,9 @@ async def test_the_demo_shows_alerts_healing_and_the_unmapped_ship_method_fixed_
             )
     finally:
         await demo.stop()
+
+
+def test_a_wall_clock_instant_reads_on_the_fast_clock_as_scaled():
+    clock = ScaledClock(240)
+    ahead = reading_at(clock, datetime.now(UTC) + timedelta(seconds=10)) - clock.now()
+    assert timedelta(seconds=2390) < ahead <= timedelta(seconds=2400)

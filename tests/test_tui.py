@@ -183,7 +183,7 @@ async def test_order_form_fixes_the_address_then_it_is_sent_and_the_alert_resolv
     fixed = order(db, "#1001")
     assert fixed.ship_address1 == "12 Harbor Way"
     assert sandbox.wms.created(fixed.reference) == 1
-    assert alerts(db)[0].resolved_by == "auto"
+    assert alerts(db)[0].resolved_by == ACTOR  # the edit closed it, in the editor's name
     edits = [e for e in audit(db) if e.action == "order.edit"]
     assert edits and edits[0].actor == ACTOR and "12 Harbor Way" in edits[0].detail
 
@@ -221,7 +221,7 @@ async def test_mapping_form_releases_every_held_order_and_they_are_sent(db, sand
         await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
         form = app.screen
         await wait_for(
-            pilot, lambda: "2 order(s) are held" in str(form.query_one("#form-about").render())
+            pilot, lambda: "2 orders are held" in str(form.query_one("#form-about").render())
         )
         assert form.query_one("#field-source_code").value == "SAME_DAY_COURIER"
         assert "UPS" in str(form.query_one("#known-carriers").render())

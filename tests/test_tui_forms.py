@@ -458,6 +458,35 @@ async def test_esc_on_a_changed_order_form_asks_and_y_discards(db, sandbox, worl
     assert order(db, "#1001").status == OrderStatus.HELD
 
 
+async def test_q_on_a_forms_button_asks_before_quitting_with_typed_changes(
+    db, sandbox, world, engine
+):
+    from textual.widgets import Button
+
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: form.detail is not None)
+        type_fast(pilot, *"12 Harbor Way")
+        await wait_for(pilot, lambda: form.query_one("#field-address1").value == "12 Harbor Way")
+        form.query_one(Button).focus()
+        await pilot.press("q")  # not a character here: the app's quit key
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "lose the changes" in str(app.screen.question)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is form)
+        assert app.is_running and form.query_one("#field-address1").value == "12 Harbor Way"
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
 async def test_esc_on_a_changed_contact_form_asks(db, world, engine):
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:

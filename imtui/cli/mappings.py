@@ -12,7 +12,7 @@ from imtui.cli.context import (
     pass_app,
 )
 from imtui.cli.output import Column, emit
-from imtui.domain.text import printable
+from imtui.domain.text import plural, printable
 from imtui.engine import actions
 from imtui.store import listing
 
@@ -72,7 +72,7 @@ def mapping_set(
     click.echo(
         f"mapped {printable(mapping.source_code)} → {printable(mapping.carrier)} "
         f"{printable(mapping.mode)} ({printable(mapping.billing_code)}) for account "
-        f"{printable(account.name)}; released {released} held order(s)"
+        f"{printable(account.name)}; released {plural(released, 'held order')}"
     )
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from imtui.domain.alerts import AlertScope, scope_of
 from imtui.domain.contacts import Frequency
 from imtui.domain.failures import AlertKind
-from imtui.domain.text import printable
+from imtui.domain.text import plural, printable
 
 SUBJECT_PREFIX = "[imtui]"
 MAX_SUBJECT = 200
@@ -224,10 +224,6 @@ def first_few(labels: Sequence[str], shown: int = SHOWN_PER_GROUP) -> str:
     named = ", ".join(labels[:shown])
     rest = len(labels) - shown
     return f"{named} and {rest} more" if rest > 0 else named
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def fix_lines(alert_id: int, public_url: str | None) -> list[str]:

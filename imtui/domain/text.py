@@ -59,3 +59,8 @@ def hide_url_passwords(text: str) -> str:
     the text: URLs are shown in lists, logs and the audit log; passwords inside them must not
     be."""
     return _URL_PASSWORD.sub(lambda m: f"{m.group('user')}:{SECRET_MASK}@", text)
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 order", "2 orders", "10,000 orders"."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

@@ -354,7 +354,8 @@ def edit_order(
         kinds=(AlertKind.INCOMPLETE_ADDRESS,),
         include_connection_alerts=False,
         now=now,
-        detail=f"address edited by {actor}",
+        detail="address edited",
+        actor=actor,
     )
     changed = ", ".join(f"{k}: {before.get(k, '')!r} → {v!r}" for k, v in changes.items())
     record_action(
@@ -431,7 +432,7 @@ def set_mapping(
     mapping.carrier, mapping.mode, mapping.billing_code = carrier, mode, billing_code
     mapping.updated_at = now
     session.add(mapping)
-    released = release_held_for_method(session, account.id, source_code, now)  # type: ignore[arg-type]
+    released = release_held_for_method(session, account.id, source_code, now, actor=actor)  # type: ignore[arg-type]
     record_action(
         session,
         actor=actor,
@@ -447,7 +448,7 @@ def set_mapping(
 
 
 def release_held_for_method(
-    session: Session, account_id: int, source_code: str, now: datetime
+    session: Session, account_id: int, source_code: str, now: datetime, *, actor: str
 ) -> int:
     """Every order held for this ship method goes on the next cycle, unedited (B9, B3)."""
     held = session.exec(
@@ -478,6 +479,7 @@ def release_held_for_method(
         include_connection_alerts=False,
         now=now,
         detail="mapping added",
+        actor=actor,
     )
     return released
 

@@ -55,3 +55,17 @@ class ScaledClock:
     def now(self) -> datetime:
         elapsed = self._monotonic() - self._origin
         return self._start + timedelta(seconds=elapsed * self.factor)
+
+    def from_wall(self, when: datetime) -> datetime:
+        """A wall-clock instant (the scheduler's next run) as this clock will read it then."""
+        return self.now() + (when - datetime.now(UTC)) * self.factor
+
+
+def speed_of(clock: Clock) -> float | None:
+    """How many times faster than the wall clock ``clock`` runs, if it is scaled (the demo)."""
+    return clock.factor if isinstance(clock, ScaledClock) else None
+
+
+def reading_at(clock: Clock, when: datetime) -> datetime:
+    """A wall-clock instant as ``clock`` will read it: the same but on a scaled clock."""
+    return clock.from_wall(when) if isinstance(clock, ScaledClock) else when

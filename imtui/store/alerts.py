@@ -106,9 +106,11 @@ def resolve_alerts_for(
     include_connection_alerts: bool = True,
     detail: str = "retry succeeded",
     candidates: list[Alert] | None = None,
+    actor: str = AUTO,
 ) -> list[Alert]:
     """Auto-resolve what a success proves wrong (B2): the record's open alerts and, because the
-    remote answered on that channel, the connection's outage alerts for the channel."""
+    remote answered on that channel, the connection's outage alerts for the channel. A fix a
+    person saved (an address, a mapping) resolves in their name (``actor``)."""
     conditions = []
     if subject:
         conditions.append(Alert.subject == subject)
@@ -148,9 +150,9 @@ def resolve_alerts_for(
     for alert in resolved:
         alert.state = AlertState.RESOLVED
         alert.resolved_at = now
-        alert.resolved_by = AUTO
+        alert.resolved_by = actor
         session.add(alert)
-        _event(session, alert, now, "auto_resolved", AUTO, detail)
+        _event(session, alert, now, "auto_resolved" if actor == AUTO else "resolved", actor, detail)
     return resolved
 
 

@@ -47,6 +47,7 @@ from imtui.tui.screens.detail import (
     OutboxDetailScreen,
     RetryDetailScreen,
 )
+from imtui.tui.screens.form import FormScreen
 from imtui.tui.screens.help import HelpScreen, screen_keys
 from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
@@ -332,6 +333,7 @@ class DashboardApp(App[None]):
             next_run=backend.next_run(),
             worker_error=backend.worker_error(),
             counts=self.counts,
+            speed=backend.clock_speed(),
         )
 
     # -- actions: results come back here ---------------------------------------------------------
@@ -385,6 +387,20 @@ class DashboardApp(App[None]):
 
         question = Content(f"Cancel email {ids[0]}? It will not be sent.")
         self.push_screen(ConfirmScreen(question, confirm="Don't send"), answered)
+
+    async def action_quit(self) -> None:
+        """q (or ctrl+q) quits at once — unless a form holds typed changes: a q meant for a
+        form's button must not throw them away unasked."""
+        if not any(isinstance(s, FormScreen) and s.changed() for s in self.screen_stack):
+            self.exit()
+            return
+
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.exit()
+
+        question = Content("Quit, and lose the changes typed into the form?")
+        self.push_screen(ConfirmScreen(question, confirm="Quit", refuse="Keep editing"), answered)
 
     def confirm_dismiss(self, ids: list[int]) -> None:
         def answered(yes: bool | None) -> None:

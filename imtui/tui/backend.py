@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation
 from imtui.engine import actions, contact_actions
-from imtui.engine.clock import Clock, SystemClock
+from imtui.engine.clock import Clock, SystemClock, reading_at, speed_of
 from imtui.store import contacts, listing, outbox, windows
 from imtui.store.audit import current_user
 from imtui.store.changes import ChangeProbe
@@ -494,9 +494,16 @@ class Backend:
         return self.service is not None or self._expects_worker
 
     def next_run(self) -> datetime | None:
+        """When the engine's next cycle starts, on the engine's clock (the demo's runs fast:
+        its details and ages read that clock, so the header must too)."""
         if self.service is None or not self.service.scheduler.scheduler.running:
             return None
-        return self.service.scheduler.next_run_time
+        when = self.service.scheduler.next_run_time
+        return None if when is None else reading_at(self._clock, when)
+
+    def clock_speed(self) -> float | None:
+        """How much faster than real time the engine's clock runs (the demo), if it does."""
+        return speed_of(self._clock)
 
     def email_off(self) -> str | None:
         """Why this process sends no alert email, if it does not (None when a separate worker

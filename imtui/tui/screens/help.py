@@ -27,7 +27,14 @@ FILTER_HELP = (
     "e.g. on orders, 'status:held method:SAME_DAY_COURIER' then R resends all of them."
 )
 STATE_HELP = (
-    "!  needs a person   ↻  open, retried by itself   ✓  resolved by a retry   –  dismissed"
+    "!  needs a person     ↻  open, retried by itself\n"
+    "✓  resolved (a retry got through, or a fix was saved)     –  dismissed"
+)
+COUNTS_HELP = (
+    "alerts  open alerts          act   of those, the ones only a person can fix\n"
+    "due     retries due now      held  records waiting for a fix (not retried)\n"
+    "skip    records given up on after their deadline (resend them once fixed)\n"
+    "⟳       when the engine's next cycle starts (in the demo its time runs faster: ×240)"
 )
 
 
@@ -82,6 +89,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content(FILTER_HELP), classes="help-text")
             yield Static(Content.styled("Alert state (S)", "bold"), classes="help-section")
             yield Static(Content(STATE_HELP), classes="help-text")
+            yield Static(Content.styled("Header counts", "bold"), classes="help-section")
+            yield Static(Content(COUNTS_HELP), classes="help-text")
 
     def _table(self, keys: list[KeyAction]) -> Table:
         table = Table.grid(padding=(0, 2))

@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.orders import OrderStatus
+from imtui.domain.text import plural
 from imtui.store.rows import AccountRow, MappingRow, OrderFilter
 from imtui.tui.filters import OrderQuery
 from imtui.tui.messages import Refused
@@ -156,7 +157,8 @@ class MappingFormScreen(FormScreen[None]):
             )
             self._prefill(current)
         if held:
-            about += f" {held:,} order(s) are held for {code}."
+            are = "is" if held == 1 else "are"
+            about += f" {plural(held, 'order')} {are} held for {code}."
         self.query_one("#form-about", Static).update(Content(about))
         carriers = sorted({m.carrier for m in mappings})
         self.carriers = carriers
@@ -269,6 +271,6 @@ class MappingFormScreen(FormScreen[None]):
         self.app.call_from_thread(backend.wake)
         code = safe(values["source_code"], limit=60)
         self.app.call_from_thread(
-            self.app.notify, f"mapped {code}; released {released} held order(s)"
+            self.app.notify, f"mapped {code}; released {plural(released, 'held order')}"
         )
         self.app.call_from_thread(self.dismiss, None)

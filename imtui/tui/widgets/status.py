@@ -45,8 +45,10 @@ class StatusHeader(Horizontal):
         worker_error: str | None,
         counts: HeaderCounts | None,
         note: str | None = None,
+        speed: float | None = None,
     ) -> None:
         self._state = {
+            "speed": speed,
             "account": account,
             "runs_worker": runs_worker,
             "next_run": next_run,
@@ -92,10 +94,12 @@ def header_parts(
     worker_error: str | None,
     counts: HeaderCounts | None,
     note: str | None = None,
+    speed: float | None = None,
 ) -> tuple[Content, Content, Content]:
     """The account, the engine and the counts for a terminal ``width`` cells wide; a ``note``
     (opening the database, or why it could not be opened) stands where the engine's state
-    goes."""
+    goes. A ``speed`` says the engine's time runs that many times faster (the demo): every
+    time on screen reads its clock."""
     right: list[tuple[str, str]] = []
     if counts is not None:
         right += _count("alerts", counts.open_alerts, "$warning")
@@ -116,6 +120,9 @@ def header_parts(
     elif next_run is not None:
         at = f"{next_run.astimezone():%H:%M:%S}"
         choices, style = [f"engine ⟳{at}", f"⟳{at}", "⟳"], "$success"
+        if speed:
+            fast = f"time ×{speed:g}"
+            choices = [f"engine ⟳{at} {fast}", f"⟳{at} {fast}", f"⟳ {fast}", *choices[1:]]
     else:
         choices, style = ["engine on", "on"], "$success"
     name = safe(account, limit=60)
