@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from imtui.domain.contacts import DEFAULT_DAILY_HOUR
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation
 from imtui.engine import actions, contact_actions
 from imtui.engine.clock import Clock, SystemClock, reading_at, speed_of
+from imtui.notify.settings import EmailSettingsError, load_email_settings
 from imtui.store import contacts, listing, outbox, windows
 from imtui.store.audit import current_user
 from imtui.store.changes import ChangeProbe
@@ -509,6 +511,16 @@ class Backend:
         """Why this process sends no alert email, if it does not (None when a separate worker
         sends it: that process's settings are not known here)."""
         return None if self.service is None else self.service.mailer.why_off()
+
+    def digest_hour(self) -> int:
+        """The hour (UTC) daily digests go out: the email jobs' setting here, else what a
+        separate worker reads from the environment, else the default."""
+        if self.service is not None:
+            return self.service.mailer.settings.digest_hour
+        try:
+            return load_email_settings().digest_hour
+        except EmailSettingsError:
+            return DEFAULT_DAILY_HOUR
 
     def worker_error(self) -> str | None:
         return None if self.service is None else self.service.scheduler.last_error

@@ -25,12 +25,17 @@ if TYPE_CHECKING:
     from imtui.store.rows import AccountRow
     from imtui.tui.app import DashboardApp
 
-FREQUENCIES: list[tuple[str, str]] = [
-    ("immediately — every alert that needs a person, as it opens", "immediately"),
-    ("hourly digest", "hourly"),
-    ("daily digest", "daily"),
-    ("off — no email at all", "off"),
-]
+
+def frequencies(digest_hour: int) -> list[tuple[str, str]]:
+    """The choices of how often a contact is emailed, the daily digest's hour (UTC) in it."""
+    return [
+        ("immediately — every alert that needs a person, as it opens", "immediately"),
+        ("hourly digest", "hourly"),
+        (f"daily digest at {digest_hour:02d}:00 UTC", "daily"),
+        ("off — no email at all", "off"),
+    ]
+
+
 FIELDS = ("name", "email", "frequency")
 
 
@@ -79,9 +84,9 @@ class ContactFormScreen(FormScreen[None]):
                 )
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-email", classes="field-error")
-                yield Label(Content("Email me"), classes="field-label")
+                yield Label(Content("Email them"), classes="field-label")
                 yield Select(
-                    FREQUENCIES,
+                    frequencies(self.dashboard.backend.digest_hour()),
                     id="field-frequency",
                     compact=True,
                     allow_blank=False,

@@ -116,6 +116,12 @@ class ContactsScreen(ListScreen):
     def make_pane(self) -> RecordPane[Any, Any]:
         return ContactsPane(ContactQuery(account_id=self.account_id))
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        off = self.dashboard.backend.email_off()
+        if off:
+            self.show_note(f" · email off: {safe(off, limit=80)}")
+
     def action_add(self) -> None:
         if self.account_id is not None:
             self.dashboard.open_contact_form(None, self.account_id)

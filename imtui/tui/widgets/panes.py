@@ -555,11 +555,16 @@ class ContactsPane(RecordPane["ContactRow", ContactQuery]):
                 safe(record.email, limit=254),
                 safe(record.frequency),
                 str(record.waiting) if record.waiting else "",
-                countdown(record.next_digest_at, now) if record.next_digest_at else "",
+                self._digest_when(record, now),
                 safe(record.account, limit=60),
             ),
             tone,
         )
+
+    def _digest_when(self, record: ContactRow, now: datetime) -> str:
+        if record.next_digest_at is None:
+            return ""
+        return EMAIL_OFF if self.backend.email_off() else countdown(record.next_digest_at, now)
 
     def describe_filter(self) -> str:
         return ""
@@ -567,6 +572,9 @@ class ContactsPane(RecordPane["ContactRow", ContactQuery]):
     def next_sort(self) -> str:
         return self.sort.label
 
+
+EMAIL_OFF = "email off"
+"""What a contact's next digest, or a waiting email, shows when this process sends no email."""
 
 OUTBOX_TONES = {"failing": "bad", "queued": "warn", "sending": "warn", "cancelled": "muted"}
 
@@ -583,7 +591,7 @@ class OutboxPane(RecordPane["OutboxRow", OutboxQuery]):
         Column("id", "ID", 5, right=True),
         Column("state", "STATE", 9),
         Column("attempts", "N", 3, right=True),
-        Column("when", "WHEN", 8, right=True),
+        Column("when", "WHEN", 9, right=True),
         Column("to", "TO", 22, max_width=36),
         Column("kind", "KIND", 6, drop=1),
         Column("reply", "SERVER REPLY / SUBJECT", 0),
@@ -595,7 +603,9 @@ class OutboxPane(RecordPane["OutboxRow", OutboxQuery]):
     def table_row(self, record: OutboxRow, now: datetime) -> TableRow:
         state = record.state
         if state in ("queued", "failing"):
-            when = countdown(record.next_attempt_at, now)
+            # With email off nothing is late: it waits for email to be set up.
+            off = self.backend.email_off()
+            when = EMAIL_OFF if off else countdown(record.next_attempt_at, now)
         elif state == "sending":
             when = "sending"
         else:
