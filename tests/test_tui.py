@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
@@ -26,6 +27,7 @@ from tests.tui_support import (
     alerts,
     audit,
     make_app,
+    notices,
     order,
     pane,
     screen_lines,
@@ -364,8 +366,42 @@ async def test_a_resend_that_fails_again_says_why_in_the_remote_systems_words(
         await pilot.press("r")
 
         def said() -> list[str]:
-            return [str(n.message) for n in app._notifications if "sent " in str(n.message)]
+            return [text for text in notices(app) if "sent " in text]
 
         await wait_for(pilot, lambda: bool(said()))
         assert said()[-1].startswith("sent 0 of 1 now — #1001: ")
         assert "unavailable" in said()[-1]
+
+
+async def test_shift_d_dismisses_the_open_alerts_matching_and_says_which_are_closed(
+    db, sandbox, world, engine, clock
+):
+    add_shop_order(sandbox, 1001, sku="SKU-999")  # needs a person: stays open
+    add_shop_order(sandbox, 1002)
+    sandbox.faults.add(
+        FaultRule("wms.create_order", "http_503", times=1, retry_after=1, reference="ACME-1002")
+    )
+    await engine.run_once()
+    clock.advance(timedelta(hours=1))
+    await engine.run_once()  # the 503 heals: its alert is resolved
+    [still_open] = alerts(db, state=AlertState.OPEN)
+    assert len(alerts(db)) == 2
+
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"state:all", "enter")
+        await wait_for(pilot, lambda: len(pane(app, "alerts").records) == 2)
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = str(app.screen.question)
+        assert "Dismiss the 1 open alert matching" in question
+        assert "1 more matches: closed already" in question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: alerts(db, id=still_open.id)[0].state == "dismissed")
+        assert [a.state for a in alerts(db)].count("resolved") == 1  # left as it was
+        await pilot.press("D")
+        await wait_for(pilot, lambda: any("closed already" in text for text in notices(app)))
+        assert not isinstance(app.screen, ConfirmScreen)
+    dismissed = [e for e in audit(db) if e.action == "alert.dismiss"]
+    assert [e.actor for e in dismissed] == [ACTOR]

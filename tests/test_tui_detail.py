@@ -18,7 +18,7 @@ from imtui.sandbox import FaultRule
 from imtui.store.models import Attempt
 from imtui.tui.screens.detail import AlertDetailScreen
 from tests.conftest import ACTOR, add_shop_order
-from tests.tui_support import alerts, make_app, order, settle, wait_for
+from tests.tui_support import alerts, make_app, notices, order, settle, wait_for
 
 HOUR = timedelta(hours=1)
 
@@ -185,7 +185,7 @@ async def test_d_on_a_closed_alert_says_so_without_asking(db, sandbox, world, en
         await pilot.press("d")
         await pilot.pause(0.1)
         assert app.screen is screen  # no question asked
-        assert any("already resolved" in str(n.message) for n in app._notifications)
+        assert any("already resolved" in text for text in notices(app))
 
 
 async def test_every_remote_message_is_shown_in_full_and_inert(db, sandbox, world, engine):

@@ -21,7 +21,7 @@ from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.detail import OutboxDetailScreen
 from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
 from tests.conftest import ACTOR
-from tests.tui_support import audit, make_app, settle, type_fast, wait_for
+from tests.tui_support import audit, make_app, notices, settle, type_fast, wait_for
 
 REFUSED = "451 4.3.0 Mailbox temporarily unavailable"
 
@@ -304,9 +304,7 @@ async def test_the_outbox_says_when_email_is_off_and_why(db, world, engine, cloc
         before = emails(db)[ids["queued"]].next_attempt_at
         screen.pane.table.move_cursor([r.id for r in screen.pane.records].index(ids["queued"]))
         await pilot.press("r")
-        await wait_for(
-            pilot, lambda: any("email is off" in str(n.message) for n in app._notifications)
-        )
+        await wait_for(pilot, lambda: any("email is off" in text for text in notices(app)))
         assert emails(db)[ids["queued"]].next_attempt_at == before  # nothing pretended
 
 

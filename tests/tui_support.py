@@ -112,3 +112,9 @@ def type_fast(pilot: Any, *keys: str) -> None:
         event = events.Key(name, char)
         event.set_sender(pilot.app)
         driver.send_message(event)
+
+
+def notices(app: DashboardApp) -> list[str]:
+    """Every notification the app has shown and not yet timed out (Textual keeps them in a
+    private list: this is the one place the tests read it)."""
+    return [str(notification.message) for notification in app._notifications]

@@ -93,6 +93,14 @@ class AlertQuery:
     def with_account(self, account_id: int | None) -> AlertQuery:
         return replace(self, filter=replace(self.filter, account_id=account_id))
 
+    def open_only(self) -> AlertQuery | None:
+        """What this matches that is open — the only alerts a dismissal closes — or None when
+        it matches closed alerts only."""
+        states = self.filter.states
+        if states and AlertState.OPEN not in states:
+            return None
+        return replace(self, filter=replace(self.filter, states=(AlertState.OPEN,)))
+
 
 @dataclass(frozen=True, slots=True)
 class OrderQuery:

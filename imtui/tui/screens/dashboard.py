@@ -25,6 +25,7 @@ from textual.widgets import Input, Static
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.retry import Operation
+from imtui.domain.text import plural
 from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.frames import PaintHold
@@ -69,6 +70,14 @@ def once_settled(action: Callable[[DashboardScreen], None]) -> Callable[[Dashboa
         screen.pane().table.when_settled(lambda: action(screen))
 
     return run
+
+
+ROW_NOUNS = {
+    "alerts": ("alert", "alerts"),
+    "orders": ("order", "orders"),
+    "queue": ("queue row", "queue rows"),
+}
+"""What a pane's rows are called in a question about some of them."""
 
 
 class DashboardScreen(Screen[None]):
@@ -477,22 +486,42 @@ class DashboardScreen(Screen[None]):
     def _ask_all_matching(self, verb: str) -> None:
         pane = self.pane()
         backend = self.backend
+        closed = 0
         if isinstance(pane, AlertsPane):
             count = backend.count_alerts(pane.spec)
+            if verb == "dismiss":
+                # Only open alerts can be dismissed: ask about those, say how many are not.
+                open_query = pane.spec.open_only()
+                matched, count = count, backend.count_alerts(open_query) if open_query else 0
+                closed = matched - count
         elif isinstance(pane, OrdersPane):
             count = backend.count_orders(pane.spec)
         else:
             count = backend.count_queue(pane.spec)
-        self.app.call_from_thread(self._confirm_all, pane, verb, count)
+        self.app.call_from_thread(self._confirm_all, pane, verb, count, closed)
 
-    def _confirm_all(self, pane: RecordPane[Any, Any], verb: str, count: int) -> None:
-        if count == 0:
-            self.notify("nothing matches the filter")
-            return
+    def _confirm_all(
+        self, pane: RecordPane[Any, Any], verb: str, count: int, closed: int = 0
+    ) -> None:
         filter_text = safe(pane.spec.text, limit=60) or "no filter"
-        question = Content(
-            f"{verb.capitalize()} all {count:,} {pane.title.lower()} matching “{filter_text}”?"
-        )
+        if count == 0:
+            if closed:
+                are = "is" if closed == 1 else "are all"
+                said = f"{plural(closed, 'alert')} match “{filter_text}”: {are} closed already"
+                self.notify(said, severity="warning")
+            else:
+                self.notify("nothing matches the filter")
+            return
+        one, many = ROW_NOUNS[pane.pane_name]
+        open_ = "open " if closed else ""  # some match but are closed: say which are asked
+        what = f"the 1 {open_}{one}" if count == 1 else f"all {count:,} {open_}{many}"
+        asked = f"{verb.capitalize()} {what} matching “{filter_text}”?"
+        if closed:
+            more = "1 more matches: closed already, left as it is"
+            if closed > 1:
+                more = f"{closed:,} more match: closed already, left as they are"
+            asked += f"\n\n{more}."
+        question = Content(asked)
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -512,7 +541,11 @@ class DashboardScreen(Screen[None]):
         backend = self.backend
         report: ActionReport
         if isinstance(pane, AlertsPane):
-            ids = targets if targets is not None else backend.matching_alert_ids(pane.spec)
+            query = pane.spec.open_only() if verb == "dismiss" else pane.spec
+            if targets is not None:
+                ids = targets
+            else:
+                ids = backend.matching_alert_ids(query) if query is not None else []
             if verb == "dismiss":
                 report = backend.dismiss_alerts(ids)
             else:
