@@ -405,3 +405,30 @@ async def test_shift_d_dismisses_the_open_alerts_matching_and_says_which_are_clo
         assert not isinstance(app.screen, ConfirmScreen)
     dismissed = [e for e in audit(db) if e.action == "alert.dismiss"]
     assert [e.actor for e in dismissed] == [ACTOR]
+
+
+async def test_resending_all_says_how_many_went_back_on_hold_and_how_many_wait_a_retry(
+    db, sandbox, world, engine
+):
+    for number in (1001, 1002):
+        add_shop_order(sandbox, number)
+    for number in (1003, 1004):
+        add_shop_order(sandbox, number, address=BAD_ADDRESSES["missing_address1"])
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=10, retry_after=1))
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 4)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+
+        def said() -> list[str]:
+            return [text for text in notices(app) if text.startswith("sent ")]
+
+        await wait_for(pilot, lambda: bool(said()))
+    summary = said()[-1]
+    assert summary.startswith("sent 0 of 4 now — #1001: ")
+    assert summary.endswith("; 2 more held for a person (see the queue)"), summary

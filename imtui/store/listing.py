@@ -367,20 +367,29 @@ def retry_row(session: Session, item_id: int) -> RetryRow | None:
     return None if item is None else as_retry_row(item)
 
 
-def waiting_rows(session: Session, item_ids: list[int], limit: int) -> tuple[list[RetryRow], int]:
-    """Of these queue rows, the ones not done: the first ``limit`` (by id) and how many."""
+def waiting_rows(
+    session: Session, item_ids: list[int], limit: int
+) -> tuple[list[RetryRow], dict[str, int]]:
+    """Of these queue rows, the ones not done: the first ``limit`` (by id), and how many are
+    in each state ("held" waits for a person, "due" for its next try)."""
     rows: list[RetryRow] = []
-    waiting = 0
+    states: dict[str, int] = {}
     for start in range(0, len(item_ids), 500):
         chunk = item_ids[start : start + 500]
         condition = col(RetryItem.id).in_(chunk) & (RetryItem.state != RetryState.DONE)
-        waiting += int(session.exec(select(func.count(col(RetryItem.id))).where(condition)).one())
+        counted = session.exec(
+            select(RetryItem.state, func.count(col(RetryItem.id)))
+            .where(condition)
+            .group_by(RetryItem.state)
+        )
+        for state, count in counted:
+            states[str(state)] = states.get(str(state), 0) + int(count)
         if len(rows) < limit:
             found = session.exec(
                 select(RetryItem).where(condition).order_by(col(RetryItem.id)).limit(limit)
             )
             rows += [as_retry_row(item) for item in found][: limit - len(rows)]
-    return rows, waiting
+    return rows, states
 
 
 def as_retry_row(item: RetryItem) -> RetryRow:

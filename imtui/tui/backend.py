@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from imtui.domain.contacts import DEFAULT_DAILY_HOUR
 from imtui.domain.records import Address
-from imtui.domain.retry import Operation
+from imtui.domain.retry import Operation, RetryState
 from imtui.engine import actions, contact_actions
 from imtui.engine.clock import Clock, SystemClock, reading_at, speed_of
 from imtui.notify.settings import EmailSettingsError, load_email_settings
@@ -76,7 +76,8 @@ class SendResult:
     sent: int = 0
     failures: tuple[RetryRow, ...] = ()
     """The first few rows still waiting, as they are after the try (last error, next try)."""
-    waiting: int = 0
+    left: dict[str, int] = field(default_factory=dict)
+    """How many rows not sent are in each queue state ("held", "due", …)."""
 
     def summary(self) -> str:
         text = f"sent {self.sent} of {self.total} now"
@@ -86,8 +87,18 @@ class SendResult:
         ]
         if reasons:
             text += " — " + "; ".join(reasons)
-        if self.waiting > len(reasons):
-            text += f"; {self.waiting - len(reasons)} more waiting, see the queue"
+        unnamed = dict(self.left)
+        for row in self.failures:
+            unnamed[row.state] = unnamed.get(row.state, 0) - 1
+        held = unnamed.pop(RetryState.HELD, 0)
+        later = sum(count for count in unnamed.values() if count > 0)
+        more = []
+        if held > 0:
+            more.append(f"{held} more held for a person")
+        if later:
+            more.append(f"{later} more to be tried again")
+        if more:
+            text += f"; {', '.join(more)} (see the queue)"
         return text
 
 
@@ -482,9 +493,8 @@ class Backend:
             return SendResult(total=total, sent=succeeded)
         ids = [item_id for item_ids in to_send.values() for item_id in item_ids]
         waiting = await asyncio.to_thread(self._read, listing.waiting_rows, ids, NAMED_FAILURES)
-        return SendResult(
-            total=total, sent=succeeded, failures=tuple(waiting[0]), waiting=waiting[1]
-        )
+        rows, left = waiting
+        return SendResult(total=total, sent=succeeded, failures=tuple(rows), left=left)
 
     def wake(self) -> None:
         """Run the next cycle now (after a new mapping released held orders)."""
