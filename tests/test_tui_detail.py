@@ -138,6 +138,10 @@ async def test_ship_method_alert_lists_the_orders_it_holds_and_all_their_attempt
     assert sorted(row.split()[-1] for row in rows) == ["#1001", "#1002", "#1003"]
     assert all("local_hold" in row for row in rows)
     assert "#1004" not in text
+    # no remote system spoke: a check here held them, and the detail says what fixes it
+    assert "Message (a check here, before sending)" in text and "Remote message" not in text
+    [fix] = [line for line in lines if line.startswith("to fix")]
+    assert fix.split(None, 2)[2].startswith("e opens the ship-method mapping form")
 
 
 async def test_a_closed_alert_no_longer_says_it_needs_a_person(db, sandbox, world, engine, clock):
@@ -148,11 +152,13 @@ async def test_a_closed_alert_no_longer_says_it_needs_a_person(db, sandbox, worl
     async with app.run_test(size=(120, 40)) as pilot:
         lines = await open_detail(pilot, alert.id)
         assert "open, needs a person" in lines[0]
+        assert any(line.startswith("to fix") for line in lines)
         with db.write() as session:
             actions.dismiss(session, alert_id=alert.id, actor=ACTOR, now=clock.now())
         app.screen.refresh_data()
         await wait_for(pilot, lambda: "dismissed" in body_lines(app)[0])
         heading = body_lines(app)[0]
+        assert not any(line.startswith("to fix") for line in body_lines(app))
     assert "needs a person" not in heading
     assert f"dismissed by {ACTOR} (had needed a person)" in heading
 

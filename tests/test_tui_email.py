@@ -320,9 +320,7 @@ async def test_adding_a_contact_with_no_account_yet_is_refused_at_once(tmp_path)
             await pilot.press("c")
             await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
             await pilot.press("n")
-            await wait_for(
-                pilot, lambda: any("no account yet" in str(n.message) for n in app._notifications)
-            )
+            await wait_for(pilot, lambda: any("no account yet" in text for text in notices(app)))
             assert not isinstance(app.screen, Form)
     finally:
         empty.dispose()

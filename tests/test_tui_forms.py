@@ -29,6 +29,7 @@ from tests.tui_support import (
     alerts,
     audit,
     make_app,
+    notices,
     order,
     pane,
     screen_text,
@@ -50,7 +51,7 @@ def text_of(screen, selector: str) -> str:
 
 
 def notified(app, words: str) -> bool:
-    return any(words in str(n.message) for n in app._notifications)
+    return any(words in text for text in notices(app))
 
 
 async def filter_pane(pilot, app, name: str, text: str, rows: int) -> None:
@@ -347,8 +348,18 @@ async def test_e_on_an_unknown_sku_alert_shows_its_detail_and_what_fixes_it(
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
         assert app.screen.key == alert.id
-        said = [str(n.message) for n in app._notifications]
-        assert any("the WMS has no item SKU-999: add it there" in m for m in said)
+        await wait_for(pilot, lambda: app.screen.data is not None)
+        await wait_for(
+            pilot, lambda: "the WMS has no item SKU-999: add it there" in detail_text(app)
+        )
+        assert "to fix" in detail_text(app)
+
+
+def detail_text(app) -> str:
+    """The whole detail (scrolled or not), its lines joined by spaces (long ones wrap)."""
+    body = app.screen.query_one("#detail-body")
+    lines = [body.render_line(y).text.strip() for y in range(body.size.height)]
+    return " ".join(line for line in lines if line)
 
 
 # -- esc on a form asks before throwing away what was typed -----------------------------------

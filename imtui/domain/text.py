@@ -7,6 +7,7 @@ Every place that shows such text (CLI, dashboard, email) passes it through :func
 from __future__ import annotations
 
 import re
+from difflib import get_close_matches
 
 BIDI_CONTROLS = frozenset(
     {
@@ -64,3 +65,11 @@ def hide_url_passwords(text: str) -> str:
 def plural(count: int, noun: str) -> str:
     """ "1 order", "2 orders", "10,000 orders"."""
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def closest_spelling(value: str, known: list[str]) -> str | None:
+    """The one of ``known`` that ``value`` is most likely a misspelling of, if one is obvious
+    (case aside: "fedx" → "FEDEX")."""
+    by_lower = {k.lower(): k for k in known}
+    close = get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None

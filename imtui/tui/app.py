@@ -72,18 +72,6 @@ EDITABLE_KINDS = (*ADDRESS_KINDS, AlertKind.VALIDATION)
 """Alerts an edit of the order's ship-to or method can fix (``e`` opens the order's form)."""
 
 
-def fix_advice(kind: str, sku: str | None) -> str:
-    """What fixes an alert that no form here can: said when ``e`` lands on its detail."""
-    if kind == AlertKind.UNKNOWN_SKU:
-        item = f"item {sku}" if sku else "the item"
-        return f"the WMS has no {item}: add it there (or correct the shop order), then r resends"
-    if kind in (AlertKind.CREDENTIALS_REJECTED, AlertKind.BAD_CONFIGURATION):
-        return "fix the connection: imtui connection credentials|show (the detail says which)"
-    if kind == AlertKind.SKIPPED:
-        return "past its retry window: r resends it now"
-    return "retried by itself; r resends now"
-
-
 @dataclass(frozen=True, slots=True)
 class StartAt:
     """Where the dashboard opens: ``imtui open alert/<id>`` lands on that alert's fix."""
@@ -477,11 +465,8 @@ class DashboardApp(App[None]):
         elif alert.kind in EDITABLE_KINDS and alert.order_id is not None:
             self.open_order_form(alert.order_id)
         else:
-            # Nothing here to edit: the alert's detail, and what fixes it.
+            # Nothing here to edit: the alert's detail, which says what fixes it.
             self.open_alert_detail(alert_id)
-            advice = fix_advice(alert.kind, alert.sku)
-            if advice:
-                self.notify(safe(advice, limit=300), timeout=10, markup=False)
 
     # -- app-wide keys -----------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from imtui.domain.alerts import AlertState, state_in_words
+from imtui.domain.alerts import LOCAL_KINDS, AlertState, how_to_fix, state_in_words
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
@@ -258,9 +258,20 @@ class AlertDetailScreen(DetailScreen):
                         f"last {stamp(alert.last_seen)}",
                     ),
                     ("resolved" if alert.state == AlertState.RESOLVED else "dismissed", resolved),
+                    (
+                        "to fix",
+                        how_to_fix(alert.kind, alert.sku, alert.connection_id)
+                        if alert.state == AlertState.OPEN
+                        else None,
+                    ),
                 ]
             ),
-            Text("\nRemote message (verbatim)", style="bold"),
+            Text(
+                "\nMessage (a check here, before sending)"
+                if alert.kind in LOCAL_KINDS
+                else "\nRemote message (verbatim)",
+                style="bold",
+            ),
             safe_block(alert.message),
             Text("\nHistory", style="bold"),
         ]

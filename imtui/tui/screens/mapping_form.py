@@ -9,7 +9,6 @@ carriers in use yet there is nothing to compare with, and no warning.
 
 from __future__ import annotations
 
-from difflib import get_close_matches
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
@@ -22,7 +21,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.orders import OrderStatus
-from imtui.domain.text import plural
+from imtui.domain.text import closest_spelling, plural
 from imtui.store.rows import AccountRow, MappingRow, OrderFilter
 from imtui.tui.filters import OrderQuery
 from imtui.tui.messages import Refused
@@ -45,19 +44,12 @@ DEFAULT_BILLING = "Prepaid"
 NOT_IN_USE = "not a carrier in use here"
 
 
-def closest_carrier(carrier: str, known: list[str]) -> str | None:
-    """The carrier in use that ``carrier`` is most likely a misspelling of, if one is obvious."""
-    by_lower = {k.lower(): k for k in known}
-    close = get_close_matches(carrier.lower(), list(by_lower), n=1, cutoff=0.6)
-    return by_lower[close[0]] if close else None
-
-
 def carrier_warning(carrier: str, known: list[str]) -> str:
     """What to say next to the carrier field ("" when the carrier is one in use, or none is)."""
     carrier = carrier.strip()  # saving strips it too
     if not carrier or not known or carrier in known:
         return ""
-    closest = closest_carrier(carrier, known)
+    closest = closest_spelling(carrier, known)
     if closest is not None:
         return f"{NOT_IN_USE}: check the WMS spells it '{safe(closest, limit=30)}'"
     return f"{NOT_IN_USE}: check the WMS has it"

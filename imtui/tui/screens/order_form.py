@@ -2,6 +2,11 @@
 
 Saving writes through :func:`imtui.engine.actions.edit_order` (which re-queues the order and
 audits the change) and the order is sent at once (B3, B4).
+
+A ship method the account has no mapping for holds the order again at once ("no ship map"), so
+one is warned about as it is typed, and saving it asks first. The engine looks the method up
+exactly as spelt ("ups_ground" is not "UPS_GROUND"), and so does the form. The order's own
+method, unchanged, is neither warned about nor asked about: the edit is of something else.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
 from imtui.domain.orders import NOT_IN_WMS
+from imtui.domain.text import closest_spelling
 from imtui.store.rows import OrderDetail, OrderRow
 from imtui.tui.messages import ActionDone, Refused
+from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.form import FormScreen
 from imtui.tui.text import hold_reason, safe
 from imtui.tui.widgets.field import FieldInput
@@ -42,6 +49,19 @@ FIELDS = (*ADDRESS_LABELS, "ship_method_code")
 NOT_EDITABLE = "only orders on their way to the WMS can be edited"
 
 
+def method_warning(code: str, mapped: list[str], original: str) -> str:
+    """What to say next to the ship-method field ("" when the account maps the method, or it is
+    the order's own, unchanged)."""
+    code = code.strip()  # saving strips it too
+    if not code or code in mapped or code == original.strip():
+        return ""
+    warning = f"{safe(code, limit=60)} is not mapped: the order will be held until it is"
+    closest = closest_spelling(code, mapped)
+    if closest is not None:
+        warning += f"; or is it '{safe(closest, limit=60)}'?"
+    return warning
+
+
 def why_not_editable(order: OrderRow) -> str | None:
     """Why the order's form cannot open (it is in the WMS already), or None."""
     if order.status in NOT_IN_WMS:
@@ -60,6 +80,8 @@ class OrderFormScreen(FormScreen[None]):
         self.order_id = order_id
         self.detail: OrderDetail | None = None
         self.original: dict[str, str] = {}
+        self.methods: list[str] = []
+        """The ship methods the order's account maps: the ones it can be sent with."""
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -116,6 +138,7 @@ class OrderFormScreen(FormScreen[None]):
         values = {name: getattr(detail.address, name) for name in ADDRESS_LABELS}
         values["ship_method_code"] = order.ship_method_code
         self.original = values
+        self.methods = methods
         self.remember_opened(**values)
         for name, value in values.items():
             field = self.query_one(f"#field-{name}", Input)
@@ -148,11 +171,22 @@ class OrderFormScreen(FormScreen[None]):
         by_field = self._problems()
         for name in FIELDS:
             messages = by_field.get(name, [])
+            warning = "" if messages or name != "ship_method_code" else self._method_warning()
             label = self.query_one(f"#error-{name}", Static)
-            label.update(Content("; ".join(messages)))
-            self.query_one(f"#field-{name}", Input).set_class(bool(messages), "-invalid")
-            label.set_class(bool(messages), "-shown")
+            label.update(Content("; ".join(messages) or warning))
+            field = self.query_one(f"#field-{name}", Input)
+            field.set_class(bool(messages), "-invalid")
+            field.set_class(bool(warning), "-warning")
+            label.set_class(bool(warning), "-warning")
+            label.set_class(bool(messages or warning), "-shown")
         return by_field
+
+    def _method_warning(self) -> str:
+        return method_warning(
+            self._values()["ship_method_code"],
+            self.methods,
+            self.original.get("ship_method_code", ""),
+        )
 
     @on(Input.Changed, ".field")
     def _changed(self) -> None:
@@ -174,7 +208,22 @@ class OrderFormScreen(FormScreen[None]):
             return
         values = self._values()
         changes = {k: v for k, v in values.items() if v != self.original.get(k)}
-        self._save(changes)
+        if not self._method_warning():
+            self._save(changes)
+            return
+
+        def answered(save: bool | None) -> None:
+            if save:
+                self._save(changes)
+            else:
+                self.set_focus(self.query_one("#field-ship_method_code", Input))
+
+        code = safe(values["ship_method_code"].strip(), limit=60)
+        question = f"{code} has no mapping: save and hold the order for it?"
+        self.app.push_screen(
+            ConfirmScreen(Content(question), confirm="Save and hold", refuse="Keep editing"),
+            answered,
+        )
 
     @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
     def _save(self, changes: dict[str, str]) -> None:
