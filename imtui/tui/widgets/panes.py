@@ -72,7 +72,8 @@ OPERATION_LABELS = {
 }
 SLOW_READ_S = 0.3
 """A window that takes longer than this to read is announced in the pane's title."""
-ALERT_STATE_LABELS = {"open": "open", "resolved": "auto", "dismissed": "dism"}
+ALERT_STATE_LABELS = {"open": "open", "resolved": "fixed", "dismissed": "closed"}
+"""Resolved: a retry got through or a fix was saved; dismissed: closed by a person as it was."""
 
 
 def alert_glyph(record: AlertRow) -> str:
@@ -381,7 +382,7 @@ class AlertsPane(RecordPane[AlertRow, AlertQuery]):
     columns = [
         Column("id", "ID", 6, right=True),
         Column("glyph", "S", 1, instead_of="state"),
-        Column("state", "STATE", 6, drop=1),
+        Column("state", "STATE", 8, drop=1),
         Column("age", "AGE", 4, right=True),
         Column("count", "N", 3, right=True),
         Column("kind", "KIND", 12),
