@@ -269,6 +269,8 @@ async def test_sort_account_switch_help_and_palette(db, sandbox, world, engine, 
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         assert "Send the row (or the marked rows) now." in screen_text(app)
+        sections = [str(w.render()) for w in app.screen.query(".help-section")]
+        assert "Header counts" in sections and "Order status" in sections
         await pilot.press("escape")
 
         from imtui.tui.commands import ActionCommands
@@ -369,7 +371,7 @@ async def test_a_resend_that_fails_again_says_why_in_the_remote_systems_words(
             return [text for text in notices(app) if "sent " in text]
 
         await wait_for(pilot, lambda: bool(said()))
-        assert said()[-1].startswith("sent 0 of 1 now — #1001: ")
+        assert said()[-1].startswith("sent 0 of 1 now; 1 to be tried again — #1001: ")
         assert "unavailable" in said()[-1]
 
 
@@ -430,5 +432,7 @@ async def test_resending_all_says_how_many_went_back_on_hold_and_how_many_wait_a
 
         await wait_for(pilot, lambda: bool(said()))
     summary = said()[-1]
-    assert summary.startswith("sent 0 of 4 now — #1001: ")
-    assert summary.endswith("; 2 more held for a person (see the queue)"), summary
+    assert summary.startswith("sent 0 of 4 now; 2 held for a person, 2 to be tried again — "), (
+        summary
+    )
+    assert summary.endswith("(see the queue)") and "#1001, #1002: " in summary, summary

@@ -18,7 +18,7 @@ from imtui.sandbox import FaultRule
 from imtui.store.models import Attempt
 from imtui.tui.screens.detail import AlertDetailScreen
 from tests.conftest import ACTOR, add_shop_order
-from tests.tui_support import alerts, make_app, notices, order, settle, wait_for
+from tests.tui_support import alerts, make_app, order, settle, wait_for
 
 HOUR = timedelta(hours=1)
 
@@ -91,6 +91,8 @@ async def test_connection_alert_lists_every_failure_on_its_connection_and_channe
     assert sorted(row.split()[-1] for row in rows) == ["#1001", "#1002", "#1003", "#1005"]
     assert "push tracking" not in text and "#1004" not in text
     assert "The service is unavailable." in text
+    # an outage is about the connection: the order it names is only the latest it hit
+    assert any(line.startswith("latest order hit") for line in lines)
 
 
 async def test_record_alert_lists_each_of_its_sightings_and_no_other_failure(
@@ -177,7 +179,16 @@ async def test_resolved_alert_says_resolved_automatically(db, sandbox, world, en
     assert "resolved automatically" in lines[0] and "needs a person" not in lines[0]
 
 
-async def test_d_on_a_closed_alert_says_so_without_asking(db, sandbox, world, engine, clock):
+def detail_keys(app: Any) -> list[str]:
+    """The descriptions the detail's key bar shows."""
+    from textual.widgets._footer import FooterKey
+
+    return [key.description for key in app.screen.query(FooterKey)]
+
+
+async def test_a_closed_alerts_detail_offers_no_resend_fix_or_dismiss(
+    db, sandbox, world, engine, clock
+):
     add_shop_order(sandbox, 1001)
     sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
     await engine.run_once()
@@ -188,10 +199,28 @@ async def test_d_on_a_closed_alert_says_so_without_asking(db, sandbox, world, en
     async with app.run_test(size=(120, 40)) as pilot:
         await open_detail(pilot, alert.id)
         screen = app.screen
-        await pilot.press("d")
+        await wait_for(pilot, lambda: "Back" in detail_keys(app))
+        assert not {"Resend", "Edit/fix", "Dismiss"} & set(detail_keys(app))
+        await pilot.press("d", "r", "e")
         await pilot.pause(0.1)
-        assert app.screen is screen  # no question asked
-        assert any("already resolved" in text for text in notices(app))
+        assert app.screen is screen  # nothing asked, nothing opened
+
+
+async def test_e_on_an_alert_no_form_fixes_is_not_offered_and_stacks_nothing(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, sku="SKU-999")
+    await engine.run_once()
+    [alert] = alerts(db)
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, alert.id)
+        await wait_for(pilot, lambda: "Resend" in detail_keys(app))
+        assert "Edit/fix" not in detail_keys(app)  # its "to fix" line says what to do
+        depth = len(app.screen_stack)
+        await pilot.press("e", "e")
+        await pilot.pause(0.1)
+        assert len(app.screen_stack) == depth
 
 
 async def test_every_remote_message_is_shown_in_full_and_inert(db, sandbox, world, engine):

@@ -114,7 +114,7 @@ async def test_the_palette_keeps_only_textuals_commands_that_add_to_ours(db, wor
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         system = [command.title for command in app.get_system_commands(app.screen)]
-        assert system == ["Theme", "Screenshot"]  # Quit is q, Keys is ?, no Maximize
+        assert system == ["Theme", "Quit", "Screenshot"]  # Keys is ?, no Maximize
         await pilot.press("colon")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         type_fast(pilot, *"keys")

@@ -109,6 +109,20 @@ def fingerprint(
     return f"{kind}:conn:{connection_id}:{subject}"
 
 
+ORDER_FORM_KINDS = (
+    AlertKind.INCOMPLETE_ADDRESS,
+    AlertKind.ADDRESS_REJECTED,
+    AlertKind.VALIDATION,
+)
+"""Alerts an edit of the order's ship-to or method can fix (the order's form)."""
+
+
+def has_a_form(kind: str) -> bool:
+    """Whether a form in the dashboard fixes an alert of this kind (the mapping form, the
+    order's form): ``e`` opens it. Other kinds are fixed elsewhere, or heal by themselves."""
+    return kind in METHOD_HOLD_KINDS or kind in ORDER_FORM_KINDS
+
+
 LOCAL_KINDS = frozenset({AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.INCOMPLETE_ADDRESS})
 """Raised by a check here before sending: no remote system said anything."""
 

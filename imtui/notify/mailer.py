@@ -299,7 +299,7 @@ class Mailer:
         """Why no email goes out (None when it does): the settings' problem, or no host."""
         if self.problem:
             return self.problem
-        return None if self.settings.enabled else "set IMTUI_SMTP_HOST to send alert email"
+        return None if self.settings.enabled else "set IMTUI_SMTP_HOST"
 
     def _say_why_not(self) -> None:
         if self._told_off:

@@ -31,7 +31,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
+from imtui.domain.alerts import ORDER_FORM_KINDS
+from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.orders import OrderStatus
 from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
@@ -40,7 +41,7 @@ from imtui.tui.messages import ActionDone
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
-from imtui.tui.screens.dashboard import ADDRESS_KINDS, DashboardScreen
+from imtui.tui.screens.dashboard import DashboardScreen
 from imtui.tui.screens.detail import (
     AlertDetailScreen,
     OrderDetailScreen,
@@ -66,10 +67,6 @@ the wheel as package data."""
 
 def style_files() -> list[Path]:
     return sorted(STYLES.glob("*.tcss"))
-
-
-EDITABLE_KINDS = (*ADDRESS_KINDS, AlertKind.VALIDATION)
-"""Alerts an edit of the order's ship-to or method can fix (``e`` opens the order's form)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +193,11 @@ class DashboardApp(App[None]):
         self._paint_header()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Of Textual's own palette entries, only what adds to ours: Quit and Keys repeat `q`
-        and `?`, and Maximize would take a pane out of the layout its keys expect."""
+        """Of Textual's own palette entries, only what adds to ours: Keys repeats `?`, and
+        Maximize would take a pane out of the layout its keys expect. (Quit runs our
+        :meth:`action_quit`, which asks when a form holds typed changes.)"""
         for command in super().get_system_commands(screen):
-            if command.title in ("Theme", "Screenshot"):
+            if command.title in ("Quit", "Theme", "Screenshot"):
                 yield command
 
     def on_unmount(self) -> None:
@@ -462,11 +460,13 @@ class DashboardApp(App[None]):
         alert = detail.alert
         if alert.kind in METHOD_HOLD_KINDS and detail.ship_method_code:
             self.open_mapping_form(alert.account_id, detail.ship_method_code)
-        elif alert.kind in EDITABLE_KINDS and alert.order_id is not None:
+        elif alert.kind in ORDER_FORM_KINDS and alert.order_id is not None:
             self.open_order_form(alert.order_id)
         else:
-            # Nothing here to edit: the alert's detail, which says what fixes it.
-            self.open_alert_detail(alert_id)
+            # Nothing here to edit: the alert's detail, which says what fixes it (once).
+            screen = self.screen
+            if not (isinstance(screen, AlertDetailScreen) and screen.key == alert_id):
+                self.open_alert_detail(alert_id)
 
     # -- app-wide keys -----------------------------------------------------------------------
 

@@ -80,25 +80,23 @@ class SendResult:
     """How many rows not sent are in each queue state ("held", "due", …)."""
 
     def summary(self) -> str:
+        """ "sent 0 of 6 now; 4 held for a person, 2 to be tried again — #1007, #1008: <the
+        remote's words>": what happened first, then why, each reason once."""
         text = f"sent {self.sent} of {self.total} now"
-        reasons = [
-            f"{row.subject_label}: {(row.last_error or row.state).splitlines()[0]}"
-            for row in self.failures
-        ]
-        if reasons:
-            text += " — " + "; ".join(reasons)
-        unnamed = dict(self.left)
+        held = self.left.get(RetryState.HELD, 0)
+        later = sum(n for state, n in self.left.items() if state != RetryState.HELD)
+        counts = [f"{held} held for a person"] if held else []
+        counts += [f"{later} to be tried again"] if later else []
+        if counts:
+            text += "; " + ", ".join(counts)
+        by_reason: dict[str, list[str]] = {}
         for row in self.failures:
-            unnamed[row.state] = unnamed.get(row.state, 0) - 1
-        held = unnamed.pop(RetryState.HELD, 0)
-        later = sum(count for count in unnamed.values() if count > 0)
-        more = []
-        if held > 0:
-            more.append(f"{held} more held for a person")
-        if later:
-            more.append(f"{later} more to be tried again")
-        if more:
-            text += f"; {', '.join(more)} (see the queue)"
+            reason = (row.last_error or row.state).splitlines()[0]
+            by_reason.setdefault(reason, []).append(row.subject_label)
+        if by_reason:
+            text += " — " + "; ".join(f"{', '.join(o)}: {r}" for r, o in by_reason.items())
+        if sum(self.left.values()) > len(self.failures):
+            text += " (see the queue)"
         return text
 
 

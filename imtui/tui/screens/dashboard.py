@@ -503,19 +503,20 @@ class DashboardScreen(Screen[None]):
     def _confirm_all(
         self, pane: RecordPane[Any, Any], verb: str, count: int, closed: int = 0
     ) -> None:
-        filter_text = safe(pane.spec.text, limit=60) or "no filter"
+        filter_text = safe(pane.spec.text, limit=60)
+        where = f"matching “{filter_text}”" if filter_text else "in the pane (no filter)"
         if count == 0:
             if closed:
                 are = "is" if closed == 1 else "are all"
-                said = f"{plural(closed, 'alert')} match “{filter_text}”: {are} closed already"
+                said = f"{plural(closed, 'alert')} {where}: {are} closed already"
                 self.notify(said, severity="warning")
             else:
-                self.notify("nothing matches the filter")
+                self.notify("nothing matches the filter" if filter_text else "nothing here")
             return
         one, many = ROW_NOUNS[pane.pane_name]
         open_ = "open " if closed else ""  # some match but are closed: say which are asked
         what = f"the 1 {open_}{one}" if count == 1 else f"all {count:,} {open_}{many}"
-        asked = f"{verb.capitalize()} {what} matching “{filter_text}”?"
+        asked = f"{verb.capitalize()} {what} {where}?"
         if closed:
             more = "1 more matches: closed already, left as it is"
             if closed > 1:

@@ -21,7 +21,14 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from imtui.domain.alerts import LOCAL_KINDS, AlertState, how_to_fix, state_in_words
+from imtui.domain.alerts import (
+    CONNECTION_KINDS,
+    LOCAL_KINDS,
+    AlertState,
+    has_a_form,
+    how_to_fix,
+    state_in_words,
+)
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
@@ -98,7 +105,7 @@ def attempts_table(
     parts: list[Any] = [
         Text(f"Attempts ({total}, newest first)", style="bold"),
         line(heads, ["bold"] * len(heads)),
-        Text(f"{' ' * MESSAGE_INDENT}REMOTE MESSAGE (verbatim)", style="bold"),
+        Text(f"{' ' * MESSAGE_INDENT}MESSAGE (verbatim)", style="bold"),
     ]
     for attempt, values in zip(rows, cells, strict=True):
         styles = [""] * len(values)
@@ -248,7 +255,11 @@ class AlertDetailScreen(DetailScreen):
                     ("kind", alert.kind),
                     ("account", alert.account),
                     ("connection", alert.connection),
-                    ("order", order_number),
+                    # A connection-wide alert keeps the order its latest failure was about.
+                    (
+                        "latest order hit" if alert.kind in CONNECTION_KINDS else "order",
+                        order_number,
+                    ),
                     ("SKU", alert.sku),
                     ("ship method", detail.ship_method_code),
                     ("HTTP status", alert.http_status),
@@ -303,9 +314,11 @@ class AlertDetailScreen(DetailScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         alert = self.alert
-        if action in ("resend", "edit") and alert is not None:
-            return alert.state == AlertState.OPEN  # a closed alert has nothing to resend or fix
-        return True
+        if alert is None or action not in ("resend", "edit", "dismiss_alert"):
+            return True
+        if alert.state != AlertState.OPEN:
+            return False  # a closed alert has nothing to resend, fix or dismiss
+        return action != "edit" or has_a_form(alert.kind)  # else its "to fix" line says how
 
     def action_dismiss_alert(self) -> None:
         """As on the dashboard: a closed alert is said so at once, not asked about."""

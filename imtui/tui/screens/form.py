@@ -130,7 +130,9 @@ class FormScreen(Screen[ResultType]):
             if discard:
                 self.dismiss()
 
-        self.app.push_screen(ConfirmScreen(Content(DISCARD), confirm="Discard"), answered)
+        self.app.push_screen(
+            ConfirmScreen(Content(DISCARD), confirm="Discard", refuse="Keep editing"), answered
+        )
 
     # -- refused ---------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -27,14 +28,26 @@ FILTER_HELP = (
     "e.g. on orders, 'status:held method:SAME_DAY_COURIER' then R resends all of them."
 )
 STATE_HELP = (
-    "!  needs a person     ↻  open, retried by itself\n"
-    "✓  resolved (a retry got through, or a fix was saved)     –  dismissed"
+    ("!", "open, needs a person"),
+    ("↻", "open, retried by itself"),
+    ("✓", "fixed: a retry got through, or a fix was saved (in the saver's name)"),
+    ("–", "closed by a person (dismissed)"),
 )
 COUNTS_HELP = (
-    "alerts  open alerts          act   of those, the ones only a person can fix\n"
-    "due     retries due now      held  records waiting for a fix (not retried)\n"
-    "skip    records given up on after their deadline (resend them once fixed)\n"
-    "⟳       when the engine's next cycle starts (in the demo its time runs faster: ×240)"
+    ("alerts", "open alerts"),
+    ("act", "of those, the ones only a person can fix"),
+    ("due", "queue rows whose next try is now (a row in state due waits for its NEXT time)"),
+    ("held", "records waiting for a person's fix: not tried until then, never skipped"),
+    ("skip", "records given up on after their retry window: r resends them"),
+    ("⟳", "when the engine's next cycle starts (in the demo, on its fast clock: ×240)"),
+)
+ORDER_STATUS_HELP = (
+    ("queued", "on its way to the WMS (or waiting for its next try)"),
+    ("held", "waiting for a person: the HELD FOR column or its detail says why"),
+    ("delivered", "the WMS has it"),
+    ("shipped", "the WMS shipped it; tracking goes to the shop next"),
+    ("fulfilled", "the shop has the tracking: done"),
+    ("skipped", "given up on after 15 days of tries: r resends it"),
 )
 
 
@@ -71,12 +84,7 @@ class HelpScreen(ModalScreen[None]):
             if self.here is not None:
                 name, here_keys = self.here
                 yield Static(Content.styled(f"On {name}", "bold"), classes="help-section")
-                table = Table.grid(padding=(0, 2))
-                table.add_column(justify="right", no_wrap=True, min_width=12, style="bold")
-                table.add_column(ratio=1)
-                for shown, what in here_keys:
-                    table.add_row(Text(shown), Text(what))
-                yield Static(table)
+                yield Static(self._words(here_keys))
                 yield Static(Content.styled("On the dashboard", "bold"), classes="help-section")
             keys = (*DASHBOARD_KEYS, *APP_KEYS)
             sections = dict.fromkeys((*SECTIONS, *(key.section for key in keys)))
@@ -87,17 +95,26 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content(MOVING), classes="help-text")
             yield Static(Content.styled("Filters (/)", "bold"), classes="help-section")
             yield Static(Content(FILTER_HELP), classes="help-text")
-            yield Static(Content.styled("Alert state (S)", "bold"), classes="help-section")
-            yield Static(Content(STATE_HELP), classes="help-text")
-            yield Static(Content.styled("Header counts", "bold"), classes="help-section")
-            yield Static(Content(COUNTS_HELP), classes="help-text")
+            for heading, rows in (
+                ("Alert state (S)", STATE_HELP),
+                ("Order status", ORDER_STATUS_HELP),
+                ("Header counts", COUNTS_HELP),
+            ):
+                yield Static(Content.styled(heading, "bold"), classes="help-section")
+                yield Static(self._words(rows))
 
     def _table(self, keys: list[KeyAction]) -> Table:
+        return self._words([(key_display(self.app, key, self.keymap), key.help) for key in keys])
+
+    @staticmethod
+    def _words(rows: Iterable[tuple[str, str]]) -> Table:
+        """Two columns — a key, a glyph, a word; what it means — the meaning wrapped in its own
+        column at any width."""
         table = Table.grid(padding=(0, 2))
         table.add_column(justify="right", no_wrap=True, min_width=12, style="bold")
         table.add_column(ratio=1)
-        for key in keys:
-            table.add_row(Text(key_display(self.app, key, self.keymap)), Text(key.help))
+        for shown, what in rows:
+            table.add_row(Text(shown), Text(what))
         return table
 
     def action_close(self) -> None:

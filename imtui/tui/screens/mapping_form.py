@@ -242,7 +242,9 @@ class MappingFormScreen(FormScreen[None]):
                 self._save(values)
 
         question = f"{safe(carrier, limit=60)} is not a carrier in use: save anyway?"
-        self.app.push_screen(ConfirmScreen(Content(question), confirm="Save"), answered)
+        self.app.push_screen(
+            ConfirmScreen(Content(question), confirm="Save", refuse="Keep editing"), answered
+        )
 
     @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
     def _save(self, values: dict[str, str]) -> None:

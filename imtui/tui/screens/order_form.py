@@ -99,6 +99,7 @@ class OrderFormScreen(FormScreen[None]):
                         id=f"field-{name}", classes="field", disabled=True, select_on_focus=False
                     )
                     yield Static(Content(""), id=f"error-{name}", classes="field-error")
+            yield Static(Content(""), id="method-warning", classes="field-error -warning")
             yield Static(Content(""), id="form-error")
             with Horizontal(id="form-buttons"):
                 yield Button("Save & send (ctrl+s)", variant="primary", id="save")
@@ -171,14 +172,17 @@ class OrderFormScreen(FormScreen[None]):
         by_field = self._problems()
         for name in FIELDS:
             messages = by_field.get(name, [])
-            warning = "" if messages or name != "ship_method_code" else self._method_warning()
             label = self.query_one(f"#error-{name}", Static)
-            label.update(Content("; ".join(messages) or warning))
-            field = self.query_one(f"#field-{name}", Input)
-            field.set_class(bool(messages), "-invalid")
-            field.set_class(bool(warning), "-warning")
-            label.set_class(bool(warning), "-warning")
-            label.set_class(bool(messages or warning), "-shown")
+            label.update(Content("; ".join(messages)))
+            self.query_one(f"#field-{name}", Input).set_class(bool(messages), "-invalid")
+            label.set_class(bool(messages), "-shown")
+        # The method's warning is a sentence, not a mark: it gets the form's whole width.
+        method_ok = not by_field.get("ship_method_code")
+        warning = self._method_warning() if method_ok else ""
+        shown = self.query_one("#method-warning", Static)
+        shown.update(Content(warning))
+        shown.display = bool(warning)
+        self.query_one("#field-ship_method_code", Input).set_class(bool(warning), "-warning")
         return by_field
 
     def _method_warning(self) -> str:

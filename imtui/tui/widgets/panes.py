@@ -512,7 +512,10 @@ class QueuePane(RecordPane[RetryRow, QueueQuery]):
                 safe(record.state),
                 str(record.attempts),
                 next_text,
-                countdown(record.deadline_at, now) if record.deadline_at else "—",
+                # A held row waits for a person, never for its deadline: it is not skipped.
+                countdown(record.deadline_at, now)
+                if record.deadline_at and record.state != RetryState.HELD
+                else "—",
                 safe(record.last_failure_class),
                 safe(record.last_error),
             ),
