@@ -435,7 +435,7 @@ class OrdersPane(RecordPane[OrderRow, OrderQuery]):
         Column("updated", "CHANGED", 7, right=True, drop=1),
         Column("wms", "WMS", 10, drop=2),
         Column("tracking", "TRACKING", 14, drop=3, max_width=22),
-        Column("hold", "HELD FOR", 16, drop=2),
+        Column("hold", "HELD FOR", 12, max_width=16),  # why it waits: shown at any width
         Column("ship_to", "SHIP TO", 0),
     ]
 
