@@ -115,8 +115,17 @@ async def test_the_palette_keeps_only_textuals_commands_that_add_to_ours(db, wor
         await settle(pilot)
         system = [command.title for command in app.get_system_commands(app.screen)]
         assert system == ["Theme", "Quit", "Screenshot"]  # Keys is ?, no Maximize
+        listed = [str(hit.text) async for hit in ActionCommands(app.screen).discover()]
+        assert listed[-3:] == system and "Filter  (/)" in listed[:-3]  # ours first
         await pilot.press("colon")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         type_fast(pilot, *"keys")
         await pilot.pause(0.5)  # the palette searches as it is typed
         assert "summary of available keys" not in screen_text(app)  # Textual's Keys
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette))
+        await pilot.pause(0.2)  # a key right behind esc would read as alt+key
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        type_fast(pilot, *"quit")
+        await wait_for(pilot, lambda: "Quit the application" in screen_text(app))

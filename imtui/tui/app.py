@@ -82,7 +82,7 @@ class DashboardApp(App[None]):
     TITLE = "imtui"
     CSS_PATH: ClassVar[list[str | Path]] = style_files()  # type: ignore[assignment]
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)  # type: ignore[assignment]
-    COMMANDS = App.COMMANDS | {ActionCommands}
+    COMMANDS: ClassVar[set[Any]] = {ActionCommands}  # which lists Textual's kept ones too
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
     PROBE_SECONDS = 0.25

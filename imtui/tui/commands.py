@@ -3,6 +3,9 @@ and, like the footer, only what the screen it was opened from can do now: the da
 actions (found from the same list its bindings are made of; no Dismiss on the Orders pane),
 or on any other screen — a form, a detail, the outbox — that screen's own keys.
 
+Textual's own commands the app keeps (Theme, Quit, Screenshot) come from here too, after the
+screen's: one provider, so they are listed in that order.
+
 A command whose name starts with what was typed comes first: "mark" finds Mark, not Resend
 (whose description mentions "the marked rows")."""
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
 
@@ -81,9 +85,15 @@ class ActionCommands(Provider):
     def _label(command: Command) -> str:
         return f"{command.name}  ({command.keys})"
 
+    def _system(self) -> list[SystemCommand]:
+        """Textual's own commands the app keeps (Theme, Quit, Screenshot): after ours."""
+        return list(self.app.get_system_commands(self.screen))
+
     async def discover(self) -> Hits:
         for command in self._commands():
             yield DiscoveryHit(self._label(command), partial(self._run, command), help=command.help)
+        for system in self._system():
+            yield DiscoveryHit(system.title, system.callback, help=system.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -102,3 +112,7 @@ class ActionCommands(Provider):
                     partial(self._run, command),
                     help=command.help,
                 )
+        for system in self._system():
+            score = matcher.match(system.title) * (1 - PREFIX_BONUS)
+            if score > 0:
+                yield Hit(score, matcher.highlight(system.title), system.callback, help=system.help)
