@@ -274,3 +274,23 @@ async def test_two_outages_on_one_channel_each_list_only_their_own_attempts(
     assert server_rows and all(" 503 " in row and "#1001" in row for row in server_rows)
     assert garbled_rows and all("#1002" in row for row in garbled_rows)
     assert len(server_rows) == server.count and len(garbled_rows) == garbled.count
+
+
+async def test_dismissing_a_ship_method_alert_says_its_held_orders_stay_held(
+    db, sandbox, world, engine
+):
+    from imtui.tui.screens.confirm import ConfirmScreen
+
+    for number in (1001, 1002):
+        add_shop_order(sandbox, number, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_detail(pilot, alert.id)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "2 held orders stay held" in str(app.screen.question)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: alerts(db, id=alert.id)[0].state == AlertState.DISMISSED)
+    assert order(db, "#1001").status == order(db, "#1002").status == "held"

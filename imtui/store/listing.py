@@ -692,7 +692,45 @@ def _held_for(
     return rows, int(session.exec(select(func.count(col(Order.id))).where(condition)).one())
 
 
-def _ship_method_of(session: Session, alert: AlertRow) -> str | None:
+def held_behind(session: Session, alert_ids: list[int]) -> int:
+    """How many orders stay held if these alerts are dismissed: each open record alert's order
+    held for that alert's reason, and every order held for an open ship-method alert's method.
+    (Dismissing closes the alert, not the hold: they go once their fix is saved.)"""
+    total = 0
+    for start in range(0, len(alert_ids), 500):
+        chunk = alert_ids[start : start + 500]
+        is_open = and_(col(Alert.id).in_(chunk), col(Alert.state) == AlertState.OPEN)
+        total += int(
+            session.exec(
+                select(func.count(col(Order.id)))
+                .join(Alert, col(Alert.order_id) == Order.id)
+                .where(
+                    is_open,
+                    col(Alert.kind).not_in(METHOD_HOLD_KINDS),
+                    col(Order.status) == OrderStatus.HELD,
+                    col(Order.hold_reason) == Alert.kind,
+                )
+            ).one()
+        )
+        for alert in session.exec(
+            select(Alert).where(is_open, col(Alert.kind).in_(METHOD_HOLD_KINDS))
+        ):
+            code = _ship_method_of(session, alert)
+            if code is not None:
+                total += int(
+                    session.exec(
+                        select(func.count(col(Order.id))).where(
+                            col(Order.ship_method_code) == code,
+                            col(Order.account_id) == alert.account_id,
+                            col(Order.status) == OrderStatus.HELD,
+                            col(Order.hold_reason) == alert.kind,
+                        )
+                    ).one()
+                )
+    return total
+
+
+def _ship_method_of(session: Session, alert: AlertRow | Alert) -> str | None:
     if alert.kind not in METHOD_HOLD_KINDS:
         return None
     subject = alert.subject or ""

@@ -195,6 +195,9 @@ class Backend:
     def alert_rows(self, alert_ids: list[int]) -> list[listing.AlertRow]:
         return self._read(listing.alert_rows, alert_ids)
 
+    def held_behind(self, alert_ids: list[int]) -> int:
+        return self._read(listing.held_behind, alert_ids)
+
     def alert_detail(self, alert_id: int) -> listing.AlertDetail | None:
         return self._read(listing.alert_detail, alert_id)
 

@@ -80,6 +80,17 @@ ROW_NOUNS = {
 """What a pane's rows are called in a question about some of them."""
 
 
+def still_held(held: int) -> str:
+    """What a dismissal leaves as it is: the orders held behind the alerts (a new paragraph)."""
+    if not held:
+        return ""
+    stay = "stays" if held == 1 else "stay"
+    return (
+        f"\n\n{plural(held, 'held order')} {stay} held: dismissing closes an alert, not its "
+        "hold. Each goes once its fix is saved (see HELD FOR in Orders)."
+    )
+
+
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings(DASHBOARD_KEYS)  # type: ignore[assignment]
     is_dashboard: ClassVar[bool] = True
@@ -405,24 +416,27 @@ class DashboardScreen(Screen[None]):
         shown = {record.id: record for record in pane.records}
         rows = [shown[target] for target in targets if target in shown]
         unseen = [target for target in targets if target not in shown]
-        if unseen:
-            self._read_alerts_to_dismiss(pane, rows, unseen)
-        else:
-            self._ask_dismiss(pane, rows, [])
+        self._read_alerts_to_dismiss(pane, rows, unseen)
 
     @work(thread=True, group="dismiss", exclusive=True, exit_on_error=False)
     def _read_alerts_to_dismiss(
         self, pane: AlertsPane, rows: list[AlertRow], unseen: list[int]
     ) -> None:
-        """Marked alerts scrolled out of the pane's rows: read them, to ask about the open."""
-        found = self.backend.alert_rows(unseen)  # one read, not a detail per alert
-        rows.extend(found)
-        present = {row.id for row in found}
-        missing = [alert_id for alert_id in unseen if alert_id not in present]
-        rows.sort(key=lambda row: row.id)
-        self.app.call_from_thread(self._ask_dismiss, pane, rows, missing)
+        """Read what the question needs: the marked alerts scrolled out of the pane's rows (to
+        ask about the open ones) and how many orders stay held behind them."""
+        missing: list[int] = []
+        if unseen:
+            found = self.backend.alert_rows(unseen)  # one read, not a detail per alert
+            rows.extend(found)
+            present = {row.id for row in found}
+            missing = [alert_id for alert_id in unseen if alert_id not in present]
+            rows.sort(key=lambda row: row.id)
+        held = self.backend.held_behind([row.id for row in rows])
+        self.app.call_from_thread(self._ask_dismiss, pane, rows, missing, held)
 
-    def _ask_dismiss(self, pane: AlertsPane, rows: list[AlertRow], missing: list[int]) -> None:
+    def _ask_dismiss(
+        self, pane: AlertsPane, rows: list[AlertRow], missing: list[int], held: int = 0
+    ) -> None:
         """Ask about the open alerts only; a closed one is said so at once, never asked about."""
         open_rows = [row for row in rows if row.state == AlertState.OPEN]
         closed = [row for row in rows if row.state != AlertState.OPEN]
@@ -450,6 +464,7 @@ class DashboardScreen(Screen[None]):
                 (alert_title(record), "bold"),
                 "\n",
                 safe(record.message, limit=300),
+                still_held(held),
             )
         else:
             ids = [row.id for row in open_rows]
@@ -464,7 +479,7 @@ class DashboardScreen(Screen[None]):
                 asked += f"\n\n{skipped} more marked: closed already, left as " + (
                     "it is." if skipped == 1 else "they are."
                 )
-            question = Content(asked)
+            question = Content(asked + still_held(held))
         targets = [row.id for row in open_rows]
 
         def answered(yes: bool | None) -> None:
@@ -486,7 +501,7 @@ class DashboardScreen(Screen[None]):
     def _ask_all_matching(self, verb: str) -> None:
         pane = self.pane()
         backend = self.backend
-        closed = 0
+        closed = held = 0
         if isinstance(pane, AlertsPane):
             count = backend.count_alerts(pane.spec)
             if verb == "dismiss":
@@ -494,14 +509,16 @@ class DashboardScreen(Screen[None]):
                 open_query = pane.spec.open_only()
                 matched, count = count, backend.count_alerts(open_query) if open_query else 0
                 closed = matched - count
+                if open_query is not None and count:
+                    held = backend.held_behind(backend.matching_alert_ids(open_query))
         elif isinstance(pane, OrdersPane):
             count = backend.count_orders(pane.spec)
         else:
             count = backend.count_queue(pane.spec)
-        self.app.call_from_thread(self._confirm_all, pane, verb, count, closed)
+        self.app.call_from_thread(self._confirm_all, pane, verb, count, closed, held)
 
     def _confirm_all(
-        self, pane: RecordPane[Any, Any], verb: str, count: int, closed: int = 0
+        self, pane: RecordPane[Any, Any], verb: str, count: int, closed: int = 0, held: int = 0
     ) -> None:
         filter_text = safe(pane.spec.text, limit=60)
         where = f"matching “{filter_text}”" if filter_text else "in the pane (no filter)"
@@ -522,7 +539,7 @@ class DashboardScreen(Screen[None]):
             if closed > 1:
                 more = f"{closed:,} more match: closed already, left as they are"
             asked += f"\n\n{more}."
-        question = Content(asked)
+        question = Content(asked + still_held(held))
 
         def answered(yes: bool | None) -> None:
             if yes:
