@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, func, literal, or_, tuple_
 from sqlmodel import Session, col, select
 
+from imtui.domain.retry import RetryState
 from imtui.store import rows
 from imtui.store.listing import (
     AlertFilter,
@@ -388,6 +389,25 @@ def retry_item_ids(
 ) -> list[int]:
     conditions = queue_conditions(where, search)
     return matching_ids(session, RetryItem, conditions, after_id=after_id, limit=limit)
+
+
+def due_on_connection(
+    session: Session, connection_id: int, operation: str, *, limit: int = 10_000
+) -> list[int]:
+    """The queue rows of one connection and operation waiting for their next try (an
+    outage's: resending it tries them all now). Held and skipped rows wait for a person."""
+    return list(
+        session.exec(
+            select(RetryItem.id)
+            .where(
+                RetryItem.connection_id == connection_id,
+                RetryItem.operation == operation,
+                RetryItem.state == RetryState.DUE,
+            )
+            .order_by(col(RetryItem.id))
+            .limit(limit)
+        )
+    )
 
 
 def retry_row_for(session: Session, operation: str, subject_id: int) -> RetryRow | None:

@@ -257,7 +257,8 @@ class Backend:
         )
 
     def resend_for_alerts(self, alert_ids: Iterable[int]) -> ActionReport:
-        """Resend what each alert is about: its order, or its row in the queue."""
+        """Resend what each alert is about: its order, its row in the queue, or — for an
+        outage of a connection and channel — every row on it waiting for its next try."""
         report = ActionReport()
         item_ids: list[int] = []
         for alert_id in alert_ids:
@@ -273,6 +274,13 @@ class Backend:
                 )
                 if item is not None:
                     item_ids.append(item.id)
+                    continue
+            if operation in SUBJECT_OPERATIONS and not subject and alert.connection_id:
+                waiting = self._read(
+                    windows.due_on_connection, alert.connection_id, SUBJECT_OPERATIONS[operation]
+                )
+                if waiting:
+                    item_ids += waiting
                     continue
             if alert.order_id is not None:
                 partial = self.resend_orders([alert.order_id])
