@@ -437,3 +437,19 @@ async def test_resending_all_says_how_many_went_back_on_hold_and_how_many_wait_a
         summary
     )
     assert summary.endswith("(see the queue)") and "#1001, #1002: " in summary, summary
+
+
+async def test_a_notification_with_a_remote_systems_brackets_shows_them_as_typed(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, sku="[/]X[@click=app.quit]")  # the WMS repeats it back
+    await engine.run_once()
+    assert order(db, "#1001").status == OrderStatus.HELD
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:  # toasts painted
+        await settle(pilot)
+        await pilot.press("2", "r")
+        await wait_for(pilot, lambda: any(t.startswith("sent 0 of 1") for t in notices(app)))
+        await pilot.pause(0.2)  # the toast is painted: markup would have raised by now
+        assert app.is_running
+        assert any("'[/]X[@click=app.quit]'" in text for text in notices(app))

@@ -28,6 +28,7 @@ from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -373,6 +374,20 @@ class DashboardApp(App[None]):
 
         question = Content(f"Cancel email {ids[0]}? It will not be sent.")
         self.push_screen(ConfirmScreen(question, confirm="Don't send"), answered)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is plain text: its words often come from a shop or a remote
+        system (a resend's summary, a ship-method code), and "[/]" there must show as typed,
+        not crash the app or become a clickable action. (Screens' notify comes here too.)"""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     async def action_quit(self) -> None:
         """q (or ctrl+q) quits at once — unless a form holds typed changes: a q meant for a
