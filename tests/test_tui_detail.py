@@ -294,3 +294,32 @@ async def test_dismissing_a_ship_method_alert_says_its_held_orders_stay_held(
         await pilot.press("y")
         await wait_for(pilot, lambda: alerts(db, id=alert.id)[0].state == AlertState.DISMISSED)
     assert order(db, "#1001").status == order(db, "#1002").status == "held"
+
+
+async def test_dismissing_every_carrier_alert_of_one_method_counts_each_held_order_once(
+    db, sandbox, world, engine, clock
+):
+    from imtui.tui.screens.confirm import ConfirmScreen
+
+    with db.write() as session:
+        account = actions.account_for(session, None)
+        actions.set_mapping(
+            session,
+            account=account,
+            source_code="DHL_EXPRESS",
+            carrier="DHL",  # the WMS knows no such carrier: each order is held for it
+            mode="EXP",
+            actor=ACTOR,
+            now=clock.now(),
+        )
+    for number in (1001, 1002, 1003):
+        add_shop_order(sandbox, number, method="DHL_EXPRESS")
+    await engine.run_once()
+    carrier_alerts = alerts(db, kind=AlertKind.UNKNOWN_CARRIER)
+    assert len(carrier_alerts) == 3  # one per order, each naming the method's three holds
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "3 held orders stay held" in str(app.screen.question)

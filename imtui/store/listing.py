@@ -694,15 +694,17 @@ def _held_for(
 
 def held_behind(session: Session, alert_ids: list[int]) -> int:
     """How many orders stay held if these alerts are dismissed: each open record alert's order
-    held for that alert's reason, and every order held for an open ship-method alert's method.
-    (Dismissing closes the alert, not the hold: they go once their fix is saved.)"""
-    total = 0
+    held for that alert's reason, and every order held for an open ship-method alert's method
+    and reason — each order once, however many of the alerts name it. (Dismissing closes the
+    alert, not the hold: they go once their fix is saved.)"""
+    held: set[int] = set()
+    methods: set[tuple[int, str, str]] = set()
     for start in range(0, len(alert_ids), 500):
         chunk = alert_ids[start : start + 500]
         is_open = and_(col(Alert.id).in_(chunk), col(Alert.state) == AlertState.OPEN)
-        total += int(
+        held.update(
             session.exec(
-                select(func.count(col(Order.id)))
+                select(Order.id)
                 .join(Alert, col(Alert.order_id) == Order.id)
                 .where(
                     is_open,
@@ -710,24 +712,27 @@ def held_behind(session: Session, alert_ids: list[int]) -> int:
                     col(Order.status) == OrderStatus.HELD,
                     col(Order.hold_reason) == Alert.kind,
                 )
-            ).one()
+            )
         )
         for alert in session.exec(
             select(Alert).where(is_open, col(Alert.kind).in_(METHOD_HOLD_KINDS))
         ):
             code = _ship_method_of(session, alert)
             if code is not None:
-                total += int(
-                    session.exec(
-                        select(func.count(col(Order.id))).where(
-                            col(Order.ship_method_code) == code,
-                            col(Order.account_id) == alert.account_id,
-                            col(Order.status) == OrderStatus.HELD,
-                            col(Order.hold_reason) == alert.kind,
-                        )
-                    ).one()
+                methods.add((alert.account_id, code, alert.kind))
+    for account_id, code, kind in methods:  # one query per method, not per alert
+        held.update(
+            session.exec(
+                select(Order.id).where(
+                    col(Order.ship_method_code) == code,
+                    col(Order.account_id) == account_id,
+                    col(Order.status) == OrderStatus.HELD,
+                    col(Order.hold_reason) == kind,
                 )
-    return total
+            )
+        )
+    held.discard(None)  # type: ignore[arg-type]
+    return len(held)
 
 
 def _ship_method_of(session: Session, alert: AlertRow | Alert) -> str | None:
