@@ -323,3 +323,33 @@ async def test_dismissing_every_carrier_alert_of_one_method_counts_each_held_ord
         await pilot.press("D")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "3 held orders stay held" in str(app.screen.question)
+
+
+async def test_a_refused_tracking_push_offers_no_order_form_and_says_to_fix_it_in_the_shop(
+    db, sandbox, world, engine, clock
+):
+    from imtui.store.alerts import AlertSubject, raise_alert
+
+    add_shop_order(sandbox, 1001)
+    await engine.run_once()
+    delivered = order(db, "#1001")
+    with db.write() as session:  # as the shop connector raises it for a tracking push
+        alert, _ = raise_alert(
+            session,
+            account_id=world.account_id,
+            connection_id=world.shop_id,
+            kind=AlertKind.VALIDATION,
+            message="order 1001 has no fulfillment order that can be fulfilled",
+            now=clock.now(),
+            about=AlertSubject(
+                order_id=delivered.id, order_number="#1001", subject=f"tracking:{delivered.id}"
+            ),
+        )
+        alert_id = alert.id
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        lines = await open_detail(pilot, alert_id)
+        await wait_for(pilot, lambda: "Back" in detail_keys(app))
+        assert "Edit/fix" not in detail_keys(app)  # no edit of the order changes the shop's
+        [fix] = [line for line in lines if line.startswith("to fix")]
+        assert "correct it there" in fix and "e opens" not in fix

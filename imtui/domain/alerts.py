@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind, Failure, FailureClass
+from imtui.domain.failures import AlertKind, Failure, FailureClass
 
 
 class AlertState(StrEnum):
@@ -117,34 +117,5 @@ ORDER_FORM_KINDS = (
 """Alerts an edit of the order's ship-to or method can fix (the order's form)."""
 
 
-def has_a_form(kind: str) -> bool:
-    """Whether a form in the dashboard fixes an alert of this kind (the mapping form, the
-    order's form): ``e`` opens it. Other kinds are fixed elsewhere, or heal by themselves."""
-    return kind in METHOD_HOLD_KINDS or kind in ORDER_FORM_KINDS
-
-
 LOCAL_KINDS = frozenset({AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.INCOMPLETE_ADDRESS})
 """Raised by a check here before sending: no remote system said anything."""
-
-
-def how_to_fix(kind: str, sku: str | None, connection_id: int | None) -> str:
-    """What closes an open alert, in the dashboard's keys: its detail says it, so nobody has to
-    guess whether to wait, edit, resend or go to the remote system."""
-    if kind in METHOD_HOLD_KINDS:
-        return "e opens the ship-method mapping form: saving it sends every order it holds"
-    if kind in (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED):
-        return "e opens the order's ship-to form: saving it sends the order again"
-    if kind == AlertKind.VALIDATION:
-        return "e opens the order's form: correct what the message names, save, and it is sent"
-    if kind == AlertKind.UNKNOWN_SKU:
-        item = f"item {sku}" if sku else "the item"
-        return f"the WMS has no {item}: add it there (or correct the shop order), then r resends"
-    if kind in (AlertKind.CREDENTIALS_REJECTED, AlertKind.BAD_CONFIGURATION):
-        which = str(connection_id) if connection_id is not None else "<id>"
-        return (
-            f"the connection is paused: imtui connection credentials {which} KEY=VALUE … "
-            "fixes it and resumes sending"
-        )
-    if kind == AlertKind.SKIPPED:
-        return "given up after its retry window: fix the cause, then r resends it"
-    return "nothing to do: it is retried by itself and closes when a try gets through (r: now)"

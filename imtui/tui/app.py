@@ -32,11 +32,11 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from imtui.domain.alerts import ORDER_FORM_KINDS
 from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.orders import OrderStatus
 from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
+from imtui.tui.fixes import FixForm, fix_form
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone
 from imtui.tui.screens.accounts import AccountScreen
@@ -478,9 +478,10 @@ class DashboardApp(App[None]):
             self.notify(f"no alert {alert_id}", severity="error")
             return
         alert = detail.alert
-        if alert.kind in METHOD_HOLD_KINDS and detail.ship_method_code:
+        form = fix_form(detail)
+        if form is FixForm.MAPPING:
             self.open_mapping_form(alert.account_id, detail.ship_method_code)
-        elif alert.kind in ORDER_FORM_KINDS and alert.order_id is not None:
+        elif form is FixForm.ORDER:
             self.open_order_form(alert.order_id)
         else:
             # Nothing here to edit: the alert's detail, which says what fixes it (once).

@@ -25,12 +25,11 @@ from imtui.domain.alerts import (
     CONNECTION_KINDS,
     LOCAL_KINDS,
     AlertState,
-    has_a_form,
-    how_to_fix,
     state_in_words,
 )
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
+from imtui.tui.fixes import fix_form, how_to_fix
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
 from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.scroll_text import ScrollText
@@ -271,9 +270,7 @@ class AlertDetailScreen(DetailScreen):
                     ("resolved" if alert.state == AlertState.RESOLVED else "dismissed", resolved),
                     (
                         "to fix",
-                        how_to_fix(alert.kind, alert.sku, alert.connection_id)
-                        if alert.state == AlertState.OPEN
-                        else None,
+                        how_to_fix(detail) if alert.state == AlertState.OPEN else None,
                     ),
                 ]
             ),
@@ -318,7 +315,8 @@ class AlertDetailScreen(DetailScreen):
             return True
         if alert.state != AlertState.OPEN:
             return False  # a closed alert has nothing to resend, fix or dismiss
-        return action != "edit" or has_a_form(alert.kind)  # else its "to fix" line says how
+        # e only where a form fixes it: else its "to fix" line says what does
+        return action != "edit" or fix_form(self.data[0]) is not None
 
     def action_dismiss_alert(self) -> None:
         """As on the dashboard: a closed alert is said so at once, not asked about."""
