@@ -399,7 +399,7 @@ async def test_shift_d_dismisses_the_open_alerts_matching_and_says_which_are_clo
         question = str(app.screen.question)
         assert "Dismiss the 1 open alert matching" in question
         assert "1 more matches: closed already" in question
-        assert "1 held order stays held: dismissing closes an alert, not its hold" in question
+        assert "1 order stays held: dismissing closes the alert, not the hold; it goes" in question
         await pilot.press("y")
         await wait_for(pilot, lambda: alerts(db, id=still_open.id)[0].state == "dismissed")
         assert [a.state for a in alerts(db)].count("resolved") == 1  # left as it was

@@ -73,3 +73,8 @@ def closest_spelling(value: str, known: list[str]) -> str | None:
     by_lower = {k.lower(): k for k in known}
     close = get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
     return by_lower[close[0]] if close else None
+
+
+def agree(count: int, one: str, many: str) -> str:
+    """The word that agrees with ``count``: agree(n, "is", "are"), agree(n, "it", "they")."""
+    return one if count == 1 else many

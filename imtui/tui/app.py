@@ -42,7 +42,7 @@ from imtui.tui.messages import ActionDone
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
-from imtui.tui.screens.dashboard import DashboardScreen, still_held
+from imtui.tui.screens.dashboard import DashboardScreen
 from imtui.tui.screens.detail import (
     AlertDetailScreen,
     OrderDetailScreen,
@@ -403,20 +403,10 @@ class DashboardApp(App[None]):
         question = Content("Quit, and lose the changes typed into the form?")
         self.push_screen(ConfirmScreen(question, confirm="Quit", refuse="Keep editing"), answered)
 
-    @work(thread=True, group="dismiss", exclusive=True, exit_on_error=False)
     def confirm_dismiss(self, ids: list[int]) -> None:
-        """Ask, saying how many orders stay held behind the alerts (read in this worker)."""
-        held = self.backend.held_behind(ids)
-        self.call_from_thread(self._ask_dismiss, ids, held)
-
-    def _ask_dismiss(self, ids: list[int], held: int) -> None:
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.act_on_alerts("dismiss", ids)
-
-        asked = f"Dismiss alert {ids[0]}?" if len(ids) == 1 else f"Dismiss {len(ids)} alerts?"
-        question = Content(asked + still_held(held))
-        self.push_screen(ConfirmScreen(question, confirm="Dismiss"), answered)
+        """Ask as the dashboard does (the alert's title and words, what stays held), then
+        dismiss."""
+        self.dashboard.ask_dismiss(ids)
 
     # -- routes ------------------------------------------------------------------------------
 

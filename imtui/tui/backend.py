@@ -11,6 +11,7 @@ once the first rows are on screen (:meth:`Backend.build_engine`, :meth:`Backend.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -538,8 +539,9 @@ class Backend:
             return self.service.mailer.settings.digest_hour
         try:
             return load_email_settings().digest_hour
-        except EmailSettingsError:
-            return DEFAULT_DAILY_HOUR
+        except EmailSettingsError:  # another setting is wrong: this one may still be right
+            raw = os.environ.get("IMTUI_DIGEST_HOUR", "").strip()
+            return int(raw) if raw.isdigit() and int(raw) < 24 else DEFAULT_DAILY_HOUR
 
     def worker_error(self) -> str | None:
         return None if self.service is None else self.service.scheduler.last_error

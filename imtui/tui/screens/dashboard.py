@@ -25,7 +25,7 @@ from textual.widgets import Input, Static
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.retry import Operation
-from imtui.domain.text import plural
+from imtui.domain.text import agree, plural
 from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.frames import PaintHold
@@ -72,11 +72,7 @@ def once_settled(action: Callable[[DashboardScreen], None]) -> Callable[[Dashboa
     return run
 
 
-ROW_NOUNS = {
-    "alerts": ("alert", "alerts"),
-    "orders": ("order", "orders"),
-    "queue": ("queue row", "queue rows"),
-}
+ROW_NOUNS = {"alerts": "alert", "orders": "order", "queue": "queue row"}
 """What a pane's rows are called in a question about some of them."""
 
 
@@ -84,10 +80,10 @@ def still_held(held: int) -> str:
     """What a dismissal leaves as it is: the orders held behind the alerts (a new paragraph)."""
     if not held:
         return ""
-    stay = "stays" if held == 1 else "stay"
     return (
-        f"\n\n{plural(held, 'held order')} {stay} held: dismissing closes an alert, not its "
-        "hold. Each goes once its fix is saved (see HELD FOR in Orders)."
+        f"\n\n{plural(held, 'order')} {agree(held, 'stays', 'stay')} held: dismissing closes "
+        f"the alert, not the hold; {agree(held, 'it goes', 'each goes')} once its fix is saved "
+        "(see HELD FOR in Orders)."
     )
 
 
@@ -418,6 +414,10 @@ class DashboardScreen(Screen[None]):
         unseen = [target for target in targets if target not in shown]
         self._read_alerts_to_dismiss(pane, rows, unseen)
 
+    def ask_dismiss(self, alert_ids: list[int]) -> None:
+        """Ask about dismissing these alerts (from a detail): as d on the pane does."""
+        self._read_alerts_to_dismiss(cast(AlertsPane, self.pane("alerts")), [], alert_ids)
+
     @work(thread=True, group="dismiss", exclusive=True, exit_on_error=False)
     def _read_alerts_to_dismiss(
         self, pane: AlertsPane, rows: list[AlertRow], unseen: list[int]
@@ -450,14 +450,7 @@ class DashboardScreen(Screen[None]):
                 said = []
             self.notify("; ".join(said + gone), severity="warning")
             return
-        record = pane.current
-        if (
-            len(open_rows) == 1
-            and not closed
-            and not gone
-            and isinstance(record, AlertRow)
-            and record.id == open_rows[0].id
-        ):
+        if len(open_rows) == 1 and not closed and not gone:
             record = open_rows[0]
             question = Content.assemble(
                 f"Dismiss alert {record.id}?\n\n",
@@ -476,9 +469,8 @@ class DashboardScreen(Screen[None]):
                 asked = f"Dismiss {len(ids)} marked alerts?"
             skipped = len(closed) + len(gone)
             if skipped:
-                asked += f"\n\n{skipped} more marked: closed already, left as " + (
-                    "it is." if skipped == 1 else "they are."
-                )
+                left = agree(skipped, "it is", "they are")
+                asked += f"\n\n{skipped} more marked: closed already, left as {left}."
             question = Content(asked + still_held(held))
         targets = [row.id for row in open_rows]
 
@@ -524,21 +516,18 @@ class DashboardScreen(Screen[None]):
         where = f"matching “{filter_text}”" if filter_text else "in the pane (no filter)"
         if count == 0:
             if closed:
-                are = "is" if closed == 1 else "are all"
-                said = f"{plural(closed, 'alert')} {where}: {are} closed already"
+                the = f"the {plural(closed, 'alert')} {where}"
+                said = f"{the} {agree(closed, 'is', 'are')} closed already: nothing to dismiss"
                 self.notify(said, severity="warning")
             else:
                 self.notify("nothing matches the filter" if filter_text else "nothing here")
             return
-        one, many = ROW_NOUNS[pane.pane_name]
-        open_ = "open " if closed else ""  # some match but are closed: say which are asked
-        what = f"the 1 {open_}{one}" if count == 1 else f"all {count:,} {open_}{many}"
+        noun = ("open " if closed else "") + ROW_NOUNS[pane.pane_name]  # which are asked about
+        what = f"the 1 {noun}" if count == 1 else f"all {plural(count, noun)}"
         asked = f"{verb.capitalize()} {what} {where}?"
         if closed:
-            more = "1 more matches: closed already, left as it is"
-            if closed > 1:
-                more = f"{closed:,} more match: closed already, left as they are"
-            asked += f"\n\n{more}."
+            more = f"{closed:,} more {agree(closed, 'matches', 'match')}: closed already"
+            asked += f"\n\n{more}, left as {agree(closed, 'it is', 'they are')}."
         question = Content(asked + still_held(held))
 
         def answered(yes: bool | None) -> None:

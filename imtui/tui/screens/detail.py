@@ -319,11 +319,8 @@ class AlertDetailScreen(DetailScreen):
         return action != "edit" or fix_form(self.data[0]) is not None
 
     def action_dismiss_alert(self) -> None:
-        """As on the dashboard: a closed alert is said so at once, not asked about."""
-        alert = self.alert
-        if alert is not None and alert.state != AlertState.OPEN:
-            self.notify(f"alert {alert.id} is already {safe(alert.state)}", severity="warning")
-            return
+        """Only offered while the alert is open (:meth:`check_action`); the question is the
+        dashboard's, which says so should it have closed meanwhile."""
         self.dashboard.confirm_dismiss([self.key])
 
 

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from imtui.domain.retry import ORDER_SKIP_WINDOW
 from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction, key_display, own_bindings
 from imtui.tui.widgets.scroll_text import ScrollText
 
@@ -39,7 +40,7 @@ COUNTS_HELP = (
     ("due", "queue rows whose next try is now (a row in state due waits for its NEXT time)"),
     ("held", "records waiting for a person's fix: not tried until then, never skipped"),
     ("skip", "records given up on after their retry window: r resends them"),
-    ("⟳", "when the engine's next cycle starts (in the demo, on its fast clock: ×240)"),
+    ("⟳", "when the engine's next cycle starts"),
 )
 ORDER_STATUS_HELP = (
     ("queued", "on its way to the WMS (or waiting for its next try)"),
@@ -47,7 +48,7 @@ ORDER_STATUS_HELP = (
     ("delivered", "the WMS has it"),
     ("shipped", "the WMS shipped it; tracking goes to the shop next"),
     ("fulfilled", "the shop has the tracking: done"),
-    ("skipped", "given up on after 15 days of tries: r resends it"),
+    ("skipped", f"given up on after {ORDER_SKIP_WINDOW.days} days of tries: r resends it"),
 )
 
 
@@ -98,13 +99,21 @@ class HelpScreen(ModalScreen[None]):
             for heading, rows in (
                 ("Alert state (S)", STATE_HELP),
                 ("Order status", ORDER_STATUS_HELP),
-                ("Header counts", COUNTS_HELP),
+                ("Header counts", (*COUNTS_HELP, *self._clock_words())),
             ):
                 yield Static(Content.styled(heading, "bold"), classes="help-section")
                 yield Static(self._words(rows))
 
     def _table(self, keys: list[KeyAction]) -> Table:
         return self._words([(key_display(self.app, key, self.keymap), key.help) for key in keys])
+
+    def _clock_words(self) -> tuple[tuple[str, str], ...]:
+        """The demo's engine runs on a fast clock: every time on screen reads it."""
+        app: Any = self.app
+        speed = app.backend.clock_speed() if app.backend_ready else None
+        if not speed:
+            return ()
+        return ((f"×{speed:g}", f"time here runs {speed:g} times faster (the demo's clock)"),)
 
     @staticmethod
     def _words(rows: Iterable[tuple[str, str]]) -> Table:

@@ -177,7 +177,7 @@ class OutboxScreen(ListScreen):
         Binding("enter", "open", "Detail", id="outbox.detail", key_display="⏎"),
         Binding("r", "send_now", "Send now", id="outbox.send"),
         Binding("d", "cancel_email", "Cancel", id="outbox.cancel"),
-        Binding("f,slash", "next_view", "Filter", id="outbox.view"),
+        Binding("f", "next_view", "Filter", id="outbox.view"),
         Binding("c", "contacts", "Contacts", show=False, id="outbox.contacts"),
     ]
 

@@ -21,7 +21,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.orders import OrderStatus
-from imtui.domain.text import closest_spelling, plural
+from imtui.domain.text import agree, closest_spelling, plural
 from imtui.store.rows import AccountRow, MappingRow, OrderFilter
 from imtui.tui.filters import OrderQuery
 from imtui.tui.messages import Refused
@@ -149,8 +149,7 @@ class MappingFormScreen(FormScreen[None]):
             )
             self._prefill(current)
         if held:
-            are = "is" if held == 1 else "are"
-            about += f" {plural(held, 'order')} {are} held for {code}."
+            about += f" {plural(held, 'order')} {agree(held, 'is', 'are')} held for {code}."
         self.query_one("#form-about", Static).update(Content(about))
         carriers = sorted({m.carrier for m in mappings})
         self.carriers = carriers
