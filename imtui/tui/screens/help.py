@@ -33,6 +33,7 @@ STATE_HELP = (
     ("↻", "open, retried by itself"),
     ("✓", "fixed: a retry got through, or a fix was saved (in the saver's name)"),
     ("–", "closed by a person (dismissed)"),
+    ("N", "times seen: each failed try that repeated it, each order held for it"),
 )
 COUNTS_HELP = (
     ("alerts", "open alerts"),
@@ -97,7 +98,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("Filters (/)", "bold"), classes="help-section")
             yield Static(Content(FILTER_HELP), classes="help-text")
             for heading, rows in (
-                ("Alert state (S)", STATE_HELP),
+                ("Alerts: state (S) and count (N)", STATE_HELP),
                 ("Order status", ORDER_STATUS_HELP),
                 ("Header counts", (*COUNTS_HELP, *self._clock_words())),
             ):
