@@ -60,7 +60,13 @@ class AppContext:
             from sqlalchemy.engine import make_url
             from sqlalchemy.exc import SQLAlchemyError
 
-            from imtui.store.database import Database, DatabaseError, describe_url, resolve_url
+            from imtui.store.database import (
+                Database,
+                DatabaseError,
+                describe_url,
+                one_line,
+                resolve_url,
+            )
 
             if self.db_url:
                 url = make_url(resolve_url(self.db_url))
@@ -73,8 +79,7 @@ class AppContext:
             except SQLAlchemyError as exc:
                 # e.g. a file that is not a database: the store reports only OperationalError.
                 where = describe_url(resolve_url(self.db_url))
-                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-                raise DatabaseError(f"cannot open {where}: {reason}") from exc
+                raise DatabaseError(f"cannot open {where}: {one_line(exc)}") from exc
         return self._db
 
     @property

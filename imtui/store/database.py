@@ -118,7 +118,7 @@ class Database:
                 raise
             except DriverError as exc:
                 # locked, unreadable, not a database, server gone: one line for a person
-                raise DatabaseError(_one_line(exc)) from exc
+                raise DatabaseError(one_line(exc)) from exc
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -132,7 +132,7 @@ class Database:
                 raise
             except DriverError as exc:
                 session.rollback()
-                raise DatabaseError(_one_line(exc)) from exc
+                raise DatabaseError(one_line(exc)) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -161,7 +161,7 @@ class Database:
         try:
             upgrade_to_head(self)
         except DriverError as exc:
-            raise DatabaseError(f"cannot open {describe_url(self.url)}: {_one_line(exc)}") from exc
+            raise DatabaseError(f"cannot open {describe_url(self.url)}: {one_line(exc)}") from exc
 
     def dispose(self) -> None:
         self.read_engine.dispose()
@@ -169,6 +169,8 @@ class Database:
             self.write_engine.dispose()
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """A database error as one line: the driver's own words ("database is locked"), without
+    SQLAlchemy's statement and background link."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -38,7 +38,7 @@ from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
 from imtui.tui.fixes import FixForm, fix_form
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
-from imtui.tui.messages import ActionDone
+from imtui.tui.messages import ActionDone, EngineNotStarted
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
@@ -88,6 +88,8 @@ class DashboardApp(App[None]):
 
     PROBE_SECONDS = 0.25
     TICK_SECONDS = 1.0
+    ENGINE_RETRY_SECONDS = 5.0
+    """How soon an engine that could not start here is tried again."""
 
     def __init__(
         self,
@@ -115,6 +117,8 @@ class DashboardApp(App[None]):
         self.account_name = "All accounts"
         self.counts: HeaderCounts | None = None
         self.opening_error: str | None = None
+        self.engine_error: str | None = None
+        """Why the engine could not start here, until it does."""
         self.opening_failure: BaseException | None = None
         """Why the database could not be opened; the app has exited (the caller reports it)."""
         self._engine_requested = False
@@ -188,9 +192,18 @@ class DashboardApp(App[None]):
             self._engine_requested = True
             self.call_after_refresh(self._start_engine)
 
-    @work(group="engine", exit_on_error=False)
+    @work(group="engine", exclusive=True, exit_on_error=False)
     async def _start_engine(self) -> None:
-        await self.backend.start_engine()
+        """Start the engine here; should it fail (a database locked by another process), the
+        header says why — not "engine on" — and it is tried again shortly."""
+        try:
+            await self.backend.start_engine()
+        except EngineNotStarted as error:
+            self.engine_error = str(error)
+            self._paint_header()
+            self.set_timer(self.ENGINE_RETRY_SECONDS, self._start_engine)
+            return
+        self.engine_error = None
         self._paint_header()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -318,7 +331,7 @@ class DashboardApp(App[None]):
             account=self.account_name,
             runs_worker=backend.runs_worker,
             next_run=backend.next_run(),
-            worker_error=backend.worker_error(),
+            worker_error=self.engine_error or backend.worker_error(),
             counts=self.counts,
             speed=backend.clock_speed(),
         )

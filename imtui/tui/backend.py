@@ -26,10 +26,10 @@ from imtui.notify.settings import EmailSettingsError, load_email_settings
 from imtui.store import contacts, listing, outbox, windows
 from imtui.store.audit import current_user
 from imtui.store.changes import ChangeProbe
-from imtui.store.database import Database, describe_url
+from imtui.store.database import Database, describe_url, one_line
 from imtui.store.rows import CONTACT_SORTS, Position, RetryRow, Window, window_of_list
 from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
-from imtui.tui.messages import Refused
+from imtui.tui.messages import EngineNotStarted, Refused
 
 if TYPE_CHECKING:
     from imtui.engine.runtime import Engine
@@ -476,7 +476,10 @@ class Backend:
         service = self.service
         if service is not None and not service.scheduler.scheduler.running:
             self._started_here = True
-            await service.start()
+            try:
+                await service.start()
+            except Exception as exc:  # a locked database, a lost server: say it, retry later
+                raise EngineNotStarted(one_line(exc)) from exc
 
     async def stop_engine(self, grace: float = 10.0) -> None:
         """Stop what :meth:`start_engine` or :meth:`build_engine` started, nothing else."""

@@ -39,3 +39,8 @@ class KeysHandled(Message):
 class Refused(Exception):
     """An action refused the input (an invalid address, an unknown account); the message is one
     line for a person. The backend raises it so that screens need not import the engine."""
+
+
+class EngineNotStarted(Exception):
+    """The engine could not start here (its first step is a write: taking back dead workers'
+    leases); the message is one line."""
