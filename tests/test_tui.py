@@ -453,3 +453,28 @@ async def test_a_notification_with_a_remote_systems_brackets_shows_them_as_typed
         await pilot.pause(0.2)  # the toast is painted: markup would have raised by now
         assert app.is_running
         assert any("'[/]X[@click=app.quit]'" in text for text in notices(app))
+
+
+async def test_open_alert_on_an_alert_fixed_since_lands_on_its_detail_not_a_form(
+    db, sandbox, world, engine, clock
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    with db.write() as session:
+        account = actions.account_for(session, None)
+        actions.set_mapping(
+            session,
+            account=account,
+            source_code="SAME_DAY_COURIER",
+            carrier="UPS",
+            mode="92",
+            actor=ACTOR,
+            now=clock.now(),
+        )
+    app = make_app(db, engine, start=StartAt(alert_id=alert.id))  # the email's old link
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        await wait_for(pilot, lambda: app.screen.data is not None)
+        assert f"resolved by {ACTOR}" in screen_text(app)
+        assert not isinstance(app.screen, MappingFormScreen)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from imtui.domain.alerts import ORDER_FORM_KINDS, channel_of
+from imtui.domain.alerts import ORDER_FORM_KINDS, AlertState, channel_of
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.store.rows import AlertDetail
 
@@ -25,6 +25,8 @@ def fix_form(detail: AlertDetail) -> FixForm | None:
     WMS refused or the local check held — not for a refused tracking or stock push, which no
     edit of the order changes."""
     alert = detail.alert
+    if alert.state != AlertState.OPEN:
+        return None  # fixed or closed already: an old link lands on what happened, not a form
     if alert.kind in METHOD_HOLD_KINDS and detail.ship_method_code:
         return FixForm.MAPPING
     if (
