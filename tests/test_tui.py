@@ -478,3 +478,20 @@ async def test_open_alert_on_an_alert_fixed_since_lands_on_its_detail_not_a_form
         await wait_for(pilot, lambda: app.screen.data is not None)
         assert f"resolved by {ACTOR}" in screen_text(app)
         assert not isinstance(app.screen, MappingFormScreen)
+
+
+async def test_a_row_whose_last_try_got_no_answer_is_not_shown_as_sending(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "commit_then_drop", times=1))
+    await engine.run_once()  # the WMS took it, the answer never came: outcome unknown
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        queue = pane(app, "queue")
+        await wait_for(pilot, lambda: len(queue.records) == 1)
+        assert queue.records[0].in_flight_since is not None and not queue.records[0].lease_owner
+        line = next(text for text in screen_lines(app, "queue") if "#1001" in text)
+        assert "sending" not in line and "?in " in line

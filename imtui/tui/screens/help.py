@@ -43,6 +43,10 @@ COUNTS_HELP = (
     ("skip", "records given up on after their retry window: r resends them"),
     ("⟳", "when the engine's next cycle starts"),
 )
+QUEUE_HELP = (
+    ("sending", "NEXT: a worker is sending it now"),
+    ("?in 12m", "NEXT: the last try got no answer; the next one asks the WMS first (never twice)"),
+)
 ORDER_STATUS_HELP = (
     ("queued", "on its way to the WMS (or waiting for its next try)"),
     ("held", "waiting for a person: the HELD FOR column or its detail says why"),
@@ -100,6 +104,7 @@ class HelpScreen(ModalScreen[None]):
             for heading, rows in (
                 ("Alerts: state (S) and count (N)", STATE_HELP),
                 ("Order status", ORDER_STATUS_HELP),
+                ("Retry queue", QUEUE_HELP),
                 ("Header counts", (*COUNTS_HELP, *self._clock_words())),
             ):
                 yield Static(Content.styled(heading, "bold"), classes="help-section")

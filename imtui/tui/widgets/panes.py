@@ -497,10 +497,14 @@ class QueuePane(RecordPane[RetryRow, QueueQuery]):
             RetryState.SKIPPED: "bad",
             RetryState.DONE: "muted",
         }.get(record.state, "")
-        if record.in_flight_since is not None:
-            next_text = "sending"
+        leased = record.lease_expires_at is not None and record.lease_expires_at > now
+        if record.lease_owner and leased:
+            next_text = "sending"  # a live worker holds it now
         elif record.state == RetryState.DUE:
             next_text = countdown(record.next_attempt_at, now)
+            if record.in_flight_since is not None:
+                # The last try's outcome is unknown (no answer came): the next one asks first.
+                next_text = f"?{next_text}"
         else:
             next_text = "—"
         return TableRow(
