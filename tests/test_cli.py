@@ -210,11 +210,11 @@ def test_account_connection_and_mapping_crud_never_prints_credentials(db_path: s
         "--setting", "customer_id=2", "--setting", "facility_id=1",
     )  # fmt: skip
     assert "https://north:••••@wms.example.com" in run("connection", "show", "3").output
-    changed = run("connection", "credentials", "wms", "client_secret=@NEW", env={"NEW": "n3w!"})
+    changed = run("connection", "credentials", "2", "client_secret=@NEW", env={"NEW": "n3w!"})
     assert "client_secret=••••" in changed.output
     database = Database(db_path)
     with database.read() as session:
-        stored = actions.connection_for(session, "wms").credentials
+        stored = actions.connection_for(session, "2").credentials
     database.dispose()
     assert stored == {"client_id": WMS_ID, "client_secret": "n3w!", "user_login_id": "1"}
 
@@ -295,6 +295,8 @@ def test_header_counts_and_due_queue_cursor(seeded: str) -> None:
 # -- bad input: one line, non-zero, nothing changed --------------------------------------------
 
 
+ADD_SHOP = ["connection", "add", "--platform", "shopify", "--credential", "access_token=t"]
+
 BAD_INPUT = {
     "unknown order": (["orders", "show", "9999"], 1, "no order '9999'"),
     "unknown order to resend": (["orders", "resend", "#1001", "nope"], 1, "no order 'nope'"),
@@ -318,6 +320,21 @@ BAD_INPUT = {
         ],
         1,
         "notaurl",
+    ),
+    "URL with a space": (
+        [*ADD_SHOP, "--name", "x", "--url", "http://host with space"],
+        1,
+        "no spaces",
+    ),
+    "URL with a fragment": (
+        [*ADD_SHOP, "--name", "x", "--url", "https://x.example/p?q=1#f"],
+        1,
+        "no ?query or #fragment",
+    ),
+    "connection name taken": (
+        [*ADD_SHOP, "--name", "shop", "--url", "https://other.example"],
+        1,
+        "already has a connection 'shop'",
     ),
     "invalid address": (
         ["orders", "edit", "#1001", "--set", "zip=abc"],
@@ -606,3 +623,17 @@ def test_worker_delivers_and_resend_after_mapping_delivers_a_held_order(
     outputs += [cycle.output, opened, resent.output, shown]
     for output in outputs:
         assert sb.shop_token not in output and creds["client_secret"] not in output  # type: ignore[attr-defined]
+
+
+def test_a_connection_name_two_accounts_use_is_refused_naming_each(seeded: str) -> None:
+    assert imtui(seeded, "account", "add", "Other").exit_code == 0
+    added = imtui(
+        seeded,
+        *["connection", "add", "--account", "Other", "--name", "shop", "--platform", "shopify"],
+        *["--url", "https://other.example", "--credential", "access_token=t"],
+    )
+    assert added.exit_code == 0, added.output
+    before = dump(seeded)
+    line = assert_one_line_error(imtui(seeded, "connection", "credentials", "shop", "x=1"))
+    assert "used by several accounts" in line and "(Other)" in line and "use the id" in line
+    assert dump(seeded) == before  # no account's credentials changed on a guess

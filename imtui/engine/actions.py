@@ -28,7 +28,7 @@ from imtui.engine.connections import ENGINE_SETTING_KEYS
 from imtui.engine.outcomes import subject_of
 from imtui.store.alerts import dismiss_alert, resolve_alerts_for
 from imtui.store.audit import record_action
-from imtui.store.connections import WMS, find_account, find_connection, wms_of_account
+from imtui.store.connections import WMS, find_account, find_connections, wms_of_account
 from imtui.store.models import (
     Account,
     Alert,
@@ -84,10 +84,17 @@ def account_for(session: Session, key: str | None) -> Account:
 
 
 def validate_base_url(url: str) -> str:
+    """A base URL every request is built on: http(s), a host, a port if any, a path if any —
+    and nothing that cannot be part of one (a space, a control character, a ?query or a
+    #fragment), refused now rather than failing on every request later."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ActionError(f"not an http(s) URL: {url!r}")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ActionError(f"a URL has no spaces or control characters: {url!r}")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ActionError(f"a base URL has no ?query or #fragment: {url!r}")
     try:
         _ = parts.port
     except ValueError as exc:
@@ -119,6 +126,12 @@ def add_connection(
         raise ActionError("poll interval must be between 10 seconds and 7 days")
     if info.role == WMS and wms_of_account(session, account.id) is not None:  # type: ignore[arg-type]
         raise ActionError(f"account {account.name!r} already has a WMS connection")
+    account_name = account.name  # read now: after a failed flush the session cannot
+    taken = session.exec(
+        select(Connection.id).where(Connection.account_id == account.id, Connection.name == name)
+    ).first()
+    if taken is not None:
+        raise ActionError(f"account {account_name!r} already has a connection {name!r}")
     connection = Connection(
         account_id=account.id,  # type: ignore[arg-type]
         name=name,
@@ -134,8 +147,8 @@ def add_connection(
     session.add(connection)
     try:
         session.flush()
-    except IntegrityError as exc:
-        raise ActionError(f"account {account.name!r} already has a connection {name!r}") from exc
+    except IntegrityError as exc:  # added by another process meanwhile
+        raise ActionError(f"account {account_name!r} already has a connection {name!r}") from exc
     if info.role == WMS:
         _queue_orders_waiting_for_a_wms(session, account, connection, now)
     record_action(
@@ -206,10 +219,21 @@ def update_credentials(
 
 
 def connection_for(session: Session, key: str) -> Connection:
-    connection = find_connection(session, key)
-    if connection is None:
+    """The connection named by id or name; a name two accounts use is refused, naming each
+    (the wrong account's credentials must never be changed by a guess)."""
+    found = find_connections(session, key)
+    if not found:
         raise ActionError(f"no connection {key!r}")
-    return connection
+    if len(found) > 1:
+        ids = {c.account_id for c in found}
+        accounts = {
+            a.id: a.name for a in session.exec(select(Account).where(col(Account.id).in_(ids)))
+        }
+        each = ", ".join(f"{c.id} ({accounts.get(c.account_id, '?')})" for c in found)
+        raise ActionError(
+            f"connection name {key!r} is used by several accounts: {each}; use the id"
+        )
+    return found[0]
 
 
 # -- orders ---------------------------------------------------------------------------------

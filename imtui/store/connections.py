@@ -79,11 +79,13 @@ def find_account(session: Session, key: str) -> Account | None:
     return session.exec(select(Account).where(Account.name == key)).first()
 
 
-def find_connection(session: Session, key: str) -> Connection | None:
+def find_connections(session: Session, key: str) -> list[Connection]:
+    """The connection with this id, or every connection with this name (names are unique per
+    account only: two accounts may each have a "Shop")."""
     if key.isdigit():
         connection = session.get(Connection, int(key))
         if connection is not None:
-            return connection
-    return session.exec(
-        select(Connection).where(Connection.name == key).order_by(col(Connection.id))
-    ).first()
+            return [connection]
+    return list(
+        session.exec(select(Connection).where(Connection.name == key).order_by(col(Connection.id)))
+    )
