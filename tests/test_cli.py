@@ -331,6 +331,16 @@ BAD_INPUT = {
         1,
         "no ?query or #fragment",
     ),
+    "unknown credential": (
+        [*ADD_SHOP, "--name", "x", "--url", "https://x.example", "--credential", "acess_tokn=t"],
+        1,
+        "shopify has no credential acess_tokn (its credentials: access_token)",
+    ),
+    "unknown setting": (
+        [*ADD_SHOP, "--name", "x", "--url", "https://x.example", "--setting", "location_id=7"],
+        1,
+        "shopify has no setting location_id",
+    ),
     "connection name taken": (
         [*ADD_SHOP, "--name", "shop", "--url", "https://other.example"],
         1,

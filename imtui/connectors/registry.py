@@ -141,6 +141,32 @@ def connection_problems(
     return problems
 
 
+def unknown_keys(
+    platform: str, credentials: Mapping[str, str], settings: Mapping[str, Any]
+) -> list[str]:
+    """Credentials and settings the platform has no use for, one sentence each: checked when a
+    connection is added (a typo such as "acess_token" would otherwise sit there unused, and
+    the real key be "missing" only at the first request). Not checked when one is built, so
+    a connection saved before this check still runs."""
+    info = PLATFORMS.get(platform)
+    if info is None:
+        return []
+    problems: list[str] = []
+    unknown = sorted(set(credentials) - set(info.credential_keys))
+    if unknown:
+        problems.append(
+            f"{platform} has no credential {', '.join(unknown)} "
+            f"(its credentials: {', '.join(info.credential_keys)})"
+        )
+    known = (*info.setting_keys, *info.optional_setting_keys)
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        problems.append(
+            f"{platform} has no setting {', '.join(unknown)} (its settings: {', '.join(known)})"
+        )
+    return problems
+
+
 def build_source(
     platform: str,
     base_url: str,

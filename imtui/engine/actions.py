@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from imtui.connectors.registry import PLATFORMS, connection_problems
+from imtui.connectors.registry import PLATFORMS, connection_problems, unknown_keys
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.orders import NOT_IN_WMS, OrderStatus, missing_address_fields
@@ -119,6 +119,7 @@ def add_connection(
     base_url = validate_base_url(base_url)
     connector_settings = {k: v for k, v in settings.items() if k not in ENGINE_SETTING_KEYS}
     problems = connection_problems(platform, base_url, credentials, connector_settings)
+    problems += unknown_keys(platform, credentials, connector_settings)
     if problems:
         raise ActionError("; ".join(problems))
     info = PLATFORMS[platform]
