@@ -216,3 +216,16 @@ def test_outbox_cancel_and_unknown_ids(db_path: str) -> None:
     ok(db_path, "outbox", "cancel", "1")
     again = assert_one_line_error(imtui(db_path, "outbox", "cancel", "1"))
     assert "email 1 is cancelled" in again
+
+
+def test_a_contact_name_with_an_address_in_it_is_refused(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from imtui.cli import cli
+
+    db = str(tmp_path / "c.db")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", db, "account", "add", "Acme"]).exit_code == 0
+    result = runner.invoke(cli, ["--db", db, "contacts", "add", "Ops <x@y.com>", "ops@example.com"])
+    assert result.exit_code == 1
+    assert "no < or >" in result.stderr and "Traceback" not in result.output

@@ -28,7 +28,7 @@ from imtui.cli.output import (
 from imtui.connectors.registry import PLATFORMS
 from imtui.domain.alerts import CONNECTION_KINDS, AlertState, state_in_words
 from imtui.domain.failures import AlertKind
-from imtui.domain.text import printable
+from imtui.domain.text import plural, printable
 from imtui.engine import actions
 from imtui.store import listing
 
@@ -134,7 +134,7 @@ def print_alert(detail: listing.AlertDetail) -> None:
             ("HTTP status", alert.http_status),
             (
                 "seen",
-                f"{alert.count} times, first {full_time(alert.first_seen)}, "
+                f"{plural(alert.count, 'time')}, first {full_time(alert.first_seen)}, "
                 f"last {full_time(alert.last_seen)}",
             ),
             ("resolved", resolved),

@@ -53,6 +53,9 @@ def _name_problem(name: str) -> str | None:
         return f"longer than {MAX_NAME} characters"
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text):
         return "contains control characters or line breaks"
+    if "<" in text or ">" in text:
+        # "Ops <x@y.com>" would read as another address next to the real one
+        return "a name only: the address goes in its own field (no < or >)"
     return None
 
 

@@ -113,7 +113,8 @@ def header_parts(
     if note:
         choices, style = [note, note[: max(1, room - 1)] + "…"], "$text-muted"
     elif not runs_worker:
-        choices, style = ["view only", "view"], "$text-muted"
+        # Another process runs the engine (or none does): this one reads and acts, no cycles.
+        choices, style = ["no engine here", "no engine"], "$text-muted"
     elif worker_error:
         error = safe(worker_error, limit=40)
         choices, style = [f"engine: {error}", "engine!", "!"], "$error"
