@@ -27,7 +27,7 @@ from imtui.engine import actions
 from imtui.engine.clock import ScaledClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.sandbox import FaultRule, Sandbox, make_order, order_stream
-from imtui.sandbox.seed import BAD_ADDRESSES, UNUSUAL_SHIP_METHOD
+from imtui.sandbox.seed import BAD_ADDRESSES, SANDBOX_MAPPINGS, UNUSUAL_SHIP_METHOD
 from imtui.service import Service
 from imtui.store.database import Database
 from imtui.store.models import Alert, AlertEvent, Attempt, RetryItem
@@ -37,16 +37,6 @@ SPEED = 240.0
 """Demo seconds per real second: an hour of retries passes in 15 s."""
 OUTAGE_EVERY = 12
 """A short WMS outage every this many new orders (36 s at the default pace)."""
-
-DEMO_MAPPINGS = {
-    "UPS_GROUND": ("UPS", "03"),
-    "UPS_NEXT_DAY_AIR": ("UPS", "92"),
-    "FEDEX_GROUND": ("FedEx", "FEDEX_GROUND"),
-    "FEDEX_PRIORITY_OVERNIGHT": ("FedEx", "PRIORITY_OVERNIGHT"),
-    "USPS_PRIORITY": ("USPS", "Priority"),
-    "USPS_GROUND_ADVANTAGE": ("USPS", "Ground Advantage"),
-}
-"""Every usual method is mapped; UNUSUAL_SHIP_METHOD is left for the operator to fix."""
 
 
 @dataclass
@@ -110,7 +100,7 @@ class Demo:
             settings={"reference_prefix": "DEMO", "read_timeout": 2},
             **common,
         )
-        for code, (carrier, mode) in DEMO_MAPPINGS.items():
+        for code, (carrier, mode) in SANDBOX_MAPPINGS.items():  # SAME_DAY_COURIER waits
             actions.set_mapping(
                 session,
                 account=account,

@@ -546,6 +546,7 @@ def test_serve_forever_prints_urls_and_stops_cleanly_on_signal(signum: int) -> N
         if words:
             banner[words[0]] = words[1:]
     assert "client_secret" in banner
+    assert banner["imtui"] == []  # the last command printed: open the dashboard on it
     shop_url, token = banner["Shop"][0], banner["access"][-1]
     orders = httpx.get(
         f"{shop_url}/admin/api/2024-10/orders.json", headers={"X-Shopify-Access-Token": token}

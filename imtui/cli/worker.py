@@ -142,14 +142,30 @@ async def _watch(scheduler: EngineScheduler, stopping: asyncio.Event) -> None:
 @click.command("sandbox", short_help="Serve a fake WMS and shop on loopback.")
 @click.option("--port-wms", type=click.IntRange(0, 65535), default=0, help="0: any free port.")
 @click.option("--port-shop", type=click.IntRange(0, 65535), default=0, help="0: any free port.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--orders", type=click.IntRange(0, 1_000_000), default=0, show_default=True)
-@click.option("--faults", "faults_profile", default="none", show_default=True, metavar="PROFILE")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="The same seed, the same orders."
+)
+@click.option(
+    "--orders",
+    type=click.IntRange(0, 1_000_000),
+    default=20,
+    show_default=True,
+    help="Orders waiting in the shop at the start (a few are bad on purpose).",
+)
+@click.option(
+    "--faults",
+    "faults_profile",
+    default="none",
+    show_default=True,
+    metavar="PROFILE",
+    help="none: all goes well; flaky: a few percent of requests fail (5xx, 429, drops); "
+    "storm: a third or more do, some after the WMS took the order.",
+)
 def sandbox_command(
     port_wms: int, port_shop: int, seed: int, orders: int, faults_profile: str
 ) -> None:
     """Serve a fake WMS and a fake shop on 127.0.0.1 for demos and trials, until Ctrl-C. Prints
-    their URLs and the credentials to add them with. PROFILE: none, flaky or storm."""
+    their URLs, credentials and the imtui commands that connect an account to them."""
     from imtui.sandbox import serve_forever
 
     try:

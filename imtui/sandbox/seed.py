@@ -26,6 +26,16 @@ SHIP_METHODS: dict[str, str] = {
 }
 """Shop ship-method ``code`` → ``title``: the usual ones, each worth a mapping to a carrier."""
 
+SANDBOX_MAPPINGS: dict[str, tuple[str, str]] = {
+    "UPS_GROUND": ("UPS", "03"),
+    "UPS_NEXT_DAY_AIR": ("UPS", "92"),
+    "FEDEX_GROUND": ("FedEx", "FEDEX_GROUND"),
+    "FEDEX_PRIORITY_OVERNIGHT": ("FedEx", "PRIORITY_OVERNIGHT"),
+    "USPS_PRIORITY": ("USPS", "Priority"),
+    "USPS_GROUND_ADVANTAGE": ("USPS", "Ground Advantage"),
+}
+"""Each usual method → the sandbox WMS's carrier and mode for it (what a mapping says)."""
+
 UNUSUAL_SHIP_METHOD = "SAME_DAY_COURIER"
 """A method shops offer now and then that nobody has mapped yet (B8, B9)."""
 SHIP_METHODS_WITH_UNUSUAL = {**SHIP_METHODS, UNUSUAL_SHIP_METHOD: "Same Day Courier"}

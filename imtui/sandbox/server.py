@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import shlex
 import signal
 import socket
 import sys
@@ -25,8 +26,8 @@ import uvicorn
 from imtui.sandbox.clock import Clock, system_clock
 from imtui.sandbox.faults import FaultPlan, fault_profile
 from imtui.sandbox.network import Network
-from imtui.sandbox.seed import realistic_orders
-from imtui.sandbox.shop import API_VERSION, LOCATION_ID, FakeShop, build_shop_app
+from imtui.sandbox.seed import SANDBOX_MAPPINGS, realistic_orders
+from imtui.sandbox.shop import API_VERSION, FakeShop, build_shop_app
 from imtui.sandbox.wms import FakeWms, build_wms_app
 
 BACKLOG = 2048
@@ -259,8 +260,23 @@ class Sandbox:
 
 
 def describe(sandbox: Sandbox) -> str:
-    """What a person needs to point imtui (or curl) at a running sandbox."""
+    """What a person needs to point imtui (or curl) at a running sandbox — and the commands
+    that do it, ready to paste."""
     credentials = sandbox.wms_credentials
+    wms = " ".join(f"--credential {key}={value}" for key, value in credentials.items())
+    commands = [
+        "imtui account add Sandbox",
+        f"imtui connection add --account Sandbox --name WMS --platform wms_3pl"
+        f" --url {sandbox.wms_url} {wms} --setting customer_id=1 --setting facility_id=1",
+        f"imtui connection add --account Sandbox --name Shop --platform shopify"
+        f" --url {sandbox.shop_url} --credential access_token={sandbox.shop_token}",
+        *(
+            f"imtui mapping set {code} --account Sandbox --carrier {shlex.quote(carrier)}"
+            f" --mode {shlex.quote(mode)}"
+            for code, (carrier, mode) in SANDBOX_MAPPINGS.items()
+        ),
+        "imtui",
+    ]
     return "\n".join(
         [
             f"  WMS   {sandbox.wms_url}",
@@ -270,7 +286,10 @@ def describe(sandbox: Sandbox) -> str:
             "        customer id 1, facility id 1",
             f"  Shop  {sandbox.shop_url}   (Admin API {API_VERSION})",
             f"        access token   {sandbox.shop_token}",
-            f"        location id    {LOCATION_ID}",
+            "",
+            "  To try imtui on it, in another terminal (IMTUI_DB=/tmp/sandbox.db keeps it apart",
+            "  from your own database; SAME_DAY_COURIER is left unmapped on purpose):",
+            *(f"    {command}" for command in commands),
         ]
     )
 
