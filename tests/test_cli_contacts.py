@@ -199,6 +199,9 @@ def test_outbox_settings_never_show_the_password(db_path: str) -> None:
     assert SMTP_PASSWORD not in shown
     assert "password        ••••" in shown
     assert "port            587" in shown and "https://imtui.example.com" in shown
+    del env["IMTUI_SMTP_USERNAME"]  # a password with no one to log in as goes unused
+    shown = ok(db_path, "outbox", "settings", env=env).stdout
+    assert SMTP_PASSWORD not in shown and "unused: no IMTUI_SMTP_USERNAME" in shown
 
 
 def test_bad_smtp_settings_get_one_line_naming_the_variable(db_path: str) -> None:

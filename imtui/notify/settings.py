@@ -117,6 +117,13 @@ class EmailSettings(BaseSettings):
     def effective_port(self) -> int:
         return self.port or DEFAULT_PORTS[self.security]
 
+    def _password_words(self) -> str:
+        if not self.password:
+            return "(none)"
+        if not self.username:
+            return f"{SECRET_MASK} (unused: no IMTUI_SMTP_USERNAME, so no login)"
+        return SECRET_MASK
+
     def describe(self) -> list[tuple[str, str]]:
         """Every setting for a person to read, the password masked."""
         return [
@@ -124,7 +131,7 @@ class EmailSettings(BaseSettings):
             ("port", str(self.effective_port)),
             ("security", str(self.security)),
             ("username", self.username or "(none: no login)"),
-            ("password", SECRET_MASK if self.password else "(none)"),
+            ("password", self._password_words()),
             ("sender", f"{self.sender_name} <{self.sender}>" if self.sender else "(not set)"),
             ("timeout", f"{self.timeout:g} s"),
             ("validate certs", "yes" if self.validate_certs else "no"),
