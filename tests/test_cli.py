@@ -486,7 +486,7 @@ def test_locked_database_gives_one_line(seeded: str, monkeypatch: pytest.MonkeyP
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert "database is locked" in line
+    assert "database is locked" in line and "try again" in line
     assert dump(seeded) == before
 
 

@@ -118,13 +118,21 @@ def run_reporting_errors(run: Callable[[], Any]) -> int:
         return 1
     except Exception as exc:
         if any(_is_a(exc, module, name) for module, name in EXPECTED):
-            return report(str(exc), 1)
+            return report(_locked_hint(str(exc)), 1)
         if _is_a(exc, "sqlalchemy.exc", "SQLAlchemyError"):
-            return report(f"database: {_first_line(str(getattr(exc, 'orig', None) or exc))}", 1)
+            reason = _first_line(str(getattr(exc, "orig", None) or exc))
+            return report(_locked_hint(f"database: {reason}"), 1)
         if os.environ.get("IMTUI_DEBUG"):
             raise
         return report(f"internal error: {type(exc).__name__}: {_first_line(str(exc))}", 1)
     return result if isinstance(result, int) else 0
+
+
+def _locked_hint(message: str) -> str:
+    """SQLite's "database is locked": another process held the write lock past the wait."""
+    if message.endswith("database is locked"):
+        return f"{message} (another process is writing to it: nothing was changed; try again)"
+    return message
 
 
 def report(message: str, code: int) -> int:
