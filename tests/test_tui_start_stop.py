@@ -5,6 +5,8 @@ process holds) saying so in the header and starting once it can."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.tui_support import make_app, settle
@@ -54,3 +56,41 @@ async def test_an_engine_that_cannot_start_says_why_in_the_header_and_starts_onc
     finally:
         locker.close()
         db.dispose()
+
+
+async def test_an_engine_notes_that_it_runs_and_a_watching_dashboard_says_so(
+    db, world, engine, clock
+):
+    from datetime import timedelta
+
+    from imtui.engine.scheduler import EngineScheduler
+    from imtui.store.beats import beat, last_beat
+    from imtui.tui.widgets.status import StatusHeader
+    from tests.tui_support import make_app, settle, wait_for
+
+    scheduler = EngineScheduler(engine, tick_seconds=60)
+    scheduler.start()  # its first cycle at once
+    try:
+        for _ in range(200):
+            if scheduler.cycles:
+                break
+            await asyncio.sleep(0.02)
+        with db.read() as session:
+            assert last_beat(session) == clock.now()
+    finally:
+        await scheduler.stop(grace=1)
+    with db.read() as session:
+        assert last_beat(session) is None  # stopped cleanly: it says so at once
+
+    app = make_app(db, engine)  # this dashboard runs no engine
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        header = app.dashboard.query_one(StatusHeader)
+        await wait_for(pilot, lambda: "no engine running!" in header.text)
+        with db.write() as session:  # another process's engine, a moment ago
+            beat(session, "other-host:1:x", clock.now(), clock.now())
+        app.refresh_now()
+        await wait_for(pilot, lambda: "engine elsewhere" in header.text)
+        clock.advance(timedelta(minutes=5))  # and then nothing from it
+        app.refresh_now()
+        await wait_for(pilot, lambda: "no engine running!" in header.text)

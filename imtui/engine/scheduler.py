@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from imtui.engine.runtime import CycleReport, Engine
+from imtui.store import beats
 from imtui.store.database import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,11 @@ class EngineScheduler:
         self.last_report: CycleReport | None = None
         self.last_error: str | None = None
         self.cycles = 0
+        self._started_at: datetime | None = None
+        self._beat_at: datetime | None = None
 
     def start(self) -> None:
+        self._started_at = self.engine.clock.now()
         self.scheduler.add_job(
             self._cycle,
             "interval",
@@ -47,6 +51,7 @@ class EngineScheduler:
     async def _cycle(self) -> None:
         try:
             self.last_report = await self.engine.run_once()
+            await self._beat()
             self.last_error = None
         except DatabaseError as exc:
             # A locked or vanished database: say so once per cycle and try again next tick.
@@ -58,6 +63,14 @@ class EngineScheduler:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("cycle failed: %s", self.last_error, exc_info=log.isEnabledFor(10))
         self.cycles += 1
+
+    async def _beat(self) -> None:
+        """Note in the database that this engine runs (at most every ``BEAT_EVERY``)."""
+        now = self.engine.clock.now()
+        if self._beat_at is not None and now - self._beat_at < beats.BEAT_EVERY:
+            return
+        await self.engine.write(beats.beat, self.engine.owner, now, self._started_at or now)
+        self._beat_at = now
 
     def wake(self) -> None:
         """Run the next cycle now (after a resend, an edit, a new mapping)."""
@@ -76,6 +89,9 @@ class EngineScheduler:
             self.scheduler.pause()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.engine.idle(), grace)
+        if self._beat_at is not None:
+            with contextlib.suppress(DatabaseError):  # it goes silent instead
+                await self.engine.write(beats.forget, self.engine.owner)
         self.shutdown()
 
     def shutdown(self) -> None:

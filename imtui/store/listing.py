@@ -23,6 +23,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.text import hide_url_passwords
 from imtui.store.alerts import alert_history
+from imtui.store.beats import last_beat
 from imtui.store.models import (
     Account,
     Alert,
@@ -795,6 +796,7 @@ def header_counts(
         due_now=retries(RetryState.DUE, col(RetryItem.next_attempt_at) <= now),
         held=retries(RetryState.HELD),
         skipped=retries(RetryState.SKIPPED),
+        engine_beat=last_beat(session),
     )
 
 

@@ -330,3 +330,14 @@ class AlertNotice(SQLModel, table=True):
     noticed_at: datetime = _time(nullable=False)
     closure_reported_at: datetime | None = _time()
     """When a digest said it was resolved or dismissed."""
+
+
+class EngineBeat(SQLModel, table=True):
+    """A running engine's last cycle (one row per engine, by its owner "host:pid:…"): how a
+    dashboard that runs none knows whether one runs elsewhere."""
+
+    __tablename__ = "engine_beat"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    started_at: datetime = _time(nullable=False)
+    beat_at: datetime = _time(nullable=False, index=True)

@@ -221,6 +221,8 @@ class HeaderCounts:
     due_now: int
     held: int
     skipped: int
+    engine_beat: datetime | None = None
+    """When any engine last ran a cycle on this database (see :mod:`imtui.store.beats`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,6 +334,7 @@ class DashboardApp(App[None]):
             worker_error=self.engine_error or backend.worker_error(),
             counts=self.counts,
             speed=backend.clock_speed(),
+            elsewhere=backend.engine_elsewhere(self.counts),
         )
 
     # -- actions: results come back here ---------------------------------------------------------

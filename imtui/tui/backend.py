@@ -25,9 +25,17 @@ from imtui.engine.clock import Clock, SystemClock, reading_at, speed_of
 from imtui.notify.settings import EmailSettingsError, load_email_settings
 from imtui.store import contacts, listing, outbox, windows
 from imtui.store.audit import current_user
+from imtui.store.beats import running_elsewhere
 from imtui.store.changes import ChangeProbe
 from imtui.store.database import Database, describe_url, one_line
-from imtui.store.rows import CONTACT_SORTS, Position, RetryRow, Window, window_of_list
+from imtui.store.rows import (
+    CONTACT_SORTS,
+    HeaderCounts,
+    Position,
+    RetryRow,
+    Window,
+    window_of_list,
+)
 from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
 from imtui.tui.messages import EngineNotStarted, Refused
 
@@ -525,6 +533,13 @@ class Backend:
             return None
         when = self.service.scheduler.next_run_time
         return None if when is None else reading_at(self._clock, when)
+
+    def engine_elsewhere(self, counts: HeaderCounts | None) -> bool | None:
+        """For a dashboard running no engine: whether one runs elsewhere on this database
+        (None: this one runs it, or nothing was read yet)."""
+        if self.runs_worker or counts is None:
+            return None
+        return running_elsewhere(counts.engine_beat, self.now())
 
     def clock_speed(self) -> float | None:
         """How much faster than real time the engine's clock runs (the demo), if it does."""

@@ -42,6 +42,7 @@ COUNTS_HELP = (
     ("held", "records waiting for a person's fix: not tried until then, never skipped"),
     ("skip", "records given up on after their retry window: r resends them"),
     ("⟳", "when the engine's next cycle starts"),
+    ("elsewhere", "this dashboard runs no engine; another process does (no engine running!: none)"),
 )
 QUEUE_HELP = (
     ("sending", "NEXT: a worker is sending it now"),

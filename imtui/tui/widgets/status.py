@@ -46,9 +46,11 @@ class StatusHeader(Horizontal):
         counts: HeaderCounts | None,
         note: str | None = None,
         speed: float | None = None,
+        elsewhere: bool | None = None,
     ) -> None:
         self._state = {
             "speed": speed,
+            "elsewhere": elsewhere,
             "account": account,
             "runs_worker": runs_worker,
             "next_run": next_run,
@@ -95,11 +97,13 @@ def header_parts(
     counts: HeaderCounts | None,
     note: str | None = None,
     speed: float | None = None,
+    elsewhere: bool | None = None,
 ) -> tuple[Content, Content, Content]:
     """The account, the engine and the counts for a terminal ``width`` cells wide; a ``note``
     (opening the database, or why it could not be opened) stands where the engine's state
     goes. A ``speed`` says the engine's time runs that many times faster (the demo): every
-    time on screen reads its clock."""
+    time on screen reads its clock. For a dashboard running no engine, ``elsewhere`` says
+    whether one runs on the database all the same (None: not known)."""
     right: list[tuple[str, str]] = []
     if counts is not None:
         right += _count("alerts", counts.open_alerts, "$warning")
@@ -113,8 +117,13 @@ def header_parts(
     if note:
         choices, style = [note, note[: max(1, room - 1)] + "…"], "$text-muted"
     elif not runs_worker:
-        # Another process runs the engine (or none does): this one reads and acts, no cycles.
-        choices, style = ["no engine here", "no engine"], "$text-muted"
+        # This one reads and acts, runs no cycles: does another process?
+        if elsewhere is False:
+            choices, style = ["no engine running!", "no engine!", "!"], "$error"
+        elif elsewhere:
+            choices, style = ["engine elsewhere", "elsewhere"], "$text-muted"
+        else:
+            choices, style = ["no engine here", "no engine"], "$text-muted"
     elif worker_error:
         error = safe(worker_error, limit=40)
         choices, style = [f"engine: {error}", "engine!", "!"], "$error"
