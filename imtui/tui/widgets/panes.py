@@ -131,6 +131,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         """The read on its way moves the window (g, G, a page key): a refresh waits for it."""
         self._refresh_after = False
         self._slow = False
+        self._title_shown: str | None = None
 
     # -- pieces subclasses fill in -------------------------------------------------------------
 
@@ -370,7 +371,10 @@ class RecordPane(Vertical, Generic[R, Q]):
                 parts.append(f"more {arrows}")
         if self._slow:
             parts.append("reading…")
-        self.query_one(f"#{self.pane_name}-title", Static).update(Content(" · ".join(parts)))
+        text = " · ".join(parts)
+        if text != self._title_shown:  # the same words again send nothing to the terminal
+            self._title_shown = text
+            self.query_one(f"#{self.pane_name}-title", Static).update(Content(text))
 
 
 class AlertsPane(RecordPane[AlertRow, AlertQuery]):
