@@ -87,6 +87,10 @@ def test_the_first_screen_read_with_sqlite3_is_the_stores(tmp_path: Path):
     database = Database(f"sqlite:///{path}")
     clock = FakeClock()
     seed(database, clock)
+    from imtui.store.beats import beat
+
+    with database.write() as session:  # an engine elsewhere, a moment ago
+        beat(session, "host:1:x", clock.now(), clock.now())
     now = clock.now() + timedelta(minutes=30)  # some retry rows are due by then
     try:
         for rows in (5, 24, 200):
@@ -94,6 +98,7 @@ def test_the_first_screen_read_with_sqlite3_is_the_stores(tmp_path: Path):
             by_sqlite3 = read_first_screen_sqlite(path, rows, now)
             assert by_sqlite3 == by_store
         assert by_store.counts.due_now > 0  # the time comparison was exercised
+        assert by_store.counts.engine_beat == clock.now()
     finally:
         database.dispose()
 

@@ -81,6 +81,9 @@ def read_first_screen_sqlite(path: Path, rows: int, now: datetime) -> FirstScree
             ),
             held=_count(connection, "retry_item", "state = ?", RetryState.HELD),
             skipped=_count(connection, "retry_item", "state = ?", RetryState.SKIPPED),
+            engine_beat=_time(
+                connection.execute("SELECT max(beat_at) FROM engine_beat").fetchone()[0]
+            ),
         )
         found_rows = connection.execute(
             f"SELECT {ALERT_COLUMNS} FROM alert"
