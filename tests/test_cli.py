@@ -258,7 +258,11 @@ def test_json_lists_parse(seeded: str) -> None:
     assert [o["number"] for o in orders] == ["#1003", "#1002", "#1001"]
     assert orders[0]["created_at"] == "2026-11-02T09:00:00+00:00"
     counts = json.loads(ok(seeded, "status", "--json").stdout)
-    assert counts == {"open_alerts": 0, "needs_person": 0, "due_now": 3, "held": 0, "skipped": 0}
+    assert counts == {
+        **{"open_alerts": 0, "needs_person": 0, "due_now": 3, "held": 0, "skipped": 0},
+        "engine_beat": None,  # no engine ever ran here
+    }
+    assert "engine        none running" in ok(seeded, "status").stdout
 
 
 def test_orders_list_pages_with_a_cursor_and_filters(seeded: str) -> None:
@@ -668,3 +672,16 @@ def test_the_sandbox_prints_commands_that_connect_an_account_to_it(tmp_path) -> 
             assert result.exit_code == 0, (command, result.output)
         listed = imtui(db, "connection", "list").output
         assert sandbox.wms_url in listed and sandbox.shop_url in listed
+
+
+def test_status_says_whether_an_engine_runs(seeded: str) -> None:
+    from datetime import UTC, datetime
+
+    from imtui.store.beats import beat
+
+    database = Database(seeded)
+    now = datetime.now(UTC)
+    with database.write() as session:
+        beat(session, "host:1:x", now, now)
+    database.dispose()
+    assert "engine        running (last cycle" in ok(seeded, "status").stdout

@@ -12,8 +12,9 @@ from imtui.cli.context import (
     page_options,
     pass_app,
 )
-from imtui.cli.output import Column, echo_json, emit
+from imtui.cli.output import Column, echo_json, emit, full_time
 from imtui.store import listing
+from imtui.store.beats import running_elsewhere
 from imtui.store.database import describe_url
 
 AUDIT_COLUMNS = (
@@ -31,7 +32,8 @@ AUDIT_COLUMNS = (
 @json_option
 @pass_app
 def status_command(app: AppContext, account_key: str | None, as_json: bool) -> None:
-    """What needs attention: open alerts, those needing a person, and the retry queue."""
+    """What needs attention: open alerts, those needing a person, the retry queue — and
+    whether an engine runs on this database."""
     with app.db.read() as session:
         counts = listing.header_counts(
             session, now=app.now(), account_id=account_id_for(session, account_key)
@@ -44,6 +46,12 @@ def status_command(app: AppContext, account_key: str | None, as_json: bool) -> N
         f"alerts        {counts.open_alerts} open, {counts.needs_person} need a person\n"
         f"retry queue   {counts.due_now} due now, {counts.held} held, {counts.skipped} skipped"
     )
+    beat = counts.engine_beat
+    if beat is None or not running_elsewhere(beat, app.now()):
+        seen = "" if beat is None else f" (last cycle {full_time(beat)})"
+        click.echo(f"engine        none running{seen}: start one with 'imtui worker' or 'imtui'")
+    else:
+        click.echo(f"engine        running (last cycle {full_time(beat)})")
 
 
 @click.group("audit")

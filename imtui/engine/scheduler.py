@@ -33,6 +33,8 @@ class EngineScheduler:
         self.cycles = 0
         self._started_at: datetime | None = None
         self._beat_at: datetime | None = None
+        self._between_cycles = asyncio.Event()
+        self._between_cycles.set()
 
     def start(self) -> None:
         self._started_at = self.engine.clock.now()
@@ -49,6 +51,13 @@ class EngineScheduler:
         self.scheduler.start()
 
     async def _cycle(self) -> None:
+        self._between_cycles.clear()
+        try:
+            await self._run_cycle()
+        finally:
+            self._between_cycles.set()
+
+    async def _run_cycle(self) -> None:
         try:
             self.last_report = await self.engine.run_once()
             await self._beat()
@@ -88,6 +97,8 @@ class EngineScheduler:
         if self.scheduler.running:
             self.scheduler.pause()
         with contextlib.suppress(TimeoutError):
+            # the cycle in progress — its outcomes and its beat — ends before the scheduler does
+            await asyncio.wait_for(self._between_cycles.wait(), grace)
             await asyncio.wait_for(self.engine.idle(), grace)
         if self._beat_at is not None:
             with contextlib.suppress(DatabaseError):  # it goes silent instead
