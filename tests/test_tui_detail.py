@@ -353,3 +353,33 @@ async def test_a_refused_tracking_push_offers_no_order_form_and_says_to_fix_it_i
         assert "Edit/fix" not in detail_keys(app)  # no edit of the order changes the shop's
         [fix] = [line for line in lines if line.startswith("to fix")]
         assert "correct it there" in fix and "e opens" not in fix
+
+
+async def test_open_print_on_a_carrier_alert_offers_the_mapping_or_the_wms_not_both(
+    db, sandbox, world, engine, clock, tmp_path
+):
+    from click.testing import CliRunner
+
+    from imtui.cli import cli
+
+    with db.write() as session:
+        account = actions.account_for(session, None)
+        actions.set_mapping(
+            session,
+            account=account,
+            source_code="DHL_EXPRESS",
+            carrier="DHL",
+            mode="EXP",
+            actor=ACTOR,
+            now=clock.now(),
+        )
+    add_shop_order(sandbox, 1001, method="DHL_EXPRESS")
+    await engine.run_once()
+    [alert] = alerts(db, kind=AlertKind.UNKNOWN_CARRIER)
+    shown = CliRunner().invoke(
+        cli, ["--db", str(tmp_path / "imtui.db"), "open", f"alert/{alert.id}", "--print"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "imtui mapping set DHL_EXPRESS" in shown.stdout
+    assert "saving releases every order held for it" in shown.stdout
+    assert "or, if the WMS should know that carrier: add it there" in shown.stdout

@@ -225,7 +225,10 @@ def fix_commands(detail: listing.AlertDetail) -> list[str]:
     if alert.kind == AlertKind.UNMAPPED_SHIP_METHOD:
         return [mapping]
     if alert.kind == AlertKind.UNKNOWN_CARRIER:
-        return [mapping, resend]
+        return [
+            f"{mapping}  (saving releases every order held for it)",
+            f"or, if the WMS should know that carrier: add it there, then {resend}",
+        ]
     if alert.kind in (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED) and order:
         return [f"imtui orders edit {order} --set FIELD=VALUE  (fields: address1, city, zip, …)"]
     if alert.kind == AlertKind.CREDENTIALS_REJECTED and alert.connection_id is not None:
