@@ -133,6 +133,23 @@ def wire_world(db: Database, sandbox: object, clock: FakeClock, *, poll: int = 3
         return World(account_id=account.id, shop_id=shop.id, wms_id=wms.id)  # type: ignore[arg-type]
 
 
+def map_ship_method(db: Database, clock: FakeClock, code: str, carrier: str, mode: str) -> int:
+    """Map ship method ``code`` to ``carrier`` and ``mode`` on the one account; how many held
+    orders that released."""
+    with db.write() as session:
+        account = actions.account_for(session, None)
+        _, released = actions.set_mapping(
+            session,
+            account=account,
+            source_code=code,
+            carrier=carrier,
+            mode=mode,
+            actor=ACTOR,
+            now=clock.now(),
+        )
+    return released
+
+
 @pytest.fixture
 def world(db: Database, sandbox: object, clock: FakeClock) -> World:
     return wire_world(db, sandbox, clock)

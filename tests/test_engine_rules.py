@@ -14,7 +14,7 @@ from imtui.engine import actions
 from imtui.sandbox import FaultRule
 from imtui.store.alerts import alert_history
 from imtui.store.models import Alert, Attempt, Connection, Order, RetryItem
-from tests.conftest import ACTOR, add_shop_order
+from tests.conftest import ACTOR, add_shop_order, map_ship_method
 
 HOUR = timedelta(hours=1)
 
@@ -105,17 +105,7 @@ async def test_b2_retry_success_auto_resolves_with_history(db, sandbox, world, e
 async def test_b3_wms_rejection_is_not_retried_until_the_mapping_changes(
     db, sandbox, world, engine, clock
 ):
-    with db.write() as session:
-        account = actions.account_for(session, None)
-        actions.set_mapping(
-            session,
-            account=account,
-            source_code="DHL_EXPRESS",
-            carrier="DHL",
-            mode="EXP",
-            actor=ACTOR,
-            now=clock.now(),
-        )
+    map_ship_method(db, clock, "DHL_EXPRESS", "DHL", "EXP")
     add_shop_order(sandbox, 1005, method="DHL_EXPRESS")
     await engine.run_once()
     order = order_by_number(db, "#1005")
@@ -126,17 +116,7 @@ async def test_b3_wms_rejection_is_not_retried_until_the_mapping_changes(
         clock.advance(HOUR)
         await engine.run_once()
     assert sandbox.wms.posts(order.reference) == 1
-    with db.write() as session:
-        account = actions.account_for(session, None)
-        actions.set_mapping(
-            session,
-            account=account,
-            source_code="DHL_EXPRESS",
-            carrier="UPS",
-            mode="92",
-            actor=ACTOR,
-            now=clock.now(),
-        )
+    map_ship_method(db, clock, "DHL_EXPRESS", "UPS", "92")
     await engine.run_once()
     assert order_by_number(db, "#1005").status == OrderStatus.DELIVERED
     assert sandbox.wms.created(order.reference) == 1
@@ -360,17 +340,7 @@ async def test_b9_mapping_releases_every_order_held_for_the_method(
         order = order_by_number(db, number)
         assert order.status == OrderStatus.HELD
         assert sandbox.wms.posts(order.reference) == 0
-    with db.write() as session:
-        account = actions.account_for(session, None)
-        _, released = actions.set_mapping(
-            session,
-            account=account,
-            source_code="EXPRESS_SAVER",
-            carrier="FedEx",
-            mode="PRIORITY_OVERNIGHT",
-            actor=ACTOR,
-            now=clock.now(),
-        )
+    released = map_ship_method(db, clock, "EXPRESS_SAVER", "FedEx", "PRIORITY_OVERNIGHT")
     assert released == 3
     await engine.run_once()
     for number in ("#1012", "#1013", "#1014"):

@@ -22,25 +22,28 @@ from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
 from imtui.tui.screens.help import HelpScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
-from tests.conftest import ACTOR, add_shop_order
+from tests.conftest import ACTOR, add_shop_order, map_ship_method
 from tests.tui_support import (
     alerts,
     audit,
+    hold_1001_for_its_address,
     make_app,
     notices,
     order,
+    outage_on_1001_to_1003,
     pane,
+    queue_1001_after_a_503,
     screen_lines,
     screen_text,
     settle,
     wait_for,
+    wait_mapping_form,
+    wait_order_form,
 )
 
 
 async def test_r_resends_an_order_now_and_its_alert_resolves(db, sandbox, world, engine):
-    add_shop_order(sandbox, 1001)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
-    await engine.run_once()
+    await queue_1001_after_a_503(sandbox, engine)
     assert order(db, "#1001").status == OrderStatus.QUEUED
     assert alerts(db, state=AlertState.OPEN)
 
@@ -84,10 +87,7 @@ async def test_d_dismisses_an_alert_only_after_yes(db, sandbox, world, engine):
 
 
 async def test_space_marks_rows_and_r_resends_all_marked(db, sandbox, world, engine):
-    for number in (1001, 1002, 1003):
-        add_shop_order(sandbox, number)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=3, retry_after=1))
-    await engine.run_once()
+    await outage_on_1001_to_1003(sandbox, engine)
 
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -157,8 +157,7 @@ async def test_enter_opens_the_detail_with_every_attempt_verbatim(db, sandbox, w
 async def test_order_form_fixes_the_address_then_it_is_sent_and_the_alert_resolves(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     [alert] = alerts(db, state=AlertState.OPEN)
     assert alert.kind == AlertKind.INCOMPLETE_ADDRESS
 
@@ -166,9 +165,7 @@ async def test_order_form_fixes_the_address_then_it_is_sent_and_the_alert_resolv
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")  # on the alert: its fix is the order's form
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         error = form.query_one("#error-address1")
         assert "required" in str(error.render())
         assert app.focused is form.query_one("#field-address1")
@@ -191,15 +188,12 @@ async def test_order_form_fixes_the_address_then_it_is_sent_and_the_alert_resolv
 
 
 async def test_order_form_shows_bad_values_next_to_their_fields(db, sandbox, world, engine):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("2", "e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         form.query_one("#field-zip").value = "ABC"
         await pilot.pause(0.05)
         assert "12345" in str(form.query_one("#error-zip").render())
@@ -220,11 +214,7 @@ async def test_mapping_form_releases_every_held_order_and_they_are_sent(db, sand
 
     app = make_app(db, engine, start=StartAt(alert_id=alert.id))  # imtui open alert/<id>
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
-        form = app.screen
-        await wait_for(
-            pilot, lambda: "2 orders are held" in str(form.query_one("#form-about").render())
-        )
+        form = await wait_mapping_form(pilot, "2 orders are held")
         assert form.query_one("#field-source_code").value == "SAME_DAY_COURIER"
         assert "UPS" in str(form.query_one("#known-carriers").render())
         assert app.focused is form.query_one("#field-carrier")
@@ -348,17 +338,14 @@ async def test_untrusted_text_is_shown_literally_and_never_reaches_the_terminal(
         shot = screen_text(app)
         assert "[link=http://x]y[/link]" in shot and "\x1b]52" not in shot
         await pilot.press("escape", "2", "e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        await wait_for(pilot, lambda: app.screen.detail is not None)
+        await wait_order_form(pilot)
         assert "contains control characters" in str(app.screen.query_one("#error-city").render())
 
 
 async def test_a_resend_that_fails_again_says_why_in_the_remote_systems_words(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=2, retry_after=1))
-    await engine.run_once()
+    await queue_1001_after_a_503(sandbox, engine, times=2)
     assert order(db, "#1001").status == OrderStatus.QUEUED
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -461,17 +448,7 @@ async def test_open_alert_on_an_alert_fixed_since_lands_on_its_detail_not_a_form
     add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
     await engine.run_once()
     [alert] = alerts(db, kind=AlertKind.UNMAPPED_SHIP_METHOD)
-    with db.write() as session:
-        account = actions.account_for(session, None)
-        actions.set_mapping(
-            session,
-            account=account,
-            source_code="SAME_DAY_COURIER",
-            carrier="UPS",
-            mode="92",
-            actor=ACTOR,
-            now=clock.now(),
-        )
+    map_ship_method(db, clock, "SAME_DAY_COURIER", "UPS", "92")
     app = make_app(db, engine, start=StartAt(alert_id=alert.id))  # the email's old link
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))

@@ -15,10 +15,20 @@ from imtui.domain.failures import AlertKind
 from imtui.domain.retry import Operation
 from imtui.engine import actions
 from imtui.sandbox import FaultRule
-from imtui.store.models import Attempt
+from imtui.store.models import Alert, Attempt
 from imtui.tui.screens.detail import AlertDetailScreen
-from tests.conftest import ACTOR, add_shop_order
-from tests.tui_support import alerts, make_app, order, settle, wait_for
+from tests.conftest import ACTOR, add_shop_order, map_ship_method
+from tests.tui_support import (
+    alerts,
+    detail_lines,
+    footer_keys,
+    make_app,
+    order,
+    outage_on_1001_to_1003,
+    queue_1001_after_a_503,
+    settle,
+    wait_for,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -31,12 +41,16 @@ async def open_detail(pilot: Any, alert_id: int) -> list[str]:
     await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
     await wait_for(pilot, lambda: app.screen.data is not None)
     await pilot.pause(0.05)
-    return body_lines(app)
+    return detail_lines(app)
 
 
-def body_lines(app: Any) -> list[str]:
-    body = app.screen.query_one("#detail-body")
-    return [body.render_line(y).text.rstrip() for y in range(body.size.height)]
+async def resolved_after_a_503(db: Any, sandbox: Any, engine: Any, clock: Any) -> Alert:
+    """Order #1001 queued after a 503, and sent two hours on: its alert, resolved by the retry."""
+    await queue_1001_after_a_503(sandbox, engine)
+    clock.advance(HOUR * 2)
+    await engine.run_once()
+    [alert] = alerts(db)
+    return alert
 
 
 def attempts_section(lines: list[str]) -> list[str]:
@@ -52,10 +66,7 @@ def attempt_lines(lines: list[str]) -> list[str]:
 async def test_connection_alert_lists_every_failure_on_its_connection_and_channel_only(
     db, sandbox, world, engine, clock
 ):
-    for number in (1001, 1002, 1003):
-        add_shop_order(sandbox, number)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=3, retry_after=1))
-    await engine.run_once()
+    await outage_on_1001_to_1003(sandbox, engine)
     [outage] = alerts(db, kind=AlertKind.REMOTE_ERROR)
     assert outage.count == 3 and outage.subject == "deliver"
 
@@ -158,20 +169,15 @@ async def test_a_closed_alert_no_longer_says_it_needs_a_person(db, sandbox, worl
         with db.write() as session:
             actions.dismiss(session, alert_id=alert.id, actor=ACTOR, now=clock.now())
         app.screen.refresh_data()
-        await wait_for(pilot, lambda: "dismissed" in body_lines(app)[0])
-        heading = body_lines(app)[0]
-        assert not any(line.startswith("to fix") for line in body_lines(app))
+        await wait_for(pilot, lambda: "dismissed" in detail_lines(app)[0])
+        heading = detail_lines(app)[0]
+        assert not any(line.startswith("to fix") for line in detail_lines(app))
     assert "needs a person" not in heading
     assert f"dismissed by {ACTOR} (had needed a person)" in heading
 
 
 async def test_resolved_alert_says_resolved_automatically(db, sandbox, world, engine, clock):
-    add_shop_order(sandbox, 1001)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
-    await engine.run_once()
-    clock.advance(HOUR * 2)
-    await engine.run_once()
-    [alert] = alerts(db)
+    alert = await resolved_after_a_503(db, sandbox, engine, clock)
     assert alert.state == AlertState.RESOLVED
     app = make_app(db, engine)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -181,20 +187,13 @@ async def test_resolved_alert_says_resolved_automatically(db, sandbox, world, en
 
 def detail_keys(app: Any) -> list[str]:
     """The descriptions the detail's key bar shows."""
-    from textual.widgets._footer import FooterKey
-
-    return [key.description for key in app.screen.query(FooterKey)]
+    return [description for _, description in footer_keys(app.screen)]
 
 
 async def test_a_closed_alerts_detail_offers_no_resend_fix_or_dismiss(
     db, sandbox, world, engine, clock
 ):
-    add_shop_order(sandbox, 1001)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
-    await engine.run_once()
-    clock.advance(HOUR * 2)
-    await engine.run_once()
-    [alert] = alerts(db)
+    alert = await resolved_after_a_503(db, sandbox, engine, clock)
     app = make_app(db, engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_detail(pilot, alert.id)
@@ -301,17 +300,8 @@ async def test_dismissing_every_carrier_alert_of_one_method_counts_each_held_ord
 ):
     from imtui.tui.screens.confirm import ConfirmScreen
 
-    with db.write() as session:
-        account = actions.account_for(session, None)
-        actions.set_mapping(
-            session,
-            account=account,
-            source_code="DHL_EXPRESS",
-            carrier="DHL",  # the WMS knows no such carrier: each order is held for it
-            mode="EXP",
-            actor=ACTOR,
-            now=clock.now(),
-        )
+    # the WMS knows no such carrier: each order is held for it
+    map_ship_method(db, clock, "DHL_EXPRESS", "DHL", "EXP")
     for number in (1001, 1002, 1003):
         add_shop_order(sandbox, number, method="DHL_EXPRESS")
     await engine.run_once()
@@ -362,17 +352,7 @@ async def test_open_print_on_a_carrier_alert_offers_the_mapping_or_the_wms_not_b
 
     from imtui.cli import cli
 
-    with db.write() as session:
-        account = actions.account_for(session, None)
-        actions.set_mapping(
-            session,
-            account=account,
-            source_code="DHL_EXPRESS",
-            carrier="DHL",
-            mode="EXP",
-            actor=ACTOR,
-            now=clock.now(),
-        )
+    map_ship_method(db, clock, "DHL_EXPRESS", "DHL", "EXP")
     add_shop_order(sandbox, 1001, method="DHL_EXPRESS")
     await engine.run_once()
     [alert] = alerts(db, kind=AlertKind.UNKNOWN_CARRIER)

@@ -4,7 +4,7 @@ the mail server's reply, sent; send now, cancel. Pinned at 80x24 as pictures too
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,16 @@ from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.detail import OutboxDetailScreen
 from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
 from tests.conftest import ACTOR
-from tests.tui_support import audit, make_app, notices, settle, type_fast, wait_for
+from tests.tui_support import (
+    audit,
+    make_app,
+    notices,
+    open_list,
+    settle,
+    type_fast,
+    wait_contact_form,
+    wait_for,
+)
 
 REFUSED = "451 4.3.0 Mailbox temporarily unavailable"
 
@@ -75,6 +84,23 @@ def seed_outbox(db: Database, clock: FakeClock, account: int, contact: int) -> d
             "message_id": "<m1@imtui>",
         },
     }
+    subject = "[imtui] {name}: Sku SKU-999 does not exist"
+    body = "The WMS said: Sku SKU-999 does not exist ({name})."
+    return add_emails(db, now, account, contact, rows, subject=subject, body=body)
+
+
+def add_emails(
+    db: Database,
+    now: datetime,
+    account: int,
+    contact: int,
+    rows: dict[str, dict[str, Any]],
+    *,
+    subject: str,
+    body: str,
+) -> dict[str, int]:
+    """One alert email to Dana, made an hour before ``now``, for each of ``rows`` (its name: the
+    columns it sets; ``subject`` and ``body`` may say ``{name}``). Their ids, by name."""
     ids: dict[str, int] = {}
     with db.write() as session:
         for name, extra in rows.items():
@@ -84,8 +110,8 @@ def seed_outbox(db: Database, clock: FakeClock, account: int, contact: int) -> d
                 kind="alert",
                 recipient="dana@example.com",
                 recipient_name="Dana",
-                subject=f"[imtui] {name}: Sku SKU-999 does not exist",
-                body=f"The WMS said: Sku SKU-999 does not exist ({name}).",
+                subject=subject.format(name=name),
+                body=body.format(name=name),
                 created_at=now - timedelta(hours=1),
                 updated_at=now - timedelta(minutes=1),
                 **extra,
@@ -103,9 +129,7 @@ async def test_add_a_contact_the_address_check_shows_next_to_the_field(db, world
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.loaded)
+        form = await wait_contact_form(pilot)
 
         type_fast(pilot, *"Dana Ops", "tab", *"Dana <dana@example.com>", "ctrl+s")
         await wait_for(
@@ -134,15 +158,9 @@ async def test_edit_and_delete_a_contact(db, world, engine, clock):
     contact_id = add_contact(db, clock, world.account_id, "dana@example.com", "immediately")
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
-        screen = app.screen
-        await wait_for(pilot, lambda: len(screen.pane.records) == 1)
+        screen = await open_list(pilot, "c", 1)
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.loaded)
+        form = await wait_contact_form(pilot)
         assert form.query_one("#field-email").value == "dana@example.com"
         form.query_one("#field-frequency").value = "daily"
         await pilot.press("ctrl+s")
@@ -170,12 +188,8 @@ async def test_outbox_shows_the_servers_reply_and_sends_now_or_cancels(db, world
     ids = seed_outbox(db, clock, world.account_id, contact_id)
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
-        screen = app.screen
+        screen = await open_list(pilot, "o", 3)
         pane = screen.pane
-        await wait_for(pilot, lambda: len(pane.records) == 3)
         lines = [pane.table.render_line(y).text for y in range(1, 4)]
         failing = next(line for line in lines if "failing" in line)
         assert REFUSED[:20] in failing

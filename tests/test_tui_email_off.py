@@ -13,14 +13,20 @@ from imtui.engine.clock import FakeClock
 from imtui.notify.settings import EmailSettings
 from imtui.service import Service
 from imtui.store.database import Database
-from imtui.store.models import AlertContact, OutboxEmail
+from imtui.store.models import AlertContact
 from imtui.tui.app import DashboardApp
 from imtui.tui.backend import Backend
-from imtui.tui.screens.contact_form import ContactFormScreen
-from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
+from imtui.tui.screens.lists import ContactsScreen
 from tests.conftest import ACTOR
-from tests.test_tui_email import add_contact
-from tests.tui_support import make_app, screen_text, settle, wait_for
+from tests.test_tui_email import add_contact, add_emails
+from tests.tui_support import (
+    make_app,
+    open_list,
+    screen_text,
+    settle,
+    wait_contact_form,
+    wait_for,
+)
 
 
 def email_off_app(db: Database, engine: Any, **settings: Any) -> DashboardApp:
@@ -41,25 +47,7 @@ def seed_late(db: Database, clock: FakeClock, account: int, contact: int) -> dic
             "next_attempt_at": now - timedelta(minutes=5),
         },
     }
-    ids: dict[str, int] = {}
-    with db.write() as session:
-        for name, extra in rows.items():
-            email = OutboxEmail(
-                account_id=account,
-                contact_id=contact,
-                kind="alert",
-                recipient="dana@example.com",
-                recipient_name="Dana",
-                subject=f"[imtui] {name}",
-                body="text",
-                created_at=now - timedelta(hours=1),
-                updated_at=now - timedelta(minutes=1),
-                **extra,
-            )
-            session.add(email)
-            session.flush()
-            ids[name] = email.id or 0
-    return ids
+    return add_emails(db, now, account, contact, rows, subject="[imtui] {name}", body="text")
 
 
 def digest_due(db: Database, contact: int, when: Any) -> None:
@@ -74,12 +62,9 @@ def table_lines(screen: Any) -> list[str]:
     return [table.render_line(y).text for y in range(table.size.height)]
 
 
-async def open_outbox(pilot: Any, app: DashboardApp, rows: int) -> Any:
-    await settle(pilot)
-    await pilot.press("o")
-    await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
-    screen = app.screen
-    await wait_for(pilot, lambda: len(screen.pane.records) == rows)
+async def open_painted(pilot: Any, key: str, rows: int) -> Any:
+    """The list ``key`` opens (c: the contacts, o: the outbox), its ``rows`` rows painted."""
+    screen = await open_list(pilot, key, rows)
     await pilot.pause(0.05)
     return screen
 
@@ -89,7 +74,7 @@ async def test_outbox_with_email_off_says_email_off_not_late(db, world, engine, 
     seed_late(db, clock, world.account_id, contact)
     app = email_off_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_outbox(pilot, app, 2)
+        screen = await open_painted(pilot, "o", 2)
         title = screen.query_one(".pane-title")
         await wait_for(pilot, lambda: "email off: set IMTUI_SMTP_HOST" in str(title.render()))
         lines = table_lines(screen)
@@ -105,7 +90,7 @@ async def test_outbox_with_email_not_known_off_still_counts_down(db, world, engi
     seed_late(db, clock, world.account_id, contact)
     app = make_app(db, engine, live=False)  # a separate worker sends: its settings unknown
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_outbox(pilot, app, 2)
+        screen = await open_painted(pilot, "o", 2)
         lines = table_lines(screen)
         assert not any("email off" in line for line in lines), lines
         assert any("42m late" in line for line in lines), lines
@@ -117,12 +102,7 @@ async def test_contacts_digest_with_email_off_says_email_off(db, world, engine, 
     digest_due(db, contact, clock.now() + timedelta(minutes=12))
     app = email_off_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
-        screen = app.screen
-        await wait_for(pilot, lambda: len(screen.pane.records) == 1)
-        await pilot.pause(0.05)
+        screen = await open_painted(pilot, "c", 1)
         lines = table_lines(screen)
         assert "DIGEST" in lines[0]
         row = next(line for line in lines if "lee@example.com" in line)
@@ -137,12 +117,7 @@ async def test_contacts_digest_with_email_not_known_off_counts_down(db, world, e
     digest_due(db, contact, clock.now() - timedelta(minutes=6))
     app = make_app(db, engine, live=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
-        screen = app.screen
-        await wait_for(pilot, lambda: len(screen.pane.records) == 1)
-        await pilot.pause(0.05)
+        screen = await open_painted(pilot, "c", 1)
         row = next(line for line in table_lines(screen) if "lee@example.com" in line)
         assert row.rstrip().endswith("6m late"), row
         assert "email off" not in str(screen.query_one(".pane-title").render())
@@ -157,9 +132,7 @@ async def test_contact_form_asks_how_often_to_email_them_and_says_the_digest_hou
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.loaded)
+        form = await wait_contact_form(pilot)
         shown = screen_text(app)
         assert "Email them" in shown and "Email me" not in shown
         form.query_one("#field-frequency").value = "daily"

@@ -14,14 +14,25 @@ from imtui.domain.orders import OrderStatus
 from imtui.sandbox import FaultRule
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.confirm import ConfirmScreen
-from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.dashboard import DashboardScreen
 from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen, OutboxDetailScreen
 from imtui.tui.screens.help import HelpScreen
 from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
 from tests.conftest import add_shop_order
 from tests.test_tui_email import add_contact, emails, seed_outbox
-from tests.tui_support import alerts, audit, make_app, order, pane, settle, wait_for
+from tests.tui_support import (
+    alerts,
+    audit,
+    make_app,
+    open_list,
+    order,
+    outage_on_1001_to_1003,
+    pane,
+    scrollable_order_detail,
+    settle,
+    wait_contact_form,
+    wait_for,
+)
 
 
 def current_number(app: Any) -> str | None:
@@ -119,10 +130,7 @@ async def test_a_detail_scrolls_with_k_the_page_keys_home_and_end_and_q_goes_bac
     async with app.run_test(size=(80, 10)) as pilot:  # short: the detail has more to scroll
         await settle(pilot)
         await pilot.press("2", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
-        await wait_for(pilot, lambda: app.screen.data is not None)
-        text = app.screen.query_one("#detail")
-        await wait_for(pilot, lambda: text.max_scroll_y >= 6)
+        text = await scrollable_order_detail(pilot, 6)
         bottom = text.max_scroll_y
         await pilot.press("end")
         await wait_for(pilot, lambda: text.scroll_y == bottom)
@@ -182,10 +190,7 @@ async def test_help_closes_with_q_and_question_mark(db, world, engine):
 async def test_r_in_an_outages_detail_retries_every_row_it_holds_up_and_in_an_orders_its_order(
     db, sandbox, world, engine, clock
 ):
-    for number in (1001, 1002, 1003):
-        add_shop_order(sandbox, number)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=3, retry_after=1))
-    await engine.run_once()
+    await outage_on_1001_to_1003(sandbox, engine)
     [outage] = alerts(db)
     assert outage.subject == "deliver"  # the connection's, not one order's
     app = make_app(db, engine)
@@ -225,11 +230,7 @@ async def test_an_emails_detail_sends_now_with_r_cancels_with_d_and_q_goes_back(
     ids = seed_outbox(db, clock, world.account_id, contact_id)
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
-        outbox = app.screen
-        await wait_for(pilot, lambda: len(outbox.pane.records) == 3)
+        outbox = await open_list(pilot, "o", 3)
 
         async def open_email(name: str) -> None:
             outbox.pane.table.move_cursor([r.id for r in outbox.pane.records].index(ids[name]))
@@ -270,8 +271,7 @@ async def test_the_lists_esc_space_1_3_and_enter(db, world, engine, clock):
         await pilot.press("space")
         await wait_for(pilot, lambda: len(contacts_screen.pane.marked) == 1)
         await pilot.press("enter")  # edits the contact under the cursor
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        await wait_for(pilot, lambda: app.screen.loaded)
+        await wait_contact_form(pilot)
         shown = app.screen.query_one("#field-email").value
         assert shown == contacts_screen.pane.current.email
         await pilot.press("escape")

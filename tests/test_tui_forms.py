@@ -14,40 +14,33 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.engine import actions
-from imtui.sandbox import FaultRule
-from imtui.sandbox.seed import BAD_ADDRESSES
-from imtui.store.models import AlertContact, ShipMethodMapping
-from imtui.tui.app import StartAt
+from imtui.store.models import AlertContact
 from imtui.tui.screens.confirm import ConfirmScreen
-from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.dashboard import DashboardScreen
 from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
-from imtui.tui.screens.order_form import OrderFormScreen
 from tests.conftest import ACTOR, add_shop_order
 from tests.tui_support import (
     alerts,
+    app_opened_on_an_unmapped_method,
     audit,
+    detail_lines,
+    hold_1001_for_its_address,
     make_app,
+    mapping,
     notices,
     order,
     pane,
+    queue_1001_after_a_503,
     screen_text,
     settle,
+    text_of,
     type_fast,
+    wait_contact_form,
     wait_for,
+    wait_mapping_form,
+    wait_order_form,
 )
-
-
-def mapping(db, code: str) -> ShipMethodMapping:
-    with db.read() as session:
-        return session.exec(
-            select(ShipMethodMapping).where(ShipMethodMapping.source_code == code)
-        ).one()
-
-
-def text_of(screen, selector: str) -> str:
-    return str(screen.query_one(selector).render())
 
 
 def notified(app, words: str) -> bool:
@@ -67,17 +60,14 @@ async def test_m_on_a_mapped_method_starts_from_its_mapping_and_counts_only_its_
     db, sandbox, world, engine
 ):
     # Held for its address, not for its ship method (UPS_GROUND is mapped: UPS 03).
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     assert order(db, "#1001").status == OrderStatus.HELD
 
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("2", "m")
-        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: "Account" in text_of(form, "#form-about"))
+        form = await wait_mapping_form(pilot, "Account")
         about = text_of(form, "#form-about")
         assert "held" not in about  # a mapping would not release it: its address would
         assert "mapped to UPS 03" in about
@@ -96,14 +86,9 @@ async def test_m_on_a_mapped_method_starts_from_its_mapping_and_counts_only_its_
 async def test_mapping_form_refused_save_goes_to_the_first_bad_field_and_marks_follow_values(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
-    await engine.run_once()
-    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
-    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: "held" in text_of(form, "#form-about"))
+        form = await wait_mapping_form(pilot, "held")
         await pilot.press("tab", "tab")
         assert app.focused is form.query_one("#field-billing_code")
 
@@ -136,15 +121,12 @@ async def test_mapping_form_refused_save_goes_to_the_first_bad_field_and_marks_f
 async def test_order_form_refused_save_goes_to_the_first_bad_field_and_the_note_clears(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         await pilot.press("tab", "tab", "tab")
         assert app.focused is form.query_one("#field-state")
 
@@ -159,15 +141,12 @@ async def test_order_form_refused_save_goes_to_the_first_bad_field_and_the_note_
 
 @pytest.mark.parametrize("width", [80, 160])
 async def test_order_form_messages_wrap_instead_of_being_cut(db, sandbox, world, engine, width):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
     async with app.run_test(size=(width, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         form.query_one("#field-zip").value = "ABC"
         await wait_for(pilot, lambda: "ZIP" in text_of(form, "#error-zip"))
         await pilot.pause(0.1)
@@ -184,9 +163,7 @@ async def test_order_form_messages_wrap_instead_of_being_cut(db, sandbox, world,
 async def test_order_form_opens_with_nothing_selected_so_a_key_does_not_replace_a_value(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
-    await engine.run_once()
+    await queue_1001_after_a_503(sandbox, engine)
     assert order(db, "#1001").status == OrderStatus.QUEUED
     name = order(db, "#1001").ship_name
 
@@ -194,9 +171,7 @@ async def test_order_form_opens_with_nothing_selected_so_a_key_does_not_replace_
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("2", "e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         field = form.query_one("#field-name")
         assert app.focused is field
         assert field.selection.is_empty and field.cursor_position == len(name)
@@ -217,9 +192,7 @@ async def test_contact_form_refused_save_goes_to_the_first_bad_field_and_the_not
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_contact_form(None, world.account_id)
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.loaded)
+        form = await wait_contact_form(pilot)
         await pilot.press("tab")
         assert app.focused is form.query_one("#field-email")
 
@@ -293,9 +266,7 @@ async def test_e_on_an_order_in_the_wms_says_so_at_once(db, sandbox, world, engi
 
 
 async def test_d_on_a_resolved_alert_says_so_without_asking(db, sandbox, world, engine, clock):
-    add_shop_order(sandbox, 1001)
-    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
-    await engine.run_once()
+    await queue_1001_after_a_503(sandbox, engine)
     with db.write() as session:
         actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
     await engine.run_once()
@@ -357,30 +328,18 @@ async def test_e_on_an_unknown_sku_alert_shows_its_detail_and_what_fixes_it(
 
 def detail_text(app) -> str:
     """The whole detail (scrolled or not), its lines joined by spaces (long ones wrap)."""
-    body = app.screen.query_one("#detail-body")
-    lines = [body.render_line(y).text.strip() for y in range(body.size.height)]
-    return " ".join(line for line in lines if line)
+    return " ".join(line.strip() for line in detail_lines(app) if line.strip())
 
 
 # -- esc on a form asks before throwing away what was typed -----------------------------------
 
 
-async def unmapped_method_form(pilot, app) -> MappingFormScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
-    form = app.screen
-    await wait_for(pilot, lambda: "held" in text_of(form, "#form-about"))
-    return form
-
-
 async def test_esc_on_a_mapping_form_typed_in_fast_asks_and_n_keeps_everything(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
-    await engine.run_once()
-    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
-    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await unmapped_method_form(pilot, app)
+        form = await wait_mapping_form(pilot, "held")
         carrier = form.query_one("#field-carrier")
         assert app.focused is carrier
 
@@ -399,15 +358,11 @@ async def test_esc_on_a_mapping_form_typed_in_fast_asks_and_n_keeps_everything(
             pilot, lambda: not isinstance(app.screen, (ConfirmScreen, MappingFormScreen))
         )
 
-    with db.read() as session:
-        assert not session.exec(
-            select(ShipMethodMapping).where(ShipMethodMapping.source_code == "SAME_DAY_COURIER")
-        ).first()
+    assert not mapping(db, "SAME_DAY_COURIER")
 
 
 async def test_esc_on_a_form_nothing_was_changed_in_leaves_at_once(db, sandbox, world, engine):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
     app.backend.save_contact(None, world.account_id, "Dana", "dana@example.com", "daily")
     with db.read() as session:
@@ -415,41 +370,34 @@ async def test_esc_on_a_form_nothing_was_changed_in_leaves_at_once(db, sandbox, 
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")  # the order form, filled in from the order
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        await wait_for(pilot, lambda: app.screen.detail is not None)
+        await wait_order_form(pilot)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
         await pilot.press("2", "m")  # the mapping form, started from the method's mapping
-        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
-        await wait_for(pilot, lambda: "mapped to UPS 03" in text_of(app.screen, "#form-about"))
+        await wait_mapping_form(pilot, "mapped to UPS 03")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
         app.open_contact_form(contact_id, world.account_id)  # a contact, as it is
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        await wait_for(pilot, lambda: app.screen.loaded)
+        await wait_contact_form(pilot)
         assert app.screen.query_one("#field-name").value == "Dana"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
         app.open_contact_form(None, world.account_id)  # a new one, left blank
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        await wait_for(pilot, lambda: app.screen.loaded)
+        await wait_contact_form(pilot)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
 
 async def test_esc_on_a_changed_order_form_asks_and_y_discards(db, sandbox, world, engine):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         address1 = form.query_one("#field-address1")
         assert app.focused is address1
 
@@ -474,15 +422,12 @@ async def test_q_on_a_forms_button_asks_before_quitting_with_typed_changes(
 ):
     from textual.widgets import Button
 
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         type_fast(pilot, *"12 Harbor Way")
         await wait_for(pilot, lambda: form.query_one("#field-address1").value == "12 Harbor Way")
         form.query_one(Button).focus()
@@ -503,9 +448,7 @@ async def test_esc_on_a_changed_contact_form_asks(db, world, engine):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.open_contact_form(None, world.account_id)
-        await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.loaded)
+        form = await wait_contact_form(pilot)
         type_fast(pilot, *"Dana", "escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")  # esc on the question: no, back to the form
@@ -526,12 +469,9 @@ async def test_esc_on_a_changed_contact_form_asks(db, world, engine):
 async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
-    await engine.run_once()
-    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
-    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await unmapped_method_form(pilot, app)
+        form = await wait_mapping_form(pilot, "held")
         assert "Carriers in use: FedEx" in text_of(form, "#known-carriers")
 
         await pilot.press(*"ups")  # the WMS spells it "UPS", and compares as spelt
@@ -549,10 +489,7 @@ async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
         await pilot.press("n")
         await wait_for(pilot, lambda: app.screen is form)
         assert form.query_one("#field-carrier").value == "UPSX"
-        with db.read() as session:
-            assert not session.exec(
-                select(ShipMethodMapping).where(ShipMethodMapping.source_code == "SAME_DAY_COURIER")
-            ).first()
+        assert not mapping(db, "SAME_DAY_COURIER")
 
         await pilot.press("shift+tab", "backspace", "backspace", "backspace", "backspace")
         await pilot.press(*"ups", "ctrl+s")  # saved anyway, when the person says so
@@ -569,12 +506,9 @@ async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
 
 
 async def test_a_carrier_in_use_saves_without_asking(db, sandbox, world, engine):
-    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
-    await engine.run_once()
-    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
-    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await unmapped_method_form(pilot, app)
+        form = await wait_mapping_form(pilot, "held")
         type_fast(pilot, *"FedEx", "tab", *"FEDEX_GROUND")
         await wait_for(pilot, lambda: form.query_one("#field-mode").value == "FEDEX_GROUND")
         await pilot.pause(0.1)

@@ -12,7 +12,7 @@ from imtui.tui.app import DashboardApp
 from imtui.tui.backend import Backend
 from imtui.tui.widgets.keybar import KeyBar
 from tests.conftest import ACTOR, add_shop_order
-from tests.tui_support import pane, settle, type_fast, wait_for
+from tests.tui_support import footer_keys, pane, settle, type_fast, wait_for
 
 
 class FrameRecordingApp(DashboardApp):
@@ -80,7 +80,7 @@ async def test_a_filter_it_cannot_read_releases_the_screen_at_once(db, sandbox, 
 
 
 def shown(app: DashboardApp) -> list[tuple[str, str]]:
-    return [(key.key, key.description) for key in app.dashboard.query_one(KeyBar).query(FooterKey)]
+    return footer_keys(app.dashboard.query_one(KeyBar))
 
 
 async def test_the_keys_footer_is_rebuilt_only_when_its_keys_change(db, sandbox, world, engine):

@@ -56,9 +56,8 @@ async def test_the_palette_shows_keys_as_they_are_typed(db, world, engine):
 async def test_detail_scrolls_one_line_per_key_however_fast_and_question_mark_helps(
     db, sandbox, world, engine
 ):
-    from imtui.tui.screens.detail import OrderDetailScreen
     from tests.conftest import add_shop_order
-    from tests.tui_support import type_fast
+    from tests.tui_support import scrollable_order_detail, type_fast
 
     add_shop_order(sandbox, 1001)
     await engine.run_once()
@@ -66,10 +65,7 @@ async def test_detail_scrolls_one_line_per_key_however_fast_and_question_mark_he
     async with app.run_test(size=(80, 12)) as pilot:  # short: the detail has more to scroll
         await settle(pilot)
         type_fast(pilot, "2", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
-        await wait_for(pilot, lambda: app.screen.data is not None)
-        text = app.screen.query_one("#detail")
-        await wait_for(pilot, lambda: text.max_scroll_y >= 4)
+        text = await scrollable_order_detail(pilot, 4)
         type_fast(pilot, "j", "j", "j", "j")
         await wait_for(pilot, lambda: text.scroll_y == 4)
         type_fast(pilot, "G")

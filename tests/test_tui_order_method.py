@@ -7,25 +7,29 @@ from __future__ import annotations
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from tests.conftest import add_shop_order
-from tests.tui_support import alerts, make_app, order, screen_text, settle, type_fast, wait_for
+from tests.tui_support import (
+    alerts,
+    hold_1001_for_its_address,
+    make_app,
+    order,
+    screen_text,
+    settle,
+    text_of,
+    type_fast,
+    wait_for,
+    wait_order_form,
+)
 
 TO_METHOD = ["tab"] * 7  # address1 -> address2, city, state, zip, country, phone, ship method
-
-
-def text_of(screen, selector: str) -> str:
-    return str(screen.query_one(selector).render())
 
 
 async def open_order_form(pilot, app) -> OrderFormScreen:
     await settle(pilot)
     await pilot.press("e")  # on the order's incomplete-address alert
-    await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-    form = app.screen
-    await wait_for(pilot, lambda: form.detail is not None)
+    form = await wait_order_form(pilot)
     assert app.focused is form.query_one("#field-address1")
     return form
 
@@ -33,8 +37,7 @@ async def open_order_form(pilot, app) -> OrderFormScreen:
 async def test_an_unmapped_method_is_warned_about_and_saving_it_asks_first(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     assert order(db, "#1001").status == OrderStatus.HELD
 
     app = make_app(db, engine)
@@ -82,8 +85,7 @@ async def test_an_unmapped_method_is_warned_about_and_saving_it_asks_first(
 
 
 async def test_a_mapped_method_saves_without_asking(db, sandbox, world, engine):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
 
     app = make_app(db, engine)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -126,9 +128,7 @@ async def test_the_orders_own_unmapped_method_left_as_it_is_saves_without_asking
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         app.open_order_form(held.id)  # `e` would open its mapping form: what fixes it
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         assert text_of(form, "#method-warning").strip() == ""
         type_fast(pilot, *"x", "ctrl+s")  # an edit of the name, not of the method
         await wait_for(pilot, lambda: not isinstance(app.screen, OrderFormScreen))

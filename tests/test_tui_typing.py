@@ -5,53 +5,33 @@ app go idle between keys as ``pilot.press`` does."""
 
 from __future__ import annotations
 
-from sqlmodel import select
-
-from imtui.domain.alerts import AlertState
-from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.sandbox.seed import BAD_ADDRESSES
-from imtui.store.models import ShipMethodMapping
-from imtui.tui.app import StartAt
 from imtui.tui.screens.detail import OrderDetailScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from tests.conftest import add_shop_order
 from tests.tui_support import (
-    alerts,
+    app_opened_on_an_unmapped_method,
+    hold_1001_for_its_address,
     make_app,
+    mapping,
     order,
     pane,
     screen_lines,
     settle,
     type_fast,
     wait_for,
+    wait_mapping_form,
+    wait_order_form,
 )
-
-
-def mapping(db, code: str) -> ShipMethodMapping | None:
-    with db.read() as session:
-        return session.exec(
-            select(ShipMethodMapping).where(ShipMethodMapping.source_code == code)
-        ).first()
-
-
-async def open_mapping_form(pilot, app) -> MappingFormScreen:
-    await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
-    form = app.screen
-    await wait_for(pilot, lambda: "held" in str(form.query_one("#form-about").render()))
-    return form
 
 
 async def test_mapping_form_tab_moves_to_the_next_field_even_when_typed_fast(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
-    await engine.run_once()
-    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
-    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await open_mapping_form(pilot, app)
+        form = await wait_mapping_form(pilot, "held")
         assert app.focused is form.query_one("#field-carrier")
 
         type_fast(pilot, *"UPS", "tab", *"92")
@@ -72,10 +52,7 @@ async def test_mapping_form_tab_moves_to_the_next_field_even_when_typed_fast(
 async def test_mapping_form_fields_typed_before_it_has_loaded_keep_their_keys(
     db, sandbox, world, engine
 ):
-    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
-    await engine.run_once()
-    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
-    app = make_app(db, engine, start=StartAt(alert_id=alert.id))
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
         form = app.screen
@@ -87,15 +64,12 @@ async def test_mapping_form_fields_typed_before_it_has_loaded_keep_their_keys(
 
 
 async def test_order_form_tab_shift_tab_and_ctrl_s_typed_in_one_burst(db, sandbox, world, engine):
-    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
-    await engine.run_once()
+    await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
-        form = app.screen
-        await wait_for(pilot, lambda: form.detail is not None)
+        form = await wait_order_form(pilot)
         assert app.focused is form.query_one("#field-address1")
 
         type_fast(pilot, *"12 Harbor Way", "tab", *"Suite 5", "shift+tab", "shift+tab")

@@ -9,13 +9,22 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
 from imtui.engine.runtime import Engine
+from imtui.sandbox import FaultRule
+from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.store.database import Database
-from imtui.store.models import Alert, AuditEntry, Order, RetryItem
+from imtui.store.models import Alert, AuditEntry, Order, RetryItem, ShipMethodMapping
 from imtui.tui.app import DashboardApp, StartAt
 from imtui.tui.backend import Backend
+from imtui.tui.screens.contact_form import ContactFormScreen
+from imtui.tui.screens.detail import OrderDetailScreen
+from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
+from imtui.tui.screens.mapping_form import MappingFormScreen
+from imtui.tui.screens.order_form import OrderFormScreen
 from imtui.tui.widgets.panes import RecordPane
-from tests.conftest import ACTOR
+from tests.conftest import ACTOR, add_shop_order
 
 
 def make_app(
@@ -85,6 +94,119 @@ def queue_item(db: Database, order_id: int) -> RetryItem:
                 RetryItem.subject_id == order_id, RetryItem.operation == "deliver_order"
             )
         ).one()
+
+
+def mapping(db: Database, code: str) -> ShipMethodMapping | None:
+    with db.read() as session:
+        return session.exec(
+            select(ShipMethodMapping).where(ShipMethodMapping.source_code == code)
+        ).first()
+
+
+# -- what the engine has been given to work on ------------------------------------------------
+
+
+async def hold_1001_for_its_address(sandbox: Any, engine: Engine) -> None:
+    """Order #1001 in the shop with no address1, and a cycle: the engine holds it."""
+    add_shop_order(sandbox, 1001, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+
+
+async def queue_1001_after_a_503(sandbox: Any, engine: Engine, times: int = 1) -> None:
+    """Order #1001 in the shop, the WMS answering 503 ``times``, and a cycle: queued to retry."""
+    add_shop_order(sandbox, 1001)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=times, retry_after=1))
+    await engine.run_once()
+
+
+async def outage_on_1001_to_1003(sandbox: Any, engine: Engine) -> None:
+    """Orders #1001-#1003 in the shop, a 503 for each, and a cycle: one outage alert."""
+    for number in (1001, 1002, 1003):
+        add_shop_order(sandbox, number)
+    sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=3, retry_after=1))
+    await engine.run_once()
+
+
+async def app_opened_on_an_unmapped_method(db: Database, sandbox: Any, engine: Engine) -> Any:
+    """Order #1001 held for SAME_DAY_COURIER, which has no mapping, and the dashboard started
+    on its alert (``imtui open alert/<id>``): that is, on the alert's mapping form."""
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
+    return make_app(db, engine, start=StartAt(alert_id=alert.id))
+
+
+# -- screens coming up ------------------------------------------------------------------------
+
+
+async def wait_order_form(pilot: Any) -> OrderFormScreen:
+    """The order form, once it is on top and filled in from its order."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, OrderFormScreen))
+    form = app.screen
+    await wait_for(pilot, lambda: form.detail is not None)
+    return form
+
+
+async def wait_mapping_form(pilot: Any, about: str) -> MappingFormScreen:
+    """The mapping form, once it is on top and its top lines say ``about``."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+    form = app.screen
+    await wait_for(pilot, lambda: about in text_of(form, "#form-about"))
+    return form
+
+
+async def wait_contact_form(pilot: Any) -> ContactFormScreen:
+    """The contact form, once it is on top and loaded."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ContactFormScreen))
+    form = app.screen
+    await wait_for(pilot, lambda: form.loaded)
+    return form
+
+
+async def open_list(pilot: Any, key: str, rows: int) -> Any:
+    """From the settled dashboard, ``key`` (c: the contacts, o: the outbox): the list, once it
+    has ``rows`` rows."""
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press(key)
+    kind = {"c": ContactsScreen, "o": OutboxScreen}[key]
+    await wait_for(pilot, lambda: isinstance(app.screen, kind))
+    screen = app.screen
+    await wait_for(pilot, lambda: len(screen.pane.records) == rows)
+    return screen
+
+
+async def scrollable_order_detail(pilot: Any, lines: int) -> Any:
+    """The order detail coming up: its scrolling text, once it can scroll ``lines`` lines."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
+    await wait_for(pilot, lambda: app.screen.data is not None)
+    text = app.screen.query_one("#detail")
+    await wait_for(pilot, lambda: text.max_scroll_y >= lines)
+    return text
+
+
+# -- what is on screen ------------------------------------------------------------------------
+
+
+def text_of(screen: Any, selector: str) -> str:
+    return str(screen.query_one(selector).render())
+
+
+def detail_lines(app: DashboardApp) -> list[str]:
+    """Every line of the detail on top, scrolled into view or not."""
+    body = app.screen.query_one("#detail-body")
+    return [body.render_line(y).text.rstrip() for y in range(body.size.height)]
+
+
+def footer_keys(where: Any) -> list[tuple[str, str]]:
+    """The keys a key bar in ``where`` (a screen, or the bar) shows: [("d", "Dismiss"), ...]."""
+    from textual.widgets._footer import FooterKey
+
+    return [(key.key, key.description) for key in where.query(FooterKey)]
 
 
 def screen_text(app: DashboardApp) -> str:

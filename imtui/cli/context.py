@@ -42,14 +42,19 @@ class AppContext:
         """Raise :class:`CliError` if the SQLite file ``--db`` (or ``IMTUI_DB``) names cannot
         be opened or created — before the dashboard is on screen, with no database code loaded.
         A database that fails anyway fails when it is opened (see :attr:`db`)."""
+        problem = self._file_problem()
+        if problem:
+            raise CliError(problem)
+
+    def _file_problem(self) -> str | None:
+        """Why the SQLite file ``--db`` names cannot be opened or created, if it cannot (the
+        default file's folder is created when it is opened: it has none)."""
         if not self.db_url:
-            return  # the default file: its folder is created when it is opened
+            return None
         from imtui.store.first_screen import sqlite_file
 
         path = sqlite_file(self.db_url)
-        problem = sqlite_file_problem(path) if path is not None else None
-        if problem:
-            raise CliError(problem)
+        return sqlite_file_problem(path) if path is not None else None
 
     @property
     def db(self) -> Database:
@@ -57,7 +62,6 @@ class AppContext:
         The default file's folder is created if need be; a folder named by ``--db`` or
         ``IMTUI_DB`` never is (a typo would otherwise leave a new folder behind)."""
         if self._db is None:
-            from sqlalchemy.engine import make_url
             from sqlalchemy.exc import SQLAlchemyError
 
             from imtui.store.database import (
@@ -68,12 +72,9 @@ class AppContext:
                 resolve_url,
             )
 
-            if self.db_url:
-                url = make_url(resolve_url(self.db_url))
-                file = url.database if url.get_backend_name() == "sqlite" else None
-                problem = sqlite_file_problem(Path(file)) if file and file != ":memory:" else None
-                if problem:
-                    raise DatabaseError(problem)
+            problem = self._file_problem()
+            if problem:
+                raise DatabaseError(problem)
             try:
                 self._db = Database(self.db_url)
             except SQLAlchemyError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from imtui.domain.failures import AlertKind, Failure, FailureClass
+from imtui.domain.retry import Operation
 
 
 class AlertState(StrEnum):
@@ -83,6 +84,15 @@ def alert_kind_for(failure: Failure) -> AlertKind:
     if failure.failure_class is FailureClass.CONNECTION and failure.kind not in CONNECTION_KINDS:
         return AlertKind.CREDENTIALS_REJECTED
     return failure.kind
+
+
+CHANNEL_OPERATIONS = {
+    "deliver": Operation.DELIVER_ORDER,
+    "tracking": Operation.PUSH_TRACKING,
+    "inventory": Operation.PUSH_INVENTORY,
+}
+"""A record subject's channel (see :func:`channel_of`) → the retry operation it is about
+("deliver:17" is order 17's delivery). Polls ("poll") have none."""
 
 
 def channel_of(subject: str | None) -> str:

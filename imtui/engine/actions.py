@@ -469,9 +469,6 @@ def set_mapping(
     return mapping, released
 
 
-"""Holds that a changed mapping can cure: no mapping, or one the WMS did not accept."""
-
-
 def release_held_for_method(
     session: Session, account_id: int, source_code: str, now: datetime, *, actor: str
 ) -> int:

@@ -13,7 +13,7 @@ from typing import Protocol
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
-from imtui.domain.alerts import alert_kind_for
+from imtui.domain.alerts import CHANNEL_OPERATIONS, alert_kind_for
 from imtui.domain.failures import AlertKind, Failure, FailureClass
 from imtui.domain.orders import NOT_IN_WMS, OrderStatus
 from imtui.domain.records import WmsOrder
@@ -27,11 +27,7 @@ from imtui.store.alerts import (
 from imtui.store.models import Alert, Attempt, Connection, InventoryLevel, Order, RetryItem
 from imtui.store.queue import items_by_id, release_lease
 
-SUBJECT_PREFIX = {
-    Operation.DELIVER_ORDER: "deliver",
-    Operation.PUSH_TRACKING: "tracking",
-    Operation.PUSH_INVENTORY: "inventory",
-}
+SUBJECT_PREFIX = {operation: channel for channel, operation in CHANNEL_OPERATIONS.items()}
 
 
 def subject_of(item: RetryKey) -> str:

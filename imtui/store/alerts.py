@@ -21,8 +21,6 @@ from imtui.domain.failures import AlertKind
 from imtui.store.alert_emails import queue_alert_emails
 from imtui.store.models import Alert, AlertEvent
 
-AUTO = AUTO_ACTOR
-
 
 @dataclass(frozen=True, slots=True)
 class AlertSubject:
@@ -90,7 +88,7 @@ def raise_alert(
     )
     session.add(alert)
     session.flush()
-    _event(session, alert, now, "raised", AUTO, message)
+    _event(session, alert, now, "raised", AUTO_ACTOR, message)
     if alert.needs_person:
         queue_alert_emails(session, alert, now)
     return alert, True
@@ -106,7 +104,7 @@ def resolve_alerts_for(
     include_connection_alerts: bool = True,
     detail: str = "retry succeeded",
     candidates: list[Alert] | None = None,
-    actor: str = AUTO,
+    actor: str = AUTO_ACTOR,
 ) -> list[Alert]:
     """Auto-resolve what a success proves wrong (B2): the record's open alerts and, because the
     remote answered on that channel, the connection's outage alerts for the channel. A fix a
@@ -152,7 +150,14 @@ def resolve_alerts_for(
         alert.resolved_at = now
         alert.resolved_by = actor
         session.add(alert)
-        _event(session, alert, now, "auto_resolved" if actor == AUTO else "resolved", actor, detail)
+        _event(
+            session,
+            alert,
+            now,
+            "auto_resolved" if actor == AUTO_ACTOR else "resolved",
+            actor,
+            detail,
+        )
     return resolved
 
 

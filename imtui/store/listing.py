@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
-from imtui.domain.alerts import CONNECTION_KINDS, AlertState
+from imtui.domain.alerts import CHANNEL_OPERATIONS, CONNECTION_KINDS, AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind, FailureClass
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation, RetryState
@@ -532,14 +532,6 @@ def alert_detail(
     )
 
 
-CHANNEL_OPERATIONS = {
-    "deliver": Operation.DELIVER_ORDER,
-    "tracking": Operation.PUSH_TRACKING,
-    "inventory": Operation.PUSH_INVENTORY,
-}
-"""An alert subject's channel (see :func:`imtui.domain.alerts.channel_of`) → the retry
-operation whose attempts it covers. Polls ("poll") leave no attempts."""
-
 KIND_CLASSES: dict[str, tuple[FailureClass, ...]] = {
     AlertKind.UNREACHABLE: (FailureClass.TRANSIENT, FailureClass.CONNECTION),
     AlertKind.RATE_LIMITED: (FailureClass.TRANSIENT,),
@@ -672,12 +664,7 @@ def _held_for(
     and how many (``ix_order_ship_method_code``)."""
     if alert.kind not in METHOD_HOLD_KINDS or code is None:
         return (), 0
-    condition = and_(
-        col(Order.ship_method_code) == code,
-        col(Order.account_id) == alert.account_id,
-        col(Order.status) == OrderStatus.HELD,
-        col(Order.hold_reason) == alert.kind,
-    )
+    condition = _held_for_method(alert.account_id, code, alert.kind)
     found = list(
         session.exec(
             select(Order, Account.name)
@@ -722,18 +709,19 @@ def held_behind(session: Session, alert_ids: list[int]) -> int:
             if code is not None:
                 methods.add((alert.account_id, code, alert.kind))
     for account_id, code, kind in methods:  # one query per method, not per alert
-        held.update(
-            session.exec(
-                select(Order.id).where(
-                    col(Order.ship_method_code) == code,
-                    col(Order.account_id) == account_id,
-                    col(Order.status) == OrderStatus.HELD,
-                    col(Order.hold_reason) == kind,
-                )
-            )
-        )
-    held.discard(None)  # type: ignore[arg-type]
+        held.update(session.exec(select(Order.id).where(_held_for_method(account_id, code, kind))))
     return len(held)
+
+
+def _held_for_method(account_id: int, code: str, kind: str) -> ColumnElement[bool]:
+    """The account's orders held now for ship method ``code`` and reason ``kind``
+    (``ix_order_ship_method_code``)."""
+    return and_(
+        col(Order.ship_method_code) == code,
+        col(Order.account_id) == account_id,
+        col(Order.status) == OrderStatus.HELD,
+        col(Order.hold_reason) == kind,
+    )
 
 
 def _ship_method_of(session: Session, alert: AlertRow | Alert) -> str | None:

@@ -441,7 +441,7 @@ class DashboardApp(App[None]):
         its form — refused at once when the order is in the WMS already."""
         refused = why_not_editable(order)
         if refused:
-            self.notify(refused, severity="warning", markup=False)
+            self.notify(refused, severity="warning")
         elif order.status == OrderStatus.HELD and order.hold_reason in METHOD_HOLD_KINDS:
             self.open_mapping_form(order.account_id, order.ship_method_code)
         else:

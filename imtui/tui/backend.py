@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from imtui.domain.alerts import CHANNEL_OPERATIONS
 from imtui.domain.contacts import DEFAULT_DAILY_HOUR
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation, RetryState
@@ -47,11 +48,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SUBJECT_OPERATIONS = {
-    "deliver": Operation.DELIVER_ORDER,
-    "tracking": Operation.PUSH_TRACKING,
-    "inventory": Operation.PUSH_INVENTORY,
-}
 BULK_PAGE = 500
 
 
@@ -277,16 +273,16 @@ class Backend:
                 continue
             alert = detail.alert
             operation, _, subject = (alert.subject or "").partition(":")
-            if operation in SUBJECT_OPERATIONS and subject.isdigit():
+            if operation in CHANNEL_OPERATIONS and subject.isdigit():
                 item = self._read(
-                    windows.retry_row_for, SUBJECT_OPERATIONS[operation], int(subject)
+                    windows.retry_row_for, CHANNEL_OPERATIONS[operation], int(subject)
                 )
                 if item is not None:
                     item_ids.append(item.id)
                     continue
-            if operation in SUBJECT_OPERATIONS and not subject and alert.connection_id:
+            if operation in CHANNEL_OPERATIONS and not subject and alert.connection_id:
                 waiting = self._read(
-                    windows.due_on_connection, alert.connection_id, SUBJECT_OPERATIONS[operation]
+                    windows.due_on_connection, alert.connection_id, CHANNEL_OPERATIONS[operation]
                 )
                 if waiting:
                     item_ids += waiting
@@ -513,8 +509,7 @@ class Backend:
         if succeeded == total:
             return SendResult(total=total, sent=succeeded)
         ids = [item_id for item_ids in to_send.values() for item_id in item_ids]
-        waiting = await asyncio.to_thread(self._read, listing.waiting_rows, ids, NAMED_FAILURES)
-        rows, left = waiting
+        rows, left = await asyncio.to_thread(self._read, listing.waiting_rows, ids, NAMED_FAILURES)
         return SendResult(total=total, sent=succeeded, failures=tuple(rows), left=left)
 
     def wake(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.dom import DOMNode
+from textual.screen import Screen
 
 from imtui.tui.keymap import DASHBOARD_KEYS, key_display, own_bindings
 
@@ -33,6 +34,11 @@ class Command:
     action: str
     node: DOMNode | None
     """Where the action runs; None: on the screen under the palette once it has closed."""
+
+
+def runs_on(screen: Screen[Any], action: str) -> DOMNode:
+    """Where a dashboard action runs: on the screen if it has it, else on the app."""
+    return screen if hasattr(screen, f"action_{action.split('(')[0]}") else screen.app
 
 
 class ActionCommands(Provider):
@@ -65,20 +71,16 @@ class ActionCommands(Provider):
 
     def _live(self, action: str) -> bool:
         name = action.split("(")[0]
-        if hasattr(self.screen, f"action_{name}"):
-            return self.screen.check_action(name, ()) is not False
-        return self.app.check_action(name, ()) is not False
+        return runs_on(self.screen, action).check_action(name, ()) is not False
 
     def _run(self, command: Command) -> None:
         self.app.call_later(self._dispatch, command)
 
     async def _dispatch(self, command: Command) -> None:
         # Resolved once the palette has closed: the action belongs to the screen under it.
-        node: Any = command.node
-        if node is None:
-            screen = self.app.screen
-            name = command.action.split("(")[0]
-            node = screen if hasattr(screen, f"action_{name}") else self.app
+        node = (
+            command.node if command.node is not None else runs_on(self.app.screen, command.action)
+        )
         await self.app.run_action(command.action, node)
 
     @staticmethod

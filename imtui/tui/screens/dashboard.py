@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from imtui.domain.alerts import AlertState
-from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
+from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.retry import Operation
 from imtui.domain.text import agree, plural
 from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, Window
@@ -56,7 +56,6 @@ NEED_DATABASE = {
     "contacts",
     "outbox",
 }
-ADDRESS_KINDS = (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED)
 NAMED_ALERTS = 5
 """A dismiss question names the alerts when there are at most this many."""
 
@@ -359,15 +358,12 @@ class DashboardScreen(Screen[None]):
         if isinstance(record, AlertRow):
             self.dashboard.open_fix(record.id)
         elif isinstance(record, OrderRow):
-            self._edit_order(record)
+            self.dashboard.open_order_fix(record)
         elif isinstance(record, RetryRow):
             if record.operation == Operation.DELIVER_ORDER:
                 self._edit_order_of(record.subject_id)
             else:
                 self.notify(NOT_EDITABLE, severity="warning")
-
-    def _edit_order(self, order: OrderRow) -> None:
-        self.dashboard.open_order_fix(order)
 
     @work(thread=True, group="edit", exclusive=True, exit_on_error=False)
     def _edit_order_of(self, order_id: int) -> None:
@@ -379,7 +375,7 @@ class DashboardScreen(Screen[None]):
         if detail is None:
             self.notify(f"no order {order_id}", severity="error")
         else:
-            self._edit_order(detail.order)
+            self.dashboard.open_order_fix(detail.order)
 
     @once_settled
     def action_mapping(self) -> None:

@@ -292,7 +292,7 @@ class AlertDetailScreen(DetailScreen):
                 plain(event.detail, limit=500),
             )
         parts.append(history)
-        if detail.held_orders or detail.held_total:
+        if detail.held_total:
             parts.append(Text(""))
             parts.append(held_table(detail))
         parts.append(Text(""))
@@ -438,18 +438,21 @@ class RetryDetailScreen(DetailScreen):
             parts.append(attempts_table([attempt], 1))
         return parts
 
+    @property
+    def delivery(self) -> RetryRow | None:
+        """The row, if it is an order's delivery (only that has a fix to edit)."""
+        row = self.data[0] if self.data is not None else None
+        return row if row is not None and row.operation == Operation.DELIVER_ORDER else None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "edit":  # only an order on its way to the WMS has a fix to edit
-            row = self.data[0] if self.data is not None else None
-            return row is not None and row.operation == Operation.DELIVER_ORDER
-        return True
+        return self.delivery is not None if action == "edit" else True
 
     def action_resend(self) -> None:
         self.dashboard.act_on_items("resend", [self.key])
 
     def action_edit(self) -> None:
-        row = self.data[0] if self.data is not None else None
-        if row is not None and row.operation == Operation.DELIVER_ORDER:
+        row = self.delivery
+        if row is not None:
             self.dashboard.open_order_form(row.subject_id)
 
 

@@ -108,8 +108,13 @@ class FormScreen(Screen[ResultType]):
     # -- leaving ---------------------------------------------------------------------------------
 
     def current(self) -> dict[str, str]:
-        """What the fields hold now, by the names :attr:`opened_with` uses."""
-        raise NotImplementedError
+        """What the fields hold now, by the names :attr:`opened_with` uses: each
+        ``#field-<name>`` input's value (a form with other kinds of field adds them)."""
+        return {
+            field.id.removeprefix("field-"): field.value
+            for field in self.query(".field").results(Input)
+            if field.id
+        }
 
     def remember_opened(self, **values: str) -> None:
         """These values (by default: every field as it is now) are what the form opened with."""

@@ -64,6 +64,10 @@ class ListScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_focus(self.pane.table)
 
+    def email_off(self) -> str:
+        """Why no alert email goes out from here, made safe to show ("" when it does)."""
+        return safe(self.dashboard.backend.email_off() or "", limit=80)
+
     def show_note(self, extra: str = "") -> None:
         """What the pane's title line says besides its name: the account, and ``extra``."""
         self.pane.note = safe(self.account_name, limit=40) + extra
@@ -118,9 +122,9 @@ class ContactsScreen(ListScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        off = self.dashboard.backend.email_off()
+        off = self.email_off()
         if off:
-            self.show_note(f" · email off: {safe(off, limit=80)}")
+            self.show_note(f" · email off: {off}")
 
     def action_add(self) -> None:
         if self.account_id is not None:
@@ -198,14 +202,13 @@ class OutboxScreen(ListScreen):
 
     @work(thread=True, exclusive=True, group="outbox-count", exit_on_error=False)
     def _count(self) -> None:
-        backend = self.dashboard.backend
-        counts = backend.outbox_counts(self.account_id)
+        counts = self.dashboard.backend.outbox_counts(self.account_id)
         text = f" · {counts.waiting} waiting"
         if counts.failing:
             text += f", {counts.failing} failing"
-        off = backend.email_off()
+        off = self.email_off()
         if off:
-            text += f" · email off: {safe(off, limit=80)}"
+            text += f" · email off: {off}"
         self.app.call_from_thread(self.show_note, text)
 
     def action_open(self) -> None:
@@ -221,9 +224,9 @@ class OutboxScreen(ListScreen):
         targets = self.pane.targets()
         if not targets:
             return
-        off = self.dashboard.backend.email_off()
+        off = self.email_off()
         if off:
-            self.notify(f"email is off: {safe(off, limit=80)}", severity="warning")
+            self.notify(f"email is off: {off}", severity="warning")
             return
         self.act("due now", lambda backend, ids: backend.send_emails_now(ids), targets)
 

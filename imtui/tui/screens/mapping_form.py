@@ -153,7 +153,7 @@ class MappingFormScreen(FormScreen[None]):
         self.query_one("#form-about", Static).update(Content(about))
         carriers = sorted({m.carrier for m in mappings})
         self.carriers = carriers
-        if self._values()["carrier"].strip():  # typed before the carriers came
+        if self.current()["carrier"].strip():  # typed before the carriers came
             self._validate(("carrier",))
         modes = sorted({m.mode for m in mappings})
         self.query_one("#field-carrier", Input).suggester = SuggestFromList(carriers)
@@ -183,27 +183,21 @@ class MappingFormScreen(FormScreen[None]):
             if field.value == untouched:
                 field.value = value
 
-    def _values(self) -> dict[str, str]:
-        return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
-
-    def current(self) -> dict[str, str]:
-        return self._values()
-
     def _validate(self, names: tuple[str, ...] = tuple(FIELDS)) -> list[str]:
         """Marks each of these fields good or not; returns the ones that are not. A carrier not
         in use is warned about, but does not stop a save (the WMS may have it: saving asks)."""
-        values = self._values()
+        values = self.current()
         invalid = []
         for name in names:
             problem = "required" if not values[name].strip() else ""
             warning = carrier_warning(values[name], self.carriers) if name == "carrier" else ""
             error = self.query_one(f"#error-{name}", Static)
             error.update(Content(problem or warning))
-            error.set_class(bool(warning) and not problem, "-warning")
-            self.query_one(f"#field-{name}", Input).set_class(bool(problem), "-invalid")
-            self.query_one(f"#field-{name}", Input).set_class(
-                bool(warning) and not problem, "-warning"
-            )
+            warned = bool(warning) and not problem
+            error.set_class(warned, "-warning")
+            field = self.query_one(f"#field-{name}", Input)
+            field.set_class(bool(problem), "-invalid")
+            field.set_class(warned, "-warning")
             if problem:
                 invalid.append(name)
         return invalid
@@ -214,7 +208,7 @@ class MappingFormScreen(FormScreen[None]):
         name = (event.input.id or "").removeprefix("field-")
         if name in FIELDS:
             self._validate((name,))
-            if all(value.strip() for value in self._values().values()):
+            if all(value.strip() for value in self.current().values()):
                 self.fields_fixed()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -230,7 +224,7 @@ class MappingFormScreen(FormScreen[None]):
         if invalid:
             self.refuse_save(invalid[0])
             return
-        values = self._values()
+        values = self.current()
         carrier = values["carrier"].strip()
         if not carrier_warning(carrier, self.carriers):
             self._save(values)

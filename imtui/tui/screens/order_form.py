@@ -125,7 +125,7 @@ class OrderFormScreen(FormScreen[None]):
         order = detail.order
         refused = why_not_editable(order)
         if refused:
-            self.notify(refused, severity="warning", markup=False)
+            self.notify(refused, severity="warning")
             self.dismiss(None)
             return
         self.detail = detail
@@ -152,14 +152,8 @@ class OrderFormScreen(FormScreen[None]):
         first_bad = next((name for name in FIELDS if name in problems), "name")
         self.set_focus(self.query_one(f"#field-{first_bad}", Input))
 
-    def _values(self) -> dict[str, str]:
-        return {name: self.query_one(f"#field-{name}", Input).value for name in FIELDS}
-
-    def current(self) -> dict[str, str]:
-        return self._values()
-
     def _problems(self) -> dict[str, list[str]]:
-        values = self._values()
+        values = self.current()
         fields = {name: values[name].strip() for name in ADDRESS_LABELS}
         fields["country"] = fields["country"].upper()
         problems = self.dashboard.backend.address_problems(fields)
@@ -187,7 +181,7 @@ class OrderFormScreen(FormScreen[None]):
 
     def _method_warning(self) -> str:
         return method_warning(
-            self._values()["ship_method_code"],
+            self.current()["ship_method_code"],
             self.methods,
             self.original.get("ship_method_code", ""),
         )
@@ -210,7 +204,7 @@ class OrderFormScreen(FormScreen[None]):
         if problems:
             self.refuse_save(next(name for name in FIELDS if name in problems))
             return
-        values = self._values()
+        values = self.current()
         changes = {k: v for k, v in values.items() if v != self.original.get(k)}
         if not self._method_warning():
             self._save(changes)

@@ -536,6 +536,10 @@ class QueuePane(RecordPane[RetryRow, QueueQuery]):
         return text + (f" · filter {safe(self.spec.text, limit=40)}" if self.spec.text else "")
 
 
+EMAIL_OFF = "email off"
+"""What a contact's next digest, or a waiting email, shows when this process sends no email."""
+
+
 class ContactsPane(RecordPane["ContactRow", ContactQuery]):
     """An account's alert contacts (B7): who is emailed, how often, what waits for them."""
 
@@ -584,9 +588,6 @@ class ContactsPane(RecordPane["ContactRow", ContactQuery]):
     def next_sort(self) -> str:
         return self.sort.label
 
-
-EMAIL_OFF = "email off"
-"""What a contact's next digest, or a waiting email, shows when this process sends no email."""
 
 OUTBOX_TONES = {"failing": "bad", "queued": "warn", "sending": "warn", "cancelled": "muted"}
 
