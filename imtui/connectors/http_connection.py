@@ -9,6 +9,7 @@ any message that reaches an alert.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
@@ -25,11 +26,23 @@ from imtui.connectors.errors import (
     unreadable_body,
 )
 from imtui.connectors.sharded_pool import ShardedPoolTransport
-from imtui.domain.failures import ConnectorError, Failure
+from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 """Read/write/pool 20 s, connect 5 s: a WMS can be slow to create an order, but an address
 that does not answer within 5 s is not going to."""
+
+DEFAULT_DEADLINE = 60.0
+"""Seconds one request may take in all — waiting for a free connection, connecting, sending and
+reading the whole body. The read timeout alone does not bound it: a remote that trickles its
+answer a byte at a time never leaves a read idle for 20 s."""
+
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+"""Bytes of a response body, once decoded, that are read at most. The largest page we ask for
+(250 shop orders) is a few MB; a 1 MB gzip bomb would otherwise grow into gigabytes."""
+
+ACCEPTED_ENCODINGS = "gzip, deflate"
+"""What we ask remotes to compress with: the two we decode ourselves, under the size cap."""
 
 
 def make_timeout(
@@ -62,12 +75,16 @@ class HttpConnection:
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
         secrets: Iterable[str] = (),
+        deadline: float | None = None,
+        max_body: int | None = None,
     ) -> None:
         if isinstance(timeout, int | float):
             timeout = make_timeout(read=float(timeout))
+        self.deadline = deadline or DEFAULT_DEADLINE
+        self.max_body = max_body or DEFAULT_MAX_BODY
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            headers=headers,
+            headers={"Accept-Encoding": ACCEPTED_ENCODINGS, **(headers or {})},
             timeout=timeout or DEFAULT_TIMEOUT,
             transport=transport or ShardedPoolTransport(max_connections),
             follow_redirects=False,
@@ -85,25 +102,83 @@ class HttpConnection:
             self._tokens.append(token)
 
     async def request(
-        self, method: str, url: str, *, call: CallKind, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        call: CallKind,
+        auth: httpx.Auth | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """Send one request; transport failures leave as ConnectorError, responses of any
-        status come back for the caller to judge (a 401 may deserve a token refresh)."""
-        await self._take_slot()
+        """Send one request and read its whole body, within the deadline and the size cap.
+
+        Transport failures, a deadline that passes and a body over the cap leave as
+        ConnectorError; responses of any status come back, fully read, for the caller to judge
+        (a 401 may deserve a token refresh)."""
         try:
-            return await self.client.request(method, url, **kwargs)
+            async with asyncio.timeout(self.deadline):
+                await self._take_slot()
+                try:
+                    return await self._exchange(method, url, auth, kwargs)
+                finally:
+                    self._slots.release()
+        except TimeoutError:
+            raise self.error(self._deadline_passed(call)) from None
         except httpx.HTTPError as exc:
             raise self.error(failure_from_exception(exc, call)) from exc
+        except _BodyProblem as exc:
+            raise self.error(self._body_refused(exc, call)) from None
+
+    def _deadline_passed(self, call: CallKind) -> Failure:
+        """The whole request outlasted its deadline (a trickling or stalled remote). On a send
+        the remote may have acted, so the outcome is unknown."""
+        message = (
+            f"no complete response from {_origin(self.client.base_url)} within "
+            f"{self.deadline:g} s (the deadline for a whole request): the remote answers too "
+            "slowly or not at all"
+        )
+        return Failure(_lost_answer_class(call), AlertKind.REMOTE_ERROR, message)
+
+    def _body_refused(self, problem: _BodyProblem, call: CallKind) -> Failure:
+        response = problem.response
+        content_type = response.headers.get("content-type", "no content type")
+        message = (
+            f"unreadable response from {_origin(self.client.base_url)} "
+            f"(HTTP {response.status_code}, {content_type}): {problem.reason}"
+        )
+        return Failure(
+            _lost_answer_class(call), AlertKind.BAD_RESPONSE, message, status=response.status_code
+        )
+
+    async def _exchange(
+        self, method: str, url: str, auth: httpx.Auth | None, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        request = self.client.build_request(method, url, **kwargs)
+        streamed = await self.client.send(
+            request, auth=auth or httpx.USE_CLIENT_DEFAULT, stream=True
+        )
+        try:
+            body = await _read_capped(streamed, self.max_body)
         finally:
-            self._slots.release()
+            await streamed.aclose()
+        return httpx.Response(
+            streamed.status_code,
+            headers=[
+                (name, value)
+                for name, value in streamed.headers.multi_items()
+                if name.lower() not in _BODY_FRAMING
+            ],
+            content=body,
+            request=streamed.request,
+            extensions=streamed.extensions,
+        )
 
     async def _take_slot(self) -> None:
         """Wait for a free connection as long as the pool timeout allows (TRANSIENT after:
         nothing was sent)."""
         wait = self.client.timeout.pool
         try:
-            async with asyncio.timeout(wait):
-                await self._slots.acquire()
+            await asyncio.wait_for(self._slots.acquire(), wait)
         except TimeoutError:
             failure = pool_exhausted(self.client.base_url, wait or 0.0)
             raise self.error(failure) from None
@@ -134,3 +209,93 @@ class HttpConnection:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+_BODY_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+"""Headers that describe the body as it came over the wire, not the decoded body we keep."""
+
+
+class _BodyProblem(Exception):
+    """A response body we will not read: over the size cap, or in an encoding we never asked
+    for."""
+
+    def __init__(self, response: httpx.Response, reason: str) -> None:
+        super().__init__(reason)
+        self.response = response
+        self.reason = reason
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The whole body, decoded, or _BodyProblem as soon as it passes ``limit`` bytes.
+
+    Decoding is done here, in bounded steps, rather than by httpx: its gzip decoder inflates
+    each network chunk whole, so 64 KB of a gzip bomb became 64 MB in one call.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflater = _inflater(encoding)
+    if inflater is False:
+        raise _BodyProblem(response, f"the body is in an encoding we did not ask for ({encoding})")
+    parts: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw():
+        pieces = [raw] if inflater is None else _inflate(inflater, raw, limit - size)
+        for piece in pieces:
+            size += len(piece)
+            if size > limit:
+                raise _BodyProblem(
+                    response, f"the body is larger than {_megabytes(limit)} once decoded: not read"
+                )
+            parts.append(piece)
+    if inflater is not None:
+        tail = inflater.flush()
+        size += len(tail)
+        if size > limit:
+            raise _BodyProblem(
+                response, f"the body is larger than {_megabytes(limit)} once decoded: not read"
+            )
+        parts.append(tail)
+    return b"".join(parts)
+
+
+def _inflater(encoding: str) -> Any:
+    """A zlib decompressor for the encoding; None for identity; False for anything else."""
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+    if encoding == "deflate":
+        return zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib-wrapped, as the RFC says
+    return False
+
+
+def _inflate(inflater: Any, data: bytes, room: int) -> list[bytes]:
+    """Inflate ``data`` in pieces of at most ``room + 1`` bytes, stopping once past ``room``:
+    memory stays bounded by the cap however dense the compression."""
+    pieces: list[bytes] = []
+    produced = 0
+    try:
+        while data:
+            piece = inflater.decompress(data, max(room - produced, 0) + 1)
+            pieces.append(piece)
+            produced += len(piece)
+            if produced > room:
+                break
+            data = inflater.unconsumed_tail
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"the compressed body is corrupt ({exc})") from exc
+    return pieces
+
+
+def _lost_answer_class(call: CallKind) -> FailureClass:
+    """A request that went out but whose answer we do not have: on a send the remote may have
+    acted (look it up before sending again); a read is simply retried."""
+    return FailureClass.OUTCOME_UNKNOWN if call is CallKind.SEND else FailureClass.TRANSIENT
+
+
+def _origin(url: httpx.URL) -> str:
+    """``host:port`` only: paths and queries may carry identifiers we keep out of alerts."""
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"

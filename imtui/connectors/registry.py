@@ -20,8 +20,9 @@ from imtui.connectors.wms_3pl import ThreePLWarehouse
 
 Role = Literal["source", "wms"]
 
-TIMEOUT_SETTINGS = ("read_timeout", "connect_timeout", "max_connections")
-"""Optional on every platform: seconds (read, connect) and the pool size."""
+TIMEOUT_SETTINGS = ("read_timeout", "connect_timeout", "deadline", "max_body_mb", "max_connections")
+"""Optional on every platform: seconds (read, connect, a whole request's deadline), the largest
+response body read in MB (decoded), and the pool size."""
 
 
 class ConnectionConfigError(ValueError):
@@ -62,6 +63,7 @@ def _build_shopify(
         transport=transport,
         timeout=_timeout(settings),
         max_connections=_int_setting(settings, "max_connections", 10),
+        **_limits(settings),
     )
 
 
@@ -81,6 +83,7 @@ def _build_wms_3pl(
         transport=transport,
         timeout=_timeout(settings),
         max_connections=_int_setting(settings, "max_connections", 100),
+        **_limits(settings),
     )
 
 
@@ -135,7 +138,7 @@ def connection_problems(
     missing = [key for key in info.setting_keys if not str(settings.get(key) or "")]
     if missing:
         problems.append(f"missing settings: {', '.join(missing)}")
-    for key in ("read_timeout", "connect_timeout", "max_connections"):
+    for key in TIMEOUT_SETTINGS:
         if settings.get(key) is not None and not _is_positive_number(settings[key]):
             problems.append(f"setting {key} must be a positive number")
     return problems
@@ -212,6 +215,16 @@ def _timeout(settings: Mapping[str, Any]) -> httpx.Timeout:
         read=None if read is None else float(read),
         connect=None if connect is None else float(connect),
     )
+
+
+def _limits(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole-request deadline (seconds) and the body cap (bytes) a connection sets, if any:
+    the connector's defaults otherwise (DEFAULT_DEADLINE, DEFAULT_MAX_BODY)."""
+    deadline, max_body_mb = settings.get("deadline"), settings.get("max_body_mb")
+    return {
+        "deadline": None if deadline is None else float(deadline),
+        "max_body": None if max_body_mb is None else int(float(max_body_mb) * 1024 * 1024),
+    }
 
 
 def _int_setting(settings: Mapping[str, Any], key: str, default: int) -> int:

@@ -46,6 +46,8 @@ class ShopifySource:
         timeout: httpx.Timeout | float | None = None,
         max_connections: int = 10,
         clock: Callable[[], float] = time.monotonic,
+        deadline: float | None = None,
+        max_body: int | None = None,
     ) -> None:
         self._api_version = api_version
         self._clock = clock
@@ -55,6 +57,8 @@ class ShopifySource:
             timeout=timeout,
             max_connections=max_connections,
             transport=transport,
+            deadline=deadline,
+            max_body=max_body,
             secrets=(access_token,),
         )
         self._inventory_items: dict[str, str] = {}

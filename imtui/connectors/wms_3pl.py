@@ -57,6 +57,8 @@ class ThreePLWarehouse:
         timeout: httpx.Timeout | float | None = None,
         max_connections: int = 100,
         clock: Callable[[], float] = time.monotonic,
+        deadline: float | None = None,
+        max_body: int | None = None,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
@@ -70,6 +72,8 @@ class ThreePLWarehouse:
             timeout=timeout,
             max_connections=max_connections,
             transport=transport,
+            deadline=deadline,
+            max_body=max_body,
             secrets=(client_secret,),
         )
         self._token: _Token | None = None

@@ -63,6 +63,7 @@ PERSON_KINDS = frozenset(
         AlertKind.UNMAPPED_SHIP_METHOD,
         AlertKind.INCOMPLETE_ADDRESS,
         AlertKind.SKIPPED,
+        AlertKind.ORDER_NOT_TAKEN,
     }
 )
 """Alerts that cannot resolve themselves: these are the ones emailed (B7)."""

@@ -48,6 +48,9 @@ class AlertKind(StrEnum):
     UNMAPPED_SHIP_METHOD = "unmapped_ship_method"
     INCOMPLETE_ADDRESS = "incomplete_address"
     SKIPPED = "skipped"
+    ORDER_NOT_TAKEN = "order_not_taken"
+    """A shop order imtui could not store (a name too long, a reference another order has):
+    the shop's other orders go on; this one waits for a change in the shop."""
 
     @property
     def headline(self) -> str:
@@ -68,6 +71,7 @@ _TITLES: dict[AlertKind, str] = {
     AlertKind.UNMAPPED_SHIP_METHOD: "Ship method has no mapping",
     AlertKind.INCOMPLETE_ADDRESS: "Incomplete ship-to address",
     AlertKind.SKIPPED: "Skipped after repeated failures",
+    AlertKind.ORDER_NOT_TAKEN: "Shop order could not be taken in",
 }
 
 METHOD_HOLD_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)

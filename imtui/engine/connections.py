@@ -6,13 +6,56 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
+
 from imtui.connectors.base import OrderSource, Warehouse
 from imtui.connectors.registry import ConnectionConfigError, build_source, build_warehouse
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.store.models import Connection
 
-ENGINE_SETTING_KEYS = frozenset({"reference_prefix"})
+ENGINE_SETTING_KEYS = frozenset({"reference_prefix", "poll_deadline"})
 """Connection settings the engine reads itself; the connector never sees them."""
+
+DEFAULT_POLL_DEADLINE = 300.0
+"""Seconds one poll — every page of one download — may take before it is given up for this
+cycle with an alert. Each request has its own, shorter deadline as well (the connector's)."""
+
+
+def poll_deadline(connection: Connection, default: float) -> float:
+    """The connection's ``poll_deadline`` setting when it is a usable number, else ``default``."""
+    try:
+        seconds = float(connection.settings.get("poll_deadline") or default)
+    except (TypeError, ValueError):
+        return default
+    return seconds if seconds > 0 else default
+
+
+def poll_deadline_passed(connection: Connection, seconds: float) -> Failure:
+    """A poll that outlasted its deadline: nothing was changed remotely, so it is retried on
+    the next poll — with an alert on the connection naming the remote and the time waited."""
+    return Failure(
+        FailureClass.TRANSIENT,
+        AlertKind.REMOTE_ERROR,
+        f"the poll of {connection.name} ({_origin(connection.base_url)}) did not finish within "
+        f"{seconds:g} s (its deadline): the remote answers too slowly or not at all",
+    )
+
+
+def poll_broke(connection: Connection, exc: Exception) -> Failure:
+    """A poll stopped by something no connector foresaw (a response that broke our reading of
+    it): an alert rather than a cycle that fails with a log line only. The exception's text is
+    left out: it may quote the remote's data."""
+    return Failure(
+        FailureClass.TRANSIENT,
+        AlertKind.BAD_RESPONSE,
+        f"the answer from {connection.name} ({_origin(connection.base_url)}) could not be read "
+        f"({type(exc).__name__}); the poll is tried again next cycle",
+    )
+
+
+def _origin(base_url: str) -> str:
+    url = httpx.URL(base_url)
+    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 class ConnectorPool:

@@ -11,23 +11,36 @@ import asyncio
 import gc
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from imtui.domain.failures import ConnectorError
+from imtui.domain.records import SourceOrder, StockLevel, WmsOrder
 from imtui.domain.retry import Operation
 from imtui.engine.clock import Clock, SystemClock
-from imtui.engine.connections import ConnectorPool
+from imtui.engine.connections import (
+    DEFAULT_POLL_DEADLINE,
+    ConnectorPool,
+    poll_broke,
+    poll_deadline,
+    poll_deadline_passed,
+)
 from imtui.engine.delivery import claim_deliveries, send_delivery
 from imtui.engine.ingest import record_poll_failure, store_source_orders
 from imtui.engine.outcomes import Outcome, apply_outcomes
 from imtui.engine.pipeline import Claimed, PipelineStats, run_pipeline
 from imtui.engine.sync import claim_pushes, send_push, store_warehouse_state
-from imtui.store.connections import SOURCE, WMS, claim_poll, due_connections
-from imtui.store.database import Database
+from imtui.store.connections import (
+    SOURCE,
+    WMS,
+    accounts_with_connections,
+    claim_poll,
+    due_connections,
+)
+from imtui.store.database import Database, DatabaseError
 from imtui.store.models import Connection
 from imtui.store.queue import (
     ClaimRequest,
@@ -51,6 +64,9 @@ class EngineSettings:
     """How long a claimed row stays ours; far longer than any send's timeouts."""
     http_timeout: float | None = None
     """Read timeout for connectors (None: the connector's own default)."""
+    poll_deadline: float = DEFAULT_POLL_DEADLINE
+    """Seconds one poll (every page of a download) may take; a connection's ``poll_deadline``
+    setting overrides it."""
 
 
 @dataclass(slots=True)
@@ -62,6 +78,15 @@ class CycleReport:
     tracking: PipelineStats = field(default_factory=PipelineStats)
     inventory: PipelineStats = field(default_factory=PipelineStats)
     poll_failures: int = 0
+
+    def add(self, other: CycleReport) -> None:
+        self.new_orders += other.new_orders
+        self.shipped += other.shipped
+        self.inventory_queued += other.inventory_queued
+        self.deliveries.add(other.deliveries)
+        self.tracking.add(other.tracking)
+        self.inventory.add(other.inventory)
+        self.poll_failures += other.poll_failures
 
 
 def settle_heap() -> None:
@@ -89,7 +114,9 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.owner = owner or worker_identity()
         self.connectors = ConnectorPool(timeout=self.settings.http_timeout)
-        self._cycle_lock = asyncio.Lock()
+        self._lanes: dict[int, asyncio.Task[CycleReport]] = {}
+        self.lane_errors: dict[int, str] = {}
+        """Why an account's last cycle stopped short, while it does."""
 
     # -- database access, always off the event loop ------------------------------------------
 
@@ -112,52 +139,150 @@ class Engine:
             partial(release_dead_leases, host=host, is_alive=process_is_alive, now=self.clock.now())
         )
 
-    # -- one communication cycle ----------------------------------------------------------
+    # -- communication cycles, one lane per account --------------------------------------------
 
     async def run_once(self) -> CycleReport:
-        """Poll what is due, send what is due, push what is due. Cycles never overlap."""
-        async with self._cycle_lock:
-            report = CycleReport()
-            await self.poll_sources(report)
-            report.deliveries = await self.send_due(Operation.DELIVER_ORDER)
-            await self.poll_warehouses(report)
-            report.tracking = await self.send_due(Operation.PUSH_TRACKING)
-            report.inventory = await self.send_due(Operation.PUSH_INVENTORY)
-            return report
+        """One full cycle for every account, the accounts side by side; returns when all are
+        done. A cycle already running for an account (the scheduler's) is waited for first, so
+        each account has had a whole cycle that started after this call."""
+        accounts = await self.read(accounts_with_connections)
+        running = [lane for account, lane in self._lanes.items() if account in accounts]
+        if running:
+            await asyncio.wait(running)
+        lanes = self.start_cycles(accounts)
+        report = CycleReport()
+        for result in await asyncio.gather(*lanes, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result  # a locked database, say: the caller reports it
+            report.add(result)
+        return report
 
-    async def poll_sources(self, report: CycleReport) -> None:
-        now = self.clock.now()
-        for connection in await self._claim_polls(SOURCE, now):
-            try:
-                source = self.connectors.source(connection)
-                orders = await source.list_unfulfilled_orders(connection.watermark)
-            except ConnectorError as exc:
-                report.poll_failures += 1
-                await self.write(record_poll_failure, connection.id, exc.failure, self.clock.now())
+    def start_cycles(self, accounts: list[int]) -> list[asyncio.Task[CycleReport]]:
+        """Start a cycle for each of these accounts that has none running; return the started.
+
+        Each account runs in its own task (its lane): a shop that trickles its answer or a WMS
+        that never answers holds up its own account until its deadline, never the others —
+        the next tick starts the other accounts' cycles whether or not this one is done (B10).
+        """
+        started = []
+        for account_id in accounts:
+            if account_id in self._lanes:
                 continue
+            lane = asyncio.create_task(self._cycle(account_id), name=f"imtui-account-{account_id}")
+            self._lanes[account_id] = lane
+            lane.add_done_callback(partial(self._lane_done, account_id))
+            started.append(lane)
+        return started
+
+    async def start_due_cycles(self) -> list[asyncio.Task[CycleReport]]:
+        """The scheduler's tick: a cycle for every account that has none running."""
+        return self.start_cycles(await self.read(accounts_with_connections))
+
+    @property
+    def running_accounts(self) -> list[int]:
+        return sorted(self._lanes)
+
+    async def _cycle(self, account_id: int) -> CycleReport:
+        """One account's cycle, in the order the work flows: new orders in, deliveries out,
+        shipments and stock in, tracking and stock out."""
+        report = CycleReport()
+        await self.poll_sources(report, account_id)
+        report.deliveries = await self.send_due(Operation.DELIVER_ORDER, account_id=account_id)
+        await self.poll_warehouses(report, account_id)
+        report.tracking = await self.send_due(Operation.PUSH_TRACKING, account_id=account_id)
+        report.inventory = await self.send_due(Operation.PUSH_INVENTORY, account_id=account_id)
+        return report
+
+    def _lane_done(self, account_id: int, lane: asyncio.Task[CycleReport]) -> None:
+        """A lane ended: a database that is locked or gone, or a bug, is noted in one line
+        (``lane_errors``, for the header and the worker's log) and its rows stay queued."""
+        self._lanes.pop(account_id, None)
+        if lane.cancelled():
+            return
+        exc = lane.exception()
+        if exc is None:
+            self.lane_errors.pop(account_id, None)
+        elif isinstance(exc, DatabaseError):
+            self.lane_errors[account_id] = str(exc)
+            log.warning("cycle of account %s stopped: %s", account_id, exc)
+        else:
+            # No traceback every tick, and no exception text: it may quote a record's data.
+            self.lane_errors[account_id] = (
+                f"{type(exc).__name__} in the cycle of account {account_id}"
+            )
+            log.error(
+                "cycle of account %s failed: %s",
+                account_id,
+                type(exc).__name__,
+                exc_info=exc if log.isEnabledFor(logging.DEBUG) else None,
+            )
+
+    async def poll_sources(self, report: CycleReport, account_id: int | None = None) -> None:
+        polls = await self._claim_polls(SOURCE, self.clock.now(), account_id)
+        await asyncio.gather(*(self._poll_source(connection, report) for connection in polls))
+
+    async def _poll_source(self, connection: Connection, report: CycleReport) -> None:
+        async def download() -> list[SourceOrder]:
+            source = self.connectors.source(connection)
+            return await source.list_unfulfilled_orders(connection.watermark)
+
+        orders = await self._poll(connection, download, report)
+        if orders is not None:
             report.new_orders += await self.write(
                 store_source_orders, connection.id, orders, self.clock.now()
             )
 
-    async def poll_warehouses(self, report: CycleReport) -> None:
-        now = self.clock.now()
-        for connection in await self._claim_polls(WMS, now):
-            try:
-                wms = self.connectors.warehouse(connection)
-                closed = await wms.list_closed_orders(connection.watermark)
-                stock = await wms.stock_summaries()
-            except ConnectorError as exc:
-                report.poll_failures += 1
-                await self.write(record_poll_failure, connection.id, exc.failure, self.clock.now())
-                continue
+    async def poll_warehouses(self, report: CycleReport, account_id: int | None = None) -> None:
+        polls = await self._claim_polls(WMS, self.clock.now(), account_id)
+        await asyncio.gather(*(self._poll_warehouse(connection, report) for connection in polls))
+
+    async def _poll_warehouse(self, connection: Connection, report: CycleReport) -> None:
+        async def download() -> tuple[list[WmsOrder], list[StockLevel]]:
+            wms = self.connectors.warehouse(connection)
+            closed = await wms.list_closed_orders(connection.watermark)
+            return closed, await wms.stock_summaries()
+
+        state = await self._poll(connection, download, report)
+        if state is not None:
             shipped, queued = await self.write(
-                store_warehouse_state, connection.id, closed, stock, self.clock.now()
+                store_warehouse_state, connection.id, *state, self.clock.now()
             )
             report.shipped += shipped
             report.inventory_queued += queued
 
-    async def _claim_polls(self, role: str, now: datetime) -> list[Connection]:
-        due = await self.read(due_connections, role, now)
+    async def _poll(
+        self,
+        connection: Connection,
+        download: Callable[[], Awaitable[T]],
+        report: CycleReport,
+    ) -> T | None:
+        """Run one poll's download within the poll deadline. Whatever stops it — a remote
+        failure, the deadline, a response nothing could read, a bug — raises or updates the
+        connection's poll alert (B1, B10); None then."""
+        deadline = poll_deadline(connection, self.settings.poll_deadline)
+        try:
+            async with asyncio.timeout(deadline):
+                return await download()
+        except ConnectorError as exc:
+            failure = exc.failure
+        except TimeoutError:
+            failure = poll_deadline_passed(connection, deadline)
+        except Exception as exc:
+            failure = poll_broke(connection, exc)
+            log.error(
+                "poll of connection %s failed: %s",
+                connection.id,
+                type(exc).__name__,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+        report.poll_failures += 1
+        await self.write(record_poll_failure, connection.id, failure, self.clock.now())
+        return None
+
+    async def _claim_polls(
+        self, role: str, now: datetime, account_id: int | None = None
+    ) -> list[Connection]:
+        due = await self.read(due_connections, role, now, account_id)
         claimed = []
         for connection in due:
             mine = await self.write(claim_poll, connection.id, now)
@@ -166,9 +291,14 @@ class Engine:
         return claimed
 
     async def send_due(
-        self, operation: Operation, only_ids: list[int] | None = None
+        self,
+        operation: Operation,
+        only_ids: list[int] | None = None,
+        *,
+        account_id: int | None = None,
     ) -> PipelineStats:
-        """Send what is due for one operation; with ``only_ids``, just those rows, now."""
+        """Send what is due for one operation (of one account, if given); with ``only_ids``,
+        just those rows, now."""
         if operation is Operation.DELIVER_ORDER:
             claim_rows: Callable[..., Claimed[Any]] = claim_deliveries
             send: Callable[..., Any] = send_delivery
@@ -183,6 +313,7 @@ class Engine:
                 limit=limit,
                 for_update=not self.db.is_sqlite,
                 only_ids=only_ids,
+                account_id=account_id,
             )
             return await self.write(claim_rows, request=request)
 
@@ -201,9 +332,18 @@ class Engine:
         return await self.send_due(operation, only_ids=item_ids)
 
     async def idle(self) -> None:
-        """Wait until no cycle is running."""
-        async with self._cycle_lock:
-            return
+        """Wait until no account's cycle is running."""
+        while self._lanes:
+            await asyncio.wait(list(self._lanes.values()))
+
+    async def cancel_cycles(self) -> None:
+        """Stop the cycles still running (a stop whose grace ran out). A send cut short stays
+        marked in flight, so whoever takes its row next looks the record up before sending."""
+        lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        if lanes:
+            await asyncio.wait(lanes)
 
     async def aclose(self) -> None:
         await self.connectors.aclose()

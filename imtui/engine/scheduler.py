@@ -1,8 +1,10 @@
 """APScheduler 3 drives the periodic cycle in-process; the database decides who sends what.
 
-The one job runs :meth:`Engine.run_once` every ``tick_seconds`` and never overlaps itself
-(``max_instances=1``, missed runs coalesce). Each connection's own polling interval is kept by
-its ``next_poll_at`` in the database, so a short tick costs one cheap query when nothing is due.
+The one job ticks every ``tick_seconds`` (``max_instances=1``, missed runs coalesce): each tick
+starts a cycle for every account that has none running (:meth:`Engine.start_due_cycles`) and
+does not wait for them, so an account whose remote is slow misses its own ticks, never the
+others'. Each connection's own polling interval is kept by its ``next_poll_at`` in the
+database, so a short tick costs one cheap query when nothing is due.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ class EngineScheduler:
 
     async def _run_cycle(self) -> None:
         try:
-            self.last_report = await self.engine.run_once()
+            for lane in await self.engine.start_due_cycles():
+                lane.add_done_callback(self._lane_done)
             await self._beat()
-            self.last_error = None
+            self.last_error = next(iter(self.engine.lane_errors.values()), None)
         except DatabaseError as exc:
             # A locked or vanished database: say so once per cycle and try again next tick.
             self.last_error = str(exc)
@@ -71,6 +74,13 @@ class EngineScheduler:
             # the records stay in the queue (claimed rows come back when their lease ends).
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("cycle failed: %s", self.last_error, exc_info=log.isEnabledFor(10))
+
+    def _lane_done(self, lane: asyncio.Task[CycleReport]) -> None:
+        if lane.cancelled():
+            return
+        if lane.exception() is None:  # the engine has logged any failure
+            self.last_report = lane.result()
+        self.last_error = next(iter(self.engine.lane_errors.values()), None)
         self.cycles += 1
 
     async def _beat(self) -> None:
@@ -93,13 +103,18 @@ class EngineScheduler:
         return job.next_run_time if job is not None else None
 
     async def stop(self, grace: float = 30.0) -> None:
-        """Start no new cycle, let the one in progress record its outcomes, then shut down."""
+        """Start no new cycle, let those in progress record their outcomes for up to ``grace``
+        seconds, cut short what is still running then (a remote that trickles its answer must
+        not hold the stop), and shut down."""
         if self.scheduler.running:
             self.scheduler.pause()
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + grace
         with contextlib.suppress(TimeoutError):
-            # the cycle in progress — its outcomes and its beat — ends before the scheduler does
+            # the tick in progress — its beat included — ends before the scheduler does
             await asyncio.wait_for(self._between_cycles.wait(), grace)
-            await asyncio.wait_for(self.engine.idle(), grace)
+            await asyncio.wait_for(self.engine.idle(), max(0.0, ends - loop.time()))
+        await self.engine.cancel_cycles()
         if self._beat_at is not None:
             with contextlib.suppress(DatabaseError):  # it goes silent instead
                 await self.engine.write(beats.forget, self.engine.owner)

@@ -13,18 +13,25 @@ SOURCE = "source"
 WMS = "wms"
 
 
-def due_connections(session: Session, role: str, now: datetime) -> list[Connection]:
-    """Unpaused connections of a role whose polling interval has come round."""
+def due_connections(
+    session: Session, role: str, now: datetime, account_id: int | None = None
+) -> list[Connection]:
+    """Unpaused connections of a role (of one account, if given) whose polling interval has come
+    round."""
+    query = select(Connection).where(
+        Connection.role == role,
+        col(Connection.paused).is_(False),
+        or_(col(Connection.next_poll_at).is_(None), col(Connection.next_poll_at) <= now),
+    )
+    if account_id is not None:
+        query = query.where(Connection.account_id == account_id)
+    return list(session.exec(query.order_by(col(Connection.id))))
+
+
+def accounts_with_connections(session: Session) -> list[int]:
+    """Every account that has a connection: the engine runs one cycle lane for each."""
     return list(
-        session.exec(
-            select(Connection)
-            .where(
-                Connection.role == role,
-                col(Connection.paused).is_(False),
-                or_(col(Connection.next_poll_at).is_(None), col(Connection.next_poll_at) <= now),
-            )
-            .order_by(col(Connection.id))
-        )
+        session.exec(select(Connection.account_id).distinct().order_by(col(Connection.account_id)))
     )
 
 

@@ -82,12 +82,19 @@ class Database:
 
     def _make_engine(self, *, immediate: bool) -> Engine:
         if not self.is_sqlite:
-            return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            return create_engine(
+                self.url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                hide_parameters=True,  # a failed statement's text must not carry customer data
+            )
         engine = create_engine(
             self.url,
             connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
             pool_size=8,
             max_overflow=8,
+            hide_parameters=True,  # a failed statement's text must not carry customer data
         )
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 

@@ -57,6 +57,63 @@ def reference_prefix(connection: Connection) -> str:
     return str(connection.settings.get("reference_prefix") or f"S{connection.id}")
 
 
+QUANTITY_LIMIT = 2**31 - 1
+"""The largest line quantity kept (a 32-bit integer column on PostgreSQL)."""
+
+_FIELD_WORDS = {
+    "source_order_id": "shop id",
+    "number": "name",
+    "reference": "WMS reference",
+    "ship_method_code": "ship-method code",
+    "ship_method_title": "ship-method title",
+}
+
+
+def refusal_to_store(session: Session, connection: Connection, source: SourceOrder) -> str | None:
+    """Why this shop order cannot be stored as it is, in words for its alert; None when it can.
+
+    Checked before the insert, the same on SQLite (which would keep an over-long value) and
+    PostgreSQL (which would refuse it), so one bad order is set aside with its reason instead
+    of failing the whole page it came in.
+    """
+    reference = order_reference(reference_prefix(connection), source.number)
+    values = {
+        "source_order_id": source.remote_id,
+        "number": source.number,
+        "reference": reference,
+        "ship_method_code": source.ship_method_code,
+        "ship_method_title": source.ship_method_title,
+        **{f"ship_{name}": getattr(source.ship_to or Address(), name) for name in ADDRESS_FIELDS},
+    }
+    columns = Order.__table__.columns  # type: ignore[attr-defined]
+    for name, value in values.items():
+        limit = getattr(columns[name].type, "length", None)
+        if limit is not None and len(value) > limit:
+            words = _FIELD_WORDS.get(name, name.replace("ship_", "ship-to ").replace("_", " "))
+            return f"its {words} is {len(value):,} characters long; at most {limit:,} are kept"
+    sku_limit = OrderLineRow.__table__.columns["sku"].type.length  # type: ignore[attr-defined]
+    for line in source.lines:
+        if len(line.sku) > sku_limit:
+            return (
+                f"a line's SKU is {len(line.sku):,} characters long; at most {sku_limit} are kept"
+            )
+        if not -QUANTITY_LIMIT <= line.quantity <= QUANTITY_LIMIT:
+            return f"a line's quantity ({line.quantity}) is beyond what can be kept"
+    holder = session.exec(
+        select(Order.number).where(
+            Order.reference == reference,
+            (Order.source_connection_id != connection.id)
+            | (Order.source_order_id != source.remote_id),
+        )
+    ).first()
+    if holder is not None:
+        return (
+            f"its WMS reference {reference} is already order {holder}'s "
+            "(two shop names that differ only in punctuation)"
+        )
+    return None
+
+
 def insert_source_order(
     session: Session, connection: Connection, source: SourceOrder, now: datetime
 ) -> Order | None:

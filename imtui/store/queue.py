@@ -86,6 +86,8 @@ class ClaimRequest:
     claims through BEGIN IMMEDIATE instead."""
     only_ids: Sequence[int] | None = None
     """Just these rows (a resend), if they are due and free."""
+    account_id: int | None = None
+    """Just this account's rows (its cycle's lane)."""
 
 
 def claim_due(
@@ -108,6 +110,8 @@ def claim_due(
     )
     if only_ids is not None:
         query = query.where(col(RetryItem.id).in_(list(only_ids)))
+    if request.account_id is not None:
+        query = query.where(RetryItem.account_id == request.account_id)
     if request.for_update:
         query = query.with_for_update(skip_locked=True, of=RetryItem)  # type: ignore[arg-type]
     ids = list(session.exec(query))

@@ -64,6 +64,7 @@ KIND_LABELS: dict[str, str] = {
     AlertKind.UNMAPPED_SHIP_METHOD: "no ship map",
     AlertKind.INCOMPLETE_ADDRESS: "addr missing",
     AlertKind.SKIPPED: "skipped",
+    AlertKind.ORDER_NOT_TAKEN: "not taken in",
 }
 OPERATION_LABELS = {
     "deliver_order": "deliver",

@@ -1,0 +1,187 @@
+"""One merchant's slow system or bad data never reaches another merchant (B10).
+
+Each account's cycle runs in a lane of its own: a shop that trickles its answer, a poll whose
+answer cannot be read, a page with orders that cannot be stored — each costs only its own
+account, and each shows as an alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+from sqlmodel import select
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
+from imtui.engine import actions
+from imtui.engine.clock import FakeClock
+from imtui.engine.runtime import Engine, EngineSettings
+from imtui.engine.scheduler import EngineScheduler
+from imtui.sandbox.seed import make_order
+from imtui.store.database import Database
+from imtui.store.models import Alert, Order
+from tests.conftest import ACTOR, add_shop_order, wire_world
+from tests.hostile_remote import HostileRemote, json_reply, nested_json, trickle
+
+SHOP_ORDERS = "/admin/api/2024-10/orders.json"
+TOKEN = {("POST", "/AuthServer/api/Token"): json_reply(200, {"access_token": "tok-123456"})}
+
+
+def add_hostile_account(
+    db: Database, clock: FakeClock, name: str, shop_url: str, **shop_settings: object
+) -> int:
+    """An account whose shop is ``shop_url`` (a hostile remote) and whose WMS is the same."""
+    with db.write() as session:
+        account = actions.add_account(
+            session, name=name, kind="merchant", actor=ACTOR, now=clock.now()
+        )
+        actions.add_connection(
+            session,
+            account=account,
+            name=f"{name} WMS",
+            platform="wms_3pl",
+            base_url=shop_url,
+            credentials={"client_id": "c", "client_secret": "s", "user_login_id": "u"},
+            settings={"customer_id": "1", "facility_id": "1"},
+            poll_interval_s=300,
+            actor=ACTOR,
+            now=clock.now(),
+        )
+        actions.add_connection(
+            session,
+            account=account,
+            name=f"{name} shop",
+            platform="shopify",
+            base_url=shop_url,
+            credentials={"access_token": "shpat-hostile"},
+            settings=dict(shop_settings),
+            poll_interval_s=300,
+            actor=ACTOR,
+            now=clock.now(),
+        )
+        assert account.id is not None
+        return account.id
+
+
+def open_alerts(db: Database, account_id: int) -> list[Alert]:
+    with db.read() as session:
+        return list(
+            session.exec(
+                select(Alert).where(Alert.account_id == account_id, Alert.state == AlertState.OPEN)
+            )
+        )
+
+
+def delivered(db: Database, account_id: int) -> int:
+    with db.read() as session:
+        orders = session.exec(select(Order).where(Order.account_id == account_id))
+        return sum(1 for order in orders if order.status == OrderStatus.DELIVERED)
+
+
+async def test_a_trickling_shop_holds_up_only_its_own_account(
+    db: Database, sandbox: object, clock: FakeClock, engine: Engine
+) -> None:
+    world = wire_world(db, sandbox, clock)
+    for number in range(1001, 1006):
+        add_shop_order(sandbox, number)
+    routes = {(("GET", SHOP_ORDERS)): trickle(b'{"orders": []}', every=0.25)}
+    with HostileRemote(routes) as remote:
+        slow = add_hostile_account(db, clock, "Slow", remote.url, poll_deadline=2)
+        started = time.monotonic()
+        lanes = engine.start_cycles([slow, world.account_id])
+        await lanes[1]
+        acme_done = time.monotonic() - started
+        slow_still_running = not lanes[0].done()
+        await lanes[0]
+        slow_done = time.monotonic() - started
+
+    assert delivered(db, world.account_id) == 5
+    assert slow_still_running, "the healthy account waited for the trickling shop"
+    assert acme_done < 1.5
+    assert 1.9 < slow_done < 4.0
+    (alert,) = [a for a in open_alerts(db, slow) if a.subject == "poll"]
+    assert alert.kind == AlertKind.REMOTE_ERROR
+    assert f"127.0.0.1:{remote.port}" in alert.message
+    assert "did not finish within 2 s" in alert.message
+
+
+async def test_a_poll_whose_answer_cannot_be_read_raises_an_alert(
+    db: Database, clock: FakeClock, engine: Engine
+) -> None:
+    with HostileRemote({("GET", SHOP_ORDERS): nested_json(100_000)}) as remote:
+        account = add_hostile_account(db, clock, "Nested", remote.url)
+        report = await engine.run_once()
+    assert report.poll_failures >= 1
+    kinds = {alert.kind for alert in open_alerts(db, account) if alert.subject == "poll"}
+    assert AlertKind.BAD_RESPONSE in kinds
+
+
+async def test_stopping_never_waits_on_a_trickling_remote_past_its_grace(
+    db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = Engine(db, clock=clock, settings=EngineSettings(concurrency=4))
+    routes = {("GET", SHOP_ORDERS): trickle(b'{"orders": []}', every=0.5)}
+    with HostileRemote(routes) as remote:
+        add_hostile_account(db, clock, "Slow", remote.url)
+        scheduler = EngineScheduler(engine, tick_seconds=0.1)
+        scheduler.start()
+        for _ in range(100):
+            if engine.running_accounts:
+                break
+            await asyncio.sleep(0.05)
+        assert engine.running_accounts, "no cycle started"
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING):
+            await scheduler.stop(grace=0.5)
+        stopped_in = time.monotonic() - started
+        await engine.aclose()
+    assert stopped_in < 1.5
+    assert engine.running_accounts == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_orders_that_cannot_be_stored_get_their_own_alert_and_never_block_the_page(
+    db_url: str, sandbox: object, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(db_url)
+    engine = Engine(db, clock=clock, settings=EngineSettings(concurrency=8))
+    try:
+        world = wire_world(db, sandbox, clock)
+        shop = sandbox.shop  # type: ignore[attr-defined]
+        for number in (1001, 1002, 1003):
+            add_shop_order(sandbox, number)
+        long_name = make_order(4)
+        long_name["name"] = "#" + "4" * 300
+        long_name["shipping_address"]["name"] = "Zelda Poisonpill"
+        first_of_pair = make_order(5)  # "#1005" …
+        second_of_pair = make_order(6)
+        second_of_pair["name"] = "1005"  # … and "1005": one WMS reference for two orders
+        huge_quantity = make_order(7)
+        huge_quantity["line_items"][0]["quantity"] = 2**40
+        shop.add_orders([long_name, first_of_pair, second_of_pair, huge_quantity])
+
+        with caplog.at_level(logging.DEBUG):
+            await engine.run_once()
+            await engine.run_once()
+
+        with db.read() as session:
+            numbers = sorted(order.number for order in session.exec(select(Order)))
+        assert numbers == ["#1001", "#1002", "#1003", "#1005"]
+        assert delivered(db, world.account_id) == 4
+        refused = [
+            a for a in open_alerts(db, world.account_id) if a.kind == AlertKind.ORDER_NOT_TAKEN
+        ]
+        reasons = sorted(alert.message.split(": ", 1)[1] for alert in refused)
+        assert len(refused) == 3
+        assert any("name is 301 characters long; at most 100 are kept" in r for r in reasons)
+        assert any("is already order #1005's" in r for r in reasons)
+        assert any("quantity (1099511627776) is beyond" in r for r in reasons)
+        assert all(alert.needs_person for alert in refused)
+        assert "Zelda" not in caplog.text
+    finally:
+        await engine.aclose()
+        db.dispose()
