@@ -7,6 +7,7 @@ import click
 
 from imtui.cli.assignments import SECRET_HELP, parse_pairs, parse_secrets
 from imtui.cli.context import (
+    CONNECTION_KEY,
     AppContext,
     CliError,
     account_id_for,
@@ -185,7 +186,7 @@ def connection_list(app: AppContext, account_key: str | None, as_json: bool) -> 
 
 
 @connection_group.command("show")
-@click.argument("connection_key", metavar="CONN")
+@click.argument("connection_key", metavar="CONN", type=CONNECTION_KEY)
 @json_option
 @pass_app
 def connection_show(app: AppContext, connection_key: str, as_json: bool) -> None:
@@ -223,7 +224,7 @@ def connection_show(app: AppContext, connection_key: str, as_json: bool) -> None
 
 
 @connection_group.command("credentials")
-@click.argument("connection_key", metavar="CONN")
+@click.argument("connection_key", metavar="CONN", type=CONNECTION_KEY)
 @click.argument("pairs", metavar="KEY=VALUE...", nargs=-1, required=True)
 @pass_app
 def connection_credentials(app: AppContext, connection_key: str, pairs: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from imtui.cli.context import (
+    ALERT_ID,
     AppContext,
     CliError,
     account_id_for,
@@ -88,7 +89,7 @@ def alerts_list(
 
 
 @alerts_group.command("show")
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ALERT_ID)
 @json_option
 @pass_app
 def alerts_show(app: AppContext, alert_id: int, as_json: bool) -> None:
@@ -145,7 +146,7 @@ def print_alert(detail: listing.AlertDetail) -> None:
 
 
 @alerts_group.command("dismiss")
-@click.argument("alert_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@click.argument("alert_ids", metavar="ID...", type=ALERT_ID, nargs=-1, required=True)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def alerts_dismiss(app: AppContext, alert_ids: tuple[int, ...], yes: bool) -> None:
@@ -196,7 +197,7 @@ def open_command(app: AppContext, target: str, print_only: bool, no_worker: bool
     kind, _, key = target.strip().partition("/")
     if kind != "alert" or not key.isdigit():
         raise click.BadParameter(f"expected alert/ID, not {target!r}", param_hint="TARGET")
-    detail = _read_alert(app, int(key))
+    detail = _read_alert(app, ALERT_ID.convert(key, None, None))
     if print_only or not (sys.stdin.isatty() and sys.stdout.isatty()):
         print_alert(detail)
         for command in fix_commands(detail):
@@ -244,4 +245,6 @@ def fix_commands(detail: listing.AlertDetail) -> list[str]:
         return [
             resend if order else "imtui queue list --state skipped  (then: imtui queue resend ID)"
         ]
+    if alert.kind == AlertKind.ORDER_NOT_TAKEN:
+        return ["correct the order in the shop: the next poll after that change takes it in"]
     return [f"correct it in the shop or the WMS, then: {resend}"]

@@ -11,6 +11,8 @@ from datetime import datetime
 import click
 
 from imtui.cli.context import (
+    CONTACT_ID,
+    EMAIL_ID,
     AppContext,
     CliError,
     account_id_for,
@@ -125,7 +127,7 @@ def contacts_list(app: AppContext, account_key: str | None, as_json: bool) -> No
 
 
 @contacts_group.command("edit")
-@click.argument("contact_id", metavar="ID", type=int)
+@click.argument("contact_id", metavar="ID", type=CONTACT_ID)
 @click.option("--name")
 @click.option("--email")
 @click.option("--frequency", type=FREQUENCY_CHOICE, help=FREQUENCY_HELP)
@@ -155,7 +157,7 @@ def contacts_edit(
 
 
 @contacts_group.command("delete")
-@click.argument("contact_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@click.argument("contact_ids", metavar="ID...", type=CONTACT_ID, nargs=-1, required=True)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def contacts_delete(app: AppContext, contact_ids: tuple[int, ...], yes: bool) -> None:
@@ -228,7 +230,7 @@ def outbox_list(
 
 
 @outbox_group.command("show")
-@click.argument("email_id", metavar="ID", type=int)
+@click.argument("email_id", metavar="ID", type=EMAIL_ID)
 @json_option
 @pass_app
 def outbox_show(app: AppContext, email_id: int, as_json: bool) -> None:
@@ -261,7 +263,7 @@ def outbox_show(app: AppContext, email_id: int, as_json: bool) -> None:
 
 
 @outbox_group.command("send")
-@click.argument("email_ids", metavar="[ID]...", type=int, nargs=-1)
+@click.argument("email_ids", metavar="[ID]...", type=EMAIL_ID, nargs=-1)
 @pass_app
 def outbox_send(app: AppContext, email_ids: tuple[int, ...]) -> None:
     """Send what is due now, from this process, with the IMTUI_SMTP_* settings; given IDs are
@@ -300,7 +302,7 @@ def _summary(report: SendReport) -> str:
 
 
 @outbox_group.command("cancel")
-@click.argument("email_ids", metavar="ID...", type=int, nargs=-1, required=True)
+@click.argument("email_ids", metavar="ID...", type=EMAIL_ID, nargs=-1, required=True)
 @pass_app
 def outbox_cancel(app: AppContext, email_ids: tuple[int, ...]) -> None:
     """Never send these queued emails. All or nothing."""

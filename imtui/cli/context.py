@@ -28,6 +28,88 @@ class CliError(click.ClickException):
     """Bad input found by the CLI itself; shown as one ``imtui: error: …`` line, exit 1."""
 
 
+# -- ids ----------------------------------------------------------------------------------------
+# Every id, record key and page cursor a person types passes through here before it reaches a
+# query: SQLite cannot bind an integer past 2**63-1 at all (OverflowError) and PostgreSQL
+# refuses one past its BIGINT, so such an id is answered here, as the record it cannot name.
+
+MAX_ID = 2**63 - 1
+"""The largest id the database's integer keys hold (SQLite INTEGER, PostgreSQL BIGINT)."""
+
+
+def id_in_range(number: int) -> bool:
+    return 0 <= number <= MAX_ID
+
+
+def no_such_id(what: str, number: int | str, hint: str = "") -> CliError:
+    more = f" ({hint})" if hint else ""
+    return CliError(f"no {what} with id {number}: ids run from 1 to {MAX_ID}{more}")
+
+
+class RecordId(click.ParamType):
+    """A whole-number id of one kind of record (``alert``, ``contact``, …), checked against the
+    database's range as it is parsed, so a list of ids fails before any of them is used."""
+
+    name = "integer"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        number: int = click.INT.convert(value, param, ctx)  # click's own "not a valid integer"
+        if not id_in_range(number):
+            raise no_such_id(self.what, number)
+        return number
+
+
+class RecordKey(click.ParamType):
+    """A record named by id or by name (an order also by number or WMS reference).
+
+    All digits means the store tries it as an id first; one past the database's range cannot
+    be an id and would crash that look-up, so it is answered here. An order number that long
+    can still be given with its ``#``."""
+
+    name = "text"
+
+    def __init__(self, what: str, hint: str = "") -> None:
+        self.what = what
+        self.hint = hint
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        key = str(value)
+        digits = key.strip()
+        # The same test the store's finders use before int(): isdigit(), not isdecimal().
+        if not digits.isdigit():
+            return key
+        try:
+            number = int(digits)
+        except ValueError:  # digits int() does not read ("²"): the store's int() would fail
+            raise CliError(f"no {self.what} {digits!r}") from None
+        if not id_in_range(number):
+            raise no_such_id(self.what, digits, self.hint.format(key=digits))
+        return key
+
+
+def check_cursor(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A page cursor is an id, or a time and an id after ``|``; one whose id is past the
+    database's range cannot have come from a list."""
+    if value is not None:
+        last = value.rpartition("|")[2].strip()
+        # isdigit() as the store's parsers test it; int() refuses some of those ("²").
+        if last.isdigit() and not (last.isdecimal() and id_in_range(int(last))):
+            raise CliError(f"not a cursor from this list: {value!r}")
+    return value
+
+
+ALERT_ID = RecordId("alert")
+CONTACT_ID = RecordId("contact")
+EMAIL_ID = RecordId("email")
+RETRY_ITEM_ID = RecordId("retry item")
+ORDER_KEY = RecordKey("order", "for an order number, write #{key}")
+ACCOUNT_KEY = RecordKey("account")
+CONNECTION_KEY = RecordKey("connection")
+
+
 class AppContext:
     def __init__(self, db_url: str | None, clock: Clock | None = None) -> None:
         if db_url is not None and not db_url.strip():
@@ -113,6 +195,7 @@ def page_options(function: F) -> F:
     function = click.option(
         "--after",
         metavar="CURSOR",
+        callback=check_cursor,
         help="Continue after this cursor (printed under a page that has more).",
     )(function)
     return click.option(
@@ -125,7 +208,9 @@ def page_options(function: F) -> F:
 
 
 def account_option(help_text: str) -> Callable[[F], F]:
-    return click.option("--account", "account_key", metavar="ACCOUNT", help=help_text)
+    return click.option(
+        "--account", "account_key", metavar="ACCOUNT", type=ACCOUNT_KEY, help=help_text
+    )
 
 
 def account_id_for(session: Session, account_key: str | None) -> int | None:

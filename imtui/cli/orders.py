@@ -6,6 +6,7 @@ import click
 
 from imtui.cli.assignments import parse_pairs
 from imtui.cli.context import (
+    ORDER_KEY,
     AppContext,
     account_id_for,
     account_option,
@@ -82,7 +83,7 @@ def orders_list(
 
 
 @orders_group.command("show")
-@click.argument("order_key", metavar="ORDER")
+@click.argument("order_key", metavar="ORDER", type=ORDER_KEY)
 @json_option
 @pass_app
 def orders_show(app: AppContext, order_key: str, as_json: bool) -> None:
@@ -177,7 +178,7 @@ def _print_alerts(alerts: tuple[listing.AlertRow, ...]) -> None:
 
 
 @orders_group.command("edit")
-@click.argument("order_key", metavar="ORDER")
+@click.argument("order_key", metavar="ORDER", type=ORDER_KEY)
 @click.option(
     "--set",
     "changes",
@@ -209,7 +210,7 @@ append_help(orders_edit, SEND_HELP)
 
 
 @orders_group.command("resend")
-@click.argument("order_keys", metavar="ORDER...", nargs=-1, required=True)
+@click.argument("order_keys", metavar="ORDER...", type=ORDER_KEY, nargs=-1, required=True)
 @click.option("--queue-only", is_flag=True, help=QUEUE_ONLY_HELP)
 @pass_app
 def orders_resend(app: AppContext, order_keys: tuple[str, ...], queue_only: bool) -> None:

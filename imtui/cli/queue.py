@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from imtui.cli.context import (
+    RETRY_ITEM_ID,
     AppContext,
     account_id_for,
     account_option,
@@ -98,7 +99,7 @@ def queue_list(
 
 
 @queue_group.command("resend")
-@click.argument("item_ids", metavar="ITEM_ID...", type=int, nargs=-1, required=True)
+@click.argument("item_ids", metavar="ITEM_ID...", type=RETRY_ITEM_ID, nargs=-1, required=True)
 @click.option("--queue-only", is_flag=True, help="Only re-queue them for the worker.")
 @pass_app
 def queue_resend(app: AppContext, item_ids: tuple[int, ...], queue_only: bool) -> None:

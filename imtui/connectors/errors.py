@@ -12,15 +12,21 @@ failure-class table in DESIGN.md is implemented exactly once:
 - the remote refused us (401 after a refresh, 403) → CONNECTION.
 
 Messages carry the remote system's own words; transport errors get a short sentence naming the
-host and port, never the URL's query, headers or credentials.
+host and port, never the URL's query, headers or credentials. Every remote text that becomes a
+message goes through :func:`redact_credentials` (an error page may quote our Authorization
+header back), and only a bounded prefix of a body is ever scanned, so a hostile error page costs
+the same little CPU as a polite one.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -36,6 +42,18 @@ MESSAGE_LIMIT = 2000
 
 SNIPPET_LIMIT = 300
 """How much of an unreadable body to quote: enough to recognise a proxy page, no more."""
+
+HEADER_LIMIT = 200
+"""How much of a remote header (Content-Type, Location) a message quotes."""
+
+BODY_SCAN_LIMIT = 64 * 1024
+"""Bytes of an error body read for its words. The message keeps at most MESSAGE_LIMIT
+characters, but an HTML page can spend many kilobytes on styles and scripts before its first
+word; past this prefix nothing is looked at, whatever the body's size."""
+
+FLATTEN_DEPTH = 20
+"""How deep :func:`flatten_shopify_errors` follows nested lists and dicts; a hostile body can
+nest hundreds of levels, which would exhaust the stack."""
 
 
 class UnexpectedShape(Exception):
@@ -54,6 +72,11 @@ class CallKind(StrEnum):
 
 def failure_from_exception(exc: httpx.HTTPError, call: CallKind) -> Failure:
     """The failure for an exception httpx raised while sending or receiving."""
+    # An exception's text can quote what was sent (a proxy's refusal, a URL with a token).
+    return _redacted(_failure_from_exception(exc, call))
+
+
+def _failure_from_exception(exc: httpx.HTTPError, call: CallKind) -> Failure:
     where = _host_of(exc)
     timeouts = _timeouts_of(exc)
     if isinstance(exc, httpx.ConnectTimeout):
@@ -95,6 +118,10 @@ def pool_exhausted(base_url: httpx.URL, waited: float) -> Failure:
 
 def failure_from_response(response: httpx.Response, call: CallKind) -> Failure:
     """The failure for a response that is not a success (any status outside 2xx)."""
+    return _redacted(_failure_from_response(response, call))
+
+
+def _failure_from_response(response: httpx.Response, call: CallKind) -> Failure:
     status = response.status_code
     message = remote_message(response)
     retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -126,7 +153,7 @@ def failure_from_response(response: httpx.Response, call: CallKind) -> Failure:
     if 300 <= status < 400:
         # We never follow redirects (they could carry the token to another host); one means
         # the base URL is wrong, which only a person can fix.
-        location = response.headers.get("location", "")
+        location = _bounded(response.headers.get("location", ""), HEADER_LIMIT)
         return Failure(
             FailureClass.CONNECTION,
             AlertKind.UNREACHABLE,
@@ -142,15 +169,29 @@ def failure_from_response(response: httpx.Response, call: CallKind) -> Failure:
 def unreadable_body(response: httpx.Response, call: CallKind, reason: str) -> Failure:
     """The failure for a response whose body is not what the API promises (HTML, cut-off JSON,
     missing fields): on a send the remote may well have acted, so the outcome is unknown."""
-    content_type = response.headers.get("content-type", "no content type")
-    snippet = _trim(_body_text(response), SNIPPET_LIMIT)
+    content_type = _bounded(response.headers.get("content-type", "no content type"), HEADER_LIMIT)
+    snippet = _bounded(_body_text(response), SNIPPET_LIMIT)
     message = (
         f"unreadable response from {_host_of_url(response.request.url)} "
         f"(HTTP {response.status_code}, {content_type}): {reason}"
     )
     if snippet:
         message = f"{message}: {snippet}"
-    return _lost_answer(call, AlertKind.BAD_RESPONSE, message, status=response.status_code)
+    return _redacted(
+        _lost_answer(call, AlertKind.BAD_RESPONSE, message, status=response.status_code)
+    )
+
+
+def shape_problem(exc: Exception) -> str:
+    """Why a body could not be parsed, for :func:`unreadable_body`'s reason.
+
+    Connectors raise :class:`UnexpectedShape` for what they foresaw; anything else a parser
+    raises on a remote body (an out-of-range date, a quantity of ``NaN``, a structure nested
+    past the stack) is just as much the body's fault, and must become the same BAD_RESPONSE
+    failure instead of escaping as a crash."""
+    if isinstance(exc, UnexpectedShape):
+        return str(exc)
+    return f"the body has a shape we cannot read ({type(exc).__name__}: {exc})"
 
 
 def parse_json(response: httpx.Response) -> tuple[Any, str | None]:
@@ -160,8 +201,14 @@ def parse_json(response: httpx.Response) -> tuple[Any, str | None]:
         return None, "expected JSON, got an HTML page"
     try:
         return json.loads(response.content), None
+    except RecursionError:
+        # json.loads recurses once per level: "[[[[…" a hundred thousand deep exhausts the
+        # stack. A body no real API sends, but it must be a bad response, not a crash.
+        return None, "JSON body is nested too deeply to read"
     except (ValueError, UnicodeDecodeError) as exc:
         return None, f"JSON body is malformed or cut off ({exc})"
+    except Exception as exc:  # anything else json raises is the body's fault too
+        return None, f"JSON body cannot be read ({type(exc).__name__}: {exc})"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -190,32 +237,49 @@ def remote_message(response: httpx.Response) -> str:
     if body is not None:
         words = _json_error_words(body)
         if words:
-            return _trim(words, MESSAGE_LIMIT)
+            return _bounded(words, MESSAGE_LIMIT)
     raw = _body_text(response)
     if raw:
-        return _trim(raw, MESSAGE_LIMIT)
+        return _bounded(raw, MESSAGE_LIMIT)
     reason = response.reason_phrase or "no reason given"
     return f"HTTP {response.status_code} {reason} with an empty body"
 
 
-def flatten_shopify_errors(errors: Any) -> str:
+def flatten_shopify_errors(errors: Any, _depth: int = 0) -> str:
     """Shopify's ``errors`` (a string, a list, or a dict of field → list) as one sentence.
 
     ``{"title": ["can't be blank"]}`` becomes ``title can't be blank``, which is how Shopify's
     own admin words it; ``base`` errors are about the whole record and keep no field prefix.
+    Nesting deeper than :data:`FLATTEN_DEPTH` is shown as ``…``.
     """
     if isinstance(errors, str):
         return errors
+    if _depth >= FLATTEN_DEPTH and isinstance(errors, list | dict):
+        return "…"
     if isinstance(errors, list):
-        return "; ".join(flatten_shopify_errors(item) for item in errors)
+        return "; ".join(flatten_shopify_errors(item, _depth + 1) for item in errors)
     if isinstance(errors, dict):
         parts: list[str] = []
         for name, problems in errors.items():
             for problem in problems if isinstance(problems, list) else [problems]:
-                words = flatten_shopify_errors(problem)
+                words = flatten_shopify_errors(problem, _depth + 1)
                 parts.append(words if name == "base" else f"{name} {words}")
         return "; ".join(parts)
     return json.dumps(errors)
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the value of every credential it quotes replaced by ``[redacted]``.
+
+    Error pages of debugging proxies and web frameworks echo the request's headers, so the
+    ``Authorization`` value (``Basic`` base64 of id:secret, ``Bearer`` token, any scheme),
+    ``access_token=…`` / ``"access_token": "…"``, ``client_secret`` and similar fields would
+    otherwise reach the alert and its email. Each pattern is a single left-to-right scan.
+    """
+    text = _AUTHORIZATION_VALUE.sub(_keep_key_and_scheme, text)
+    text = _SECRET_FIELD.sub(_keep_key, text)
+    text = _BEARER.sub(r"\g<scheme>[redacted]", text)
+    return _BASIC.sub(_redact_basic, text)
 
 
 # --- rejections (4xx) -------------------------------------------------------------------------
@@ -225,9 +289,17 @@ _FIELD_IN_HINT = re.compile(r"\b((?:ShipTo|RoutingInfo)\.\w+)", re.IGNORECASE)
 
 
 def _rejection(response: httpx.Response, message: str) -> Failure:
-    """A 4xx that is about the record, not the connection: a person must change something."""
+    """A 4xx that is about the record, not the connection: a person must change something.
+
+    Only the remote's structured error (the WMS's ErrorCode / Hint / Properties, Shopify's
+    ``errors`` field names) says which field it refused. A page of free text (a proxy's HTML, a
+    plain-text "Bad Request") is a plain rejection with the remote's words: a word such as
+    "address" in it names no field of ours.
+    """
     status = response.status_code
     body, _ = parse_json(response)
+    if not isinstance(body, dict):
+        return Failure(FailureClass.NEEDS_PERSON, AlertKind.VALIDATION, message, status=status)
     code = text(body, "ErrorCode")
     hint = text(body, "Hint")
     properties = _properties(body)
@@ -236,15 +308,23 @@ def _rejection(response: httpx.Response, message: str) -> Failure:
     if "duplicate" in folded_code:
         return Failure(FailureClass.DUPLICATE, AlertKind.VALIDATION, message, status=status)
 
-    sku = properties.get("sku") or _first_group(_SKU_IN_HINT, hint)
-    if "sku" in folded_code or (sku and not code):
+    # A property naming the field wins whatever the code: "DoesNotExist" with Sku=TENT-XL is
+    # an unknown SKU as surely as "InvalidSku" is. Only a code about the quantity keeps it a
+    # plain rejection (it names the SKU whose quantity is wrong, not an unknown one). A SKU
+    # merely mentioned in the hint counts only when there is no code to say otherwise.
+    property_sku = properties.get("sku")
+    hint_sku = _first_group(_SKU_IN_HINT, hint)
+    about_quantity = any(word in folded_code for word in ("qty", "quantity"))
+    sku = property_sku or hint_sku
+    if "sku" in folded_code or (property_sku and not about_quantity) or (hint_sku and not code):
         return Failure(
             FailureClass.NEEDS_PERSON, AlertKind.UNKNOWN_SKU, message, status=status, sku=sku
         )
 
-    field = properties.get("field") or _first_group(_FIELD_IN_HINT, hint)
+    carrier_field = _carrier_property(body)
+    field = properties.get("field") or carrier_field or _first_group(_FIELD_IN_HINT, hint)
     about = f"{folded_code} {(field or '').casefold()}"
-    if any(word in about for word in ("carrier", "mode", "shipmethod")):
+    if carrier_field or any(word in about for word in ("carrier", "mode", "shipmethod")):
         return Failure(
             FailureClass.NEEDS_PERSON,
             AlertKind.UNKNOWN_CARRIER,
@@ -253,9 +333,8 @@ def _rejection(response: httpx.Response, message: str) -> Failure:
             field=field,
         )
 
-    shopify_field = _single_shopify_field(body)
-    field = field or shopify_field
-    if _is_address_field(field) or (not field and "address" in message.casefold()):
+    field = field or _single_shopify_field(body)
+    if _is_address_field(field) or (not field and "address" in f"{folded_code} {hint}".casefold()):
         return Failure(
             FailureClass.NEEDS_PERSON,
             AlertKind.ADDRESS_REJECTED,
@@ -268,6 +347,29 @@ def _rejection(response: httpx.Response, message: str) -> Failure:
     )
 
 
+_CARRIER_PROPERTIES = frozenset(
+    {
+        "carrier",
+        "mode",
+        "shipmethod",
+        "routinginfo.carrier",
+        "routinginfo.mode",
+        "routinginfo.shipmethod",
+    }
+)
+"""Names (case-folded) of a 3PL error property that carry the refused carrier or service."""
+
+
+def _carrier_property(body: Any) -> str | None:
+    """The name, as the remote wrote it, of the first error property about the carrier."""
+    items = lookup(body, "Properties")
+    for item in items if isinstance(items, list) else ():
+        name = text(item, "Name")
+        if name.casefold() in _CARRIER_PROPERTIES:
+            return name
+    return None
+
+
 def _properties(body: Any) -> dict[str, str]:
     """The 3PL error's ``Properties[{Name, Value}]`` as a dict with case-folded names."""
     found: dict[str, str] = {}
@@ -276,9 +378,9 @@ def _properties(body: Any) -> dict[str, str]:
         return found
     for item in items:
         name = text(item, "Name").casefold()
-        value = lookup(item, "Value")
-        if name and value is not None and name not in found:
-            found[name] = str(value)
+        value = text(item, "Value")
+        if name and value and name not in found:
+            found[name] = value
     return found
 
 
@@ -397,27 +499,132 @@ def _seconds(timeouts: dict[str, float | None], which: str) -> str:
 
 # --- bodies ------------------------------------------------------------------------------------
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+# Markup is removed by one left-to-right pass: `<[^<>]*>` cannot run past the next `<`, so no
+# start position rescans the rest of the body (the old `<[^>]+>` and a lazy `.*?</script>`
+# rescanned it from every `<`: 28 s of CPU for a 240 KB page of unclosed <script> tags).
+_MARKUP = re.compile(r"<(?:(script|style)\b[^<>]*>|[^<>]*>)", re.IGNORECASE)
+_CLOSING = {
+    "script": re.compile(r"</script\s*>", re.IGNORECASE),
+    "style": re.compile(r"</style\s*>", re.IGNORECASE),
+}
 _SPACE = re.compile(r"\s+")
 
 
 def _body_text(response: httpx.Response) -> str:
-    """The body as plain text: HTML pages (proxies, load balancers) reduced to their words."""
+    """The start of the body as plain text: HTML pages (proxies, load balancers) reduced to
+    their words. Only the first :data:`BODY_SCAN_LIMIT` bytes are looked at."""
+    head = response.content[:BODY_SCAN_LIMIT]
     try:
-        raw = response.text
-    except (UnicodeDecodeError, LookupError):
-        raw = response.content.decode("utf-8", errors="replace")
+        raw = head.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:
+        raw = head.decode("utf-8", errors="replace")
     content_type = response.headers.get("content-type", "").lower()
     if "html" in content_type or raw.lstrip().startswith("<"):
-        return _SPACE.sub(" ", _TAG.sub(" ", raw)).strip()
+        return _SPACE.sub(" ", strip_markup(raw)).strip()
     return raw.strip()
+
+
+def strip_markup(html: str) -> str:
+    """The words of an HTML fragment: tags removed, ``<script>``/``<style>`` with their
+    content, in time linear in its length. A script or style never closed drops the rest (it
+    is code, not words); a ``<`` that opens no tag is kept as text."""
+    words: list[str] = []
+    position = 0
+    while True:
+        tag = _MARKUP.search(html, position)
+        if tag is None:
+            words.append(html[position:])
+            break
+        words.append(html[position : tag.start()])
+        name = tag.group(1)
+        if name is None:
+            position = tag.end()
+            continue
+        closing = _CLOSING[name.lower()].search(html, tag.end())
+        if closing is None:
+            break
+        position = closing.end()
+    return " ".join(words)
+
+
+def _bounded(value: str, limit: int) -> str:
+    """``value`` trimmed to ``limit`` characters with any quoted credential redacted.
+
+    Redaction runs on a prefix a little longer than the limit, so its cost is bounded too and
+    a credential straddling the cut is still caught whole."""
+    return _trim(redact_credentials(value[: limit + _REDACTION_MARGIN]), limit)
+
+
+_REDACTION_MARGIN = 512
 
 
 def _trim(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+# --- credentials -------------------------------------------------------------------------------
+
+_REDACTED = "[redacted]"
+
+_AUTHORIZATION_VALUE = re.compile(
+    r"""(?P<key>\b(?:proxy-)?authorization\b["']?\s*[:=]\s*["']?)"""
+    r"""(?P<scheme>[A-Za-z][\w-]*[ \t]+)?"""
+    r"""(?P<value>[^\s"',;]+)""",
+    re.IGNORECASE,
+)
+"""An ``Authorization`` header quoted as ``Authorization: <scheme> <credential>`` (or as a
+JSON/dict entry); whatever the scheme, its credential goes."""
+
+_SECRET_FIELD = re.compile(
+    r"""(?P<key>\b(?:x-shopify-access-token|access[_-]token|refresh[_-]token|id[_-]token"""
+    r"""|client[_-]secret|api[_-]key|password)\b["']?\s*[:=]\s*)"""
+    r"""(?:(?P<quote>["'])(?P<quoted>[^"'\r\n]*)(?P=quote)?|(?P<value>[^\s"'&,;}\]]+))""",
+    re.IGNORECASE,
+)
+"""A named secret as a query parameter, header, JSON or Python-dict entry."""
+
+_BEARER = re.compile(r"(?P<scheme>\bbearer\s+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
+"""``Bearer <token>`` anywhere (RFC 6750's b64token alphabet)."""
+
+_BASIC = re.compile(r"(?P<scheme>\bbasic\s+)(?P<value>[A-Za-z0-9+/]{8,}={0,2})", re.IGNORECASE)
+"""``Basic <base64>`` anywhere; see :func:`_redact_basic` for which words are credentials."""
+
+
+def _keep_key_and_scheme(match: re.Match[str]) -> str:
+    return f"{match.group('key')}{match.group('scheme') or ''}{_REDACTED}"
+
+
+def _keep_key(match: re.Match[str]) -> str:
+    quote = match.group("quote")
+    if quote is None:
+        return f"{match.group('key')}{_REDACTED}"
+    return f"{match.group('key')}{quote}{_REDACTED}{quote}"
+
+
+def _redact_basic(match: re.Match[str]) -> str:
+    """Redact when the word after "Basic" is a credential: base64 of ``id:secret``, or cut
+    short but with the digits or symbols prose does not have ("Basic authentication failed"
+    keeps its words)."""
+    value = match.group("value")
+    if any(char.isdigit() or char in "+/=" for char in value) or _is_basic_pair(value):
+        return f"{match.group('scheme')}{_REDACTED}"
+    return match.group(0)
+
+
+def _is_basic_pair(value: str) -> bool:
+    try:
+        return b":" in base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _redacted(failure: Failure) -> Failure:
+    message = redact_credentials(failure.message)
+    return failure if message == failure.message else replace(failure, message=message)
+
+
 __all__ = [
+    "BODY_SCAN_LIMIT",
     "MESSAGE_LIMIT",
     "CallKind",
     "UnexpectedShape",
@@ -427,6 +634,9 @@ __all__ = [
     "parse_json",
     "parse_retry_after",
     "pool_exhausted",
+    "redact_credentials",
     "remote_message",
+    "shape_problem",
+    "strip_markup",
     "unreadable_body",
 ]

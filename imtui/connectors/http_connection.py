@@ -23,6 +23,7 @@ from imtui.connectors.errors import (
     failure_from_response,
     parse_json,
     pool_exhausted,
+    redact_credentials,
     unreadable_body,
 )
 from imtui.connectors.sharded_pool import ShardedPoolTransport
@@ -141,10 +142,10 @@ class HttpConnection:
 
     def _body_refused(self, problem: _BodyProblem, call: CallKind) -> Failure:
         response = problem.response
-        content_type = response.headers.get("content-type", "no content type")
+        content_type = redact_credentials(response.headers.get("content-type", "")[:200])
         message = (
             f"unreadable response from {_origin(self.client.base_url)} "
-            f"(HTTP {response.status_code}, {content_type}): {problem.reason}"
+            f"(HTTP {response.status_code}, {content_type or 'no content type'}): {problem.reason}"
         )
         return Failure(
             _lost_answer_class(call), AlertKind.BAD_RESPONSE, message, status=response.status_code

@@ -41,11 +41,20 @@ def lookup_key(data: Any, key: str, default: Any = None) -> Any:
 
 
 def text(data: Any, path: str) -> str:
-    """The field as a string: ``""`` for missing or null, numbers rendered as written."""
+    """The field as a string: ``""`` for missing or null, numbers rendered as written.
+
+    Never raises: a list or object where text belongs is rendered as Python writes it, and one
+    nested too deeply to render (a hostile body) reads as ``""``, like a missing field.
+    """
     value = lookup(data, path)
     if value is None:
         return ""
-    return str(value)
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except (RecursionError, ValueError):  # ValueError: an int past Python's digit limit
+        return ""
 
 
 _MISSING = object()

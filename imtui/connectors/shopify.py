@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from imtui.connectors.base import Address, FulfillmentRequest, OrderLine, SourceOrder
-from imtui.connectors.errors import CallKind, UnexpectedShape
+from imtui.connectors.errors import CallKind, UnexpectedShape, shape_problem
 from imtui.connectors.http_connection import HttpConnection
 from imtui.connectors.json_fields import lookup, text
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
@@ -81,8 +81,8 @@ class ShopifySource:
         async for response, body in self._pages("orders.json", params):
             try:
                 orders.extend(_parse_order(item) for item in _list_of(body, "orders"))
-            except UnexpectedShape as exc:
-                raise self._http.unreadable(response, CallKind.READ, str(exc)) from None
+            except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+                raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
         return orders
 
     async def create_fulfillment(self, request: FulfillmentRequest) -> str:
@@ -122,10 +122,10 @@ class ShopifySource:
             raise error
         if not response.is_success:
             raise self._http.rejected(response, CallKind.SEND)
-        fulfillment_id = lookup(self._http.json(response, CallKind.SEND), "fulfillment.id")
-        if fulfillment_id is None:
+        fulfillment_id = text(self._http.json(response, CallKind.SEND), "fulfillment.id")
+        if not fulfillment_id:
             raise self._http.unreadable(response, CallKind.SEND, "no fulfillment.id in the answer")
-        return str(fulfillment_id)
+        return fulfillment_id
 
     async def set_inventory_level(self, sku: str, available: int) -> bool:
         """Set the SKU's available quantity at the shop's first location.
@@ -179,7 +179,10 @@ class ShopifySource:
         while True:
             response = await self._call("GET", resource, call=CallKind.READ, params=params)
             yield response, self._http.json(response, CallKind.READ)
-            next_params = next_page_params(response.headers.get("link"))
+            try:
+                next_params = next_page_params(response.headers.get("link"))
+            except Exception as exc:  # a Link header httpx cannot parse as a URL
+                raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
             if next_params is None:
                 return
             cursor = next_params.get("page_info", "")
@@ -201,8 +204,8 @@ class ShopifySource:
                 _required_id(item, "id"): text(item, "status").lower()
                 for item in _list_of(body, "fulfillment_orders")
             }
-        except UnexpectedShape as exc:
-            raise self._http.unreadable(response, CallKind.READ, str(exc)) from None
+        except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+            raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
 
     def _nothing_to_fulfil(self, order_id: str, statuses: dict[str, str]) -> ConnectorError:
         if _all_closed(statuses):
@@ -244,8 +247,8 @@ class ShopifySource:
                     sku = text(variant, "sku")
                     if sku and sku not in catalog:
                         catalog[sku] = _required_id(variant, "inventory_item_id")
-            except UnexpectedShape as exc:
-                raise self._http.unreadable(response, CallKind.READ, str(exc)) from None
+            except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+                raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
         self._inventory_items = catalog
         self._catalog_loaded_at = self._clock()
 
@@ -256,18 +259,19 @@ class ShopifySource:
         body = self._http.json(response, CallKind.READ)
         try:
             locations = _list_of(body, "locations")
-            if not locations:
-                raise ConnectorError(
-                    Failure(
-                        FailureClass.NEEDS_PERSON,
-                        AlertKind.VALIDATION,
-                        "the shop has no location to hold inventory",
-                    )
+            location_id = _required_id(locations[0], "id") if locations else None
+        except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+            raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
+        if location_id is None:
+            raise ConnectorError(
+                Failure(
+                    FailureClass.NEEDS_PERSON,
+                    AlertKind.VALIDATION,
+                    "the shop has no location to hold inventory",
                 )
-            self._location_id = _required_id(locations[0], "id")
-        except UnexpectedShape as exc:
-            raise self._http.unreadable(response, CallKind.READ, str(exc)) from None
-        return self._location_id
+            )
+        self._location_id = location_id
+        return location_id
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -362,7 +366,7 @@ def _parse_timestamp(value: Any) -> datetime | None:
         return None
     try:
         return _as_utc(datetime.fromisoformat(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a year past 9999 (or before 1) in UTC
         return None
 
 

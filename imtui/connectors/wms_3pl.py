@@ -9,9 +9,10 @@ call refreshes once and is retried once, and a second 401 is a credentials probl
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from imtui.connectors.base import StockLevel, WmsOrder, WmsOrderRequest
-from imtui.connectors.errors import CallKind, UnexpectedShape
+from imtui.connectors.errors import CallKind, UnexpectedShape, shape_problem
 from imtui.connectors.http_connection import HttpConnection
 from imtui.connectors.json_fields import lookup, lookup_key, text
 from imtui.domain.failures import AlertKind, ConnectorError, FailureClass
@@ -30,6 +31,12 @@ ORDERS_REL = "http://api.3plCentral.com/rels/orders/order"
 
 ORDER_PAGE_SIZE = 100
 STOCK_PAGE_SIZE = 500
+
+DEFAULT_TOKEN_LIFETIME = 3600.0
+"""Seconds a token is taken to live when the answer gives no usable ``expires_in``."""
+
+QUANTITY_RANGE = range(-(2**63), 2**63)
+"""Stock quantities we accept: what the database's integer columns hold."""
 
 _T = TypeVar("_T")
 
@@ -91,17 +98,18 @@ class ThreePLWarehouse:
         body = self._http.json(response, CallKind.SEND)
         try:
             return _parse_order(body)
-        except UnexpectedShape as exc:
-            raise self._http.unreadable(response, CallKind.SEND, str(exc)) from None
+        except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+            raise self._http.unreadable(response, CallKind.SEND, shape_problem(exc)) from None
 
     async def find_order(self, reference: str) -> WmsOrder | None:
         """The WMS order with this ``referenceNum``; the outcome-unknown path relies on it."""
         params = {"pgsiz": 1, "pgnum": 1, "rql": f"referenceNum=={rql_value(reference)}"}
         response = await self._api("GET", "/orders", call=CallKind.READ, params=params)
+        body = self._read(response)
         try:
-            orders = _orders_page(self._read(response))
-        except UnexpectedShape as exc:
-            raise self._http.unreadable(response, CallKind.READ, str(exc)) from None
+            orders = _orders_page(body)
+        except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+            raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
         # The WMS matches RQL values loosely (wildcards, case); only an exact match is ours.
         return next((order for order in orders if order.reference == reference), None)
 
@@ -159,8 +167,8 @@ class ThreePLWarehouse:
             body = self._read(response)
             try:
                 batch = items_of(body)
-            except UnexpectedShape as exc:
-                raise self._http.unreadable(response, CallKind.READ, str(exc)) from None
+            except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+                raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
             collected.extend(batch)
             total = lookup(body, "totalResults")
             if len(batch) < page_size or (isinstance(total, int) and len(collected) >= total):
@@ -258,7 +266,10 @@ class ThreePLWarehouse:
         if not value:
             raise self._http.unreadable(response, CallKind.READ, "no access_token in the answer")
         self._http.add_token(value)
-        expires_in = _number(lookup(body, "expires_in"), default=3600.0)
+        expires_in = _number(lookup(body, "expires_in"), default=DEFAULT_TOKEN_LIFETIME)
+        if expires_in <= 0:
+            # A token "already expired" would be fetched again for every single call.
+            expires_in = DEFAULT_TOKEN_LIFETIME
         # Refresh a little early so a token never expires between our check and the WMS's.
         margin = min(60.0, expires_in / 10)
         return _Token(value, self._clock() + expires_in - margin)
@@ -268,9 +279,13 @@ class ThreePLWarehouse:
 
 
 def _embedded_orders(body: Any) -> list[Any]:
+    if not isinstance(body, Mapping):
+        raise UnexpectedShape("the answer is not a JSON object")
     embedded = lookup(body, "_embedded")
     if embedded is None:
         return []  # the WMS omits _embedded when a search finds nothing
+    if not isinstance(embedded, Mapping):
+        raise UnexpectedShape("_embedded is not an object")
     orders = lookup_key(embedded, ORDERS_REL, [])
     if not isinstance(orders, list):
         raise UnexpectedShape(f"_embedded.{ORDERS_REL} is not a list")
@@ -298,6 +313,8 @@ def _parse_order(data: Any) -> WmsOrder:
 
 
 def _stock_items(body: Any) -> list[StockLevel]:
+    if not isinstance(body, Mapping):
+        raise UnexpectedShape("the answer is not a JSON object")
     summaries = lookup(body, "summaries")
     if summaries is None:
         return []
@@ -311,11 +328,35 @@ def _stock_items(body: Any) -> list[StockLevel]:
         levels.append(
             StockLevel(
                 sku=sku,
-                available=int(_number(lookup(item, "available"), default=0.0)),
-                on_hand=int(_number(lookup(item, "onHand"), default=0.0)),
+                available=_quantity(item, "available", sku),
+                on_hand=_quantity(item, "onHand", sku),
             )
         )
     return levels
+
+
+def _quantity(item: Any, key: str, sku: str) -> int:
+    """A stock figure as a whole number; 0 when the WMS leaves it out.
+
+    Anything else that is not a finite number (``NaN``, ``"lots"``, ``1e400``, a list) is an
+    unreadable answer, not zero: pushing 0 for it would take the SKU off sale in the shop.
+    """
+    value = lookup(item, key)
+    if value is None:
+        return 0
+    number = _number(value, default=math.nan)  # finite, or the NaN default
+    if math.isnan(number):
+        raise UnexpectedShape(f"{key} of SKU {sku!r} is not a number: {_shown(value)}")
+    whole = int(number)
+    if whole not in QUANTITY_RANGE:
+        raise UnexpectedShape(f"{key} of SKU {sku!r} is out of range: {_shown(value)}")
+    return whole
+
+
+def _shown(value: Any) -> str:
+    """A remote value for a message, short."""
+    shown = text({"v": value}, "v")
+    return shown if len(shown) <= 40 else shown[:39] + "…"
 
 
 def _parse_timestamp(value: Any) -> datetime | None:
@@ -324,9 +365,9 @@ def _parse_timestamp(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a year past 9999 (or before 1) in UTC
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _rql_timestamp(moment: datetime) -> str:
@@ -336,16 +377,15 @@ def _rql_timestamp(moment: datetime) -> str:
 
 
 def _number(value: Any, *, default: float) -> float:
-    if isinstance(value, bool):
+    """A finite number from a JSON number or numeric string; ``default`` for anything else
+    (booleans, NaN, infinities, an integer too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return default
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return default
-    return default
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return default
+    return number if math.isfinite(number) else default
 
 
 def _identifier(value: str) -> dict[str, Any]:

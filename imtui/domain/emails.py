@@ -337,12 +337,21 @@ _WHAT_NEXT: dict[str, tuple[str, ...]] = {
         "imtui gave up on this record after its retry window; a resend brings",
         "it back.",
     ),
+    AlertKind.ORDER_NOT_TAKEN: (
+        "The order was not taken in; the shop's other orders go on. Correct it",
+        "in the shop: the next poll after that change takes it in.",
+    ),
 }
 DEFAULT_WHAT_NEXT = ("It is not retried until someone changes the record.",)
 
 
 LOCAL_KINDS = frozenset(
-    {AlertKind.INCOMPLETE_ADDRESS, AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.SKIPPED}
+    {
+        AlertKind.INCOMPLETE_ADDRESS,
+        AlertKind.UNMAPPED_SHIP_METHOD,
+        AlertKind.SKIPPED,
+        AlertKind.ORDER_NOT_TAKEN,
+    }
 )
 """Alerts whose message is imtui's own words (a check before sending, a give-up), not a remote
 system's."""

@@ -20,18 +20,35 @@ BIDI_CONTROLS = frozenset(
 )
 """Characters that reorder the text around them (the "Trojan Source" family)."""
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(BIDI_CONTROLS)) + "]")
-_UNSAFE_KEEPING_LINES = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff" + "".join(sorted(BIDI_CONTROLS)) + "]"
+INVISIBLE = frozenset(
+    {
+        "\u200b",  # ZERO WIDTH SPACE
+        "\u200c",  # ZERO WIDTH NON-JOINER
+        "\u200d",  # ZERO WIDTH JOINER
+        "\u2060",  # WORD JOINER
+        "\ufeff",  # ZERO WIDTH NO-BREAK SPACE (byte order mark)
+    }
 )
+"""Characters that draw nothing: "#10" + U+200B + "01" would pass for "#1001"."""
+
+LINE_SEPARATORS = frozenset({"\u2028", "\u2029"})
+"""LINE and PARAGRAPH SEPARATOR: ``str.splitlines`` and some terminals break lines at them, so
+one would forge a line (an "alert resolved" under a real one) even where newlines are kept."""
+
+_ALWAYS = "".join(sorted(BIDI_CONTROLS | INVISIBLE | LINE_SEPARATORS))
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff" + _ALWAYS + "]")
+_UNSAFE_KEEPING_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff" + _ALWAYS + "]")
 
 
 def printable(text: str | None, *, keep_newlines: bool = False) -> str:
-    """``text`` with every C0/C1 control (ESC included), lone surrogate and bidi override replaced
-    by a visible escape such as ``\\x1b`` or ``\\u202e``.
+    """``text`` with every C0/C1 control (ESC included), lone surrogate, bidi override,
+    zero-width character and line or paragraph separator replaced by a visible escape such as
+    ``\\x1b``, ``\\u202e`` or ``\\u200b``.
 
     Tabs and newlines are escaped too (a table cell stays one line) unless ``keep_newlines`` is
-    set, for multi-line messages shown on their own.
+    set, for multi-line messages shown on their own; U+2028 and U+2029 are escaped either way.
+    The result has nothing left to escape (``printable(printable(t)) == printable(t)``): a field
+    that makes everything it holds printable leaves a rendering as it is.
     """
     if not text:
         return ""

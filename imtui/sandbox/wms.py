@@ -215,6 +215,10 @@ class FakeWms:
         self.customers: set[int] = {1}
         self.facilities: set[int] = {1}
         self.carriers: dict[str, set[str]] = {c: set(m) for c, m in DEFAULT_CARRIERS.items()}
+        self.missing_carriers: set[str] = set()
+        """Unknown carriers refused as ``DoesNotExist`` with a ``Carrier`` property, as some
+        WMS versions word it, instead of the default ``InvalidCarrier``: the client must read
+        the property, not the code. Empty unless a test sets it."""
         self.skus: set[str] = set(DEFAULT_SKUS)
         self.token_lifetime = TOKEN_LIFETIME
         self._lock = threading.Lock()
@@ -396,6 +400,12 @@ class FakeWms:
         if not carrier:
             raise WmsRejection(
                 "Required", "RoutingInfo.Carrier is required", [("Field", "RoutingInfo.Carrier")]
+            )
+        if carrier in self.missing_carriers and carrier not in self.carriers:
+            raise WmsRejection(
+                "DoesNotExist",
+                f"The requested resource does not exist: carrier '{carrier}'",
+                [("Carrier", carrier)],
             )
         if mode not in self.carriers.get(carrier, ()):
             raise WmsRejection(

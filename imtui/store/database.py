@@ -8,8 +8,11 @@ locked". PostgreSQL is used as it is; claims there use ``FOR UPDATE SKIP LOCKED`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,6 +65,19 @@ class Database:
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
         self.url = resolve_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self._writer: Any = threading.RLock() if self.is_sqlite else contextlib.nullcontext()
+        """SQLite takes one writer at a time. Threads of this process queue here, in turn,
+        rather than in SQLite's busy handler, which sleeps and retries: with every account's
+        cycle writing at once, some waited out the whole busy timeout ("database is locked")
+        while others went in and out. Other processes still meet the busy timeout."""
+        self._write_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="imtui-sqlite-writer")
+            if self.is_sqlite
+            else None
+        )
+        """SQLite's writes from the event loop go through one thread, in the order asked: a
+        write waiting its turn then holds no thread of the shared pool, where reads (the
+        scheduler's tick, the dashboard's panes) would queue behind it."""
         if self.is_sqlite:
             self._ensure_sqlite_folder()
         self.read_engine = self._make_engine(immediate=False)
@@ -130,7 +146,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction, committed on success, rolled back on any error."""
-        with Session(self.write_engine, expire_on_commit=False) as session:
+        with self._writer, Session(self.write_engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -151,7 +167,9 @@ class Database:
             with self.write() as session:
                 return work(session, *args, **kwargs)
 
-        return await asyncio.to_thread(run)
+        if self._write_thread is None:
+            return await asyncio.to_thread(run)
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, run)
 
     async def read_in_thread(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``work(session, *args, **kwargs)`` in a read session, off the event loop."""
@@ -171,6 +189,8 @@ class Database:
             raise DatabaseError(f"cannot open {describe_url(self.url)}: {one_line(exc)}") from exc
 
     def dispose(self) -> None:
+        if self._write_thread is not None:
+            self._write_thread.shutdown(wait=False)
         self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             self.write_engine.dispose()

@@ -1,9 +1,10 @@
 """How values look in a cell: ages, countdowns, and untrusted text made safe and short.
 
 Everything a shop customer or a remote system wrote goes through :func:`safe` before it is
-drawn: control and escape characters become visible escapes (``\\x1b``), bidi overrides are
-neutralised, and the text is never parsed as markup (it is drawn as plain segments or
-``Content``, never an f-string into markup).
+drawn: control and escape characters become visible escapes (``\\x1b``), bidi overrides,
+zero-width characters and line separators too (``\\u202e``, ``\\u200b``, ``\\u2028``), and the
+text is never parsed as markup (it is drawn as plain segments or ``Content``, never an
+f-string into markup).
 """
 
 from __future__ import annotations

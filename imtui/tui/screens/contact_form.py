@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -67,21 +67,25 @@ class ContactFormScreen(FormScreen[None]):
                 yield Label(Content("Account"), classes="field-label", id="label-account")
                 yield Select[int]([], id="field-account", compact=True, prompt="which account?")
                 yield Label(Content("Name"), classes="field-label")
-                yield FieldInput(
-                    id="field-name",
-                    classes="field",
-                    placeholder="who: a name, e.g. the warehouse lead",
-                    select_on_focus=False,
-                )
+                with Vertical(classes="field-cell"):  # the field, its note under it
+                    yield FieldInput(
+                        id="field-name",
+                        classes="field",
+                        placeholder="who: a name, e.g. the warehouse lead",
+                        select_on_focus=False,
+                    )
+                    yield Static(Content(""), id="note-name", classes="field-note")
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-name", classes="field-error")
                 yield Label(Content("Email address"), classes="field-label")
-                yield FieldInput(
-                    id="field-email",
-                    classes="field",
-                    placeholder="their address: name@company.com",
-                    select_on_focus=False,
-                )
+                with Vertical(classes="field-cell"):  # the field, its note under it
+                    yield FieldInput(
+                        id="field-email",
+                        classes="field",
+                        placeholder="their address: name@company.com",
+                        select_on_focus=False,
+                    )
+                    yield Static(Content(""), id="note-email", classes="field-note")
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-email", classes="field-error")
                 yield Label(Content("Email them"), classes="field-label")
@@ -126,9 +130,8 @@ class ContactFormScreen(FormScreen[None]):
             about.update(Content(f"Account {safe(contact.account, limit=60)}. {waiting}"))
             # Typed-in values win over the stored ones if someone was quick.
             for name, value in (("name", contact.name), ("email", contact.email)):
-                field = self.query_one(f"#field-{name}", Input)
-                if not field.value:
-                    field.value = value
+                if not self.query_one(f"#field-{name}", Input).value:
+                    self.show_stored(name, value)  # made visible; unchanged, saves ``value``
             self.query_one("#field-frequency", Select).value = contact.frequency
             self.remember_opened(
                 name=contact.name, email=contact.email, frequency=contact.frequency
@@ -158,8 +161,8 @@ class ContactFormScreen(FormScreen[None]):
     def _values(self) -> dict[str, str]:
         frequency = self.query_one("#field-frequency", Select).value
         return {
-            "name": self.query_one("#field-name", Input).value,
-            "email": self.query_one("#field-email", Input).value,
+            "name": self.value_of("name", self.query_one("#field-name", Input).value),
+            "email": self.value_of("email", self.query_one("#field-email", Input).value),
             "frequency": frequency if isinstance(frequency, str) else "",
         }
 

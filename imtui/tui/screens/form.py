@@ -17,6 +17,13 @@ as soon as every field is good again.
 before throwing anything typed away. It reads the fields themselves, not a record kept from
 their change messages: escape is an ordinary binding, so it runs only once the field has worked
 through the keys typed before it — "abc" then esc in one burst still asks.
+
+Stored text (what a shop customer, a remote system or anyone with the database wrote) is shown
+made visible, as every read-only screen shows it (:func:`~imtui.domain.text.printable`): an
+address line carrying ``ESC ] 52`` would otherwise write the engineer's clipboard the moment
+the form is drawn. A field still showing exactly that rendering saves the stored value itself —
+the escapes are how it looks, not a new value — and a note under it says so; a field someone
+edited saves what they typed, which is what they saw.
 """
 
 from __future__ import annotations
@@ -30,17 +37,32 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from imtui.domain.text import printable
 from imtui.tui.messages import KeysHandled
 from imtui.tui.screens.confirm import ConfirmScreen
 
 ResultType = TypeVar("ResultType")
 FIX_FIELDS = "fix the fields marked above"
 DISCARD = "Discard your changes?"
+KEPT_AS_IS = "left as is unless you retype it"
+SHOWN_ESCAPES = 3
+"""Escapes named in a field's note before "…"."""
+
+
+def made_visible_note(value: str) -> str:
+    """What to say under a field showing stored ``value`` made visible ("" when nothing in it
+    had to be): which escapes stand for characters that are not shown, and that they stay."""
+    escapes = list(dict.fromkeys(printable(char) for char in value if printable(char) != char))
+    if not escapes:
+        return ""
+    named = ", ".join(escapes[:SHOWN_ESCAPES]) + (", …" if len(escapes) > SHOWN_ESCAPES else "")
+    return f"has control characters, shown as {named}: {KEPT_AS_IS}"
 
 
 class FormScreen(Screen[ResultType]):
-    """A screen of ``Input.field`` inputs (``#field-<name>``, with a ``#form-error`` line under
-    them): subclasses implement :meth:`save`."""
+    """A screen of ``Input.field`` inputs (``#field-<name>``, each with an optional
+    ``#note-<name>`` under it, and a ``#form-error`` line under them all): subclasses fill
+    stored values in with :meth:`show_stored` and implement :meth:`save`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab", "next_field", "Next field", show=False, priority=True, id="form.next"),
@@ -62,6 +84,8 @@ class FormScreen(Screen[ResultType]):
         self._fix_shown = False
         self.opened_with: dict[str, str] = {}
         """What the fields held when the form was opened (or filled in once loaded)."""
+        self.stored: dict[str, str] = {}
+        """The stored value each field was filled in with by :meth:`show_stored`."""
 
     # -- moving between fields -----------------------------------------------------------------
 
@@ -105,16 +129,50 @@ class FormScreen(Screen[ResultType]):
     def save(self) -> None:
         raise NotImplementedError
 
+    # -- stored values ---------------------------------------------------------------------------
+
+    def show_stored(self, name: str, value: str) -> None:
+        """Fill field ``name`` with a stored ``value``, made visible; left as shown, the field
+        stands for ``value`` itself (see :meth:`value_of`)."""
+        self.stored[name] = value
+        shown = printable(value)
+        self.query_one(f"#field-{name}", Input).value = shown
+        self._note_stored(name, shown)
+
+    def value_of(self, name: str, shown: str) -> str:
+        """What field ``name`` showing ``shown`` saves: its stored value while it shows exactly
+        the rendering of it (the escapes are how the value looks, not a new value), else what
+        was typed."""
+        stored = self.stored.get(name)
+        return stored if stored is not None and shown == printable(stored) else shown
+
+    @on(Input.Changed, ".field")
+    def _stored_note_follows(self, event: Input.Changed) -> None:
+        """An edited field saves what was typed: its note goes (and comes back if the edit is
+        undone to the very rendering)."""
+        if event.input.id:
+            self._note_stored(event.input.id.removeprefix("field-"), event.value)
+
+    def _note_stored(self, name: str, shown: str) -> None:
+        stored = self.stored.get(name)
+        kept = stored is not None and shown == printable(stored)
+        text = made_visible_note(stored) if kept and stored is not None else ""
+        for note in self.query(f"#note-{name}").results(Static):
+            note.update(Content(text))
+            note.set_class(bool(text), "-shown")
+
     # -- leaving ---------------------------------------------------------------------------------
 
     def current(self) -> dict[str, str]:
-        """What the fields hold now, by the names :attr:`opened_with` uses: each
-        ``#field-<name>`` input's value (a form with other kinds of field adds them)."""
-        return {
-            field.id.removeprefix("field-"): field.value
-            for field in self.query(".field").results(Input)
-            if field.id
-        }
+        """What the fields stand for now, by the names :attr:`opened_with` uses: each
+        ``#field-<name>`` input's value, or its stored value while it shows that unchanged (a
+        form with other kinds of field adds them)."""
+        values: dict[str, str] = {}
+        for field in self.query(".field").results(Input):
+            if field.id:
+                name = field.id.removeprefix("field-")
+                values[name] = self.value_of(name, field.value)
+        return values
 
     def remember_opened(self, **values: str) -> None:
         """These values (by default: every field as it is now) are what the form opened with."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
@@ -80,7 +80,9 @@ class MappingFormScreen(FormScreen[None]):
             with Grid(id="form-grid"):
                 for name, label in FIELDS.items():
                     yield Label(Content(label), classes="field-label")
-                    yield FieldInput(id=f"field-{name}", classes="field", select_on_focus=False)
+                    with Vertical(classes="field-cell"):  # the field, its note under it
+                        yield FieldInput(id=f"field-{name}", classes="field", select_on_focus=False)
+                        yield Static(Content(""), id=f"note-{name}", classes="field-note")
                     yield Static(Content(""), id=f"error-{name}", classes="field-error")
             yield Static(Content(""), id="known-carriers")
             yield Static(Content(""), id="form-error")
@@ -90,7 +92,9 @@ class MappingFormScreen(FormScreen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#field-source_code", Input).value = self.source_code
+        # The shop's code, made visible (it is the customer's order's); unchanged, the form
+        # maps the code itself, not its rendering.
+        self.show_stored("source_code", self.source_code)
         self.query_one("#field-billing_code", Input).value = DEFAULT_BILLING
         self.remember_opened()
         # Focus now, not when the known carriers have loaded: what is typed meanwhile goes
@@ -179,9 +183,8 @@ class MappingFormScreen(FormScreen[None]):
             ("mode", current.mode, ""),
             ("billing_code", current.billing_code, DEFAULT_BILLING),
         ):
-            field = self.query_one(f"#field-{name}", Input)
-            if field.value == untouched:
-                field.value = value
+            if self.query_one(f"#field-{name}", Input).value == untouched:
+                self.show_stored(name, value)
 
     def _validate(self, names: tuple[str, ...] = tuple(FIELDS)) -> list[str]:
         """Marks each of these fields good or not; returns the ones that are not. A carrier not

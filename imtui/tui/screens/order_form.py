@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
@@ -94,10 +94,15 @@ class OrderFormScreen(FormScreen[None]):
             with Grid(id="form-grid"):
                 for name, label in (*ADDRESS_LABELS.items(), ("ship_method_code", "Ship method")):
                     yield Label(Content(label), classes="field-label")
-                    # Not selected on focus: one stray key would replace the whole value.
-                    yield FieldInput(
-                        id=f"field-{name}", classes="field", disabled=True, select_on_focus=False
-                    )
+                    with Vertical(classes="field-cell"):  # the field, its note under it
+                        # Not selected on focus: one stray key would replace the whole value.
+                        yield FieldInput(
+                            id=f"field-{name}",
+                            classes="field",
+                            disabled=True,
+                            select_on_focus=False,
+                        )
+                        yield Static(Content(""), id=f"note-{name}", classes="field-note")
                     yield Static(Content(""), id=f"error-{name}", classes="field-error")
             yield Static(Content(""), id="method-warning", classes="field-error -warning")
             yield Static(Content(""), id="form-error")
@@ -142,9 +147,9 @@ class OrderFormScreen(FormScreen[None]):
         self.methods = methods
         self.remember_opened(**values)
         for name, value in values.items():
-            field = self.query_one(f"#field-{name}", Input)
-            field.value = value
-            field.disabled = False
+            # Made visible (a customer's name may carry ESC ] 52); unchanged, it saves ``value``.
+            self.show_stored(name, value)
+            self.query_one(f"#field-{name}", Input).disabled = False
         self.query_one("#field-ship_method_code", Input).suggester = SuggestFromList(
             methods, case_sensitive=False
         )
