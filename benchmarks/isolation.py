@@ -236,35 +236,16 @@ async def run(remotes: Remotes, orders: int, *, hostile: bool, folder: Path, lim
     if hostile:
         limits = {"deadline": DEADLINE_S}
         silent = (urls["silent"], {"client_id": "c", "client_secret": "s", "user_login_id": "u"})
+        token = {"access_token": "x" * 10}
+        hostile_accounts = [  # what goes wrong, the account, its shop, its WMS
+            ("shop trickles 1 byte/s", "Trickle", (urls["trickle"], token), wms),
+            ("WMS never answers", "Silent", (urls["silent_shop"], token), silent),
+            ("shop sends a gzip bomb", "Bomb", (urls["bomb"], token), wms),
+            ("orders collide", "Collide", (urls["collide"], token), wms),
+        ]
         bad = {
-            "shop trickles 1 byte/s": add_account(
-                db,
-                "Trickle",
-                shop=(urls["trickle"], {"access_token": "x" * 10}),
-                wms=wms,
-                settings=limits,
-            ),
-            "WMS never answers": add_account(
-                db,
-                "Silent",
-                shop=(urls["silent_shop"], {"access_token": "x" * 10}),
-                wms=silent,
-                settings=limits,
-            ),
-            "shop sends a gzip bomb": add_account(
-                db,
-                "Bomb",
-                shop=(urls["bomb"], {"access_token": "x" * 10}),
-                wms=wms,
-                settings=limits,
-            ),
-            "orders collide": add_account(
-                db,
-                "Collide",
-                shop=(urls["collide"], {"access_token": "x" * 10}),
-                wms=wms,
-                settings=limits,
-            ),
+            trouble: add_account(db, name, shop=its_shop, wms=its_wms, settings=limits)
+            for trouble, name, its_shop, its_wms in hostile_accounts
         }
     engine = Engine(db, clock=SystemClock(), settings=EngineSettings(concurrency=64))
     settle_heap()

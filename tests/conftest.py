@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from imtui.domain.records import Address, OrderLine, WmsOrderRequest
 from imtui.engine import actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.store.database import Database
+from imtui.store.models import Connection
 
 POSTGRES_URL = os.environ.get("IMTUI_TEST_POSTGRES_URL", "")
 ACTOR = "tester"
@@ -131,6 +133,29 @@ def wire_world(db: Database, sandbox: object, clock: FakeClock, *, poll: int = 3
                 now=now,
             )
         return World(account_id=account.id, shop_id=shop.id, wms_id=wms.id)  # type: ignore[arg-type]
+
+
+def order_request(reference: str = "ACME-1001") -> WmsOrderRequest:
+    """A valid order for the WMS, as the engine would ask for it."""
+    return WmsOrderRequest(
+        reference=reference,
+        customer_id="1",
+        facility_id="1",
+        carrier="UPS",
+        mode="03",
+        billing_code="Prepaid",
+        ship_to=Address(name="Ada", address1="1 Main St", city="Austin", zip="78701", country="US"),
+        lines=(OrderLine(sku="SKU-1", quantity=1),),
+    )
+
+
+def set_wms_deadline(db: Database, wms_id: int, seconds: float) -> None:
+    """Give the WMS connection a whole-request deadline of ``seconds`` (the setting)."""
+    with db.write() as session:
+        connection = session.get(Connection, wms_id)
+        assert connection is not None
+        connection.settings = {**connection.settings, "deadline": seconds}
+        session.add(connection)
 
 
 def map_ship_method(db: Database, clock: FakeClock, code: str, carrier: str, mode: str) -> int:

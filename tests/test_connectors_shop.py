@@ -4,6 +4,7 @@ fulfilments that are safe to resend, and inventory pushes by SKU."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -248,14 +249,23 @@ async def test_a_sku_the_shop_does_not_sell_is_false_and_reloads_the_catalogue_s
     assert sb.requests["shop.variants"] == 2
 
 
-async def test_rate_limited_inventory_push_is_transient_with_retry_after(
+async def test_a_429_pauses_the_connection_and_the_call_is_made_again(
     sb: Sandbox, shop: ShopifySource
 ) -> None:
-    sb.faults.add(FaultRule("shop.inventory", "rate_limit", times=1, retry_after=2.0))
+    sb.faults.add(FaultRule("shop.inventory", "rate_limit", times=1, retry_after=0.5))
+    started = time.monotonic()
+    assert await shop.set_inventory_level("SKU-3", 7) is True
+    assert time.monotonic() - started >= 0.5
+
+
+async def test_a_429_that_persists_is_transient_with_retry_after(
+    sb: Sandbox, shop: ShopifySource
+) -> None:
+    sb.faults.add(FaultRule("shop.inventory", "rate_limit", times=3, retry_after=0.2))
     failure = await failure_of(shop.set_inventory_level("SKU-3", 7))
     assert failure.failure_class is FailureClass.TRANSIENT
     assert failure.kind is AlertKind.RATE_LIMITED
-    assert failure.retry_after == 2.0
+    assert failure.retry_after == 0.2
     assert await shop.set_inventory_level("SKU-3", 7) is True
 
 

@@ -15,10 +15,11 @@ from sqlmodel import func, select
 
 from imtui.domain.orders import OrderStatus
 from imtui.engine.clock import SystemClock
+from imtui.engine.connections import IN_FLIGHT_MARGIN
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.store.database import Database
 from imtui.store.models import Order
-from tests.conftest import add_shop_order, wire_world
+from tests.conftest import add_shop_order, set_wms_deadline, wire_world
 
 pytestmark = pytest.mark.slow
 
@@ -105,18 +106,25 @@ async def test_two_engines_in_one_process_share_the_queue(db_url, sandbox):
 
 async def test_worker_killed_mid_storm_loses_and_duplicates_nothing(db_url, sandbox):
     db = Database(db_url)
-    wire_world(db, sandbox, SystemClock())
+    world = wire_world(db, sandbox, SystemClock())
+    set_wms_deadline(db, world.wms_id, 2.0)  # rows left in flight settle 2 s + the margin
     sandbox.latency = 0.05
     references = await load_orders(db, sandbox, 400)
     first = worker(db_url, "--tick", "0.5", "--concurrency", "20")
     wait_for(lambda: sum(sandbox.wms.created(r) for r in references) >= 60, 60, "first sends")
     first.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
     first.wait(timeout=10)
     sent_before_kill = sum(sandbox.wms.created(r) for r in references)
     assert sent_before_kill < 400, "the kill came too late to prove anything"
     second = worker(db_url, "--once", "--concurrency", "20")
     output = second.communicate(timeout=120)[0].decode()
     assert second.returncode == 0, output
+    # what the dead worker had in flight waits for its requests to settle, then is looked up
+    time.sleep(max(0.0, killed_at + 2.0 + IN_FLIGHT_MARGIN + 1 - time.monotonic()))
+    third = worker(db_url, "--once", "--concurrency", "20")
+    output = third.communicate(timeout=120)[0].decode()
+    assert third.returncode == 0, output
     assert delivered(db) == 400
     assert all(sandbox.wms.created(ref) == 1 for ref in references)
     # A send in flight when the process died is looked up, not blindly resent.

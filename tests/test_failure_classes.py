@@ -179,12 +179,13 @@ async def test_exhausted_pool_is_transient_because_nothing_was_sent(sb: Sandbox)
 
 
 async def test_rate_limit_is_transient_with_retry_after(sb: Sandbox, shop: ShopifySource) -> None:
-    sb.faults.add(FaultRule("shop.orders", "rate_limit", times=1, retry_after=2.0))
+    # one 429 pauses the connection and the call is made again; one that persists fails
+    sb.faults.add(FaultRule("shop.orders", "rate_limit", times=3, retry_after=0.5))
     failure = await failure_of(shop.list_unfulfilled_orders(None))
     assert failure.failure_class is FailureClass.TRANSIENT
     assert failure.kind is AlertKind.RATE_LIMITED
     assert failure.status == 429
-    assert failure.retry_after == 2.0
+    assert failure.retry_after == 0.5
     assert failure.message == (
         "Exceeded 2 calls per second for api client. "
         "Reduce request rates to resume uninterrupted service."

@@ -23,7 +23,7 @@ from imtui.connectors.errors import (
 from imtui.connectors.shopify import ShopifySource
 from imtui.connectors.wms_3pl import ORDERS_REL, ThreePLWarehouse
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
-from imtui.domain.records import Address, OrderLine, WmsOrderRequest
+from tests.conftest import order_request
 from tests.hostile_remote import (
     HostileRemote,
     Reply,
@@ -46,19 +46,6 @@ SHOP_ORDERS = ("GET", "/admin/api/2024-10/orders.json")
 
 def warehouse(url: str) -> ThreePLWarehouse:
     return ThreePLWarehouse(url, CLIENT_ID, CLIENT_SECRET, "login", "1", "1", timeout=5.0)
-
-
-def order_request() -> WmsOrderRequest:
-    return WmsOrderRequest(
-        reference="ACME-1001",
-        customer_id="1",
-        facility_id="1",
-        carrier="UPS",
-        mode="03",
-        billing_code="Prepaid",
-        ship_to=Address(name="Ada", address1="1 Main St", city="Austin", zip="78701", country="US"),
-        lines=(OrderLine(sku="SKU-1", quantity=1),),
-    )
 
 
 async def wms_failure(routes: dict[tuple[str, str], Route], call: str) -> Failure:

@@ -12,7 +12,7 @@ import pytest
 from imtui.connectors.shopify import ShopifySource
 from imtui.connectors.wms_3pl import ThreePLWarehouse
 from imtui.domain.failures import AlertKind, ConnectorError, FailureClass
-from imtui.domain.records import Address, OrderLine, WmsOrderRequest
+from tests.conftest import order_request
 from tests.hostile_remote import (
     HostileRemote,
     gzip_bomb,
@@ -27,19 +27,6 @@ TOKEN = {("POST", "/AuthServer/api/Token"): json_reply(200, {"access_token": "to
 
 def warehouse(url: str, **limits: float | int) -> ThreePLWarehouse:
     return ThreePLWarehouse(url, "client", "secret-abcdef", "login", "1", "1", **limits)  # type: ignore[arg-type]
-
-
-def order_request() -> WmsOrderRequest:
-    return WmsOrderRequest(
-        reference="ACME-1001",
-        customer_id="1",
-        facility_id="1",
-        carrier="UPS",
-        mode="03",
-        billing_code="Prepaid",
-        ship_to=Address(name="Ada", address1="1 Main St", city="Austin", zip="78701", country="US"),
-        lines=(OrderLine(sku="SKU-1", quantity=1),),
-    )
 
 
 async def test_a_trickled_answer_is_cut_at_the_deadline_and_its_outcome_is_unknown() -> None:

@@ -14,7 +14,7 @@ from typing import Any, Literal, cast
 import httpx
 
 from imtui.connectors.base import OrderSource, Warehouse
-from imtui.connectors.http_connection import make_timeout
+from imtui.connectors.http_connection import DEFAULT_DEADLINE, make_timeout
 from imtui.connectors.shopify import DEFAULT_API_VERSION, ShopifySource
 from imtui.connectors.wms_3pl import ThreePLWarehouse
 
@@ -219,12 +219,22 @@ def _timeout(settings: Mapping[str, Any]) -> httpx.Timeout:
 
 def _limits(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The whole-request deadline (seconds) and the body cap (bytes) a connection sets, if any:
-    the connector's defaults otherwise (DEFAULT_DEADLINE, DEFAULT_MAX_BODY)."""
-    deadline, max_body_mb = settings.get("deadline"), settings.get("max_body_mb")
+    the connector's default otherwise (DEFAULT_MAX_BODY)."""
+    max_body_mb = settings.get("max_body_mb")
     return {
-        "deadline": None if deadline is None else float(deadline),
+        "deadline": request_deadline(settings),
         "max_body": None if max_body_mb is None else int(float(max_body_mb) * 1024 * 1024),
     }
+
+
+def request_deadline(settings: Mapping[str, Any]) -> float:
+    """Seconds one request of the connection may take in all: its ``deadline`` setting, else
+    DEFAULT_DEADLINE."""
+    try:
+        seconds = float(settings.get("deadline") or DEFAULT_DEADLINE)
+    except (TypeError, ValueError):
+        return DEFAULT_DEADLINE
+    return seconds if seconds > 0 else DEFAULT_DEADLINE
 
 
 def _int_setting(settings: Mapping[str, Any], key: str, default: int) -> int:

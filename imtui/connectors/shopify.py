@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 
 from imtui.connectors.base import Address, FulfillmentRequest, OrderLine, SourceOrder
-from imtui.connectors.errors import CallKind, UnexpectedShape, shape_problem
+from imtui.connectors.errors import CallKind, UnexpectedShape, parse_retry_after, shape_problem
 from imtui.connectors.http_connection import HttpConnection
 from imtui.connectors.json_fields import lookup, text
+from imtui.connectors.pacing import LONGEST_PAUSE_WAITED, CallPacer, Paused
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
 DEFAULT_API_VERSION = "2024-10"
@@ -31,6 +32,10 @@ CATALOG_REFRESH_INTERVAL = 60.0
 inventory push of thousands of SKUs the shop doesn't sell costs one reload, not thousands."""
 
 FULFILLABLE_STATUSES = frozenset({"open", "in_progress"})
+
+CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
+RATE_LIMIT_TRIES = 3
+"""Answers of 429 met by one call before it fails as rate limited (retried next cycle)."""
 
 
 class ShopifySource:
@@ -61,6 +66,7 @@ class ShopifySource:
             max_body=max_body,
             secrets=(access_token,),
         )
+        self._pacer = CallPacer(time.monotonic)  # it waits in real time, whatever ``clock`` says
         self._inventory_items: dict[str, str] = {}
         self._catalog_loaded_at: float | None = None
         self._catalog_lock = asyncio.Lock()
@@ -92,6 +98,10 @@ class ShopifySource:
         whether we see that before sending or from Shopify's 422 afterwards.
         ``request.extra`` may carry ``tracking_url`` and ``notify_customer`` ("true").
         """
+        async with self._pacer.back_to_back(2):  # the look and the fulfilment, one after the other
+            return await self._fulfil(request)
+
+    async def _fulfil(self, request: FulfillmentRequest) -> str:
         order_id = request.remote_order_id
         statuses = await self._fulfillment_order_statuses(order_id)
         open_ids = [fo_id for fo_id, status in statuses.items() if status in FULFILLABLE_STATUSES]
@@ -110,9 +120,7 @@ class ShopifySource:
                 "notify_customer": request.extra.get("notify_customer", "").lower() == "true",
             }
         }
-        response = await self._http.request(
-            "POST", self._path("fulfillments.json"), call=CallKind.SEND, json=body
-        )
+        response = await self._paced("POST", "fulfillments.json", call=CallKind.SEND, json=body)
         if response.status_code == 422:
             error = self._http.rejected(response, CallKind.SEND)
             # Someone (a person in the admin, or our own earlier send whose answer was lost)
@@ -162,10 +170,46 @@ class ShopifySource:
     async def _call(
         self, method: str, resource: str, *, call: CallKind, **kwargs: Any
     ) -> httpx.Response:
-        response = await self._http.request(method, self._path(resource), call=call, **kwargs)
+        response = await self._paced(method, resource, call=call, **kwargs)
         if not response.is_success:
             raise self._http.rejected(response, call)
         return response
+
+    async def _paced(
+        self, method: str, resource: str, *, call: CallKind, **kwargs: Any
+    ) -> httpx.Response:
+        """One call in its turn of the shop's rate limit. A 429 pauses the whole connection
+        for its Retry-After and the call is made again (a 429 was not processed, so that is
+        safe for a send too), up to :data:`RATE_LIMIT_TRIES` times."""
+        tries = 0
+        while True:
+            try:
+                await self._pacer.take()
+            except Paused as paused:
+                raise ConnectorError(
+                    Failure(
+                        FailureClass.TRANSIENT,
+                        AlertKind.RATE_LIMITED,
+                        paused.words or f"the shop asked for a pause: {paused.remaining:.0f} s",
+                        status=429,
+                        retry_after=paused.remaining,
+                    )
+                ) from None
+            limit = None
+            try:
+                response = await self._http.request(
+                    method, self._path(resource), call=call, **kwargs
+                )
+                limit = response.headers.get(CALL_LIMIT_HEADER)
+            finally:
+                self._pacer.observe(limit)
+            tries += 1
+            if response.status_code != 429:
+                return response
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            self._pacer.pause(wait, self._http.rejected(response, call).failure.message)
+            if tries == RATE_LIMIT_TRIES or (wait or 0.0) > LONGEST_PAUSE_WAITED:
+                return response  # rate limited, with its Retry-After: tried again after it
 
     async def _pages(
         self, resource: str, params: dict[str, Any]

@@ -4,14 +4,36 @@ settings change."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from imtui.connectors.base import OrderSource, Warehouse
-from imtui.connectors.registry import ConnectionConfigError, build_source, build_warehouse
+from imtui.connectors.registry import (
+    ConnectionConfigError,
+    build_source,
+    build_warehouse,
+    request_deadline,
+)
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.store.models import Connection
+
+IN_FLIGHT_MARGIN = 10.0
+"""Seconds beyond a request's deadline before a record left in flight (its worker died, or
+its answer was lost) is looked up: the remote may still be finishing what it was sent."""
+
+
+def in_flight_settle(connections: Iterable[Connection]) -> timedelta:
+    """How long a row marked in flight waits before anyone takes it again: the longest request
+    deadline of these connections, plus the margin."""
+    longest = max(
+        (request_deadline(connection.settings) for connection in connections),
+        default=request_deadline({}),
+    )
+    return timedelta(seconds=longest + IN_FLIGHT_MARGIN)
+
 
 ENGINE_SETTING_KEYS = frozenset({"reference_prefix", "poll_deadline"})
 """Connection settings the engine reads itself; the connector never sees them."""

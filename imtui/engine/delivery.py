@@ -120,10 +120,20 @@ async def send_delivery(pool: ConnectorPool, delivery: Delivery) -> Outcome:
     reference = delivery.request.reference
     try:
         wms = pool.warehouse(delivery.connection)
-        if delivery.look_up_first:
+    except ConnectorError as exc:
+        return Outcome(
+            delivery.item_id, failure=exc.failure, still_in_flight=delivery.look_up_first
+        )
+    if delivery.look_up_first:
+        try:
             found = await wms.find_order(reference)
-            if found is not None:
-                return Outcome(delivery.item_id, label="linked", wms_order=found)
+        except ConnectorError as exc:
+            # Whatever stopped the look-up, the last send's outcome is still unknown: the
+            # record stays marked, so the next try looks again instead of posting blind.
+            return Outcome(delivery.item_id, failure=exc.failure, still_in_flight=True)
+        if found is not None:
+            return Outcome(delivery.item_id, label="linked", wms_order=found)
+    try:
         created = await wms.create_order(delivery.request)
         return Outcome(delivery.item_id, label="sent", wms_order=created)
     except ConnectorError as exc:

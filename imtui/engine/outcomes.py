@@ -6,6 +6,7 @@ Everything here runs inside the caller's write transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -13,13 +14,14 @@ from typing import Protocol
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
-from imtui.domain.alerts import CHANNEL_OPERATIONS, alert_kind_for
+from imtui.domain.alerts import CHANNEL_OPERATIONS, AlertScope, AlertState, alert_kind_for
 from imtui.domain.failures import AlertKind, Failure, FailureClass
 from imtui.domain.orders import NOT_IN_WMS, OrderStatus
 from imtui.domain.records import WmsOrder
 from imtui.domain.retry import Operation, RetryState, after_failure, policy_for
 from imtui.store.alerts import (
     AlertSubject,
+    close_alerts,
     open_alerts_touching,
     raise_alert,
     resolve_alerts_for,
@@ -45,6 +47,9 @@ class Outcome:
     wms_order: WmsOrder | None = None
     pushed_available: int | None = None
     duration_ms: int | None = None
+    still_in_flight: bool = False
+    """The failure came before any send (the look-up that should settle an unknown outcome
+    failed): the record stays marked in flight, whatever the failure's class."""
 
     @property
     def ok(self) -> bool:
@@ -52,13 +57,17 @@ class Outcome:
 
 
 def apply_outcomes(
-    session: Session, outcomes: list[Outcome], *, now: datetime, worker: str
+    session: Session, outcomes: list[Outcome], *, clock: Callable[[], datetime], worker: str
 ) -> None:
     """Record a batch of outcomes in one transaction.
 
     Everything the batch touches is loaded up front (rows land in the session's identity map,
     so the per-outcome lookups below cost no query) and autoflush is off, so the changes go out
     as one flush of batched statements instead of one round of statements per outcome.
+
+    The time is read once the transaction holds the database (after its first statement), not
+    before it waited its turn: another worker's alert raised meanwhile must not look resolved
+    before it was first seen.
     """
     with session.no_autoflush:
         keys = {
@@ -72,6 +81,7 @@ def apply_outcomes(
                 ).where(col(RetryItem.id).in_([outcome.item_id for outcome in outcomes]))
             )
         }
+        now = clock()
         connection_ids = {key.connection_id for key in keys.values()}
         candidates = open_alerts_touching(
             session, {subject_of(key) for key in keys.values()}, connection_ids
@@ -89,6 +99,54 @@ def apply_outcomes(
         ]
         if rest:
             _apply_each(session, rest, now=now, worker=worker, candidates=candidates)
+        for connection_id, operation in sorted(
+            {(keys[o.item_id].connection_id, keys[o.item_id].operation) for o in outcomes if o.ok}
+        ):
+            settle_outage(session, connection_id, Operation(operation), now, candidates)
+
+
+def settle_outage(
+    session: Session,
+    connection_id: int,
+    operation: Operation,
+    now: datetime,
+    candidates: list[Alert],
+) -> None:
+    """A record got through on this connection and channel, so the remote works again.
+
+    Its outage alert (unreachable, server errors, …) closes only when the records the outage
+    held up have gone through too: those still waiting on a failure are made due now — the
+    success was the probe — and the alert stays open, one alert for the one outage, until the
+    last of them succeeds (B2).
+    """
+    channel = SUBJECT_PREFIX[operation]
+    outage = [
+        alert
+        for alert in candidates
+        if alert.state == AlertState.OPEN
+        and alert.connection_id == connection_id
+        and alert.scope == AlertScope.CONNECTION
+        and alert.subject == channel
+    ]
+    if not outage:
+        return
+    session.flush()
+    failing = (
+        RetryItem.connection_id == connection_id,
+        RetryItem.operation == operation,
+        RetryItem.state == RetryState.DUE,
+        col(RetryItem.consecutive_failures) > 0,
+    )
+    # Only rows that failed before this batch: this batch's own failures keep their wait
+    # (a Retry-After among them), and a remote that fails every other request is not hammered.
+    session.execute(
+        update(RetryItem)
+        .where(*failing, col(RetryItem.updated_at) < now, col(RetryItem.next_attempt_at) > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if session.exec(select(RetryItem.id).where(*failing).limit(1)).first() is None:
+        close_alerts(session, outage, now=now, detail="the records it held up have gone through")
 
 
 def _apply_each(
@@ -195,6 +253,7 @@ def _record_delivered(
                 subject=subject_of(item),
                 now=now,
                 candidates=candidates,
+                include_connection_alerts=False,  # outages: settle_outage
             )
 
 
@@ -230,7 +289,14 @@ def apply_outcome(
     if outcome.failure is None:
         _apply_success(session, item, outcome, connection, now, candidates)
     else:
-        apply_failure(session, item, outcome.failure, connection=connection, now=now)
+        apply_failure(
+            session,
+            item,
+            outcome.failure,
+            connection=connection,
+            now=now,
+            keep_in_flight=outcome.still_in_flight,
+        )
     session.add(Attempt(**_attempt_row(item, outcome, now=now, worker=worker)))
 
 
@@ -280,6 +346,7 @@ def _apply_success(
         subject=subject_of(item),
         now=now,
         candidates=candidates,
+        include_connection_alerts=False,  # outages: settle_outage, once per batch
     )
 
 
@@ -290,8 +357,12 @@ def apply_failure(
     *,
     connection: Connection,
     now: datetime,
+    keep_in_flight: bool = False,
 ) -> None:
-    """The one place a failed attempt becomes retry state, an order status and an alert."""
+    """The one place a failed attempt becomes retry state, an order status and an alert.
+
+    The in-flight mark (look the record up before sending again) is cleared only by a failure
+    that proves the send was not taken — never by one that came before any send."""
     operation = Operation(item.operation)
     policy = policy_for(operation, timedelta(seconds=connection.poll_interval_s))
     was_first = item.consecutive_failures == 0
@@ -309,7 +380,7 @@ def apply_failure(
     item.deadline_at = decision.deadline_at
     item.last_error = failure.message
     item.last_failure_class = failure.failure_class
-    if failure.failure_class is not FailureClass.OUTCOME_UNKNOWN:
+    if failure.failure_class is not FailureClass.OUTCOME_UNKNOWN and not keep_in_flight:
         item.in_flight_since = None
     item.updated_at = now
     release_lease(item)

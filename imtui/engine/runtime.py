@@ -24,6 +24,7 @@ from imtui.engine.clock import Clock, SystemClock
 from imtui.engine.connections import (
     DEFAULT_POLL_DEADLINE,
     ConnectorPool,
+    in_flight_settle,
     poll_broke,
     poll_deadline,
     poll_deadline_passed,
@@ -38,6 +39,7 @@ from imtui.store.connections import (
     WMS,
     accounts_with_connections,
     claim_poll,
+    connections_of,
     due_connections,
 )
 from imtui.store.database import Database, DatabaseError
@@ -128,7 +130,7 @@ class Engine:
         return await self.db.read_in_thread(work, *args, **kwargs)
 
     async def record_outcomes(self, outcomes: list[Outcome]) -> None:
-        await self.write(apply_outcomes, outcomes, now=self.clock.now(), worker=self.owner)
+        await self.write(apply_outcomes, outcomes, clock=self.clock.now, worker=self.owner)
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -305,6 +307,9 @@ class Engine:
         else:
             claim_rows, send = partial(claim_pushes, operation=operation), send_push
 
+        role = WMS if operation is Operation.DELIVER_ORDER else SOURCE
+        settle = in_flight_settle(await self.read(connections_of, account_id, role))
+
         async def claim(limit: int) -> Claimed[Any]:
             request = ClaimRequest(
                 owner=self.owner,
@@ -314,6 +319,7 @@ class Engine:
                 for_update=not self.db.is_sqlite,
                 only_ids=only_ids,
                 account_id=account_id,
+                settle=settle,
             )
             return await self.write(claim_rows, request=request)
 

@@ -13,6 +13,7 @@ import binascii
 import bisect
 import copy
 import json
+import math
 import random
 import threading
 import time
@@ -34,6 +35,8 @@ from imtui.sandbox.wms import DEFAULT_SKUS
 API_VERSION = "2024-10"
 LOCATION_ID = 7001
 MAX_LIMIT = 250
+CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
+
 RATE_LIMITED = (
     "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted "
     "service."
@@ -180,6 +183,8 @@ class FakeShop:
         """Turn on Shopify's leaky bucket: ``rate_limit_bucket`` calls, drained at 2/s."""
         self.rate_limit_bucket = 40
         self.rate_limit_per_second = 2.0
+        self.rate_limited_calls = 0
+        """Calls answered 429 because the bucket was full."""
         self._lock = threading.Lock()
         self._revoked = False
         self._orders: dict[int, dict[str, Any]] = {}
@@ -246,6 +251,13 @@ class FakeShop:
     def token_valid(self, token: str | None) -> bool:
         return not self._revoked and token == self.token
 
+    def call_limit(self) -> str:
+        """What ``X-Shopify-Shop-Api-Call-Limit`` says: the bucket's level and size."""
+        with self._lock:
+            drained = (time.monotonic() - self._bucket_at) * self.rate_limit_per_second
+            level = max(0.0, self._bucket_level - drained) if self.rate_limit else 0.0
+            return f"{math.ceil(level)}/{self.rate_limit_bucket}"
+
     def take_call(self) -> bool:
         """One call out of the leaky bucket; False when it is full (answer 429)."""
         if not self.rate_limit:
@@ -256,6 +268,7 @@ class FakeShop:
             self._bucket_level = max(0.0, self._bucket_level - drained)
             self._bucket_at = now
             if self._bucket_level + 1 > self.rate_limit_bucket:
+                self.rate_limited_calls += 1
                 return False
             self._bucket_level += 1
             return True
@@ -526,11 +539,15 @@ def build_shop_app(shop: FakeShop, network: Network) -> ConnectionDropper:
             if not shop.token_valid(request.headers.get("x-shopify-access-token")):
                 return _errors(401, INVALID_TOKEN)
             if not shop.take_call():
-                return _errors(429, RATE_LIMITED, {"Retry-After": "2.0"})
+                refused = _errors(429, RATE_LIMITED, {"Retry-After": "2.0"})
+                refused.headers[CALL_LIMIT_HEADER] = shop.call_limit()
+                return refused
             try:
-                return answer()
+                response = answer()
             except ShopRejection as rejection:
-                return _errors(rejection.status, rejection.errors)
+                response = _errors(rejection.status, rejection.errors)
+            response.headers[CALL_LIMIT_HEADER] = shop.call_limit()
+            return response
 
         return handle
 

@@ -9,6 +9,7 @@ mutated, so a dict handed to a test stays a stable snapshot.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
@@ -219,6 +220,12 @@ class FakeWms:
         """Unknown carriers refused as ``DoesNotExist`` with a ``Carrier`` property, as some
         WMS versions word it, instead of the default ``InvalidCarrier``: the client must read
         the property, not the code. Empty unless a test sets it."""
+        self.accept_repeated_references = False
+        """Some WMS setups take a second order with a reference they already have: then only
+        the client's own care keeps an order from being created twice (``created`` counts)."""
+        self.create_seconds = 0.0
+        """How long creating an order takes, before it exists (and whatever happens to the
+        client meanwhile: a killed worker's order still appears when this has passed)."""
         self.skus: set[str] = set(DEFAULT_SKUS)
         self.token_lifetime = TOKEN_LIFETIME
         self._lock = threading.Lock()
@@ -250,7 +257,8 @@ class FakeWms:
             return self._posts[reference]
 
     def created(self, reference: str) -> int:
-        """Orders created for the reference: 0 or 1, since duplicates are rejected."""
+        """Orders created for the reference: 0 or 1, since duplicates are rejected (unless
+        ``accept_repeated_references`` is set: then what counts is that it stays 1)."""
         with self._lock:
             return self._created[reference]
 
@@ -350,7 +358,7 @@ class FakeWms:
             raise WmsRejection("Required", "ReferenceNum is required", [("Field", "ReferenceNum")])
         reference = str(reference)
         with self._lock:
-            if reference in self._orders:
+            if reference in self._orders and not self.accept_repeated_references:
                 raise WmsRejection(
                     "DuplicateReferenceNum",
                     f"An order with ReferenceNum '{reference}' already exists for customer 1",
@@ -369,7 +377,7 @@ class FakeWms:
                 **{k: v for k, v in body.items() if k != "readOnly"},
             }
             self._next_order_id += 1
-            self._orders[reference] = order
+            self._orders.setdefault(reference, order)  # a look-up finds the first
             self._created[reference] += 1
             return order
 
@@ -554,6 +562,8 @@ def build_wms_app(wms: FakeWms, network: Network) -> ConnectionDropper:
         reference = body.get("referenceNum") if isinstance(body, dict) else None
         reference = None if reference is None else str(reference)
         wms.note_post(reference)
+        if wms.create_seconds:
+            await asyncio.sleep(wms.create_seconds)
 
         def answer() -> Response:
             try:

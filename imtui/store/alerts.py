@@ -57,7 +57,7 @@ def raise_alert(
     # (state is checked again: the row may be resolved in this session but not yet flushed)
     if alert is not None and alert.state == AlertState.OPEN:
         alert.count += 1
-        alert.last_seen = now
+        alert.last_seen = max(now, alert.last_seen) if alert.last_seen is not None else now
         alert.message = message
         alert.http_status = http_status
         if scope_of(kind) is AlertScope.CONNECTION:
@@ -145,20 +145,34 @@ def resolve_alerts_for(
         if wanted is not None:
             query = query.where(col(Alert.kind).in_(sorted(wanted)))
         resolved = list(session.exec(query))
-    for alert in resolved:
+    close_alerts(session, resolved, now=now, detail=detail, actor=actor)
+    return resolved
+
+
+def close_alerts(
+    session: Session,
+    alerts: Iterable[Alert],
+    *,
+    now: datetime,
+    detail: str,
+    actor: str = AUTO_ACTOR,
+) -> None:
+    """Resolve these open alerts (automatically, or in ``actor``'s name). An alert is never
+    resolved before it was last seen, whatever clock another worker read."""
+    for alert in alerts:
+        when = max(now, alert.last_seen) if alert.last_seen is not None else now
         alert.state = AlertState.RESOLVED
-        alert.resolved_at = now
+        alert.resolved_at = when
         alert.resolved_by = actor
         session.add(alert)
         _event(
             session,
             alert,
-            now,
+            when,
             "auto_resolved" if actor == AUTO_ACTOR else "resolved",
             actor,
             detail,
         )
-    return resolved
 
 
 def open_alerts_touching(

@@ -28,6 +28,18 @@ def due_connections(
     return list(session.exec(query.order_by(col(Connection.id))))
 
 
+def connections_of(
+    session: Session, account_id: int | None = None, role: str | None = None
+) -> list[Connection]:
+    """Every connection (of one account, of one role, if given)."""
+    query = select(Connection)
+    if account_id is not None:
+        query = query.where(Connection.account_id == account_id)
+    if role is not None:
+        query = query.where(Connection.role == role)
+    return list(session.exec(query.order_by(col(Connection.id))))
+
+
 def accounts_with_connections(session: Session) -> list[int]:
     """Every account that has a connection: the engine runs one cycle lane for each."""
     return list(

@@ -88,6 +88,10 @@ class ClaimRequest:
     """Just these rows (a resend), if they are due and free."""
     account_id: int | None = None
     """Just this account's rows (its cycle's lane)."""
+    settle: timedelta = timedelta(0)
+    """A row marked in flight is not taken until this long after it was marked: a worker that
+    died mid-send may have left a request the remote is still working on, and a look-up
+    before it finishes would find nothing and send the record again."""
 
 
 def claim_due(
@@ -103,6 +107,10 @@ def claim_due(
             col(RetryItem.operation).in_([str(op) for op in operations]),
             col(RetryItem.next_attempt_at) <= now,
             or_(col(RetryItem.lease_expires_at).is_(None), col(RetryItem.lease_expires_at) < now),
+            or_(
+                col(RetryItem.in_flight_since).is_(None),
+                col(RetryItem.in_flight_since) <= now - request.settle,
+            ),
             col(Connection.paused).is_(False),
         )
         .order_by(col(RetryItem.next_attempt_at), col(RetryItem.id))
