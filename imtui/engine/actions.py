@@ -38,7 +38,7 @@ from imtui.store.models import (
     ShipMethodMapping,
 )
 from imtui.store.orders import ADDRESS_FIELDS, address_of, find_order, set_address
-from imtui.store.queue import enqueue, make_due_for_connection, requeue
+from imtui.store.queue import enqueue_delivery, make_due_for_connection, requeue
 
 
 class ActionError(Exception):
@@ -176,15 +176,7 @@ def _queue_orders_waiting_for_a_wms(
             col(Order.id).not_in(queued),
         )
     ):
-        enqueue(
-            session,
-            operation=Operation.DELIVER_ORDER,
-            subject_id=order.id,  # type: ignore[arg-type]
-            account_id=account.id,
-            connection_id=wms.id,
-            label=order.number,
-            now=now,
-        )  # type: ignore[arg-type]
+        enqueue_delivery(session, order, wms.id, now)  # type: ignore[arg-type]
 
 
 def update_credentials(
@@ -399,17 +391,9 @@ def _delivery_item(session: Session, order: Order, now: datetime) -> RetryItem:
     if item is not None:
         return item
     wms = wms_of_account(session, order.account_id)
-    if wms is None:
+    if wms is None or wms.id is None:
         raise ActionError("the account has no WMS connection to send to")
-    return enqueue(
-        session,
-        operation=Operation.DELIVER_ORDER,
-        subject_id=order.id,  # type: ignore[arg-type]
-        account_id=order.account_id,
-        connection_id=wms.id,  # type: ignore[arg-type]
-        label=order.number,
-        now=now,
-    )
+    return enqueue_delivery(session, order, wms.id, now)
 
 
 def _item_for(session: Session, operation: Operation, subject_id: int) -> RetryItem | None:

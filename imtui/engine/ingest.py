@@ -10,13 +10,12 @@ from sqlmodel import Session
 
 from imtui.domain.failures import AlertKind, Failure
 from imtui.domain.records import SourceOrder
-from imtui.domain.retry import Operation
 from imtui.engine.outcomes import apply_poll_failure, apply_poll_success
 from imtui.store.alerts import AlertSubject, raise_alert, resolve_alerts_for
 from imtui.store.connections import mark_polled, wms_of_account
 from imtui.store.models import Connection, Order
 from imtui.store.orders import insert_source_order, refusal_to_store
-from imtui.store.queue import enqueue
+from imtui.store.queue import enqueue_delivery
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +81,8 @@ def _take_in(
     now: datetime,
 ) -> Order | None:
     order = insert_source_order(session, connection, source, now)
-    if order is not None and wms is not None:
-        enqueue(
-            session,
-            operation=Operation.DELIVER_ORDER,
-            subject_id=order.id,  # type: ignore[arg-type]
-            account_id=order.account_id,
-            connection_id=wms.id,  # type: ignore[arg-type]
-            label=order.number,
-            now=now,
-        )
+    if order is not None and wms is not None and wms.id is not None:
+        enqueue_delivery(session, order, wms.id, now)
     return order
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, or_, select
 
 from imtui.domain.retry import Operation, RetryState, requeued
-from imtui.store.models import Connection, RetryItem
+from imtui.store.models import Connection, Order, RetryItem
 
 
 def enqueue(
@@ -55,6 +55,20 @@ def enqueue(
     session.add(item)
     session.flush()
     return item
+
+
+def enqueue_delivery(session: Session, order: Order, wms_id: int, now: datetime) -> RetryItem:
+    """Queue the order for delivery to the account's WMS, due now."""
+    assert order.id is not None
+    return enqueue(
+        session,
+        operation=Operation.DELIVER_ORDER,
+        subject_id=order.id,
+        account_id=order.account_id,
+        connection_id=wms_id,
+        label=order.number,
+        now=now,
+    )
 
 
 def requeue(session: Session, item: RetryItem, now: datetime) -> None:
