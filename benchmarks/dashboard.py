@@ -13,7 +13,10 @@ each writes to the terminal and reports, with the targets beside them:
   on the million-order pane (p50/p95 over repeated presses),
 - peak memory (VmHWM of the process),
 - bytes written to the terminal per second and CPU while idle,
-- the delay from a commit by another process (this one) to its row on screen.
+- the delay from a commit by another process (this one) to its row on screen,
+- key → repaint while the dashboard's own engine delivers 10,000 orders (a storm) to the
+  sandbox WMS, next to the same key on the same dashboard with its engine idle, measured in
+  the same run (``--only storm`` runs just this one, on a small database of its own).
 
 The benchmark writes the database directly with sqlite3: it plays the other process, and bulk
 inserts are the only way to make a million rows in seconds.
@@ -488,6 +491,175 @@ def report(bare: dict[str, float], dash: dict[str, object], starts: tuple[list[f
     return lines
 
 
+# -- a storm: the dashboard's engine delivering 10,000 orders while keys are pressed ----------
+
+STORM_ORDERS = 10_000
+STORM_LATENCY = 0.03
+"""Seconds the sandbox WMS adds to each answer: a remote system on a good network."""
+STORM_ROWS = 12
+"""Open alerts on the Alerts pane the cursor moves over; nothing in the storm changes them."""
+STORM_PRESSES = 40
+STORM_GAP_S = 0.15
+"""Between presses during the storm (the screen is never quiet then: the header's counts and
+the panes' live updates repaint several times a second)."""
+
+SANDBOX_HELPER = """
+import json, sys
+from imtui.sandbox import Sandbox
+with Sandbox(seed=1, latency=float(sys.argv[1])) as sb:
+    print(json.dumps([sb.wms_url, sb.shop_url, dict(sb.wms_credentials), sb.shop_token]), flush=True)
+    sys.stdin.read()  # serves until the benchmark closes this pipe
+"""
+
+
+def start_storm_sandbox() -> tuple[subprocess.Popen[str], tuple[str, str, dict[str, str], str]]:
+    """The sandbox WMS and shop in a process of their own, as a real WMS is elsewhere."""
+    helper = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX_HELPER, str(STORM_LATENCY)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment(),
+    )  # fmt: skip
+    assert helper.stdout is not None
+    line = helper.stdout.readline()
+    if not line:
+        helper.kill()
+        raise OSError("the sandbox helper did not start")
+    wms_url, shop_url, credentials, token = json.loads(line)
+    return helper, (wms_url, shop_url, credentials, token)
+
+
+def storm_marker(n: int) -> bytes:
+    return f"storm key check {n:02d}".encode()
+
+
+def build_storm_database(path: Path, urls: tuple[str, str, dict[str, str], str]) -> None:
+    """A fresh database whose account is connected to the sandbox, its ship method mapped, with
+    ``STORM_ORDERS`` orders waiting in the retry queue — due tomorrow, until :func:`unleash`
+    makes them due — and ``STORM_ROWS`` open alerts that the storm leaves alone."""
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from delivery_throughput import load_due_orders, wire
+
+    from imtui.store.database import Database
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = Database(f"sqlite:///{path}")
+    try:
+        now = datetime.now(UTC)
+        wms_id = wire(db, urls, now)
+        load_due_orders(db, wms_id, STORM_ORDERS, 1, now)
+    finally:
+        db.dispose()
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        con.execute("UPDATE retry_item SET next_attempt_at = ?", (stamp(datetime.now(UTC) + timedelta(days=1)),))  # fmt: skip
+        # Seen days ago: their age on screen does not tick over during the run, so their rows
+        # are repainted only by the cursor.
+        seen = stamp(datetime.now(UTC) - timedelta(days=3))
+        for n in range(1, STORM_ROWS + 1):
+            con.execute(
+                "INSERT INTO alert (account_id, connection_id, kind, scope, fingerprint, state,"
+                " needs_person, message, count, first_seen, last_seen)"
+                " VALUES (1, ?, 'remote_error', 'record', ?, 'open', 1, ?, 1, ?, ?)",
+                (wms_id, f"storm:{n}", storm_marker(n).decode(), seen, seen),
+            )
+        con.commit()
+    finally:
+        con.close()
+
+
+def unleash(path: Path) -> None:
+    """Every order in the queue due now: the dashboard's engine takes them at its next tick."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as con:
+        con.execute("UPDATE retry_item SET next_attempt_at = ?", (stamp(datetime.now(UTC) - timedelta(seconds=1)),))  # fmt: skip
+        con.commit()
+
+
+def delivered(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as con:
+        return int(con.execute("SELECT count(*) FROM \"order\" WHERE status = 'delivered'").fetchone()[0])  # fmt: skip
+
+
+def cursor_presses(
+    term: Terminal, presses: int, rows: tuple[bytes, bytes], gap: float
+) -> list[float]:
+    """j and k in turn between the first two rows: each timed until the row the cursor lands
+    on is painted (both rows are repainted, whole, when the cursor moves; nothing else in the
+    storm repaints them). Not "until quiet": during a storm the screen never is."""
+    times: list[float] = []
+    for i in range(presses):
+        keys, lands_on = (b"j", rows[1]) if i % 2 == 0 else (b"k", rows[0])
+        since = term.mark()
+        sent = time.monotonic()
+        term.send(keys)
+        try:
+            times.append(term.wait_for(lands_on, since, timeout=5.0) - sent)
+        except TimeoutError:
+            print(
+                f"  (no repaint after {keys!r} in the storm measure: not counted)", file=sys.stderr
+            )
+        time.sleep(gap)
+    return times
+
+
+def run_storm(presses: int) -> dict[str, object]:
+    """The dashboard on the storm database: the cursor key with the engine idle, then the
+    same key while the engine delivers the 10,000 orders."""
+    path = RESULTS / "dashboard-storm.db"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    helper, urls = start_storm_sandbox()
+    try:
+        started = time.perf_counter()
+        build_storm_database(path, urls)
+        print(f"storm: {STORM_ORDERS:,} orders queued for the sandbox WMS ({STORM_LATENCY * 1000:.0f} ms a request) in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+        term = start_dashboard(path)
+        try:
+            # the newest alert first: its row is the first, the one after it the second
+            first, second = storm_marker(STORM_ROWS), storm_marker(STORM_ROWS - 1)
+            term.wait_for(first)
+            term.settle(2.0)  # the engine's first cycle (its polls) is over too
+            idle = cursor_presses(term, presses, (first, second), STORM_GAP_S)
+            unleash(path)
+            deadline = time.monotonic() + 30
+            while delivered(path) == 0:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the engine delivered nothing within 30 s")
+                time.sleep(0.05)
+            before, at = delivered(path), time.monotonic()
+            storm = cursor_presses(term, presses, (first, second), STORM_GAP_S)
+            after, took = delivered(path), time.monotonic() - at
+            # the rest of the storm, so the next run starts from a quiet machine
+            deadline = time.monotonic() + 120
+            while delivered(path) < STORM_ORDERS and time.monotonic() < deadline:
+                time.sleep(0.5)
+            total = delivered(path)
+        finally:
+            term.stop()
+    finally:
+        helper.kill()
+        helper.wait()
+
+    def figures(values: list[float]) -> dict[str, float]:
+        return {"p50_ms": statistics.median(values) * 1000, "p95_ms": percentile(values, 95) * 1000, "n": len(values)}  # fmt: skip
+
+    return {
+        "idle": figures(idle), "storm": figures(storm),
+        "delivered_while_measured": after - before, "measured_s": took, "delivered_in_all": total,
+    }  # fmt: skip
+
+
+def storm_report(storm: dict[str, object]) -> list[str]:
+    idle, busy = storm["idle"], storm["storm"]
+    assert isinstance(idle, dict) and isinstance(busy, dict)
+    while_measured = int(storm["delivered_while_measured"])  # type: ignore[call-overload]
+    took = float(storm["measured_s"])  # type: ignore[arg-type]
+    return [
+        f"{'key → repaint, cursor move, engine idle':40} {idle['p50_ms']:>5.0f}/{idle['p95_ms']:>4.0f} ms {'':>10}  (p50/p95, n={idle['n']:.0f})",
+        f"{'key → repaint, cursor move, 10k storm':40} {busy['p50_ms']:>5.0f}/{busy['p95_ms']:>4.0f} ms {'':>10}  p95 ≤ 50 ms ({verdict(busy['p95_ms'] <= 50)})",
+        f"{'  delivered while those keys were timed':40} {while_measured:>10,} in {took:.1f} s ({while_measured / took:,.0f}/s); {int(storm['delivered_in_all']):,} of {STORM_ORDERS:,} in all",  # type: ignore[call-overload]
+    ]  # fmt: skip
+
+
 def prepare() -> None:
     """Compile imtui's modules as an installed package would have them: without this, a
     checkout run with PYTHONDONTWRITEBYTECODE compiles every module on every start."""
@@ -505,22 +677,29 @@ def main() -> int:
     parser.add_argument("--presses", type=int, default=20, help="presses per key measured")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
     parser.add_argument("--starts", type=int, default=5, help="starts of each program timed")
+    parser.add_argument(
+        "--only", choices=("storm",), default=None,
+        help="storm: only the keys while the engine delivers 10,000 orders (no 1M-row database)",
+    )  # fmt: skip
     args = parser.parse_args()
+    prepare()
+    if args.only == "storm":
+        return main_storm()
     db = database()
     with sqlite3.connect(db, timeout=10) as con:
         remove_leftovers(con)
-    prepare()
     load_before = machine_load()
     print(f"machine before: {load_before}", flush=True)
     try:
         starts = first_paints(db, args.starts)
         bare = run_bare(args.idle)
         dash = run_dashboard(db, args.presses, args.idle)
+        storm = run_storm(STORM_PRESSES)
     except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
         print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     load_after = machine_load()
-    lines = report(bare, dash, starts)
+    lines = report(bare, dash, starts) + storm_report(storm)
     print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, {ORDERS:,} orders / "
           f"{ALERTS:,} alerts ({OPEN_ALERTS:,} open) / {RETRIES:,} retry rows")  # fmt: skip
     print(f"machine: before {load_before}; after {load_after}")
@@ -529,10 +708,32 @@ def main() -> int:
     (RESULTS / "dashboard.json").write_text(
         json.dumps(
             {"bare": bare, "dashboard": dash, "starts": {"bare": starts[0], "dashboard": starts[1]},
-             "machine": {"before": load_before, "after": load_after}},
+             "storm": storm, "machine": {"before": load_before, "after": load_after}},
             indent=2,
         )
     )  # fmt: skip
+    return 0
+
+
+def main_storm() -> int:
+    load_before = machine_load()
+    print(f"machine before: {load_before}", flush=True)
+    try:
+        storm = run_storm(STORM_PRESSES)
+    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    load_after = machine_load()
+    print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, its engine delivering "
+          f"{STORM_ORDERS:,} orders to the sandbox WMS ({STORM_LATENCY * 1000:.0f} ms a request)")  # fmt: skip
+    print(f"machine: before {load_before}; after {load_after}")
+    print("\n".join(storm_report(storm)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "dashboard-storm.json").write_text(
+        json.dumps(
+            {"storm": storm, "machine": {"before": load_before, "after": load_after}}, indent=2
+        )
+    )
     return 0
 
 

@@ -2,7 +2,9 @@
 stream of orders and faults, and time running fast enough to watch hourly retries heal.
 
 The demo is the same engine, scheduler and store as production; only the remote systems are
-the loopback sandbox and the clock is scaled (see :class:`ScaledClock`).
+the loopback sandbox and the clock is scaled (see :class:`ScaledClock`). As in production, the
+engine runs on a thread of its own (:class:`ServiceThread`) and the sandbox on another: the
+dashboard's event loop only paints and answers keys.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,7 +31,7 @@ from imtui.engine.clock import ScaledClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.sandbox import FaultRule, Sandbox, make_order, order_stream
 from imtui.sandbox.seed import BAD_ADDRESSES, SANDBOX_MAPPINGS, UNUSUAL_SHIP_METHOD
-from imtui.service import Service
+from imtui.service import Service, ServiceThread
 from imtui.store.database import Database
 from imtui.store.models import Alert, AlertEvent, Attempt, RetryItem
 
@@ -56,6 +59,8 @@ class Demo:
     db: Database = field(init=False)
     engine: Engine = field(init=False)
     service: Service = field(init=False)
+    runner: ServiceThread = field(init=False)
+    """The thread the engine and its service run on."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _temporary: Path | None = field(default=None, init=False)
 
@@ -64,16 +69,18 @@ class Demo:
         if self.folder is None and self.db_url is None:
             self.folder = self._temporary = Path(tempfile.mkdtemp(prefix="imtui-demo-"))
         self.sandbox = Sandbox(seed=self.seed, latency=0.02, hang_seconds=4.0)
-        await self.sandbox.start_async()
+        # Its servers in a thread of their own, as a real WMS and shop are elsewhere.
+        await asyncio.to_thread(self.sandbox.start)
         self.db = Database(self.db_url or f"sqlite:///{self.folder / 'demo.db'}")
         clock = ScaledClock(self.speed)
         self.engine = Engine(
             self.db, clock=clock, settings=EngineSettings(concurrency=10, http_timeout=2.0)
         )
-        await self.engine.write(self._wire, clock.now())
-        self._seed_first_orders()
         self.service = Service(self.engine, tick_seconds=1.0)
-        await self.service.start()
+        self.runner = ServiceThread(self.engine, self.service, name="imtui-demo-engine")
+        await self.runner.run(partial(self.engine.write, self._wire, clock.now()))
+        self._seed_first_orders()
+        await self.runner.start()
         self._tasks.append(asyncio.create_task(self._feed()))
 
     def _wire(self, session: Any, now: datetime) -> None:
@@ -146,10 +153,10 @@ class Demo:
             for task in self._tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if hasattr(self, "service"):
-                await self.service.stop(grace=5.0)
+            if hasattr(self, "runner"):
+                await self.runner.stop(grace=5.0)
             if hasattr(self, "sandbox"):
-                await self.sandbox.stop_async()
+                await asyncio.to_thread(self.sandbox.stop)
             if hasattr(self, "db"):
                 self.db.dispose()
         finally:
@@ -239,7 +246,7 @@ async def run_headless(out: TextIO | None = None, *, seconds: float | None = Non
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), 0.5)
-        held = await demo.engine.read(_held_for_unusual)
+        held = await demo.db.read_in_thread(_held_for_unusual)
         if held:
             print(
                 f"\n{held} orders wait for ship method {UNUSUAL_SHIP_METHOD}: fix with\n"

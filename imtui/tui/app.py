@@ -90,6 +90,8 @@ class DashboardApp(App[None]):
     TICK_SECONDS = 1.0
     ENGINE_RETRY_SECONDS = 5.0
     """How soon an engine that could not start here is tried again."""
+    ENGINE_STOP_SECONDS = 10.0
+    """How long the engine started here has, as the app leaves, to record what it sends."""
 
     def __init__(
         self,
@@ -218,6 +220,9 @@ class DashboardApp(App[None]):
         if self._watcher is not None:
             self._watcher.stop()
         if self._backend is not None:
+            # The engine's thread begins to stop now, beside the app's own shutdown; whoever
+            # ran the app waits for it (Backend.stop_engine) once the terminal is given back.
+            self._backend.stop_engine_soon(self.ENGINE_STOP_SECONDS)
             self._backend.close()
 
     @property

@@ -6,15 +6,21 @@ worker, never from the event loop.
 This module is the heavy half of the dashboard (SQLAlchemy, the engine, httpx): the app imports
 it in a worker after its first paint, never at start. The engine itself is built later still,
 once the first rows are on screen (:meth:`Backend.build_engine`, :meth:`Backend.start_engine`).
+
+The engine runs in this process but never on the app's event loop: on a
+:class:`~imtui.service.ServiceThread`, a thread with a loop of its own, so the CPU a storm of
+sends costs never holds up a key. Every engine coroutine here is awaited through it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from imtui.domain.alerts import CHANNEL_OPERATIONS
@@ -42,13 +48,19 @@ from imtui.tui.messages import EngineNotStarted, Refused
 
 if TYPE_CHECKING:
     from imtui.engine.runtime import Engine
-    from imtui.service import Service
+    from imtui.service import Service, ServiceThread
 
     EngineFactory = Callable[[Database], tuple[Engine, Service | None]]
 
 T = TypeVar("T")
 
 BULK_PAGE = 500
+
+ENGINE_NICE = 10
+"""How much lower the engine's thread's CPU priority is than the screen's: in a storm of
+sends the engine, its database threads and the screen all want the two cores, and a key must
+not wait for the engine's time slice. Delivery is I/O-bound and keeps its rate (benchmarks/
+dashboard.py --only storm, 2 cores: key → repaint p95 15-35 ms with it, 27-71 ms without)."""
 
 
 @dataclass(slots=True)
@@ -118,7 +130,9 @@ class Backend:
     ) -> None:
         """Either an ``engine`` (and the ``service`` running it), already built, or an
         ``engine_factory`` that builds them in :meth:`build_engine`; ``runs_worker`` says
-        whether the factory's will run the engine's cycle here (for the header meanwhile)."""
+        whether the factory's will run the engine's cycle here (for the header meanwhile).
+        A service running on a :class:`~imtui.service.ServiceThread` already (the demo's) is
+        used there and left to whoever started it; any other runs on a thread made here."""
         self.db = database
         self.engine = engine
         self.service = service
@@ -127,7 +141,12 @@ class Backend:
         self._engine_factory = engine_factory
         self._expects_worker = runs_worker
         self._clock: Clock = engine.clock if engine is not None else SystemClock()
-        self._started_here = False
+        self._runner: ServiceThread | None = service.thread if service is not None else None
+        self._owns_runner = False
+        """Whether :attr:`_runner` was made here (and so is stopped here)."""
+        self._runner_lock = threading.Lock()
+        self._engine_closed = False
+        """Once stopping began, no engine thread is made any more."""
 
     @property
     def clock(self) -> Clock:
@@ -466,45 +485,86 @@ class Backend:
     # -- the engine ---------------------------------------------------------------------------
 
     def build_engine(self) -> None:
-        """Build the engine and its service, if a factory was given (blocking: the imports of
-        the engine, httpx and APScheduler are most of the cost; call it from a thread)."""
-        if self.engine is None and self._engine_factory is not None:
-            engine, service = self._engine_factory(self.db)
-            self.engine, self.service = engine, service
-            self._clock = engine.clock
+        """Build the engine, its service and the thread they run on, if a factory was given
+        (blocking: the imports of the engine, httpx and APScheduler are most of the cost; call
+        it from a thread)."""
+        self._engine_thread()
+
+    def _engine_thread(self) -> ServiceThread | None:
+        """The thread the engine runs on, made the first time (blocking; from a thread)."""
+        with self._runner_lock:
+            if self._runner is not None or self._engine_closed:
+                return self._runner
+            from imtui.service import ServiceThread
+
+            if self.engine is None:
+                if self._engine_factory is None:
+                    return None
+                engine, service = self._engine_factory(self.db)
+                self._runner = ServiceThread(engine, service, nice=ENGINE_NICE)
+                self.engine, self.service = engine, service
+                self._clock = engine.clock
+            elif self.service is not None and not self.service.scheduler.scheduler.running:
+                self._runner = ServiceThread(self.engine, self.service, nice=ENGINE_NICE)
+            else:
+                # An engine handed in without the service to run it (or with one running
+                # already, elsewhere) stays its caller's, on the caller's loop: its HTTP clients
+                # belong to that loop. Sends go through one of this backend's own, alike.
+                from imtui.engine.runtime import Engine
+
+                given = self.engine
+                self._runner = ServiceThread(
+                    Engine(self.db, clock=given.clock, settings=given.settings, owner=given.owner),
+                    nice=ENGINE_NICE,
+                )
+            self._owns_runner = True
+            return self._runner
+
+    async def _runner_ready(self) -> ServiceThread | None:
+        return self._runner or await asyncio.to_thread(self._engine_thread)
 
     async def start_engine(self) -> None:
-        """Start the service's periodic jobs here unless they run already (the demo's)."""
-        if self.engine is None:
-            await asyncio.to_thread(self.build_engine)
+        """Start the service's periodic jobs on the engine's thread, unless they run already
+        (the demo's). Raises EngineNotStarted, in one line, when the service could not start
+        (a database another process holds): the app says so and tries again later."""
+        runner = await self._runner_ready()
         service = self.service
-        if service is not None and not service.scheduler.scheduler.running:
-            self._started_here = True
-            try:
-                await service.start()
-            except Exception as exc:  # a locked database, a lost server: say it, retry later
-                raise EngineNotStarted(one_line(exc)) from exc
+        if runner is None or service is None or service.scheduler.scheduler.running:
+            return
+        try:
+            await runner.start()
+        except Exception as exc:  # a locked database, a lost server: say it, retry later
+            raise EngineNotStarted(one_line(exc)) from exc
+
+    def stop_engine_soon(self, grace: float = 10.0) -> None:
+        """Begin :meth:`stop_engine` without waiting for it (the app, as it leaves)."""
+        with self._runner_lock:
+            self._engine_closed = True
+            runner = self._runner if self._owns_runner else None
+        if runner is not None:
+            runner.stop_soon(grace)
 
     async def stop_engine(self, grace: float = 10.0) -> None:
-        """Stop what :meth:`start_engine` or :meth:`build_engine` started, nothing else."""
-        if self._started_here and self.service is not None:
-            await self.service.stop(grace=grace)
-        elif self._engine_factory is not None and self.engine is not None:
-            await self.engine.aclose()
+        """Stop the engine's thread made here — the service started on it, the engine's HTTP
+        clients — within ``grace`` seconds and a small margin; nothing else (the demo's thread
+        is the demo's to stop)."""
+        self.stop_engine_soon(grace)
+        if self._runner is not None and self._owns_runner:
+            await self._runner.stop(grace)
 
     async def send_now(self, to_send: dict[Operation, list[int]]) -> SendResult:
-        """Send these rows at once in this process (B4): how many got through, and the
-        remote system's words for the first few that did not."""
+        """Send these rows at once in this process (B4), on the engine's thread: how many got
+        through, and the remote system's words for the first few that did not."""
         total = sum(len(ids) for ids in to_send.values())
-        if self.engine is None:
-            await asyncio.to_thread(self.build_engine)
-        engine = self.engine
-        if engine is None:
+        runner = await self._runner_ready()
+        if runner is None:
             return SendResult(total=total)
+        engine = runner.engine
         succeeded = 0
         for operation, item_ids in to_send.items():
             for start in range(0, len(item_ids), 100):
-                stats = await engine.send_now(operation, item_ids[start : start + 100])
+                batch = item_ids[start : start + 100]
+                stats = await runner.run(partial(engine.send_now, operation, batch))
                 succeeded += stats.succeeded
         if succeeded == total:
             return SendResult(total=total, sent=succeeded)
@@ -513,9 +573,15 @@ class Backend:
         return SendResult(total=total, sent=succeeded, failures=tuple(rows), left=left)
 
     def wake(self) -> None:
-        """Run the next cycle now (after a new mapping released held orders)."""
-        if self.service is not None:
+        """Run the next cycle now (after a new mapping released held orders); from any thread."""
+        runner = self._runner
+        if runner is not None and runner.service is not None:
+            runner.wake()
+        elif self.service is not None:  # handed in running on another loop: it hops there
             self.service.wake()
+
+    # What follows reads, as plain attributes, what the engine's thread writes (its scheduler's
+    # next run and last error, the mailer's settings): safe from the app's thread as it is.
 
     @property
     def runs_worker(self) -> bool:
