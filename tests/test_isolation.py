@@ -25,7 +25,7 @@ from imtui.sandbox.seed import make_order
 from imtui.store.database import Database
 from imtui.store.models import Alert, Order
 from tests.conftest import ACTOR, add_shop_order, wire_world
-from tests.hostile_remote import HostileRemote, json_reply, nested_json, trickle
+from tests.hostile_remote import HostileRemote, Reply, json_reply, nested_json, trickle
 
 SHOP_ORDERS = "/admin/api/2024-10/orders.json"
 TOKEN = {("POST", "/AuthServer/api/Token"): json_reply(200, {"access_token": "tok-123456"})}
@@ -185,3 +185,34 @@ async def test_orders_that_cannot_be_stored_get_their_own_alert_and_never_block_
     finally:
         await engine.aclose()
         db.dispose()
+
+
+async def test_a_remote_that_answers_slowly_costs_no_cpu_while_the_sends_wait(
+    db: Database, clock: FakeClock, engine: Engine
+) -> None:
+    orders = [make_order(n) for n in range(1, 6)]
+    for n, order in enumerate(orders, start=1):
+        order["id"] = 7000 + n
+    routes = {
+        **TOKEN,
+        ("GET", SHOP_ORDERS): json_reply(200, {"orders": orders}),
+        ("POST", "/orders"): Reply(201, {"content-type": "application/json"}, b"{}", delay=2.0),
+    }
+    with HostileRemote(routes) as remote:
+        account_id = add_hostile_account(db, clock, "Slow WMS", remote.url)
+        with db.write() as session:
+            account = actions.account_for(session, str(account_id))
+            actions.set_mapping(
+                session,
+                account=account,
+                source_code="UPS_GROUND",
+                carrier="UPS",
+                mode="03",
+                actor=ACTOR,
+                now=clock.now(),
+            )
+        started, cpu = time.monotonic(), time.process_time()
+        await engine.run_once()
+        waited, spent = time.monotonic() - started, time.process_time() - cpu
+    assert waited >= 2.0
+    assert spent < 0.6, f"{spent:.2f} s of CPU while the sends waited {waited:.1f} s"

@@ -114,7 +114,12 @@ async def run_pipeline(
                 stats.sent += len(batch.work)
             if running == 0:
                 break
-            wait = max(0.0, FLUSH_EVERY_S - (time.monotonic() - last_flush))
+            # With outcomes waiting to be recorded, wait no longer than their flush is due;
+            # with none, until a send finishes (a timeout of 0 here spun a core while a slow
+            # remote kept every send waiting).
+            wait = (
+                max(0.0, FLUSH_EVERY_S - (time.monotonic() - last_flush)) if finished else None
+            )
             with contextlib.suppress(TimeoutError):
                 finished.append(await asyncio.wait_for(results.get(), wait))
                 running -= 1
