@@ -216,3 +216,28 @@ async def test_a_remote_that_answers_slowly_costs_no_cpu_while_the_sends_wait(
         waited, spent = time.monotonic() - started, time.process_time() - cpu
     assert waited >= 2.0
     assert spent < 0.6, f"{spent:.2f} s of CPU while the sends waited {waited:.1f} s"
+
+
+async def test_a_stop_in_a_storm_finishes_what_was_sent_and_claims_nothing_more(
+    db: Database, sandbox: object, clock: FakeClock
+) -> None:
+    world = wire_world(db, sandbox, clock)
+    sandbox.latency = 0.05  # type: ignore[attr-defined]
+    sandbox.shop.add_orders([make_order(n) for n in range(1, 601)])  # type: ignore[attr-defined]
+    engine = Engine(db, clock=clock, settings=EngineSettings(concurrency=16, claim_batch=20))
+    scheduler = EngineScheduler(engine, tick_seconds=0.1)
+    scheduler.start()
+    for _ in range(200):
+        if delivered(db, world.account_id) >= 20:
+            break
+        await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await scheduler.stop(grace=30)
+    stopped_in = time.monotonic() - started
+    await engine.aclose()
+    with db.read() as session:
+        rows = session.exec(select(Order)).all()
+    done = sum(1 for order in rows if order.status == OrderStatus.DELIVERED)
+    assert stopped_in < 3.0, f"the stop waited {stopped_in:.1f} s for the rest of the storm"
+    assert 20 <= done < 600
+    assert sandbox.requests["wms.create_order"] == done  # type: ignore[attr-defined]

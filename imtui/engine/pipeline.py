@@ -101,7 +101,7 @@ async def run_pipeline(
 
     try:
         while True:
-            if not exhausted and running < concurrency:
+            if not exhausted and running < concurrency and not engine.stopping:
                 batch = await claim(engine.settings.claim_batch)
                 claims += 1
                 stats.claimed += batch.claimed
@@ -117,9 +117,7 @@ async def run_pipeline(
             # With outcomes waiting to be recorded, wait no longer than their flush is due;
             # with none, until a send finishes (a timeout of 0 here spun a core while a slow
             # remote kept every send waiting).
-            wait = (
-                max(0.0, FLUSH_EVERY_S - (time.monotonic() - last_flush)) if finished else None
-            )
+            wait = max(0.0, FLUSH_EVERY_S - (time.monotonic() - last_flush)) if finished else None
             with contextlib.suppress(TimeoutError):
                 finished.append(await asyncio.wait_for(results.get(), wait))
                 running -= 1

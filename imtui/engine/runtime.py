@@ -117,6 +117,9 @@ class Engine:
         self.owner = owner or worker_identity()
         self.connectors = ConnectorPool(timeout=self.settings.http_timeout)
         self._lanes: dict[int, asyncio.Task[CycleReport]] = {}
+        self.stopping = False
+        """Set by a stop: the cycles in progress finish what they sent, claim nothing more and
+        skip their remaining stages."""
         self.lane_errors: dict[int, str] = {}
         """Why an account's last cycle stopped short, while it does."""
 
@@ -188,12 +191,23 @@ class Engine:
         """One account's cycle, in the order the work flows: new orders in, deliveries out,
         shipments and stock in, tracking and stock out."""
         report = CycleReport()
-        await self.poll_sources(report, account_id)
-        report.deliveries = await self.send_due(Operation.DELIVER_ORDER, account_id=account_id)
-        await self.poll_warehouses(report, account_id)
-        report.tracking = await self.send_due(Operation.PUSH_TRACKING, account_id=account_id)
-        report.inventory = await self.send_due(Operation.PUSH_INVENTORY, account_id=account_id)
+        stages = (
+            lambda: self.poll_sources(report, account_id),
+            lambda: self._send_stage(report, "deliveries", Operation.DELIVER_ORDER, account_id),
+            lambda: self.poll_warehouses(report, account_id),
+            lambda: self._send_stage(report, "tracking", Operation.PUSH_TRACKING, account_id),
+            lambda: self._send_stage(report, "inventory", Operation.PUSH_INVENTORY, account_id),
+        )
+        for stage in stages:
+            if self.stopping:
+                break
+            await stage()
         return report
+
+    async def _send_stage(
+        self, report: CycleReport, name: str, operation: Operation, account_id: int
+    ) -> None:
+        setattr(report, name, await self.send_due(operation, account_id=account_id))
 
     def _lane_done(self, account_id: int, lane: asyncio.Task[CycleReport]) -> None:
         """A lane ended: a database that is locked or gone, or a bug, is noted in one line

@@ -108,6 +108,7 @@ class EngineScheduler:
         not hold the stop), and shut down."""
         if self.scheduler.running:
             self.scheduler.pause()
+        self.engine.stopping = True
         loop = asyncio.get_running_loop()
         ends = loop.time() + grace
         with contextlib.suppress(TimeoutError):
