@@ -20,6 +20,7 @@ from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.detail import OutboxDetailScreen
 from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
+from imtui.tui.widgets.record_table import RecordTable
 from tests.conftest import ACTOR
 from tests.tui_support import (
     audit,
@@ -338,3 +339,14 @@ async def test_adding_a_contact_with_no_account_yet_is_refused_at_once(tmp_path)
             assert not isinstance(app.screen, Form)
     finally:
         empty.dispose()
+
+
+async def test_a_double_click_on_a_contact_opens_its_form(db, world, engine, clock):
+    add_contact(db, clock, world.account_id, "dana@example.com", "immediately")
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_list(pilot, "c", 1)
+        table = screen.query_one(RecordTable)
+        await pilot.click(table, offset=(4, 1), times=2)  # the first row, under the header
+        form = await wait_contact_form(pilot)
+        assert form.query_one("#field-email").value == "dana@example.com"

@@ -88,8 +88,9 @@ class ListScreen(Screen[None]):
         self.pane.toggle_mark()
 
     @on(RecordTable.Selected)
-    def _selected(self, message: RecordTable.Selected) -> None:
-        self.run_action("open")
+    async def _selected(self, message: RecordTable.Selected) -> None:
+        # run_action is a coroutine: called without await, a double-click did nothing
+        await self.run_action("open")
 
     def act(self, verb: str, work: Any, targets: list[int]) -> None:
         self._act(verb, work, targets)
