@@ -102,7 +102,8 @@ async def test_a_trickling_shop_holds_up_only_its_own_account(
     assert delivered(db, world.account_id) == 5
     assert slow_still_running, "the healthy account waited for the trickling shop"
     assert acme_done < 1.5
-    assert 1.9 < slow_done < 4.0
+    assert slow_done > 1.9, "the poll deadline (2 s) did not hold it"
+    assert slow_done < 4.0
     (alert,) = [a for a in open_alerts(db, slow) if a.subject == "poll"]
     assert alert.kind == AlertKind.REMOTE_ERROR
     assert f"127.0.0.1:{remote.port}" in alert.message
