@@ -113,7 +113,7 @@ def _failure_from_exception(exc: httpx.HTTPError, call: CallKind) -> Failure:
 
 def pool_exhausted(base_url: httpx.URL, waited: float) -> Failure:
     """Every pooled connection stayed busy for the whole pool timeout; nothing was sent."""
-    return _pool_failure(_host_of_url(base_url), f"{waited:g} s")
+    return _pool_failure(origin(base_url), f"{waited:g} s")
 
 
 def failure_from_response(response: httpx.Response, call: CallKind) -> Failure:
@@ -172,7 +172,7 @@ def unreadable_body(response: httpx.Response, call: CallKind, reason: str) -> Fa
     content_type = _bounded(response.headers.get("content-type", "no content type"), HEADER_LIMIT)
     snippet = _bounded(_body_text(response), SNIPPET_LIMIT)
     message = (
-        f"unreadable response from {_host_of_url(response.request.url)} "
+        f"unreadable response from {origin(response.request.url)} "
         f"(HTTP {response.status_code}, {content_type}): {reason}"
     )
     if snippet:
@@ -476,11 +476,12 @@ def _request_url(exc: httpx.HTTPError) -> httpx.URL | None:
 
 def _host_of(exc: httpx.HTTPError) -> str:
     url = _request_url(exc)
-    return _host_of_url(url) if url is not None else "the remote host"
+    return origin(url) if url is not None else "the remote host"
 
 
-def _host_of_url(url: httpx.URL) -> str:
+def origin(url: httpx.URL | str) -> str:
     """``host:port`` only: the path and query may carry identifiers we don't want in alerts."""
+    url = httpx.URL(url)
     return f"{url.host}:{url.port}" if url.port else url.host
 
 

@@ -21,6 +21,7 @@ from imtui.connectors.errors import (
     CallKind,
     failure_from_exception,
     failure_from_response,
+    origin,
     parse_json,
     pool_exhausted,
     redact_credentials,
@@ -134,7 +135,7 @@ class HttpConnection:
         """The whole request outlasted its deadline (a trickling or stalled remote). On a send
         the remote may have acted, so the outcome is unknown."""
         message = (
-            f"no complete response from {_origin(self.client.base_url)} within "
+            f"no complete response from {origin(self.client.base_url)} within "
             f"{self.deadline:g} s (the deadline for a whole request): the remote answers too "
             "slowly or not at all"
         )
@@ -144,7 +145,7 @@ class HttpConnection:
         response = problem.response
         content_type = redact_credentials(response.headers.get("content-type", "")[:200])
         message = (
-            f"unreadable response from {_origin(self.client.base_url)} "
+            f"unreadable response from {origin(self.client.base_url)} "
             f"(HTTP {response.status_code}, {content_type or 'no content type'}): {problem.reason}"
         )
         return Failure(
@@ -291,11 +292,6 @@ def _lost_answer_class(call: CallKind) -> FailureClass:
     """A request that went out but whose answer we do not have: on a send the remote may have
     acted (look it up before sending again); a read is simply retried."""
     return FailureClass.OUTCOME_UNKNOWN if call is CallKind.SEND else FailureClass.TRANSIENT
-
-
-def _origin(url: httpx.URL) -> str:
-    """``host:port`` only: paths and queries may carry identifiers we keep out of alerts."""
-    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 def _megabytes(size: int) -> str:

@@ -8,9 +8,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-import httpx
-
 from imtui.connectors.base import OrderSource, Warehouse
+from imtui.connectors.errors import origin
 from imtui.connectors.registry import (
     ConnectionConfigError,
     build_source,
@@ -58,7 +57,7 @@ def poll_deadline_passed(connection: Connection, seconds: float) -> Failure:
     return Failure(
         FailureClass.TRANSIENT,
         AlertKind.REMOTE_ERROR,
-        f"the poll of {connection.name} ({_origin(connection.base_url)}) did not finish within "
+        f"the poll of {connection.name} ({origin(connection.base_url)}) did not finish within "
         f"{seconds:g} s (its deadline): the remote answers too slowly or not at all",
     )
 
@@ -70,14 +69,9 @@ def poll_broke(connection: Connection, exc: Exception) -> Failure:
     return Failure(
         FailureClass.TRANSIENT,
         AlertKind.BAD_RESPONSE,
-        f"the answer from {connection.name} ({_origin(connection.base_url)}) could not be read "
+        f"the answer from {connection.name} ({origin(connection.base_url)}) could not be read "
         f"({type(exc).__name__}); the poll is tried again next cycle",
     )
-
-
-def _origin(base_url: str) -> str:
-    url = httpx.URL(base_url)
-    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 class ConnectorPool:
