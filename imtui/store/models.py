@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from imtui.store.types import UTCDateTime
@@ -49,6 +49,11 @@ class Connection(SQLModel, table=True):
     next_poll_at: datetime | None = _time()
     watermark: datetime | None = _time()
     """The newest remote update seen: the next poll asks only for what changed since."""
+    poll_owner: str | None = Field(default=None, max_length=200)
+    """The engine polling this connection now (its owner name), until the poll ends."""
+    poll_lease_expires_at: datetime | None = _time()
+    """Until when ``poll_owner`` holds the poll: another engine may take it after that, or
+    sooner when the owner's beat has gone stale (it died mid-download, on any host)."""
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
 
@@ -133,10 +138,22 @@ class InventoryLevel(SQLModel, table=True):
     pushed_at: datetime | None = _time()
 
 
+OPEN_ONLY = text("state = 'open'")
+
+
 class Alert(SQLModel, table=True):
     __table_args__ = (
         Index("ix_alert_account_state", "account_id", "state"),
         Index("ix_alert_state_id", "state", "id"),
+        # One open alert per identity (B1), held by the database: two workers raising the
+        # same failure at once cannot both insert (see store/alerts.py raise_alert).
+        Index(
+            "ux_alert_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=OPEN_ONLY,
+            postgresql_where=OPEN_ONLY,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -341,3 +358,30 @@ class EngineBeat(SQLModel, table=True):
     owner: str = Field(primary_key=True, max_length=200)
     started_at: datetime = _time(nullable=False)
     beat_at: datetime = _time(nullable=False, index=True)
+
+
+class Person(SQLModel, table=True):
+    """Someone who may use imtui on this database, and what they may do (docs/design.md,
+    "People and roles"). ``login`` is the operating-system login on SQLite, the database role
+    on PostgreSQL."""
+
+    __tablename__ = "person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(unique=True, max_length=200)
+    role: str = Field(max_length=20)
+    """"viewer", "operator" or "admin"."""
+    all_accounts: bool = False
+    """True: every account, those added later included; False: those in person_account."""
+    created_at: datetime = _time(nullable=False)
+
+
+class PersonAccount(SQLModel, table=True):
+    """An account a person (not scoped to all) may see and act on."""
+
+    __tablename__ = "person_account"
+    __table_args__ = (UniqueConstraint("person_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
