@@ -34,9 +34,12 @@ COMMANDS: dict[str, str] = {
     "open": "imtui.cli.alerts:open_command",
     "orders": "imtui.cli.orders:orders_group",
     "outbox": "imtui.cli.contacts:outbox_group",
+    "people": "imtui.cli.people:people_group",
     "queue": "imtui.cli.queue:queue_group",
     "sandbox": "imtui.cli.worker:sandbox_command",
+    "secrets": "imtui.cli.secrets:secrets_group",
     "status": "imtui.cli.overview:status_command",
+    "whoami": "imtui.cli.people:whoami_command",
     "worker": "imtui.cli.worker:worker_command",
 }
 """Each command, imported when it runs (or when --help lists it): ``imtui`` alone opens the

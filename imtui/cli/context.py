@@ -168,9 +168,10 @@ class AppContext:
     @property
     def actor(self) -> str:
         if self._actor is None:
-            from imtui.store.audit import current_user
+            from imtui.store.people import actor_of
 
-            self._actor = current_user()
+            with self.db.read() as session:
+                self._actor = actor_of(session)
         return self._actor
 
     def now(self) -> datetime:

@@ -21,6 +21,7 @@ from imtui.connectors.registry import PLATFORMS, connection_problems, unknown_ke
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.orders import NOT_IN_WMS, OrderStatus, missing_address_fields
+from imtui.domain.people import Act
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.text import hide_url_passwords
@@ -38,6 +39,7 @@ from imtui.store.models import (
     ShipMethodMapping,
 )
 from imtui.store.orders import ADDRESS_FIELDS, address_of, find_order, set_address
+from imtui.store.people import access_of
 from imtui.store.queue import enqueue_delivery, make_due_for_connection, requeue
 
 
@@ -45,10 +47,20 @@ class ActionError(Exception):
     """Bad input for an action; the message is one line for a person."""
 
 
+def require(session: Session, act: Act, account_id: int | None = None) -> None:
+    """Refuse, in one line, what this session's person may not do (imtui.domain.people).
+    Every action asks before it changes anything; on PostgreSQL row-level security holds the
+    same line in the database."""
+    refusal = access_of(session).refusal(act, account_id)
+    if refusal is not None:
+        raise ActionError(refusal)
+
+
 # -- accounts and connections ---------------------------------------------------------------
 
 
 def add_account(session: Session, *, name: str, kind: str, actor: str, now: datetime) -> Account:
+    require(session, Act.CHANGE_ACCOUNTS)
     name = _clean_text(name, "account name", max_length=200)
     if kind not in ("merchant", "warehouse"):
         raise ActionError(f"account kind must be merchant or warehouse, not {kind!r}")
@@ -115,6 +127,7 @@ def add_connection(
     actor: str,
     now: datetime,
 ) -> Connection:
+    require(session, Act.CHANGE_CONNECTIONS, account.id)
     name = _clean_text(name, "connection name", max_length=200)
     base_url = validate_base_url(base_url)
     connector_settings = {k: v for k, v in settings.items() if k not in ENGINE_SETTING_KEYS}
@@ -193,7 +206,20 @@ def update_credentials(
     unknown = sorted(set(credentials) - set(info.credential_keys))
     if unknown:
         raise ActionError(f"{connection.platform} has no credential {', '.join(unknown)}")
-    connection.credentials = {**connection.credentials, **credentials}
+    from imtui.store.secrets import Unreadable
+
+    stored = connection.credentials
+    if isinstance(stored, Unreadable):
+        # Merging over what cannot be opened would drop the keys not given: only a complete
+        # set replaces it (the way back after a lost key).
+        missing = [key for key in info.credential_keys if key not in credentials]
+        if missing:
+            raise ActionError(
+                f"the stored credentials of connection {connection.id} cannot be opened "
+                f"({stored.reason}); give all of {', '.join(info.credential_keys)} to replace them"
+            )
+        stored = {}
+    connection.credentials = {**stored, **credentials}
     connection.paused = False
     connection.paused_reason = None
     connection.next_poll_at = now
@@ -243,6 +269,7 @@ def resend_order(session: Session, *, order_key: str, actor: str, now: datetime)
     """ "Resend to WMS" (B4): due now, with a fresh retry window — also for a skipped one (B6).
     A shipped order whose tracking did not reach the shop gets its tracking resent instead."""
     order = order_for(session, order_key)
+    require(session, Act.RESEND, order.account_id)
     if order.status in (OrderStatus.SHIPPED,):
         item = _item_for(session, Operation.PUSH_TRACKING, order.id)  # type: ignore[arg-type]
         if item is None:
@@ -272,6 +299,7 @@ def resend_item(session: Session, *, item_id: int, actor: str, now: datetime) ->
     item = session.get(RetryItem, item_id)
     if item is None:
         raise ActionError(f"no retry item {item_id}")
+    require(session, Act.RESEND, item.account_id)
     if item.state == RetryState.DONE:
         raise ActionError(f"retry item {item_id} already succeeded")
     if item.operation == Operation.DELIVER_ORDER:
@@ -332,6 +360,7 @@ def edit_order(
 ) -> RetryItem:
     """Change the ship-to address or ship method; the order is sent again at once (B3, B4)."""
     order = order_for(session, order_key)
+    require(session, Act.EDIT_ORDER, order.account_id)
     unknown = sorted(set(changes) - set(EDITABLE_ORDER_FIELDS))
     if unknown:
         raise ActionError(
@@ -419,6 +448,7 @@ def set_mapping(
     now: datetime,
 ) -> tuple[ShipMethodMapping, int]:
     """Map a ship method and release every order held for it (B9). Returns (mapping, released)."""
+    require(session, Act.MAP_METHODS, account.id)
     source_code = _clean_text(source_code, "ship method code", 200, strip=False)
     carrier = _clean_text(carrier, "carrier", 100)
     mode = _clean_text(mode, "mode", 100)
@@ -493,6 +523,7 @@ def release_held_for_method(
 def delete_mapping(
     session: Session, *, account: Account, source_code: str, actor: str, now: datetime
 ) -> None:
+    require(session, Act.MAP_METHODS, account.id)
     mapping = session.exec(
         select(ShipMethodMapping).where(
             ShipMethodMapping.account_id == account.id,
@@ -514,6 +545,7 @@ def dismiss(session: Session, *, alert_id: int, actor: str, now: datetime) -> Al
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise ActionError(f"no alert {alert_id}")
+    require(session, Act.DISMISS, alert.account_id)
     if alert.state != AlertState.OPEN:
         raise ActionError(f"alert {alert_id} is already {alert.state}")
     dismiss_alert(session, alert, actor=actor, now=now)

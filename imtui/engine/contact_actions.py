@@ -16,7 +16,8 @@ from sqlmodel import Session
 from imtui.domain.contacts import Frequency, schedule_after_change
 from imtui.domain.email_address import InvalidEmailAddress, check_email_address
 from imtui.domain.outbox import OutboxState
-from imtui.engine.actions import ActionError, FieldError
+from imtui.domain.people import Act
+from imtui.engine.actions import ActionError, FieldError, require
 from imtui.store.audit import record_action
 from imtui.store.contacts import find_contact_by_email
 from imtui.store.models import Account, AlertContact, OutboxEmail
@@ -94,6 +95,7 @@ def add_contact(
     """A new alert contact. It hears about alerts that open from now on; an "immediately"
     contact also gets one summary of what is open already, a digest contact finds it in its
     first digest."""
+    require(session, Act.CHANGE_CONTACTS, account.id)
     name, email, chosen = _checked(name, email, frequency)
     _refuse_duplicate(session, account, email, None)
     contact = AlertContact(
@@ -131,6 +133,7 @@ def edit_contact(
     """Change what is given. Emails not yet handed to a server follow a new name and address;
     switching to "off" cancels them."""
     contact = contact_for(session, contact_id)
+    require(session, Act.CHANGE_CONTACTS, contact.account_id)
     new_name, new_email, chosen = _checked(
         contact.name if name is None else name,
         contact.email if email is None else email,
@@ -177,6 +180,7 @@ def edit_contact(
 def delete_contact(session: Session, *, contact_id: int, actor: str, now: datetime) -> int:
     """Delete a contact; its emails not yet sent are cancelled. Returns how many were."""
     contact = contact_for(session, contact_id)
+    require(session, Act.CHANGE_CONTACTS, contact.account_id)
     cancelled = forget_contact(session, contact, now)
     session.delete(contact)
     record_action(
@@ -213,6 +217,7 @@ def email_for(session: Session, email_id: int) -> OutboxEmail:
 def send_email_now(session: Session, *, email_id: int, actor: str, now: datetime) -> OutboxEmail:
     """A queued or failing email is due at once (the outbox job sends it on its next tick)."""
     email = email_for(session, email_id)
+    require(session, Act.SEND_EMAIL, email.account_id)
     if email.state != OutboxState.QUEUED:
         raise ActionError(f"email {email_id} is {email.state}: only a queued one can be sent now")
     email.next_attempt_at = now
@@ -227,6 +232,7 @@ def send_email_now(session: Session, *, email_id: int, actor: str, now: datetime
 def cancel_email(session: Session, *, email_id: int, actor: str, now: datetime) -> OutboxEmail:
     """Never send this email. Not possible while a worker is handing it to the server."""
     email = email_for(session, email_id)
+    require(session, Act.SEND_EMAIL, email.account_id)
     if email.state != OutboxState.QUEUED:
         raise ActionError(f"email {email_id} is {email.state}: only a queued one can be cancelled")
     if email.lease_owner is not None and email.lease_expires_at and email.lease_expires_at > now:

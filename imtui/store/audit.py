@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from datetime import datetime
 
 from sqlmodel import Session
@@ -12,13 +10,13 @@ from imtui.store.models import AuditEntry
 
 
 def current_user() -> str:
-    """The OS user, plus where an SSH session comes from, for "who did it"."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    client = os.environ.get("SSH_CLIENT", "").split(" ")[0]
-    return f"{user}@{client}" if client else user
+    """The OS login of this process (never ``$USER``, which anyone can set), plus where an SSH
+    session comes from, for "who did it" before a database is open. With one open, the person
+    is :func:`imtui.store.people.actor_of` (on PostgreSQL, the database role)."""
+    from imtui.store.people import process_login, ssh_origin
+
+    origin = ssh_origin()
+    return f"{process_login()}@{origin}" if origin else process_login()
 
 
 def record_action(

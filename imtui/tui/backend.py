@@ -31,10 +31,10 @@ from imtui.engine import actions, contact_actions
 from imtui.engine.clock import Clock, SystemClock, reading_at, speed_of
 from imtui.notify.settings import EmailSettingsError, load_email_settings
 from imtui.store import contacts, listing, outbox, windows
-from imtui.store.audit import current_user
 from imtui.store.beats import running_elsewhere
 from imtui.store.changes import ChangeProbe
 from imtui.store.database import Database, describe_url, one_line
+from imtui.store.people import access_of, actor_of
 from imtui.store.rows import (
     CONTACT_SORTS,
     HeaderCounts,
@@ -136,7 +136,10 @@ class Backend:
         self.db = database
         self.engine = engine
         self.service = service
-        self.actor = actor or current_user()
+        self.actor = actor or self._read(actor_of)
+        self.access = self._read(access_of)
+        """Who is at the keyboard and what they may do: the screens hide the keys of what
+        they may not, and say why when one is pressed anyway."""
         self.probe = ChangeProbe(database)
         self._engine_factory = engine_factory
         self._expects_worker = runs_worker

@@ -1,0 +1,109 @@
+"""People and roles (docs/design.md, "People and roles"): who may see and do what.
+
+Three roles, each including the one before it:
+
+- **viewer** — reads everything in their accounts;
+- **operator** — also resends, dismisses, edits orders and ship-method mappings;
+- **admin** — also adds accounts and changes connections, credentials and contacts.
+
+Each person is scoped to some accounts or to all. The rules here are pure: the store finds the
+person (:mod:`imtui.store.people`), the actions ask :meth:`Access.refusal` before they change
+anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+
+
+class Act(StrEnum):
+    """What a person may want to do, each with the role it needs."""
+
+    RESEND = "resend"
+    DISMISS = "dismiss"
+    EDIT_ORDER = "edit orders"
+    MAP_METHODS = "change ship-method mappings"
+    SEND_EMAIL = "send or cancel emails"
+    CHANGE_CONTACTS = "change contacts"
+    CHANGE_ACCOUNTS = "add accounts"
+    CHANGE_CONNECTIONS = "change connections and credentials"
+    CHANGE_PEOPLE = "change who may use imtui"
+
+    @property
+    def needs(self) -> Role:
+        return NEEDS[self]
+
+
+NEEDS: dict[Act, Role] = {
+    Act.RESEND: Role.OPERATOR,
+    Act.DISMISS: Role.OPERATOR,
+    Act.EDIT_ORDER: Role.OPERATOR,
+    Act.MAP_METHODS: Role.OPERATOR,
+    Act.SEND_EMAIL: Role.OPERATOR,
+    Act.CHANGE_CONTACTS: Role.ADMIN,
+    Act.CHANGE_ACCOUNTS: Role.ADMIN,
+    Act.CHANGE_CONNECTIONS: Role.ADMIN,
+    Act.CHANGE_PEOPLE: Role.ADMIN,
+}
+
+ALL_ACCOUNTS_ACTS = frozenset({Act.CHANGE_ACCOUNTS, Act.CHANGE_PEOPLE})
+"""Acts about no single account: only a person scoped to every account may do them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One person's role and scope on one database."""
+
+    login: str
+    role: Role | None
+    """None: not an imtui user of this database (they may do nothing)."""
+    accounts: frozenset[int] | None = None
+    """The accounts they may see and act on; None: every account."""
+    owner: bool = False
+    """The database's owner (the workers' login): admin of every account, whatever the
+    person table says."""
+
+    def sees(self, account_id: int | None) -> bool:
+        if self.role is None:
+            return False
+        return self.accounts is None or account_id in self.accounts
+
+    def may(self, act: Act, account_id: int | None = None) -> bool:
+        return self.refusal(act, account_id) is None
+
+    def refusal(self, act: Act, account_id: int | None = None) -> str | None:
+        """Why this person may not do ``act`` (on ``account_id``), in one line; None: they may."""
+        if self.role is None:
+            return (
+                f"{self.login} is not an imtui user of this database: "
+                "an admin adds people with `imtui people add`"
+            )
+        if self.role.rank < act.needs.rank:
+            return f"{self.login} is {_a(self.role)}: to {act} needs {_a(act.needs)}"
+        if act in ALL_ACCOUNTS_ACTS:
+            if self.accounts is not None:
+                return f"{self.login} may not {act}: that needs {_a(act.needs)} of every account"
+        elif not self.sees(account_id):
+            return f"{self.login} may not {act} for that account: it is not among theirs"
+        return None
+
+
+def _a(role: Role) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
+
+
+FULL_ACCESS_ROLE = Role.ADMIN
