@@ -357,3 +357,42 @@ def test_people_are_managed_by_an_admin_of_every_account_only(tmp_path: os.PathL
     assert run_imtui("--db", path, "people", "remove", "dana").returncode == 0
     gone = run_imtui("--db", path, "people", "remove", "dana")
     assert gone.returncode == 1 and "no person 'dana'" in gone.stderr
+
+
+async def test_a_viewers_dashboard_hides_what_they_may_not_do_and_help_says_why(
+    team: Team,
+) -> None:
+    from imtui.engine.runtime import Engine
+    from imtui.tui.app import DashboardApp
+    from imtui.tui.screens.help import HelpScreen
+    from imtui.tui.widgets.keybar import KeyBar
+    from tests.tui_support import footer_keys, screen_text, settle, wait_for
+
+    database = Database(team.url_of(team.bob))
+    engine = Engine(database)
+    app = DashboardApp(Backend(database, engine), keymap={}, live=False)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("2")
+            await wait_for(pilot, lambda: app.dashboard.active == "orders")
+            await pilot.pause(0.1)
+            shown = {key for key, _ in footer_keys(app.dashboard.query_one(KeyBar))}
+            assert "r" not in shown and "e" not in shown  # a viewer is not offered them
+            assert "slash" in shown  # filtering (reading) is theirs
+            await pilot.press("r")  # pressed anyway: nothing is sent, nothing changes
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            on_screen = screen_text(app)
+            assert "Not yours to do" in on_screen
+            assert f"{team.bob} is a viewer: to resend needs an operator" in on_screen
+    finally:
+        await engine.aclose()
+        database.dispose()
+    owner = Database(team.url)
+    with owner.read() as session:
+        assert (
+            session.exec(text("SELECT count(*) FROM audit_entry WHERE actor LIKE 'bob%'")).one()[0]
+            == 0
+        )  # type: ignore[call-overload]
+    owner.dispose()

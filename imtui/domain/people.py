@@ -85,8 +85,9 @@ class Access:
     def may(self, act: Act, account_id: int | None = None) -> bool:
         return self.refusal(act, account_id) is None
 
-    def refusal(self, act: Act, account_id: int | None = None) -> str | None:
-        """Why this person may not do ``act`` (on ``account_id``), in one line; None: they may."""
+    def role_refusal(self, act: Act) -> str | None:
+        """Why this person's role does not allow ``act`` in any account; None: it does (what
+        a screen hides, whatever row is under the cursor)."""
         if self.role is None:
             return (
                 f"{self.login} is not an imtui user of this database: "
@@ -94,6 +95,13 @@ class Access:
             )
         if self.role.rank < act.needs.rank:
             return f"{self.login} is {_a(self.role)}: to {act} needs {_a(act.needs)}"
+        return None
+
+    def refusal(self, act: Act, account_id: int | None = None) -> str | None:
+        """Why this person may not do ``act`` (on ``account_id``), in one line; None: they may."""
+        by_role = self.role_refusal(act)
+        if by_role is not None:
+            return by_role
         if act in ALL_ACCOUNTS_ACTS:
             if self.accounts is not None:
                 return f"{self.login} may not {act}: that needs {_a(act.needs)} of every account"
@@ -104,6 +112,3 @@ class Access:
 
 def _a(role: Role) -> str:
     return f"an {role}" if role[0] in "aeiou" else f"a {role}"
-
-
-FULL_ACCESS_ROLE = Role.ADMIN

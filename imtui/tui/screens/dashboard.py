@@ -31,6 +31,7 @@ from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.frames import PaintHold
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
+from imtui.tui.permissions import role_forbids
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.order_form import NOT_EDITABLE
 from imtui.tui.text import safe
@@ -236,6 +237,8 @@ class DashboardScreen(Screen[None]):
         """Which keys are live (and shown in the footer) now."""
         if not self.is_mounted:
             return True
+        if role_forbids(self.app, action):
+            return False  # not this person's to do: the help says why
         if self.typing_filter:
             # Every other key is a character in the filter.
             return action in FILTER_ACTIONS

@@ -30,6 +30,7 @@ from imtui.domain.alerts import (
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.fixes import fix_form, how_to_fix
+from imtui.tui.permissions import role_forbids
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
 from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.scroll_text import ScrollText
@@ -162,6 +163,9 @@ class DetailScreen(Screen[None]):
         super().__init__()
         self.key = key
         self.data: Any = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not role_forbids(self.app, action)
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -310,6 +314,8 @@ class AlertDetailScreen(DetailScreen):
         return self.data[0].alert if self.data is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if role_forbids(self.app, action):
+            return False
         alert = self.alert
         if alert is None or action not in ("resend", "edit", "dismiss_alert"):
             return True
@@ -445,6 +451,8 @@ class RetryDetailScreen(DetailScreen):
         return row if row is not None and row.operation == Operation.DELIVER_ORDER else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if role_forbids(self.app, action):
+            return False
         return self.delivery is not None if action == "edit" else True
 
     def action_resend(self) -> None:
@@ -467,6 +475,8 @@ class OutboxDetailScreen(DetailScreen):
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if role_forbids(self.app, action):
+            return False
         return action != "edit"  # an email has nothing to edit
 
     def heading(self) -> str:

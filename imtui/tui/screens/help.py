@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from imtui.domain.retry import ORDER_SKIP_WINDOW
 from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction, key_display, own_bindings
+from imtui.tui.permissions import refusals
 from imtui.tui.widgets.scroll_text import ScrollText
 
 SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "Email", "App")
@@ -88,6 +89,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with ScrollText(id="help"):
+            refused = self._refused((*DASHBOARD_KEYS, *APP_KEYS))
+            if refused:  # first: why keys this person may expect are not offered
+                yield Static(Content.styled("Not yours to do", "bold"), classes="help-section")
+                yield Static(self._words(refused))
             if self.here is not None:
                 name, here_keys = self.here
                 yield Static(Content.styled(f"On {name}", "bold"), classes="help-section")
@@ -113,6 +118,15 @@ class HelpScreen(ModalScreen[None]):
 
     def _table(self, keys: list[KeyAction]) -> Table:
         return self._words([(key_display(self.app, key, self.keymap), key.help) for key in keys])
+
+    def _refused(self, keys: Iterable[KeyAction]) -> list[tuple[str, str]]:
+        """The keys hidden from this person, with why (their role; imtui.domain.people)."""
+        shown = {key.action: key_display(self.app, key, self.keymap) for key in keys}
+        by_reason: dict[str, list[str]] = {}
+        for action, why in refusals(self.app):
+            if action in shown:
+                by_reason.setdefault(why, []).append(shown[action])
+        return [(", ".join(keys), why) for why, keys in by_reason.items()]
 
     def _clock_words(self) -> tuple[tuple[str, str], ...]:
         """The demo's engine runs on a fast clock: every time on screen reads it."""

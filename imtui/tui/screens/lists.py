@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from imtui.tui.filters import ContactQuery, OutboxQuery
 from imtui.tui.messages import ActionDone
+from imtui.tui.permissions import role_forbids
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.keybar import KeyBar
@@ -43,6 +44,9 @@ class ListScreen(Screen[None]):
         super().__init__()
         self.account_id = account_id
         self.account_name = account_name
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not role_forbids(self.app, action)
 
     @property
     def dashboard(self) -> DashboardApp:
