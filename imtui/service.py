@@ -56,9 +56,11 @@ class Service:
         """The :class:`ServiceThread` running this service, when one does."""
 
     async def start(self) -> int:
-        """Take back leases of dead workers on this host (retry queue and outbox), then start
-        the periodic jobs. Returns how many leases were freed."""
+        """Beat (before anything is claimed: the other engines must see who holds what), take
+        back the leases and poll claims of dead workers on this host and of silent engines on
+        any host, then start the periodic jobs. Returns how many claims were freed."""
         self._loop = asyncio.get_running_loop()
+        await self.scheduler.beat()
         freed = await self.engine.recover()
         freed += await self.mailer.recover()
         settle_heap()

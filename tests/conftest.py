@@ -39,6 +39,23 @@ def postgres_schema_url(base: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def secret_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One key for the whole session, in a temporary file: no test seals with, or writes, the
+    user's own key in ~/.config (subprocesses inherit the variable)."""
+    from cryptography.fernet import Fernet
+
+    path = tmp_path_factory.mktemp("secret") / "secret.key"
+    path.write_bytes(Fernet.generate_key() + b"\n")
+    path.chmod(0o600)
+    names = ("IMTUI_SECRET_KEY", "IMTUI_SECRET_KEY_FILE")
+    saved = {name: os.environ.pop(name, None) for name in names}  # the key variable would win
+    os.environ["IMTUI_SECRET_KEY_FILE"] = str(path)
+    yield path
+    os.environ.pop("IMTUI_SECRET_KEY_FILE", None)
+    os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     if not POSTGRES_URL:

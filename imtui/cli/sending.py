@@ -54,13 +54,24 @@ def send_and_report(app: AppContext, resends: list[Resend]) -> int:
 
 def send_or_queue(app: AppContext, resends: list[Resend], *, queue_only: bool) -> None:
     """Send now and exit with SEND_FAILED if any failed; or only say they are queued."""
-    if queue_only:
+    if queue_only or not sends_here(app.db):
         for resend in resends:
             click.echo(f"{resend.label}: queued; the worker sends it on its next cycle")
         return
     code = send_and_report(app, resends)
     if code:
         click.get_current_context().exit(code)
+
+
+def sends_here(database: Database) -> bool:
+    """On a team's PostgreSQL only the workers (the owner's login) send: an engineer's session
+    queues (it may lack the secret key, and must not pause a connection for it)."""
+    if database.is_sqlite:
+        return True
+    from imtui.store.people import access_of
+
+    with database.read() as session:
+        return access_of(session).owner
 
 
 async def _send(database: Database, resends: list[Resend]) -> None:

@@ -18,6 +18,7 @@ from imtui.connectors.registry import (
 )
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.store.models import Connection
+from imtui.store.secrets import Unreadable
 
 IN_FLIGHT_MARGIN = 10.0
 """Seconds beyond a request's deadline before a record left in flight (its worker died, or
@@ -90,6 +91,17 @@ class ConnectorPool:
 
     def _get(self, connection: Connection, build: Any) -> Any:
         assert connection.id is not None
+        if isinstance(connection.credentials, Unreadable):
+            # No key, or not theirs: the connection stops with an alert saying so. An empty
+            # credential is never sent to the remote in their place.
+            raise ConnectorError(
+                Failure(
+                    FailureClass.CONNECTION,
+                    AlertKind.BAD_CONFIGURATION,
+                    f"the credentials of {connection.name} cannot be opened: "
+                    f"{connection.credentials.reason}",
+                )
+            )
         identity = json.dumps(
             [connection.platform, connection.base_url, connection.credentials, connection.settings],
             sort_keys=True,

@@ -23,6 +23,10 @@ from imtui.store.database import DatabaseError
 log = logging.getLogger(__name__)
 
 JOB_ID = "imtui-cycle"
+BEAT_JOB_ID = "imtui-beat"
+BEAT_CHECK_S = 10.0
+"""How often (wall-clock seconds, at most) the beat job looks whether a beat is due: a beat
+then goes out at most this long after :data:`beats.BEAT_EVERY`, whatever the tick."""
 
 
 class EngineScheduler:
@@ -35,21 +39,30 @@ class EngineScheduler:
         self.cycles = 0
         self._started_at: datetime | None = None
         self._beat_at: datetime | None = None
+        self._beating = asyncio.Lock()
+        self._signed_off = False
         self._between_cycles = asyncio.Event()
         self._between_cycles.set()
 
     def start(self) -> None:
-        self._started_at = self.engine.clock.now()
-        self.scheduler.add_job(
-            self._cycle,
-            "interval",
-            seconds=self.tick_seconds,
-            id=JOB_ID,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-            misfire_grace_time=None,
-        )
+        """Start ticking (the first tick at once; it beats before it claims anything). The beat
+        has a job of its own too: a long tick, or a cycle whose poll takes minutes, must not
+        let this engine look dead to the others."""
+        self._started_at = self._started_at or self.engine.clock.now()
+        for job_id, run, seconds in (
+            (JOB_ID, self._cycle, self.tick_seconds),
+            (BEAT_JOB_ID, self._beat_job, min(self.tick_seconds, BEAT_CHECK_S)),
+        ):
+            self.scheduler.add_job(
+                run,
+                "interval",
+                seconds=seconds,
+                id=job_id,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+                misfire_grace_time=None,
+            )
         self.scheduler.start()
 
     async def _cycle(self) -> None:
@@ -61,9 +74,9 @@ class EngineScheduler:
 
     async def _run_cycle(self) -> None:
         try:
+            await self.beat()  # before any claim: the others must see who holds what
             for lane in await self.engine.start_due_cycles():
                 lane.add_done_callback(self._lane_done)
-            await self._beat()
             self.last_error = next(iter(self.engine.lane_errors.values()), None)
         except DatabaseError as exc:
             # A locked or vanished database: say so once per cycle and try again next tick.
@@ -83,13 +96,35 @@ class EngineScheduler:
         self.last_error = next(iter(self.engine.lane_errors.values()), None)
         self.cycles += 1
 
-    async def _beat(self) -> None:
-        """Note in the database that this engine runs (at most every ``BEAT_EVERY``)."""
-        now = self.engine.clock.now()
-        if self._beat_at is not None and now - self._beat_at < beats.BEAT_EVERY:
-            return
-        await self.engine.write(beats.beat, self.engine.owner, now, self._started_at or now)
-        self._beat_at = now
+    async def beat(self) -> None:
+        """Note in the database that this engine runs (at most every ``BEAT_EVERY``), and free
+        the claims of engines that fell silent (on any host): a sweep as cheap as the beat
+        when none did."""
+        async with self._beating:
+            now = self.engine.clock.now()
+            if self._signed_off or (
+                self._beat_at is not None and now - self._beat_at < beats.BEAT_EVERY
+            ):
+                return
+            self._started_at = self._started_at or now
+            freed = await self.engine.write(
+                beats.beat_and_sweep,
+                self.engine.owner,
+                now,
+                self._started_at,
+                silent_after=self.engine.settings.silent_after,
+            )
+            self._beat_at = now
+        if freed:
+            log.warning("took back %d claim(s) of engines whose beat went silent", freed)
+
+    async def _beat_job(self) -> None:
+        try:
+            await self.beat()
+        except DatabaseError as exc:
+            log.warning("beat skipped: %s", exc)
+        except Exception as exc:
+            log.error("beat failed: %s: %s", type(exc).__name__, exc)
 
     def wake(self) -> None:
         """Run the next cycle now (after a resend, an edit, a new mapping)."""
@@ -116,9 +151,12 @@ class EngineScheduler:
             await asyncio.wait_for(self._between_cycles.wait(), grace)
             await asyncio.wait_for(self.engine.idle(), max(0.0, ends - loop.time()))
         await self.engine.cancel_cycles()
-        if self._beat_at is not None:
-            with contextlib.suppress(DatabaseError):  # it goes silent instead
-                await self.engine.write(beats.forget, self.engine.owner)
+        # What was cut short goes back to the others now (rows left in flight are looked up
+        # before any resend), then this engine says it runs no more.
+        async with self._beating:  # a beat in progress must not bring the row back
+            self._signed_off = True
+            with contextlib.suppress(DatabaseError):  # it goes silent instead: swept later
+                await self.engine.write(beats.sign_off, self.engine.owner, self.engine.clock.now())
         self.shutdown()
 
     def shutdown(self) -> None:

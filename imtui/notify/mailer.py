@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from imtui.notify.smtp import Delivery, SmtpSession, SmtpUnavailable
 from imtui.store.database import Database, DatabaseError
 from imtui.store.models import OutboxEmail
 from imtui.store.outbox import claim_due_emails, record_sent
-from imtui.store.queue import process_is_alive, release_dead_leases
+from imtui.store.queue import process_is_alive, release_dead_leases, worker_host
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,7 +106,7 @@ class Mailer:
         return await self._write(
             partial(
                 release_dead_leases,
-                host=socket.gethostname(),
+                host=worker_host(),
                 is_alive=process_is_alive,
                 now=self.clock.now(),
                 table=OutboxEmail,

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from imtui.domain.alerts import (
@@ -20,6 +22,9 @@ from imtui.domain.alerts import (
 from imtui.domain.failures import AlertKind
 from imtui.store.alert_emails import queue_alert_emails
 from imtui.store.models import Alert, AlertEvent
+
+LOCKED_ALERTS = "imtui.alerts_locked"
+"""``session.info`` key: the open alerts this transaction has locked to count repeats on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +56,10 @@ def raise_alert(
     at all.
     """
     key = fingerprint(kind, connection_id, about.subject)
-    alert = session.exec(
-        select(Alert).where(Alert.fingerprint == key, Alert.state == AlertState.OPEN)
-    ).first()
+    alert = _open_alert(session, key)
     # (state is checked again: the row may be resolved in this session but not yet flushed)
     if alert is not None and alert.state == AlertState.OPEN:
-        alert.count += 1
-        alert.last_seen = max(now, alert.last_seen) if alert.last_seen is not None else now
-        alert.message = message
-        alert.http_status = http_status
-        if scope_of(kind) is AlertScope.CONNECTION:
-            # Keep the latest record hit so the operator sees an example.
-            alert.order_id = about.order_id or alert.order_id
-            alert.order_number = about.order_number or alert.order_number
-            alert.sku = about.sku or alert.sku
-        session.add(alert)
+        _repeat(session, alert, kind, message, now, about, http_status)
         return alert, False
     connection_wide = scope_of(kind) is AlertScope.CONNECTION
     alert = Alert(
@@ -86,12 +80,62 @@ def raise_alert(
         first_seen=now,
         last_seen=now,
     )
-    session.add(alert)
-    session.flush()
-    _event(session, alert, now, "raised", AUTO_ACTOR, message)
-    if alert.needs_person:
-        queue_alert_emails(session, alert, now)
+    try:
+        # The database holds one open alert per identity (ux_alert_open_fingerprint): another
+        # worker may have opened this one since we looked. Its emails go in the same savepoint,
+        # so a lost race leaves nothing of ours behind.
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+            _event(session, alert, now, "raised", AUTO_ACTOR, message)
+            if alert.needs_person:
+                queue_alert_emails(session, alert, now)
+            session.flush()
+    except IntegrityError:
+        # PostgreSQL made our insert wait for the other worker's transaction; it committed, so
+        # its alert is there to read (each statement sees what was committed before it).
+        existing = _open_alert(session, key, lock=True)
+        if existing is None:
+            raise  # not the one-open-alert index: a real error
+        _repeat(session, existing, kind, message, now, about, http_status)
+        return existing, False
+    session.info.setdefault(LOCKED_ALERTS, set()).add(alert.id)  # ours: no one else has it
     return alert, True
+
+
+def _open_alert(session: Session, key: str, *, lock: bool = False) -> Alert | None:
+    query = select(Alert).where(Alert.fingerprint == key, Alert.state == AlertState.OPEN)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.exec(query).first()
+
+
+def _repeat(
+    session: Session,
+    alert: Alert,
+    kind: AlertKind,
+    message: str,
+    now: datetime,
+    about: AlertSubject,
+    http_status: int | None,
+) -> None:
+    """Count a repeat on the open alert. Its row is locked and read afresh before this
+    transaction first changes it: two workers counting at once must not both write the same
+    count + 1 (the count is read here, written at the flush)."""
+    held: set[int] = session.info.setdefault(LOCKED_ALERTS, set())
+    if alert.id not in held and not inspect(alert).modified:
+        session.refresh(alert, with_for_update=True)
+        held.add(alert.id or 0)
+    alert.count += 1
+    alert.last_seen = max(now, alert.last_seen) if alert.last_seen is not None else now
+    alert.message = message
+    alert.http_status = http_status
+    if scope_of(kind) is AlertScope.CONNECTION:
+        # Keep the latest record hit so the operator sees an example.
+        alert.order_id = about.order_id or alert.order_id
+        alert.order_number = about.order_number or alert.order_number
+        alert.sku = about.sku or alert.sku
+    session.add(alert)
 
 
 def resolve_alerts_for(

@@ -88,13 +88,24 @@ class Database:
             self.migrate()
 
     def _ensure_sqlite_folder(self) -> None:
+        """The file's folder (created 0700) and the file itself (created 0600, before SQLite
+        makes it 0644 under the usual umask): customer data and sealed credentials are for this
+        user only. SQLite gives its -wal and -shm files the main file's permissions."""
         database = make_url(self.url).database
-        if database and database != ":memory:":
-            folder = Path(database).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatabaseError(f"cannot create {folder}: {exc.strerror}") from exc
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return
+        path = Path(database)
+        folder = path.parent
+        default_folder = Path(make_url(default_database_url()).database or "").parent
+        try:
+            if not folder.exists():
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            elif folder == default_folder and folder.stat().st_uid == os.getuid():
+                folder.chmod(0o700)  # imtui's own data folder, made before it was private
+        except OSError as exc:
+            raise DatabaseError(f"cannot create {folder}: {exc.strerror}") from exc
+        with contextlib.suppress(OSError):  # there already, or not ours to make: SQLite says
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     def _make_engine(self, *, immediate: bool) -> Engine:
         if not self.is_sqlite:
@@ -182,9 +193,11 @@ class Database:
 
     def migrate(self) -> None:
         from imtui.store.migrate import upgrade_to_head
+        from imtui.store.secrets import seal_plain_rows
 
         try:
             upgrade_to_head(self)
+            seal_plain_rows(self)  # credentials stored before they were sealed: one query else
         except DriverError as exc:
             raise DatabaseError(f"cannot open {describe_url(self.url)}: {one_line(exc)}") from exc
 

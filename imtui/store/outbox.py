@@ -30,8 +30,7 @@ from imtui.store.models import (
     AlertNotice,
     OutboxEmail,
 )
-
-UNSENT = (OutboxState.QUEUED, OutboxState.SENDING)
+from imtui.store.queue import UNSENT
 
 
 def set_content(email: OutboxEmail, content: EmailContent, now: datetime) -> None:

@@ -17,7 +17,9 @@ from typing import Protocol
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, or_, select
 
+from imtui.domain.outbox import OutboxState
 from imtui.domain.retry import Operation, RetryState, requeued
+from imtui.store.connections import release_polls_of
 from imtui.store.models import Connection, Order, RetryItem
 
 
@@ -186,10 +188,20 @@ def make_due_for_connection(session: Session, connection_id: int, now: datetime)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+HOST_VARIABLE = "IMTUI_WORKER_HOST"
+"""Overrides the host part of this process's worker name (two containers that share a host
+name; tests that play a second host)."""
+
+
+def worker_host() -> str:
+    """The host part of this process's worker name: whose dead pids it may judge."""
+    return os.environ.get(HOST_VARIABLE) or socket.gethostname()
+
+
 def worker_identity() -> str:
     """``host:pid:nonce`` — the lease holder's name; the pid lets a restart on the same host
     take back leases a killed process left behind."""
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+    return f"{worker_host()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
 class Leased(Protocol):
@@ -221,6 +233,63 @@ def release_dead_leases(
             session.add(row)
             freed += 1
     return freed
+
+
+def release_dead_polls(
+    session: Session, *, host: str, is_alive: Callable[[int], bool], now: datetime
+) -> int:
+    """The poll claims of processes on this host that no longer run: due again at once."""
+    pollers = session.exec(
+        select(Connection.poll_owner).where(col(Connection.poll_owner).like(f"{host}:%"))
+    )
+    dead = sorted(
+        {
+            poller
+            for poller in pollers
+            if poller and (pid := _pid_of(poller)) is not None and not is_alive(pid)
+        }
+    )
+    return release_polls_of(session, dead, now)
+
+
+UNSENT = (OutboxState.QUEUED, OutboxState.SENDING)
+"""The outbox states a claim takes: an email's lease matters only in these."""
+
+
+def release_leases_of(
+    session: Session, owners: Sequence[str], *, table: type[SQLModel] = RetryItem
+) -> int:
+    """Free every lease these engines hold on ``table`` (they stopped, or their beat went
+    silent). Only rows a claim could take carry a lease, so the search stays on the due
+    index (``ix_retry_due``, ``ix_outbox_due``) instead of the whole table."""
+    if not owners:
+        return 0
+    owner = getattr(table, "lease_owner")  # noqa: B009 - the column, for any leased table
+    state = getattr(table, "state")  # noqa: B009
+    claimable = [RetryState.DUE] if table is RetryItem else [*UNSENT]
+    result = session.execute(
+        update(table)
+        .where(col(state).in_([str(value) for value in claimable]), col(owner).in_(list(owners)))
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def still_leased_to(
+    session: Session, item_ids: Sequence[int], owner: str, *, lock: bool
+) -> set[int]:
+    """Which of these rows ``owner`` still holds. ``lock`` (PostgreSQL): keep them held until
+    this transaction ends, so no sweep or claim can take one between this check and the
+    outcome written over it."""
+    if not item_ids:
+        return set()
+    query = select(RetryItem.id).where(
+        col(RetryItem.id).in_(list(item_ids)), RetryItem.lease_owner == owner
+    )
+    if lock:
+        query = query.with_for_update()
+    return {int(item_id) for item_id in session.exec(query) if item_id is not None}
 
 
 def process_is_alive(pid: int) -> bool:

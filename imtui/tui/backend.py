@@ -95,10 +95,14 @@ class SendResult:
     """The first few rows still waiting, as they are after the try (last error, next try)."""
     left: dict[str, int] = field(default_factory=dict)
     """How many rows not sent are in each queue state ("held", "due", …)."""
+    left_to_workers: bool = False
+    """Nothing was sent here: on a team database the workers send (see Backend.sends_here)."""
 
     def summary(self) -> str:
         """ "sent 0 of 6 now; 4 held for a person, 2 to be tried again — #1007, #1008: <the
         remote's words>": what happened first, then why, each reason once."""
+        if self.left_to_workers:
+            return f"queued {self.total}: the workers send them on their next cycle"
         text = f"sent {self.sent} of {self.total} now"
         held = self.left.get(RetryState.HELD, 0)
         later = sum(n for state, n in self.left.items() if state != RetryState.HELD)
@@ -559,6 +563,8 @@ class Backend:
         """Send these rows at once in this process (B4), on the engine's thread: how many got
         through, and the remote system's words for the first few that did not."""
         total = sum(len(ids) for ids in to_send.values())
+        if not self.sends_here:
+            return SendResult(total=total, left_to_workers=True)
         runner = await self._runner_ready()
         if runner is None:
             return SendResult(total=total)
@@ -574,6 +580,13 @@ class Backend:
         ids = [item_id for item_ids in to_send.values() for item_id in item_ids]
         rows, left = await asyncio.to_thread(self._read, listing.waiting_rows, ids, NAMED_FAILURES)
         return SendResult(total=total, sent=succeeded, failures=tuple(rows), left=left)
+
+    @property
+    def sends_here(self) -> bool:
+        """Whether "send now" sends in this process. On a team's PostgreSQL only the workers
+        (the owner's login) send: an engineer's session may lack the secret key, and must not
+        pause a merchant's connection for it (docs/design.md, "A team on one PostgreSQL")."""
+        return self.db.is_sqlite or self.access.owner
 
     def wake(self) -> None:
         """Run the next cycle now (after a new mapping released held orders); from any thread."""

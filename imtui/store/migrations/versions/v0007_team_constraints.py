@@ -1,5 +1,6 @@
 """one open alert per identity as a unique index (two workers raising one failure at once
-made two); poll leases, so a poll claimed by an engine that died is taken over
+made two), one immediate email per alert and contact; poll leases, so a poll claimed by an
+engine that died is taken over
 
 Revision ID: 0007
 Revises: 0006
@@ -18,6 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OPEN_ONLY = sa.text("state = 'open'")
+ALERT_EMAILS_ONLY = sa.text("kind = 'alert'")
 
 
 def upgrade() -> None:
@@ -46,9 +48,20 @@ def upgrade() -> None:
         sqlite_where=OPEN_ONLY,
         postgresql_where=OPEN_ONLY,
     )
+    # One immediate email per alert and contact. AlertNotice's unique (contact_id, alert_id)
+    # already kept a second one out, so no existing rows collide.
+    op.create_index(
+        "ux_outbox_alert_contact",
+        "outbox_email",
+        ["alert_id", "contact_id"],
+        unique=True,
+        sqlite_where=ALERT_EMAILS_ONLY,
+        postgresql_where=ALERT_EMAILS_ONLY,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ux_outbox_alert_contact", table_name="outbox_email")
     op.drop_index("ux_alert_open_fingerprint", table_name="alert")
     with op.batch_alter_table("connection") as batch:
         batch.drop_column("poll_lease_expires_at")
