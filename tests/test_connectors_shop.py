@@ -1,5 +1,7 @@
-"""The Shopify connector against the sandbox shop: unfulfilled orders across cursor pages,
-fulfilments that are safe to resend, and inventory pushes by SKU."""
+"""The legacy Shopify REST connector (platform ``shopify_rest``) against the sandbox shop's REST
+endpoints: unfulfilled orders across cursor pages, fulfilments that are safe to resend, and
+inventory pushes by SKU. The GraphQL connector (platform ``shopify``) is in
+tests/test_shop_graphql.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from imtui.connectors.base import Address, FulfillmentRequest, OrderLine, OrderSource
 from imtui.connectors.errors import flatten_shopify_errors
 from imtui.connectors.registry import PLATFORMS, build_source, connection_problems
-from imtui.connectors.shopify import ShopifySource, next_page_params
+from imtui.connectors.shopify_rest import ShopifyRestSource, next_page_params
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.sandbox import FaultRule, Sandbox, make_order
 
@@ -50,8 +52,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def shop(sb: Sandbox, clock: FakeClock) -> AsyncIterator[ShopifySource]:
-    async with ShopifySource(sb.shop_url, sb.shop_token, clock=clock) as source:
+async def shop(sb: Sandbox, clock: FakeClock) -> AsyncIterator[ShopifyRestSource]:
+    async with ShopifyRestSource(sb.shop_url, sb.shop_token, clock=clock) as source:
         yield source
 
 
@@ -70,7 +72,9 @@ def fulfillment_for(
 # --- orders --------------------------------------------------------------------------------------
 
 
-async def test_unfulfilled_orders_map_to_source_orders(sb: Sandbox, shop: ShopifySource) -> None:
+async def test_unfulfilled_orders_map_to_source_orders(
+    sb: Sandbox, shop: ShopifyRestSource
+) -> None:
     added = sb.shop.add_order(
         make_order(1, sku=["SKU-1", "SKU-2"], quantity=2, ship_method="UPS_GROUND", address=ADDRESS)
     )
@@ -97,7 +101,7 @@ async def test_unfulfilled_orders_map_to_source_orders(sb: Sandbox, shop: Shopif
 
 
 async def test_ship_method_falls_back_to_the_title_and_pickups_have_no_address(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     raw = make_order(2, address=None)
     raw["shipping_lines"] = [{"title": "Local Delivery", "code": None, "price": "0.00"}]
@@ -110,7 +114,7 @@ async def test_ship_method_falls_back_to_the_title_and_pickups_have_no_address(
 
 
 async def test_every_page_of_unfulfilled_orders_is_followed(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     sb.shop.add_orders([make_order(n) for n in range(1, 601)])
 
@@ -120,7 +124,7 @@ async def test_every_page_of_unfulfilled_orders_is_followed(
     assert sb.requests["shop.orders"] == 3  # 250 + 250 + 100
 
 
-async def test_the_watermark_filters_on_updated_at(sb: Sandbox, shop: ShopifySource) -> None:
+async def test_the_watermark_filters_on_updated_at(sb: Sandbox, shop: ShopifyRestSource) -> None:
     now = datetime.now(UTC)
     sb.shop.add_order(make_order(1, updated_at=now - timedelta(days=2)))
     recent = sb.shop.add_order(make_order(2, updated_at=now - timedelta(minutes=1)))
@@ -145,7 +149,7 @@ def test_only_the_cursor_is_taken_from_a_next_link() -> None:
 
 
 async def test_fulfilment_carries_the_tracking_and_closes_the_order(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     order = sb.shop.add_order(make_order(1))
 
@@ -159,7 +163,7 @@ async def test_fulfilment_carries_the_tracking_and_closes_the_order(
 
 
 async def test_fulfilling_an_already_fulfilled_order_is_a_duplicate_without_a_second_post(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     order = sb.shop.add_order(make_order(1))
     await shop.create_fulfillment(fulfillment_for(order))
@@ -172,7 +176,7 @@ async def test_fulfilling_an_already_fulfilled_order_is_a_duplicate_without_a_se
 
 
 async def test_a_lost_fulfilment_answer_is_unknown_and_the_resend_is_a_duplicate(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     order = sb.shop.add_order(make_order(1))
     sb.faults.add(FaultRule("shop.fulfill", "commit_then_500", times=1))
@@ -186,7 +190,7 @@ async def test_a_lost_fulfilment_answer_is_unknown_and_the_resend_is_a_duplicate
 
 
 async def test_shopify_422_for_a_closed_fulfilment_order_is_a_duplicate(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     """Two senders race: both see the fulfilment order open, one fulfils it, the other gets
     Shopify's 422 — which, since every fulfilment order is now closed, means done."""
@@ -210,7 +214,7 @@ async def test_shopify_422_for_a_closed_fulfilment_order_is_a_duplicate(
 
 
 async def test_fulfilling_an_order_the_shop_does_not_have_needs_a_person(
-    shop: ShopifySource,
+    shop: ShopifyRestSource,
 ) -> None:
     failure = await failure_of(shop.create_fulfillment(FulfillmentRequest("4599999", "1Z", "UPS")))
     assert failure.failure_class is FailureClass.NEEDS_PERSON
@@ -222,7 +226,7 @@ async def test_fulfilling_an_order_the_shop_does_not_have_needs_a_person(
 
 
 async def test_inventory_is_set_by_sku_with_ids_looked_up_once(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     assert await shop.set_inventory_level("SKU-3", 7) is True
     assert await shop.set_inventory_level("SKU-4", 0) is True
@@ -235,7 +239,7 @@ async def test_inventory_is_set_by_sku_with_ids_looked_up_once(
 
 
 async def test_a_sku_the_shop_does_not_sell_is_false_and_reloads_the_catalogue_sparingly(
-    sb: Sandbox, shop: ShopifySource, clock: FakeClock
+    sb: Sandbox, shop: ShopifyRestSource, clock: FakeClock
 ) -> None:
     assert await shop.set_inventory_level("SKU-1", 1) is True
     assert await shop.set_inventory_level("NEW-1", 5) is False
@@ -250,7 +254,7 @@ async def test_a_sku_the_shop_does_not_sell_is_false_and_reloads_the_catalogue_s
 
 
 async def test_a_429_pauses_the_connection_and_the_call_is_made_again(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     sb.faults.add(FaultRule("shop.inventory", "rate_limit", times=1, retry_after=0.5))
     started = time.monotonic()
@@ -259,7 +263,7 @@ async def test_a_429_pauses_the_connection_and_the_call_is_made_again(
 
 
 async def test_a_429_that_persists_is_transient_with_retry_after(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     sb.faults.add(FaultRule("shop.inventory", "rate_limit", times=3, retry_after=0.2))
     failure = await failure_of(shop.set_inventory_level("SKU-3", 7))
@@ -284,17 +288,20 @@ def test_shopify_errors_flatten_to_one_verbatim_sentence() -> None:
 # --- registry ------------------------------------------------------------------------------------
 
 
-async def test_the_registry_builds_a_shop_source(sb: Sandbox) -> None:
-    assert PLATFORMS["shopify"].role == "source"
-    assert PLATFORMS["shopify"].credential_keys == ("access_token",)
-    assert connection_problems("shopify", sb.shop_url, {}, {}) == [
+async def test_the_registry_builds_a_legacy_rest_shop_source(sb: Sandbox) -> None:
+    assert PLATFORMS["shopify_rest"].role == "source"
+    assert PLATFORMS["shopify_rest"].credential_keys == ("access_token",)
+    assert "legacy" in PLATFORMS["shopify_rest"].title
+    assert connection_problems("shopify_rest", sb.shop_url, {}, {}) == [
         "missing credentials: access_token"
     ]
     sb.shop.add_order(make_order(1))
     source: OrderSource = build_source(
-        "shopify", sb.shop_url, {"access_token": sb.shop_token}, {"api_version": "2024-10"}
+        "shopify_rest", sb.shop_url, {"access_token": sb.shop_token}, {"api_version": "2024-10"}
     )
     try:
+        assert isinstance(source, ShopifyRestSource)
         assert len(await source.list_unfulfilled_orders(None)) == 1
+        assert sb.requests["shop.orders"] == 1
     finally:
         await source.aclose()

@@ -18,7 +18,7 @@ import pytest
 
 from imtui.connectors.base import Address, FulfillmentRequest, OrderLine, WmsOrderRequest
 from imtui.connectors.errors import parse_retry_after
-from imtui.connectors.shopify import ShopifySource
+from imtui.connectors.shopify_rest import ShopifyRestSource
 from imtui.connectors.wms_3pl import ThreePLWarehouse
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.sandbox import FaultRule, Sandbox, make_order
@@ -91,8 +91,8 @@ async def wms(sb: Sandbox) -> AsyncIterator[ThreePLWarehouse]:
 
 
 @pytest.fixture
-async def shop(sb: Sandbox) -> AsyncIterator[ShopifySource]:
-    async with ShopifySource(sb.shop_url, sb.shop_token, timeout=SHORT) as source:
+async def shop(sb: Sandbox) -> AsyncIterator[ShopifyRestSource]:
+    async with ShopifyRestSource(sb.shop_url, sb.shop_token, timeout=SHORT) as source:
         yield source
 
 
@@ -178,7 +178,9 @@ async def test_exhausted_pool_is_transient_because_nothing_was_sent(sb: Sandbox)
 # --- 429, 503 with Retry-After: transient, wait at least Retry-After ----------------------------
 
 
-async def test_rate_limit_is_transient_with_retry_after(sb: Sandbox, shop: ShopifySource) -> None:
+async def test_rate_limit_is_transient_with_retry_after(
+    sb: Sandbox, shop: ShopifyRestSource
+) -> None:
     # one 429 pauses the connection and the call is made again; one that persists fails
     sb.faults.add(FaultRule("shop.orders", "rate_limit", times=3, retry_after=0.5))
     failure = await failure_of(shop.list_unfulfilled_orders(None))
@@ -270,7 +272,7 @@ async def test_the_same_failures_on_a_read_are_merely_transient(
 
 
 async def test_500_on_a_shop_fulfilment_is_outcome_unknown(
-    sb: Sandbox, shop: ShopifySource
+    sb: Sandbox, shop: ShopifyRestSource
 ) -> None:
     order = sb.shop.add_order(make_order(1))
     sb.faults.add(FaultRule("shop.fulfill", "http_500", times=1))
@@ -380,7 +382,7 @@ async def test_403_is_a_connection_failure(sb: Sandbox, wms: ThreePLWarehouse) -
 async def test_wrong_shop_token_is_a_connection_failure_with_shopify_words(
     sb: Sandbox,
 ) -> None:
-    async with ShopifySource(sb.shop_url, "shpat_wrong_token_value", timeout=SHORT) as shop:
+    async with ShopifyRestSource(sb.shop_url, "shpat_wrong_token_value", timeout=SHORT) as shop:
         failure = await failure_of(shop.list_unfulfilled_orders(None))
     assert failure.failure_class is FailureClass.CONNECTION
     assert failure.kind is AlertKind.CREDENTIALS_REJECTED

@@ -20,7 +20,7 @@ from imtui.connectors.errors import (
     remote_message,
     strip_markup,
 )
-from imtui.connectors.shopify import ShopifySource
+from imtui.connectors.shopify_rest import ShopifyRestSource
 from imtui.connectors.wms_3pl import ORDERS_REL, ThreePLWarehouse
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from tests.conftest import order_request
@@ -67,7 +67,7 @@ async def wms_failure(routes: dict[tuple[str, str], Route], call: str) -> Failur
 
 async def shop_failure(reply: Route) -> Failure:
     with HostileRemote({SHOP_ORDERS: reply}) as remote:
-        shop = ShopifySource(remote.url, SHOP_TOKEN, timeout=5.0)
+        shop = ShopifyRestSource(remote.url, SHOP_TOKEN, timeout=5.0)
         try:
             with pytest.raises(ConnectorError) as caught:
                 await shop.list_unfulfilled_orders(None)
@@ -221,7 +221,7 @@ async def test_a_date_that_cannot_be_a_utc_date_reads_as_no_date(moment: str) ->
     }
     with HostileRemote(routes) as remote:
         wms = warehouse(remote.url)
-        shop = ShopifySource(remote.url, SHOP_TOKEN, timeout=5.0)
+        shop = ShopifyRestSource(remote.url, SHOP_TOKEN, timeout=5.0)
         (order,) = await wms.list_closed_orders(None)
         (shop_order,) = await shop.list_unfulfilled_orders(None)
         await wms.aclose()

@@ -23,7 +23,7 @@ from imtui.engine.runtime import Engine, EngineSettings
 from imtui.engine.scheduler import EngineScheduler
 from imtui.sandbox.seed import make_order
 from imtui.store.database import Database
-from imtui.store.models import Alert, Order
+from imtui.store.models import Alert, Connection, Order
 from tests.conftest import ACTOR, add_shop_order, wire_world
 from tests.hostile_remote import HostileRemote, Reply, json_reply, nested_json, trickle
 
@@ -55,7 +55,7 @@ def add_hostile_account(
             session,
             account=account,
             name=f"{name} shop",
-            platform="shopify",
+            platform="shopify_rest",  # the hostile routes below answer the REST shapes
             base_url=shop_url,
             credentials={"access_token": "shpat-hostile"},
             settings=dict(shop_settings),
@@ -152,6 +152,11 @@ async def test_orders_that_cannot_be_stored_get_their_own_alert_and_never_block_
     engine = Engine(db, clock=clock, settings=EngineSettings(concurrency=8))
     try:
         world = wire_world(db, sandbox, clock)
+        with db.write() as session:  # GraphQL's Int cannot carry the 2**40 quantity below
+            shop_connection = session.get(Connection, world.shop_id)
+            assert shop_connection is not None
+            shop_connection.platform = "shopify_rest"
+            session.add(shop_connection)
         shop = sandbox.shop  # type: ignore[attr-defined]
         for number in (1001, 1002, 1003):
             add_shop_order(sandbox, number)

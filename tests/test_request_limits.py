@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from imtui.connectors.shopify import ShopifySource
+from imtui.connectors.shopify_rest import ShopifyRestSource
 from imtui.connectors.wms_3pl import ThreePLWarehouse
 from imtui.domain.failures import AlertKind, ConnectorError, FailureClass
 from tests.conftest import order_request
@@ -121,7 +121,7 @@ async def test_an_encoding_we_did_not_ask_for_is_refused() -> None:
 async def test_a_shop_that_trickles_its_order_page_fails_its_poll_at_the_deadline() -> None:
     routes = {("GET", "/admin/api/2024-10/orders.json"): trickle(b'{"orders": []}', every=0.3)}
     with HostileRemote(routes) as remote:
-        shop = ShopifySource(remote.url, "shpat-token", deadline=1.0)
+        shop = ShopifyRestSource(remote.url, "shpat-token", deadline=1.0)
         started = time.monotonic()
         with pytest.raises(ConnectorError) as caught:
             await shop.list_unfulfilled_orders(None)

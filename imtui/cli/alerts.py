@@ -247,4 +247,6 @@ def fix_commands(detail: listing.AlertDetail) -> list[str]:
         ]
     if alert.kind == AlertKind.ORDER_NOT_TAKEN:
         return ["correct the order in the shop: the next poll after that change takes it in"]
+    if alert.kind == AlertKind.SHOP_CHANGE:
+        return ["decide which version stands; an order not in the WMS yet: imtui orders edit"]
     return [f"correct it in the shop or the WMS, then: {resend}"]

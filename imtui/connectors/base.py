@@ -7,6 +7,7 @@ connector as :class:`imtui.domain.failures.ConnectorError` — nothing else esca
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -33,19 +34,33 @@ __all__ = [
 ]
 
 
-class OrderSource(Protocol):
-    """A web shop (Shopify Admin REST shape)."""
+PageHandler = Callable[[list[SourceOrder]], Awaitable[None]]
+"""Takes one page of a download as it arrives (the engine stores it at once)."""
 
-    async def list_unfulfilled_orders(self, updated_since: datetime | None) -> list[SourceOrder]:
-        """Every open, unfulfilled order updated since the watermark, across all pages."""
+
+class OrderSource(Protocol):
+    """A web shop (Shopify Admin GraphQL shape; the legacy REST one too)."""
+
+    async def list_unfulfilled_orders(
+        self, updated_since: datetime | None, *, on_page: PageHandler | None = None
+    ) -> list[SourceOrder]:
+        """Every unfulfilled order updated since the watermark, across all pages — cancelled
+        ones included (``SourceOrder.cancelled_at``) where the platform can tell. With
+        ``on_page``, pages are handed over as they arrive, in update order where the platform
+        allows (then nothing is returned)."""
         ...
 
     async def create_fulfillment(self, request: FulfillmentRequest) -> str:
         """Mark the order fulfilled with tracking; returns the shop's fulfillment id."""
         ...
 
-    async def set_inventory_level(self, sku: str, available: int) -> bool:
-        """Set the available quantity of the SKU; False when the shop does not sell it."""
+    async def set_inventory_level(
+        self, sku: str, available: int, *, idempotency_key: str | None = None
+    ) -> bool:
+        """Set the available quantity of the SKU; False when the shop does not sell it.
+
+        ``idempotency_key`` names this push: the same key on every retry of the same push lets
+        the shop apply it once (GraphQL ``@idempotent``); None: a fresh key per call."""
         ...
 
     async def aclose(self) -> None: ...
@@ -64,6 +79,11 @@ class Warehouse(Protocol):
 
     async def list_closed_orders(self, modified_since: datetime | None) -> list[WmsOrder]:
         """Closed (shipped) orders modified since the watermark, across all pages."""
+        ...
+
+    async def cancel_order(self, wms_id: str, reason: str) -> WmsOrder:
+        """Cancel the order (B11); one already canceled is a success, one picked or shipped a
+        NEEDS_PERSON failure in the WMS's words."""
         ...
 
     async def stock_summaries(self) -> list[StockLevel]: ...

@@ -624,14 +624,178 @@ def _redacted(failure: Failure) -> Failure:
     return failure if message == failure.message else replace(failure, message=message)
 
 
+# --- Shopify Admin GraphQL ----------------------------------------------------------------------
+#
+# GraphQL answers most failures with HTTP 200: top-level ``errors`` for a query the schema
+# refuses, a missing access scope (ACCESS_DENIED), THROTTLED and INTERNAL_SERVER_ERROR; and a
+# mutation's ``userErrors`` for a record it refuses. Whatever is about the whole endpoint (a
+# missing scope, a query the API version does not know, a 404 on graphql.json, a frozen or
+# locked shop) gets a connection-scoped alert kind, so one cause is one alert however many
+# orders or SKUs run into it.
+
+
+def graphql_error_codes(errors: Any) -> list[str]:
+    """``errors[].extensions.code`` of a GraphQL answer, upper case, in order."""
+    codes = []
+    for error in errors if isinstance(errors, list) else ():
+        code = text(error, "extensions.code")
+        if code:
+            codes.append(code.upper())
+    return codes
+
+
+def graphql_error_words(errors: Any) -> str:
+    """The ``message`` of each top-level error, joined: the remote's own words, bounded."""
+    words = []
+    for error in errors if isinstance(errors, list) else [errors]:
+        message = text(error, "message") if isinstance(error, dict) else text({"m": error}, "m")
+        if message:
+            words.append(message.strip())
+    return _bounded("; ".join(words) or "the shop answered errors without a message", MESSAGE_LIMIT)
+
+
+def failure_from_graphql_errors(errors: Any, call: CallKind, *, api_version: str) -> Failure:
+    """The failure for an answer with top-level ``errors`` (HTTP 200), THROTTLED aside (the
+    connector waits that out and retries)."""
+    codes = graphql_error_codes(errors)
+    words = graphql_error_words(errors)
+    if "THROTTLED" in codes:
+        return Failure(FailureClass.TRANSIENT, AlertKind.RATE_LIMITED, words)
+    if "ACCESS_DENIED" in codes:
+        # A scope the app was not granted: nothing on this connection that needs it can work
+        # until a person grants it (the 403 of GraphQL).
+        return _redacted(
+            Failure(FailureClass.CONNECTION, AlertKind.CREDENTIALS_REJECTED, words, status=200)
+        )
+    if "INTERNAL_SERVER_ERROR" in codes:
+        return _redacted(_lost_answer(call, AlertKind.REMOTE_ERROR, words, status=200))
+    # A query the schema refuses (a field or argument this API version does not have, a cost
+    # over the single-query limit): every call of this kind fails alike until imtui or the
+    # connection's api_version changes. Retried each cycle, so it heals with the fix.
+    return _redacted(
+        Failure(
+            FailureClass.TRANSIENT,
+            AlertKind.BAD_CONFIGURATION,
+            f"the shop refused imtui's query (Admin API {api_version}): {words}",
+            status=200,
+        )
+    )
+
+
+def failure_from_graphql_status(
+    response: httpx.Response, call: CallKind, *, api_version: str
+) -> Failure:
+    """The failure for a non-2xx answer from the GraphQL endpoint. 401/403, 429 and 5xx read
+    as for REST; the statuses that are about the whole shop or endpoint are connection-wide."""
+    status = response.status_code
+    if status in (402, 423):
+        why = (
+            "the shop is frozen until its Shopify bill is paid (402 Payment Required)"
+            if status == 402
+            else "Shopify has locked the shop (423 Locked); only Shopify support unlocks it"
+        )
+        message = (
+            f"{why}: {remote_message(response)}. The connection is paused; once the shop "
+            "is open again, re-enter its access token to resume."
+        )
+        return _redacted(
+            Failure(FailureClass.CONNECTION, AlertKind.CREDENTIALS_REJECTED, message, status=status)
+        )
+    if status == 404:
+        message = (
+            f"HTTP 404 from {origin(response.request.url)} for the Admin GraphQL endpoint "
+            f"(API {api_version}): check the connection's base URL and api_version setting: "
+            f"{remote_message(response)}"
+        )
+        return _redacted(
+            Failure(FailureClass.CONNECTION, AlertKind.BAD_CONFIGURATION, message, status=status)
+        )
+    if 400 <= status < 500 and status not in (401, 403, 408, 429):
+        # A request the endpoint cannot read at all is imtui's problem, not one record's.
+        return _redacted(
+            Failure(
+                FailureClass.TRANSIENT,
+                AlertKind.BAD_CONFIGURATION,
+                f"the shop refused imtui's request (HTTP {status}, Admin API {api_version}): "
+                f"{remote_message(response)}",
+                status=status,
+            )
+        )
+    return failure_from_response(response, call)
+
+
+USER_ERROR_CODES: dict[str, tuple[FailureClass, AlertKind]] = {
+    "INVALID_INVENTORY_ITEM": (FailureClass.NEEDS_PERSON, AlertKind.UNKNOWN_SKU),
+    "ITEM_NOT_STOCKED_AT_LOCATION": (FailureClass.NEEDS_PERSON, AlertKind.VALIDATION),
+    "NON_MUTABLE_INVENTORY_ITEM": (FailureClass.NEEDS_PERSON, AlertKind.VALIDATION),
+    "INVALID_QUANTITY_NEGATIVE": (FailureClass.NEEDS_PERSON, AlertKind.VALIDATION),
+    "INVALID_QUANTITY_TOO_HIGH": (FailureClass.NEEDS_PERSON, AlertKind.VALIDATION),
+    "INVALID_QUANTITY_TOO_LOW": (FailureClass.NEEDS_PERSON, AlertKind.VALIDATION),
+    # stale compare values and idempotency races heal by trying again
+    "CHANGE_FROM_QUANTITY_STALE": (FailureClass.TRANSIENT, AlertKind.REMOTE_ERROR),
+    "COMPARE_QUANTITY_STALE": (FailureClass.TRANSIENT, AlertKind.REMOTE_ERROR),
+    "IDEMPOTENCY_CONCURRENT_REQUEST": (FailureClass.TRANSIENT, AlertKind.REMOTE_ERROR),
+    "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED": (FailureClass.TRANSIENT, AlertKind.REMOTE_ERROR),
+    # about the connection or imtui's request, the same for every SKU
+    "INVALID_LOCATION": (FailureClass.TRANSIENT, AlertKind.BAD_CONFIGURATION),
+    "INVALID_NAME": (FailureClass.TRANSIENT, AlertKind.BAD_CONFIGURATION),
+    "INVALID_REASON": (FailureClass.TRANSIENT, AlertKind.BAD_CONFIGURATION),
+    "INVALID_REFERENCE_DOCUMENT": (FailureClass.TRANSIENT, AlertKind.BAD_CONFIGURATION),
+    "COMPARE_QUANTITY_REQUIRED": (FailureClass.TRANSIENT, AlertKind.BAD_CONFIGURATION),
+    "IDEMPOTENCY_KEY_PARAMETER_MISMATCH": (FailureClass.TRANSIENT, AlertKind.BAD_CONFIGURATION),
+}
+"""A mutation's ``userErrors[].code`` → how it is treated; codes not listed are read from the
+field path (see :func:`failure_from_user_errors`)."""
+
+
+def failure_from_user_errors(user_errors: Any, *, sku: str | None = None) -> Failure:
+    """The failure for a mutation's ``userErrors`` (HTTP 200): the first error's code, else its
+    ``field`` path, decides; the message is every error's own words with its field."""
+    errors = (
+        [e for e in user_errors if isinstance(e, dict)] if isinstance(user_errors, list) else []
+    )
+    parts = []
+    for error in errors:
+        path = _field_path(error)
+        message = text(error, "message")
+        parts.append(f"{path}: {message}" if path and message else message or path)
+    message = _bounded("; ".join(p for p in parts if p) or "the shop refused it", MESSAGE_LIMIT)
+    first = errors[0] if errors else {}
+    code = text(first, "code").upper()
+    path = _field_path(first)
+    if code in USER_ERROR_CODES:
+        failure_class, kind = USER_ERROR_CODES[code]
+        return _redacted(Failure(failure_class, kind, message, sku=sku, field=path or None))
+    folded = path.casefold()
+    if "address" in folded:
+        kind = AlertKind.ADDRESS_REJECTED
+    elif "sku" in folded or "inventoryitem" in folded:
+        kind = AlertKind.UNKNOWN_SKU
+    else:
+        kind = AlertKind.VALIDATION
+    return _redacted(Failure(FailureClass.NEEDS_PERSON, kind, message, sku=sku, field=path or None))
+
+
+def _field_path(error: Any) -> str:
+    field = lookup(error, "field")
+    if isinstance(field, list):
+        return ".".join(str(part) for part in field[:FLATTEN_DEPTH])
+    return text(error, "field")
+
+
 __all__ = [
     "BODY_SCAN_LIMIT",
     "MESSAGE_LIMIT",
     "CallKind",
     "UnexpectedShape",
     "failure_from_exception",
+    "failure_from_graphql_errors",
+    "failure_from_graphql_status",
     "failure_from_response",
+    "failure_from_user_errors",
     "flatten_shopify_errors",
+    "graphql_error_codes",
+    "graphql_error_words",
     "parse_json",
     "parse_retry_after",
     "pool_exhausted",

@@ -1,7 +1,12 @@
 """Pacing a connection's calls to the remote's own rate limit, so it rarely says 429.
 
-Shopify meters each app on each shop with a leaky bucket (REST: 40 calls, draining 2 a second;
-``X-Shopify-Shop-Api-Call-Limit: 32/40`` on every answer says how full it is). Sending as fast
+Shopify meters each app on each shop with a bucket. REST (legacy): 40 calls, draining 2 a
+second; ``X-Shopify-Shop-Api-Call-Limit: 32/40`` on every answer says how full it is. GraphQL:
+1,000 query-cost points restoring 50 a second; every answer's ``extensions.cost`` carries the
+``throttleStatus`` (maximumAvailable, currentlyAvailable, restoreRate), and a query needing
+more points than are available is answered THROTTLED. The same model serves both: its units are
+calls for REST and points for GraphQL (a query takes its requested cost; the answer's status then
+says what the shop really kept, its actual cost). Sending as fast
 as the engine can — 64 tracking pushes at once, each a GET then a POST — drains the bucket with
 the GETs, and the POSTs meet 429: about one fulfilment got through per polling cycle.
 :class:`CallPacer` keeps a model of that bucket per connection, fed by every answer, and makes
@@ -17,6 +22,8 @@ import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_CAPACITY = 40
 DEFAULT_RATE = 2.0
@@ -44,7 +51,39 @@ class Paused(Exception):
         """The remote's own words when it asked for the pause."""
 
 
-_reserved: contextvars.ContextVar[int] = contextvars.ContextVar("imtui_reserved_calls", default=0)
+_reserved: contextvars.ContextVar[float] = contextvars.ContextVar(
+    "imtui_reserved_calls", default=0.0
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleStatus:
+    """GraphQL's ``extensions.cost.throttleStatus``: the bucket as the shop saw it when it
+    answered (after charging that query's actual cost)."""
+
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+
+    @classmethod
+    def from_cost(cls, cost: Any) -> ThrottleStatus | None:
+        """Read ``extensions.cost``; None when it is missing or not numbers we can use."""
+        status = cost.get("throttleStatus") if isinstance(cost, dict) else None
+        if not isinstance(status, dict):
+            return None
+        values = [
+            status.get(key) for key in ("maximumAvailable", "currentlyAvailable", "restoreRate")
+        ]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return None
+        maximum, available, rate = (float(v) for v in values)
+        if not (0 < maximum <= 1_000_000 and 0 <= available <= maximum and 0 < rate <= 1_000_000):
+            return None
+        return cls(maximum, available, rate)
+
+    def seconds_until(self, points: float) -> float:
+        """How long until ``points`` are available at the restore rate."""
+        return max(0.0, (points - self.currently_available) / self.restore_rate)
 
 
 class CallPacer:
@@ -54,15 +93,21 @@ class CallPacer:
         self,
         clock: Callable[[], float],
         *,
-        capacity: int = DEFAULT_CAPACITY,
+        capacity: float = DEFAULT_CAPACITY,
         rate: float = DEFAULT_RATE,
+        headroom: float = HEADROOM,
+        longest_pause: float = LONGEST_PAUSE_WAITED,
     ) -> None:
         self._clock = clock
         self.capacity = capacity
         self.rate = rate
+        self.headroom = headroom
+        """Units left unused (see :data:`HEADROOM`)."""
+        self.longest_pause = longest_pause
+        """A pause calls sit out; past it they fail at once (see :data:`LONGEST_PAUSE_WAITED`)."""
         self._level = 0.0
         self._at = clock()
-        self._unanswered = 0
+        self._unanswered = 0.0
         """Calls sent whose answers have not come back: the remote's own count after an
         answer does not hold them yet."""
         self._paused_until = 0.0
@@ -73,12 +118,12 @@ class CallPacer:
         self.limited = 0
         """429 answers met."""
 
-    async def take(self, calls: int = 1) -> None:
-        """Wait until the bucket has room for ``calls`` calls, then count them as sent; raise
+    async def take(self, calls: float = 1) -> None:
+        """Wait until the bucket has room for ``calls`` units, then count them as sent; raise
         :class:`Paused` when the remote asked for a longer pause than a call sits out."""
         self._check_pause()
-        if _reserved.get() > 0:
-            _reserved.set(_reserved.get() - 1)  # one of the calls its push already took
+        if _reserved.get() >= calls:
+            _reserved.set(_reserved.get() - calls)  # part of what its push already took
             pause = self._paused_until - self._clock()
             if pause > 0:  # but a 429 since then holds it too
                 self.waited += pause
@@ -90,8 +135,8 @@ class CallPacer:
                 now = self._clock()
                 self._drain(now)
                 wait = self._paused_until - now
-                room = self.capacity - HEADROOM - self._level
-                if wait <= 0 and room >= min(calls, self.capacity - HEADROOM):
+                room = self.capacity - self.headroom - self._level
+                if wait <= 0 and room >= min(calls, self.capacity - self.headroom):
                     self._level += calls
                     self._unanswered += calls
                     return
@@ -101,19 +146,24 @@ class CallPacer:
                 await asyncio.sleep(wait)
 
     @asynccontextmanager
-    async def back_to_back(self, calls: int) -> AsyncIterator[None]:
-        """Take room for ``calls`` calls at once; the calls made inside take none again."""
+    async def back_to_back(self, calls: float) -> AsyncIterator[None]:
+        """Take room for ``calls`` units at once; the calls made inside take none again. What
+        they did not use (a push that stopped after its look) is given back at the end."""
         await self.take(calls)
         token = _reserved.set(calls)
         try:
             yield
         finally:
+            unused = _reserved.get()
             _reserved.reset(token)
+            if unused > 0:
+                self._unanswered = max(0.0, self._unanswered - unused)
+                self._level = max(0.0, self._level - unused)
 
-    def observe(self, call_limit: str | None) -> None:
+    def observe(self, call_limit: str | None, calls: float = 1) -> None:
         """One call came back (or failed without an answer): read the bucket's state from its
         call-limit header (``"32/40"``), when it has one."""
-        self._unanswered = max(0, self._unanswered - 1)
+        self._unanswered = max(0.0, self._unanswered - calls)
         used, capacity = _parse_call_limit(call_limit)
         if capacity is None or used is None:
             return
@@ -124,19 +174,34 @@ class CallPacer:
         # The remote's count, plus what we sent that it had not counted when it answered.
         self._level = float(used + self._unanswered)
 
-    def pause(self, seconds: float | None, words: str = "") -> None:
-        """The remote said 429 (in ``words``): no call on this connection for ``seconds`` (a
-        second if it did not say), and the bucket is taken as full."""
+    def observe_cost(self, status: ThrottleStatus | None, reserved: float) -> None:
+        """One GraphQL query came back (or failed without an answer) after taking ``reserved``
+        points: the shop's throttle status, when it sent one, replaces our model of the bucket
+        (its size and restore rate too), plus the points still out with unanswered queries."""
+        self._unanswered = max(0.0, self._unanswered - reserved)
+        if status is None:
+            return
+        self.capacity = status.maximum_available
+        self.rate = status.restore_rate
+        self._drain(self._clock())
+        used = status.maximum_available - status.currently_available
+        self._level = min(self.capacity, used + self._unanswered)
+
+    def pause(self, seconds: float | None, words: str = "", *, full: bool = True) -> None:
+        """The remote said 429 or THROTTLED (in ``words``): no call on this connection for
+        ``seconds`` (a second if it did not say). ``full``: take the bucket as full (a 429 says
+        no more); a THROTTLED answer's status has already said how full it is."""
         self.limited += 1
         self._pause_words = words
         now = self._clock()
         self._drain(now)
         self._paused_until = max(self._paused_until, now + (seconds if seconds else 1.0))
-        self._level = float(self.capacity)
+        if full:
+            self._level = float(self.capacity)
 
     def _check_pause(self) -> None:
         remaining = self._paused_until - self._clock()
-        if remaining > LONGEST_PAUSE_WAITED:
+        if remaining > self.longest_pause:
             raise Paused(remaining, self._pause_words)
 
     def _drain(self, now: float) -> None:

@@ -7,15 +7,18 @@ without knowing anything about the platform's API.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import httpx
 
+from imtui.connectors import shopify_rest
 from imtui.connectors.base import OrderSource, Warehouse
 from imtui.connectors.http_connection import DEFAULT_DEADLINE, make_timeout
 from imtui.connectors.shopify import DEFAULT_API_VERSION, ShopifySource
+from imtui.connectors.shopify_rest import ShopifyRestSource
 from imtui.connectors.wms_3pl import ThreePLWarehouse
 
 Role = Literal["source", "wms"]
@@ -67,6 +70,23 @@ def _build_shopify(
     )
 
 
+def _build_shopify_rest(
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    transport: httpx.AsyncBaseTransport | None,
+) -> OrderSource:
+    return ShopifyRestSource(
+        base_url,
+        credentials["access_token"],
+        api_version=str(settings.get("api_version") or shopify_rest.DEFAULT_API_VERSION),
+        transport=transport,
+        timeout=_timeout(settings),
+        max_connections=_int_setting(settings, "max_connections", 10),
+        **_limits(settings),
+    )
+
+
 def _build_wms_3pl(
     base_url: str,
     credentials: Mapping[str, str],
@@ -90,12 +110,21 @@ def _build_wms_3pl(
 PLATFORMS: dict[str, PlatformInfo] = {
     "shopify": PlatformInfo(
         name="shopify",
-        title="Shopify (Admin REST)",
+        title="Shopify (Admin GraphQL)",
         role="source",
         credential_keys=("access_token",),
         setting_keys=(),
         optional_setting_keys=("api_version", *TIMEOUT_SETTINGS),
         build=_build_shopify,
+    ),
+    "shopify_rest": PlatformInfo(
+        name="shopify_rest",
+        title="Shopify (Admin REST, legacy)",
+        role="source",
+        credential_keys=("access_token",),
+        setting_keys=(),
+        optional_setting_keys=("api_version", *TIMEOUT_SETTINGS),
+        build=_build_shopify_rest,
     ),
     "wms_3pl": PlatformInfo(
         name="wms_3pl",
@@ -141,7 +170,20 @@ def connection_problems(
     for key in TIMEOUT_SETTINGS:
         if settings.get(key) is not None and not _is_positive_number(settings[key]):
             problems.append(f"setting {key} must be a positive number")
+    version = settings.get("api_version")
+    if (
+        "api_version" in info.optional_setting_keys
+        and version
+        and not _API_VERSION.match(str(version))
+    ):
+        problems.append(
+            f"setting api_version {version!r} must be a Shopify API version such as "
+            f"{DEFAULT_API_VERSION} (YYYY-01, -04, -07 or -10) or unstable"
+        )
     return problems
+
+
+_API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 
 
 def unknown_keys(

@@ -23,7 +23,7 @@ from imtui.connectors.base import StockLevel, WmsOrder, WmsOrderRequest
 from imtui.connectors.errors import CallKind, UnexpectedShape, shape_problem
 from imtui.connectors.http_connection import HttpConnection
 from imtui.connectors.json_fields import lookup, lookup_key, text
-from imtui.domain.failures import AlertKind, ConnectorError, FailureClass
+from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
 TOKEN_PATH = "/AuthServer/api/Token"
 ORDERS_REL = "http://api.3plCentral.com/rels/orders/order"
@@ -32,6 +32,8 @@ ORDERS_REL = "http://api.3plCentral.com/rels/orders/order"
 ORDER_PAGE_SIZE = 100
 STOCK_PAGE_SIZE = 500
 
+CANCELED_STATUS = 2
+"""``readOnly.status`` of a canceled order (0 open, 1 closed, 2 canceled)."""
 DEFAULT_TOKEN_LIFETIME = 3600.0
 """Seconds a token is taken to live when the answer gives no usable ``expires_in``."""
 
@@ -121,6 +123,38 @@ class ThreePLWarehouse:
         orders = await self._all_pages("/orders", {"rql": rql}, ORDER_PAGE_SIZE, _orders_page)
         return [order for order in orders if order.is_closed]
 
+    async def cancel_order(self, wms_id: str, reason: str) -> WmsOrder:
+        """Cancel the WMS order (an order cancelled in the shop, B11), as the API asks: read
+        the order for its ETag, then ``POST /orders/{id}/canceler`` with ``If-Match``. An order
+        already canceled is a success (a retry whose first answer was lost); one the warehouse
+        has picked or shipped comes back as the WMS's refusal, for a person. A 412 (the order
+        changed between the read and the cancel) reads it again, once."""
+        if not wms_id.isdigit():
+            raise ConnectorError(
+                Failure(FailureClass.NEEDS_PERSON, AlertKind.VALIDATION, f"no WMS order {wms_id!r}")
+            )
+        path = f"/orders/{wms_id}"
+        for last_try in (False, True):
+            response = await self._api("GET", path, call=CallKind.READ)
+            current = self._order(response, CallKind.READ)
+            if current.is_cancelled:
+                return current
+            etag = response.headers.get("etag", "")
+            try:
+                response = await self._api(
+                    "POST",
+                    f"{path}/canceler",
+                    call=CallKind.SEND,
+                    json={"reason": reason},
+                    headers={"If-Match": etag},
+                )
+            except ConnectorError as exc:
+                if exc.failure.status == 412 and not last_try:
+                    continue
+                raise
+            return self._order(response, CallKind.SEND)
+        raise AssertionError("unreachable")  # the second try returns or raises
+
     async def stock_summaries(self) -> list[StockLevel]:
         """Available and on-hand quantity of every SKU, across all pages."""
         return await self._all_pages("/inventory/stocksummaries", {}, STOCK_PAGE_SIZE, _stock_items)
@@ -136,17 +170,29 @@ class ThreePLWarehouse:
 
     # --- requests --------------------------------------------------------------------------------
 
-    async def _api(self, method: str, url: str, *, call: CallKind, **kwargs: Any) -> httpx.Response:
+    async def _api(
+        self,
+        method: str,
+        url: str,
+        *,
+        call: CallKind,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         """One API call with the shared bearer token; a 401 refreshes once and retries once."""
         token = await self._bearer()
         response = await self._http.request(
-            method, url, call=call, headers=_bearer_header(token), **kwargs
+            method, url, call=call, headers={**(headers or {}), **_bearer_header(token)}, **kwargs
         )
         if response.status_code == 401:
             # A 401 means the request was refused, not processed: resending a POST is safe.
             token = await self._bearer(rejected=token)
             response = await self._http.request(
-                method, url, call=call, headers=_bearer_header(token), **kwargs
+                method,
+                url,
+                call=call,
+                headers={**(headers or {}), **_bearer_header(token)},
+                **kwargs,
             )
         if not response.is_success:
             raise self._http.rejected(response, call)
@@ -177,6 +223,13 @@ class ThreePLWarehouse:
 
     def _read(self, response: httpx.Response) -> Any:
         return self._http.json(response, CallKind.READ)
+
+    def _order(self, response: httpx.Response, call: CallKind) -> WmsOrder:
+        body = self._http.json(response, call)
+        try:
+            return _parse_order(body)
+        except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+            raise self._http.unreadable(response, call, shape_problem(exc)) from None
 
     def _order_body(self, request: WmsOrderRequest) -> dict[str, Any]:
         ship_to = request.ship_to
@@ -306,6 +359,7 @@ def _parse_order(data: Any) -> WmsOrder:
         wms_id=str(order_id),
         reference=text(data, "referenceNum"),
         is_closed=lookup(data, "readOnly.isClosed") is True,
+        is_cancelled=lookup(data, "readOnly.status") == CANCELED_STATUS,
         tracking_number=tracking or None,
         carrier=carrier or None,
         last_modified=_parse_timestamp(lookup(data, "readOnly.lastModifiedDate")),

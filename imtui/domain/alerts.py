@@ -64,6 +64,7 @@ PERSON_KINDS = frozenset(
         AlertKind.INCOMPLETE_ADDRESS,
         AlertKind.SKIPPED,
         AlertKind.ORDER_NOT_TAKEN,
+        AlertKind.SHOP_CHANGE,
     }
 )
 """Alerts that cannot resolve themselves: these are the ones emailed (B7)."""
@@ -91,6 +92,7 @@ CHANNEL_OPERATIONS = {
     "deliver": Operation.DELIVER_ORDER,
     "tracking": Operation.PUSH_TRACKING,
     "inventory": Operation.PUSH_INVENTORY,
+    "cancel": Operation.CANCEL_ORDER,
 }
 """A record subject's channel (see :func:`channel_of`) → the retry operation it is about
 ("deliver:17" is order 17's delivery). Polls ("poll") have none."""

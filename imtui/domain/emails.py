@@ -341,6 +341,10 @@ _WHAT_NEXT: dict[str, tuple[str, ...]] = {
         "The order was not taken in; the shop's other orders go on. Correct it",
         "in the shop: the next poll after that change takes it in.",
     ),
+    AlertKind.SHOP_CHANGE: (
+        "The shop's change was not applied by itself: the message shows both",
+        "versions. Decide which stands (edit the order here, or in the WMS).",
+    ),
 }
 DEFAULT_WHAT_NEXT = ("It is not retried until someone changes the record.",)
 
@@ -351,6 +355,7 @@ LOCAL_KINDS = frozenset(
         AlertKind.UNMAPPED_SHIP_METHOD,
         AlertKind.SKIPPED,
         AlertKind.ORDER_NOT_TAKEN,
+        AlertKind.SHOP_CHANGE,
     }
 )
 """Alerts whose message is imtui's own words (a check before sending, a give-up), not a remote

@@ -51,6 +51,9 @@ class AlertKind(StrEnum):
     ORDER_NOT_TAKEN = "order_not_taken"
     """A shop order imtui could not store (a name too long, a reference another order has):
     the shop's other orders go on; this one waits for a change in the shop."""
+    SHOP_CHANGE = "shop_change"
+    """The shop changed or cancelled an order in a way imtui must not follow by itself (B11):
+    it is in the WMS already, it shipped, or a person edited the same fields here."""
 
     @property
     def headline(self) -> str:
@@ -72,6 +75,7 @@ _TITLES: dict[AlertKind, str] = {
     AlertKind.INCOMPLETE_ADDRESS: "Incomplete ship-to address",
     AlertKind.SKIPPED: "Skipped after repeated failures",
     AlertKind.ORDER_NOT_TAKEN: "Shop order could not be taken in",
+    AlertKind.SHOP_CHANGE: "Order changed in the shop",
 }
 
 METHOD_HOLD_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)

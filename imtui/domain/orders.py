@@ -21,6 +21,10 @@ class OrderStatus(StrEnum):
     """The shop has the tracking."""
     SKIPPED = "skipped"
     """Gave up after its retry window (B6)."""
+    CANCELLING = "cancelling"
+    """Cancelled in the shop once it may have reached the WMS: being cancelled there (B11)."""
+    CANCELLED = "cancelled"
+    """Cancelled in the shop: never sent, or cancelled in the WMS (B11)."""
 
 
 NOT_IN_WMS = (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED)

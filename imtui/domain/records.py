@@ -19,8 +19,10 @@ class Address:
     phone: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class OrderLine:
+    """Ordered by SKU then quantity, so two versions of an order compare line for line."""
+
     sku: str
     quantity: int
 
@@ -38,6 +40,12 @@ class SourceOrder:
     ship_method_title: str
     lines: tuple[OrderLine, ...]
     updated_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    """When the shop cancelled the order (None: not cancelled). Cancelled orders are listed too,
+    so the engine can stop or cancel them (B11)."""
+    fulfillment_status: str = ""
+    """The shop's own word for how far it is fulfilled (GraphQL ``displayFulfillmentStatus``:
+    ``UNFULFILLED``, ``PARTIALLY_FULFILLED``, ``FULFILLED``…); empty when the shop did not say."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,8 @@ class WmsOrder:
     wms_id: str
     reference: str
     is_closed: bool = False
+    is_cancelled: bool = False
+    """Canceled in the WMS (closed, without a shipment)."""
     tracking_number: str | None = None
     carrier: str | None = None
     last_modified: datetime | None = None

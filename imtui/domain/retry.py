@@ -19,6 +19,8 @@ class Operation(StrEnum):
     """Fulfil a shipped order in its shop with the tracking number; the target is the shop."""
     PUSH_INVENTORY = "push_inventory"
     """Set a SKU's available quantity in a shop; the target is the shop."""
+    CANCEL_ORDER = "cancel_order"
+    """Cancel in the WMS an order the shop cancelled (B11); the target is the WMS."""
 
 
 class RetryState(StrEnum):
@@ -29,6 +31,8 @@ class RetryState(StrEnum):
     SKIPPED = "skipped"
     """Past its deadline (B6): not tried until someone resends it."""
     DONE = "done"
+    CANCELLED = "cancelled"
+    """The order was cancelled in the shop: nothing more to send for it (B11)."""
 
 
 ORDER_RETRY_INTERVAL = timedelta(hours=1)
@@ -61,7 +65,7 @@ def push_skip_window(poll_interval: timedelta) -> timedelta:
 
 
 def policy_for(operation: Operation, poll_interval: timedelta) -> RetryPolicy:
-    if operation is Operation.DELIVER_ORDER:
+    if operation in (Operation.DELIVER_ORDER, Operation.CANCEL_ORDER):
         return RetryPolicy(interval=ORDER_RETRY_INTERVAL, window=ORDER_SKIP_WINDOW)
     return RetryPolicy(interval=poll_interval, window=push_skip_window(poll_interval))
 

@@ -38,7 +38,13 @@ from imtui.store.models import (
     RetryItem,
     ShipMethodMapping,
 )
-from imtui.store.orders import ADDRESS_FIELDS, address_of, find_order, set_address
+from imtui.store.orders import (
+    ADDRESS_FIELDS,
+    address_of,
+    edited_fields,
+    find_order,
+    set_address,
+)
 from imtui.store.people import access_of
 from imtui.store.queue import enqueue_delivery, make_due_for_connection, requeue
 
@@ -270,6 +276,7 @@ def resend_order(session: Session, *, order_key: str, actor: str, now: datetime)
     A shipped order whose tracking did not reach the shop gets its tracking resent instead."""
     order = order_for(session, order_key)
     require(session, Act.RESEND, order.account_id)
+    _refuse_cancelled(order)
     if order.status in (OrderStatus.SHIPPED,):
         item = _item_for(session, Operation.PUSH_TRACKING, order.id)  # type: ignore[arg-type]
         if item is None:
@@ -302,6 +309,8 @@ def resend_item(session: Session, *, item_id: int, actor: str, now: datetime) ->
     require(session, Act.RESEND, item.account_id)
     if item.state == RetryState.DONE:
         raise ActionError(f"retry item {item_id} already succeeded")
+    if item.state == RetryState.CANCELLED:
+        raise ActionError(f"retry item {item_id} is for an order cancelled in the shop")
     if item.operation == Operation.DELIVER_ORDER:
         order = session.get(Order, item.subject_id)
         if order is not None and order.status in (OrderStatus.HELD, OrderStatus.SKIPPED):
@@ -361,6 +370,7 @@ def edit_order(
     """Change the ship-to address or ship method; the order is sent again at once (B3, B4)."""
     order = order_for(session, order_key)
     require(session, Act.EDIT_ORDER, order.account_id)
+    _refuse_cancelled(order)
     unknown = sorted(set(changes) - set(EDITABLE_ORDER_FIELDS))
     if unknown:
         raise ActionError(
@@ -378,13 +388,17 @@ def edit_order(
     if errors:
         raise ActionError("invalid address: " + "; ".join(f"{e.field} {e.message}" for e in errors))
     before = {name: getattr(current, name) for name in ADDRESS_FIELDS if name in changes}
+    edited = {name for name in ADDRESS_FIELDS if getattr(current, name) != getattr(address, name)}
     set_address(order, address)
     if "ship_method_code" in changes:
         before["ship_method_code"] = order.ship_method_code
         code = _clean_text(changes["ship_method_code"], "ship method", 200)
         if code != order.ship_method_code:
             order.ship_method_title = ""  # the shop's title named the old method
+            edited.add("ship_method_code")
         order.ship_method_code = code
+    # A shop's later change to these is not followed silently (B11, domain/shop_updates.py).
+    order.edited_fields = ",".join(sorted(edited | edited_fields(order)))
     order.status = OrderStatus.QUEUED
     order.hold_reason = None
     order.updated_at = now
@@ -413,6 +427,11 @@ def edit_order(
         detail=f"{order.number}: {changed}",
     )
     return item
+
+
+def _refuse_cancelled(order: Order) -> None:
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.CANCELLING):
+        raise ActionError(f"order {order.number} was cancelled in the shop: nothing to send")
 
 
 def _delivery_item(session: Session, order: Order, now: datetime) -> RetryItem:

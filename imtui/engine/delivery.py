@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
-from imtui.domain.orders import Carrier, missing_address_fields
+from imtui.domain.orders import Carrier, OrderStatus, missing_address_fields
 from imtui.domain.records import WmsOrderRequest
-from imtui.domain.retry import Operation
+from imtui.domain.retry import Operation, RetryState
 from imtui.engine.connections import ConnectorPool
 from imtui.engine.outcomes import Outcome, apply_outcome
 from imtui.engine.pipeline import Claimed, Work
 from imtui.store.models import Connection, Order, ShipMethodMapping
 from imtui.store.orders import address_of, lines_by_order
-from imtui.store.queue import ClaimRequest, claim_due, mark_in_flight
+from imtui.store.queue import ClaimRequest, claim_due, mark_in_flight, release_lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,13 @@ def claim_deliveries(
     work: list[Delivery] = []
     for item in items:
         order = orders[item.subject_id]
+        if order.status in (OrderStatus.CANCELLING, OrderStatus.CANCELLED):
+            # The shop cancelled it since it was queued: never sent (B11). A send in flight
+            # before that is the cancellation's to find in the WMS.
+            item.state, item.next_attempt_at = RetryState.CANCELLED, None
+            release_lease(item)
+            session.add(item)
+            continue
         connection = connections.get(item.connection_id) or session.get(
             Connection, item.connection_id
         )

@@ -10,11 +10,13 @@ from sqlmodel import Session
 
 from imtui.domain.failures import AlertKind, Failure
 from imtui.domain.records import SourceOrder
+from imtui.engine.connections import in_flight_settle
 from imtui.engine.outcomes import apply_poll_failure, apply_poll_success
+from imtui.engine.shop_updates import follow_shop
 from imtui.store.alerts import AlertSubject, raise_alert, resolve_alerts_for
-from imtui.store.connections import mark_polled, wms_of_account
+from imtui.store.connections import end_poll, mark_polled, wms_of_account
 from imtui.store.models import Connection, Order
-from imtui.store.orders import insert_source_order, refusal_to_store
+from imtui.store.orders import insert_source_order, known_order, refusal_to_store
 from imtui.store.queue import enqueue_delivery
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,15 @@ NUMBER_SHOWN = 100
 
 
 def store_source_orders(
-    session: Session, connection_id: int, orders: list[SourceOrder], now: datetime
+    session: Session,
+    connection_id: int,
+    orders: list[SourceOrder],
+    now: datetime,
+    *,
+    poller: str | None = None,
 ) -> int:
     """Insert the orders not seen before and queue each for delivery. Returns how many.
+    ``poller``: the engine whose poll claim this download was; the claim ends here.
 
     One order that cannot be stored (a poison pill) never blocks the rest of its page: each
     goes in under its own savepoint, and a refused one gets an alert of its own with the
@@ -68,6 +76,8 @@ def store_source_orders(
                 detail="the changed order was taken in",
             )
     mark_polled(connection, now)
+    if poller is not None:
+        end_poll(connection, poller)
     apply_poll_success(session, connection, now)
     session.add(connection)
     return added
@@ -80,6 +90,14 @@ def _take_in(
     source: SourceOrder,
     now: datetime,
 ) -> Order | None:
+    known = known_order(session, connection, source)
+    if known is not None:
+        # Seen before: the shop changed or cancelled it since (B11), or it is the same again.
+        settle = in_flight_settle([wms] if wms is not None else [])
+        follow_shop(session, known, source, wms=wms, now=now, settle=settle)
+        return None
+    if source.cancelled_at is not None:
+        return None  # cancelled before imtui ever saw it: nothing to take in
     order = insert_source_order(session, connection, source, now)
     if order is not None and wms is not None and wms.id is not None:
         enqueue_delivery(session, order, wms.id, now)
@@ -105,11 +123,28 @@ def _refused(
     )
 
 
+def poll_cut_short(session: Session, connection_id: int, now: datetime, poller: str) -> None:
+    """A download the deadline ended after it stored some pages: the claim goes and the poll
+    is due again at once, from the watermark those pages moved."""
+    connection = session.get(Connection, connection_id)
+    assert connection is not None
+    end_poll(connection, poller)
+    connection.next_poll_at = now
+    session.add(connection)
+
+
 def record_poll_failure(
-    session: Session, connection_id: int, failure: Failure, now: datetime
+    session: Session,
+    connection_id: int,
+    failure: Failure,
+    now: datetime,
+    *,
+    poller: str | None = None,
 ) -> None:
     connection = session.get(Connection, connection_id)
     assert connection is not None
     mark_polled(connection, now)
+    if poller is not None:
+        end_poll(connection, poller)
     apply_poll_failure(session, connection, failure, now)
     session.add(connection)

@@ -161,9 +161,11 @@ def _apply_each(
     by_operation: dict[str, list[int]] = {}
     for item in items.values():
         by_operation.setdefault(item.operation, []).append(item.subject_id)
-    order_ids = by_operation.get(Operation.DELIVER_ORDER, []) + by_operation.get(
-        Operation.PUSH_TRACKING, []
-    )
+    order_ids = [
+        subject_id
+        for operation in (Operation.DELIVER_ORDER, Operation.PUSH_TRACKING, Operation.CANCEL_ORDER)
+        for subject_id in by_operation.get(operation, [])
+    ]
     # Held in a local: the identity map only keeps rows that something references.
     loaded: list[object] = []
     if order_ids:
@@ -330,6 +332,10 @@ def _apply_success(
         order.fulfilled_at = now
         order.updated_at = now
         session.add(order)
+    elif operation is Operation.CANCEL_ORDER:
+        order = session.get(Order, item.subject_id)
+        assert order is not None
+        cancelled_in_wms(session, order, outcome.wms_order, now)
     else:
         level = session.get(InventoryLevel, item.subject_id)
         assert level is not None
@@ -347,6 +353,41 @@ def _apply_success(
         now=now,
         candidates=candidates,
         include_connection_alerts=False,  # outages: settle_outage, once per batch
+    )
+
+
+def cancelled_in_wms(
+    session: Session, order: Order, wms_order: WmsOrder | None, now: datetime
+) -> None:
+    """The WMS cancelled the order (or never had it): nothing more goes out for it (B11)."""
+    order.status = OrderStatus.CANCELLED
+    order.hold_reason = None
+    if wms_order is not None:
+        order.wms_order_id = wms_order.wms_id
+    order.updated_at = now
+    session.add(order)
+    stop_sending(session, order.id or 0, now)
+
+
+def stop_sending(session: Session, order_id: int, now: datetime) -> None:
+    """The order's delivery (and any tracking push) will never be sent: the shop cancelled
+    it. A row a worker holds right now is left to it; its claim finds the order cancelled."""
+    session.execute(
+        update(RetryItem)
+        .where(
+            col(RetryItem.subject_id) == order_id,
+            col(RetryItem.operation).in_([Operation.DELIVER_ORDER, Operation.PUSH_TRACKING]),
+            col(RetryItem.state) != RetryState.DONE,
+            col(RetryItem.in_flight_since).is_(None),
+        )
+        .values(
+            state=RetryState.CANCELLED,
+            next_attempt_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
     )
 
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+from sqlmodel import Session
+
 from imtui.domain.failures import ConnectorError
 from imtui.domain.records import SourceOrder, StockLevel, WmsOrder
 from imtui.domain.retry import Operation
+from imtui.engine.cancellation import claim_cancellations, send_cancellation
 from imtui.engine.clock import Clock, SystemClock
 from imtui.engine.connections import (
     DEFAULT_POLL_DEADLINE,
@@ -30,10 +32,11 @@ from imtui.engine.connections import (
     poll_deadline_passed,
 )
 from imtui.engine.delivery import claim_deliveries, send_delivery
-from imtui.engine.ingest import record_poll_failure, store_source_orders
+from imtui.engine.ingest import poll_cut_short, record_poll_failure, store_source_orders
 from imtui.engine.outcomes import Outcome, apply_outcomes
 from imtui.engine.pipeline import Claimed, PipelineStats, run_pipeline
 from imtui.engine.sync import claim_pushes, send_push, store_warehouse_state
+from imtui.store.beats import SILENT_AFTER, release_silent_engines
 from imtui.store.connections import (
     SOURCE,
     WMS,
@@ -43,11 +46,14 @@ from imtui.store.connections import (
     due_connections,
 )
 from imtui.store.database import Database, DatabaseError
-from imtui.store.models import Connection
+from imtui.store.models import Connection, OutboxEmail, RetryItem
 from imtui.store.queue import (
     ClaimRequest,
     process_is_alive,
     release_dead_leases,
+    release_dead_polls,
+    still_leased_to,
+    worker_host,
     worker_identity,
 )
 
@@ -69,6 +75,14 @@ class EngineSettings:
     poll_deadline: float = DEFAULT_POLL_DEADLINE
     """Seconds one poll (every page of a download) may take; a connection's ``poll_deadline``
     setting overrides it."""
+    silent_after: timedelta = SILENT_AFTER
+    """Another engine whose beat is older than this (by our clock) is taken for dead: its
+    leases and poll claims are freed (tests make it short)."""
+
+
+POLL_CLAIM_MARGIN = timedelta(seconds=60)
+"""How much longer than its deadline a poll claim holds: storing what the poll downloaded
+comes after the deadline's end."""
 
 
 @dataclass(slots=True)
@@ -79,6 +93,7 @@ class CycleReport:
     deliveries: PipelineStats = field(default_factory=PipelineStats)
     tracking: PipelineStats = field(default_factory=PipelineStats)
     inventory: PipelineStats = field(default_factory=PipelineStats)
+    cancellations: PipelineStats = field(default_factory=PipelineStats)
     poll_failures: int = 0
 
     def add(self, other: CycleReport) -> None:
@@ -88,7 +103,39 @@ class CycleReport:
         self.deliveries.add(other.deliveries)
         self.tracking.add(other.tracking)
         self.inventory.add(other.inventory)
+        self.cancellations.add(other.cancellations)
         self.poll_failures += other.poll_failures
+
+
+def record_own_outcomes(
+    session: Session,
+    outcomes: list[Outcome],
+    *,
+    clock: Callable[[], datetime],
+    worker: str,
+    lock: bool,
+) -> int:
+    """Record the outcomes of the rows this engine still holds; returns how many it no longer
+    held. An engine stopped (SIGSTOP, a frozen VM) past its beat's silence has had its leases
+    taken over: what it learned then is left to the new holder, who looks the record up."""
+    mine = still_leased_to(session, [outcome.item_id for outcome in outcomes], worker, lock=lock)
+    kept = [outcome for outcome in outcomes if outcome.item_id in mine]
+    if kept:
+        apply_outcomes(session, kept, clock=clock, worker=worker)
+    return len(outcomes) - len(kept)
+
+
+def recover_claims(session: Session, *, me: str, now: datetime, silent_after: timedelta) -> int:
+    """Free what dead processes of this host and silent engines of any host hold: retry and
+    outbox leases, poll claims. Returns how many were freed."""
+    host = worker_host()
+    dead = partial(release_dead_leases, session, host=host, is_alive=process_is_alive, now=now)
+    return (
+        dead(table=RetryItem)
+        + dead(table=OutboxEmail)
+        + release_dead_polls(session, host=host, is_alive=process_is_alive, now=now)
+        + release_silent_engines(session, me=me, now=now, silent_after=silent_after)
+    )
 
 
 def settle_heap() -> None:
@@ -133,15 +180,30 @@ class Engine:
         return await self.db.read_in_thread(work, *args, **kwargs)
 
     async def record_outcomes(self, outcomes: list[Outcome]) -> None:
-        await self.write(apply_outcomes, outcomes, clock=self.clock.now, worker=self.owner)
+        dropped = await self.write(
+            record_own_outcomes,
+            outcomes,
+            clock=self.clock.now,
+            worker=self.owner,
+            lock=not self.db.is_sqlite,
+        )
+        if dropped:
+            log.warning(
+                "%d outcome(s) not recorded: their rows were taken over while this engine was "
+                "silent; whoever holds them now looks each record up before sending",
+                dropped,
+            )
 
     # -- start-up ---------------------------------------------------------------------------
 
     async def recover(self) -> int:
-        """Take back leases left by processes on this host that died (crash, SIGKILL)."""
-        host = socket.gethostname()
+        """Take back leases and poll claims left by processes on this host that died (crash,
+        SIGKILL), and by engines on any host whose beat went silent."""
         return await self.write(
-            partial(release_dead_leases, host=host, is_alive=process_is_alive, now=self.clock.now())
+            recover_claims,
+            me=self.owner,
+            now=self.clock.now(),
+            silent_after=self.settings.silent_after,
         )
 
     # -- communication cycles, one lane per account --------------------------------------------
@@ -194,6 +256,7 @@ class Engine:
         stages = (
             lambda: self.poll_sources(report, account_id),
             lambda: self._send_stage(report, "deliveries", Operation.DELIVER_ORDER, account_id),
+            lambda: self._send_stage(report, "cancellations", Operation.CANCEL_ORDER, account_id),
             lambda: self.poll_warehouses(report, account_id),
             lambda: self._send_stage(report, "tracking", Operation.PUSH_TRACKING, account_id),
             lambda: self._send_stage(report, "inventory", Operation.PUSH_INVENTORY, account_id),
@@ -238,14 +301,30 @@ class Engine:
         await asyncio.gather(*(self._poll_source(connection, report) for connection in polls))
 
     async def _poll_source(self, connection: Connection, report: CycleReport) -> None:
+        start = connection.watermark
+        newest = start
+
+        async def keep(page: list[SourceOrder]) -> None:
+            """Each page is stored as it arrives (the watermark moves with it): a download the
+            deadline cuts short keeps what it got, and the next poll goes on from there."""
+            nonlocal newest
+            stamps = [order.updated_at for order in page if order.updated_at is not None]
+            if stamps and (newest is None or max(stamps) > newest):
+                newest = max(stamps)  # before the write: a deadline during it cannot stop it
+            report.new_orders += await self.write(
+                store_source_orders, connection.id, page, self.clock.now()
+            )
+
         async def download() -> list[SourceOrder]:
             source = self.connectors.source(connection)
-            return await source.list_unfulfilled_orders(connection.watermark)
+            return await source.list_unfulfilled_orders(connection.watermark, on_page=keep)
 
-        orders = await self._poll(connection, download, report)
+        # Cut short, the poll counts as progress only if the watermark moved: a next poll
+        # would otherwise start where this one did and be cut short again, alert-free.
+        orders = await self._poll(connection, download, report, progressed=lambda: newest != start)
         if orders is not None:
             report.new_orders += await self.write(
-                store_source_orders, connection.id, orders, self.clock.now()
+                store_source_orders, connection.id, orders, self.clock.now(), poller=self.owner
             )
 
     async def poll_warehouses(self, report: CycleReport, account_id: int | None = None) -> None:
@@ -261,7 +340,7 @@ class Engine:
         state = await self._poll(connection, download, report)
         if state is not None:
             shipped, queued = await self.write(
-                store_warehouse_state, connection.id, *state, self.clock.now()
+                store_warehouse_state, connection.id, *state, self.clock.now(), poller=self.owner
             )
             report.shipped += shipped
             report.inventory_queued += queued
@@ -271,6 +350,7 @@ class Engine:
         connection: Connection,
         download: Callable[[], Awaitable[T]],
         report: CycleReport,
+        progressed: Callable[[], bool] = lambda: False,
     ) -> T | None:
         """Run one poll's download within the poll deadline. Whatever stops it — a remote
         failure, the deadline, a response nothing could read, a bug — raises or updates the
@@ -282,6 +362,11 @@ class Engine:
         except ConnectorError as exc:
             failure = exc.failure
         except TimeoutError:
+            if progressed():
+                # Pages were stored: not a failure, a download longer than one poll (a shop's
+                # first, paced by its bucket). The next cycle goes on from the watermark.
+                await self.write(poll_cut_short, connection.id, self.clock.now(), self.owner)
+                return None
             failure = poll_deadline_passed(connection, deadline)
         except Exception as exc:
             failure = poll_broke(connection, exc)
@@ -292,7 +377,9 @@ class Engine:
                 exc_info=log.isEnabledFor(logging.DEBUG),
             )
         report.poll_failures += 1
-        await self.write(record_poll_failure, connection.id, failure, self.clock.now())
+        await self.write(
+            record_poll_failure, connection.id, failure, self.clock.now(), poller=self.owner
+        )
         return None
 
     async def _claim_polls(
@@ -301,7 +388,10 @@ class Engine:
         due = await self.read(due_connections, role, now, account_id)
         claimed = []
         for connection in due:
-            mine = await self.write(claim_poll, connection.id, now)
+            hold = timedelta(seconds=poll_deadline(connection, self.settings.poll_deadline))
+            mine = await self.write(
+                claim_poll, connection.id, now, owner=self.owner, hold=hold + POLL_CLAIM_MARGIN
+            )
             if mine is not None:
                 claimed.append(mine)
         return claimed
@@ -318,10 +408,13 @@ class Engine:
         if operation is Operation.DELIVER_ORDER:
             claim_rows: Callable[..., Claimed[Any]] = claim_deliveries
             send: Callable[..., Any] = send_delivery
+        elif operation is Operation.CANCEL_ORDER:
+            claim_rows, send = claim_cancellations, send_cancellation
         else:
             claim_rows, send = partial(claim_pushes, operation=operation), send_push
 
-        role = WMS if operation is Operation.DELIVER_ORDER else SOURCE
+        to_wms = operation in (Operation.DELIVER_ORDER, Operation.CANCEL_ORDER)
+        role = WMS if to_wms else SOURCE
         settle = in_flight_settle(await self.read(connections_of, account_id, role))
 
         async def claim(limit: int) -> Claimed[Any]:

@@ -14,7 +14,7 @@ from imtui.domain.retry import Operation
 from imtui.engine.connections import ConnectorPool
 from imtui.engine.outcomes import Outcome, apply_poll_success
 from imtui.engine.pipeline import Claimed, Work
-from imtui.store.connections import mark_polled, sources_of_account
+from imtui.store.connections import end_poll, mark_polled, sources_of_account
 from imtui.store.models import Connection, InventoryLevel, Order
 from imtui.store.queue import ClaimRequest, claim_due, enqueue, mark_in_flight
 
@@ -25,8 +25,11 @@ def store_warehouse_state(
     closed: list[WmsOrder],
     stock: list[StockLevel],
     now: datetime,
+    *,
+    poller: str | None = None,
 ) -> tuple[int, int]:
     """Record shipments and stock from one WMS poll; queue the pushes they call for.
+    ``poller``: the engine whose poll claim this download was; the claim ends here.
 
     Returns (orders newly shipped, inventory pushes queued).
     """
@@ -35,6 +38,8 @@ def store_warehouse_state(
     shipped = _record_shipments(session, connection, closed, now)
     pushes = _record_stock(session, connection, stock, now)
     mark_polled(connection, now)
+    if poller is not None:
+        end_poll(connection, poller)
     apply_poll_success(session, connection, now)
     session.add(connection)
     return shipped, pushes
@@ -133,6 +138,15 @@ class InventoryPush(Work):
     connection: Connection
     sku: str
     available: int
+    idempotency_key: str
+    """The same for every retry of this push, so a push whose answer was lost is applied once
+    (Shopify's ``@idempotent``); a push of another figure, or from another figure, differs."""
+
+
+def push_key(item_id: int, pushed: int | None, available: int) -> str:
+    """One stock push's name: its row, the figure it moves from (what was last pushed) and
+    the one it sets. A retry after a lost answer has all three unchanged, so the same key."""
+    return f"imtui-stock-{item_id}-{'none' if pushed is None else pushed}-{available}"
 
 
 def claim_pushes(
@@ -164,12 +178,17 @@ def claim_pushes(
         else:
             level = session.get(InventoryLevel, item.subject_id)
             assert level is not None
+            key = push_key(item.id or 0, level.pushed_available, level.wms_available)
+            if item.idempotency_key != key:
+                item.idempotency_key = key  # kept on the row: the queue shows what was sent
+                session.add(item)
             work.append(
                 InventoryPush(
                     item_id=item.id or 0,
                     connection=connection,
                     sku=level.sku,
                     available=level.wms_available,
+                    idempotency_key=key,
                 )
             )
     mark_in_flight(session, [push.item_id for push in work], now)
@@ -187,7 +206,9 @@ async def send_push(pool: ConnectorPool, push: Work) -> Outcome:
         return Outcome(push.item_id, label="sent")
     assert isinstance(push, InventoryPush)
     try:
-        sold = await pool.source(push.connection).set_inventory_level(push.sku, push.available)
+        sold = await pool.source(push.connection).set_inventory_level(
+            push.sku, push.available, idempotency_key=push.idempotency_key
+        )
     except ConnectorError as exc:
         return Outcome(push.item_id, failure=exc.failure)
     return Outcome(

@@ -23,6 +23,8 @@ FaultKind = Literal[
     "commit_then_500",
     "commit_then_drop",
     "commit_then_timeout",
+    "throttled",
+    "internal_error",
 ]
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
@@ -38,6 +40,7 @@ TARGETS: frozenset[str] = frozenset(
         "shop.variants",
         "shop.locations",
         "shop.inventory",
+        "shop.graphql",
     }
 )
 """Every request belongs to exactly one target; a rule names one, ``"wms.*"``, ``"shop.*"`` or

@@ -38,6 +38,9 @@ class Dialect:
     json_errors: bool
     """True: ``{"errors": message}`` (Shopify); False: plain text (the WMS)."""
     retry_after: Callable[[float], str]
+    special: Callable[[str, float], Response | None] | None = None
+    """The answer for a fault only this system has (GraphQL's ``throttled``,
+    ``internal_error``), given the fault and its ``retry_after``; None: the generic one."""
 
     def failure(self, status: int, retry_after: float | None = None) -> Response:
         message = self.messages.get(status, "Error")
@@ -179,7 +182,15 @@ class Network:
         rule = self.faults.pick(target, reference)
         if rule is None:
             return handle()
+        if dialect.special is not None:
+            special = dialect.special(rule.fault, rule.retry_after)
+            if special is not None:
+                return special
         match rule.fault:
+            case "throttled":
+                return dialect.failure(429, rule.retry_after)
+            case "internal_error":
+                return dialect.failure(500)
             case "drop":
                 return DroppedResponse()
             case "http_500":

@@ -1,9 +1,10 @@
-"""A fake Shopify Admin REST shop: orders with cursor paging, fulfilments, variants, inventory.
+"""A fake Shopify shop: orders with cursor paging, fulfilments, variants, inventory.
 
 :class:`FakeShop` holds the state and the Python API tests use ("add this order", "was it
 fulfilled once?"); :func:`build_shop_app` is the HTTP face, shaped as docs/sandbox-contract.md
-describes. Like the WMS, state sits behind one lock and stored records are replaced, never
-mutated, so dicts handed out are stable snapshots.
+describes: the Admin GraphQL API (``graphql.json``, see :mod:`imtui.sandbox.shop_graphql`) and
+the legacy REST endpoints beside it, over the same state. Like the WMS, state sits behind one
+lock and stored records are replaced, never mutated, so dicts handed out are stable snapshots.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import math
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,11 +30,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from imtui.sandbox import shop_graphql as gql
 from imtui.sandbox.clock import Clock, system_clock
 from imtui.sandbox.network import ConnectionDropper, Dialect, Network
 from imtui.sandbox.wms import DEFAULT_SKUS
 
-API_VERSION = "2024-10"
+API_VERSION = "2026-10"
+"""The Admin API version the sandbox names (any version in a path is accepted)."""
 LOCATION_ID = 7001
 MAX_LIMIT = 250
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
@@ -42,6 +46,10 @@ RATE_LIMITED = (
     "service."
 )
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+SHOP_FROZEN = "Unavailable Shop"
+"""402 Payment Required: the shop's plan is frozen until its bill is paid."""
+SHOP_LOCKED = "This shop is unavailable"
+"""423 Locked: Shopify locked the shop (fraud, repeated abuse); only Shopify support unlocks it."""
 
 SHOP_DIALECT = Dialect(
     messages={
@@ -134,7 +142,9 @@ class OrderFilter:
 
     def admits(self, order: dict[str, Any], updated: datetime) -> bool:
         if self.status not in ("open", "any"):
-            return False  # orders here are never closed or cancelled
+            return False  # orders here are never closed
+        if self.status == "open" and order.get("cancelled_at"):
+            return False
         state = order.get("fulfillment_status")
         wanted = self.fulfillment_status
         if wanted in ("unfulfilled", "unshipped") and state not in (None, "partial"):
@@ -184,7 +194,28 @@ class FakeShop:
         self.rate_limit_bucket = 40
         self.rate_limit_per_second = 2.0
         self.rate_limited_calls = 0
-        """Calls answered 429 because the bucket was full."""
+        """Calls answered 429 (REST) or THROTTLED (GraphQL) because the bucket was full."""
+        self.cost_bucket = gql.CostBucket()
+        """The GraphQL cost bucket (1,000 points restoring 50 a second; set ``maximum`` and
+        ``restore_rate`` to change it). Metered only while ``rate_limit`` is on: otherwise every
+        answer reports it full, as a shop nobody else calls."""
+        self.points_spent = 0.0
+        """The actual cost of every GraphQL query answered, in all (what the bucket kept)."""
+        self.throttled_at: list[float] = []
+        """``time.monotonic()`` of each THROTTLED answer."""
+        self.missing_scopes: set[str] = set()
+        """Access scopes the app was not granted (``"write_inventory"``…): root fields that need
+        one answer ACCESS_DENIED."""
+        self.frozen = False
+        """The shop's plan is frozen (unpaid): every call answers 402."""
+        self.locked = False
+        """The shop is locked: every call answers 423."""
+        self.before_inventory_set: Callable[[str], None] | None = None
+        """Called with the SKU just before ``inventorySetQuantities`` compares and sets: a test
+        changes the level there, as a person in the admin would between our read and write."""
+        self.inventory_sets: Counter[str] = Counter()
+        """``inventorySetQuantities`` changes applied, by SKU (replays are not counted)."""
+        self._idempotent: dict[str, tuple[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._revoked = False
         self._orders: dict[int, dict[str, Any]] = {}
@@ -239,6 +270,58 @@ class FakeShop:
         with self._lock:
             return self._variants.get(sku)
 
+    def cancel_order(self, order_id: int | str, when: datetime | None = None) -> dict[str, Any]:
+        """Cancel the order (``cancelled_at`` set, ``updated_at`` bumped), as the admin does."""
+        with self._lock:
+            key = int(order_id)
+            now = when or self.clock()
+            order = {**self._orders[key], "cancelled_at": shop_timestamp(now)}
+            order["updated_at"] = shop_timestamp(now)
+            self._orders[key] = order
+            self._updated[key] = now
+            return order
+
+    def update_order(
+        self,
+        order_id: int | str,
+        *,
+        shipping_address: Mapping[str, str] | None = None,
+        line_quantity: int | None = None,
+        ship_method: str | None = None,
+        when: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Change the order as a merchant does in the admin (``updated_at`` bumped): address
+        fields merged in, every line's quantity, or the ship method's code and title."""
+        with self._lock:
+            key = int(order_id)
+            now = when or self.clock()
+            order = copy.deepcopy(self._orders[key])
+            if shipping_address is not None:
+                order["shipping_address"] = {
+                    **(order.get("shipping_address") or {}),
+                    **shipping_address,
+                }
+            if line_quantity is not None:
+                for line in order["line_items"]:
+                    line["quantity"] = line_quantity
+            if ship_method is not None:
+                order["shipping_lines"] = [{"code": ship_method, "title": ship_method}]
+            order["updated_at"] = shop_timestamp(now)
+            self._orders[key] = order
+            self._updated[key] = now
+            return order
+
+    def idempotency_keys(self) -> list[str]:
+        """Every ``@idempotent`` key an applied or refused mutation arrived with, oldest first."""
+        with self._lock:
+            return list(self._idempotent)
+
+    def set_available(self, sku: str, available: int) -> None:
+        """Set the level directly, as a person in the admin would."""
+        with self._lock:
+            self._add_variant(sku)
+            self._levels[sku] = available
+
     def revoke_token(self) -> None:
         """The access token is rejected (401) from now on, as when the app is uninstalled."""
         self._revoked = True
@@ -247,6 +330,55 @@ class FakeShop:
         self._revoked = False
 
     # -- what the HTTP layer calls ------------------------------------------------------------
+
+    def note_cost(self, actual: Any) -> None:
+        if isinstance(actual, int | float):
+            with self._lock:
+                self.points_spent += actual
+
+    def note_throttled(self) -> None:
+        with self._lock:
+            self.rate_limited_calls += 1
+            self.throttled_at.append(time.monotonic())
+
+    def graphql_target(self, prepared: gql.Prepared) -> tuple[str, str | None]:
+        """The fault target and reference of a GraphQL request, named as for REST: what a
+        FaultRule for ``shop.orders``, ``shop.fulfill`` (an order id), ``shop.inventory`` (a
+        SKU)… matches."""
+        if not prepared.root_fields:
+            return "shop.graphql", None
+        name = prepared.root_fields[0].name.value
+        args = prepared.arguments[0]
+        if name == "orders":
+            return "shop.orders", None
+        if name == "order":
+            number = gql.gid_number(args.get("id"), "Order")
+            wanted = {f.name.value for f in gql.subfields(prepared, prepared.root_fields[0])}
+            target = "shop.fulfillment_orders" if "fulfillmentOrders" in wanted else "shop.orders"
+            return target, None if number is None else str(number)
+        if name in ("productVariants", "inventoryItems"):
+            skus = [t.value for t in gql.parse_search(args.get("query")) if t.name == "sku"]
+            return "shop.variants", skus[0] if skus else None
+        if name in ("locations", "location"):
+            return "shop.locations", None
+        if name == "fulfillmentCreate":
+            groups = (args.get("fulfillment") or {}).get("lineItemsByFulfillmentOrder") or []
+            first = (
+                gql.gid_number(groups[0].get("fulfillmentOrderId"), "FulfillmentOrder")
+                if groups
+                else None
+            )
+            order_id = None if first is None else self.order_of_fulfillment_order(first)
+            return "shop.fulfill", None if order_id is None else str(order_id)
+        if name == "inventorySetQuantities":
+            quantities = (args.get("input") or {}).get("quantities") or []
+            item = (
+                gql.gid_number(quantities[0].get("inventoryItemId"), "InventoryItem")
+                if quantities
+                else None
+            )
+            return "shop.inventory", None if item is None else self.sku_of_item(item)
+        return "shop.graphql", None
 
     def token_valid(self, token: str | None) -> bool:
         return not self._revoked and token == self.token
@@ -355,6 +487,326 @@ class FakeShop:
                 "available": values["available"],
                 "updated_at": shop_timestamp(self.clock()),
             }
+        }
+
+    # -- the GraphQL face's resolvers ------------------------------------------------------------
+
+    def graphql_root(self) -> dict[str, Callable[..., Any]]:
+        """Root fields of QueryRoot and Mutation → resolvers (graphql-core calls a callable
+        field value with ``(info, **arguments)``)."""
+        return {
+            "orders": self._gql_orders,
+            "order": self._gql_order,
+            "productVariants": self._gql_variants,
+            "inventoryItems": self._gql_inventory_items,
+            "locations": lambda info, **page: gql.connection([(LOCATION_ID, _location())], **page),
+            "location": lambda info, id=None: _location(),
+            "shop": lambda info: {
+                "id": gid_shop(),
+                "name": "Sandbox Shop",
+                "myshopifyDomain": "sandbox.myshopify.com",
+            },
+            "fulfillmentCreate": self._gql_fulfillment_create,
+            "inventorySetQuantities": self._gql_inventory_set,
+        }
+
+    def _gql_orders(self, info: Any, *, query: str | None = None, **page: Any) -> dict[str, Any]:
+        terms = gql.parse_search(query)
+        by_update = page.pop("sortKey", "ID") == "UPDATED_AT"
+        with self._lock:
+            chosen: list[tuple[Any, dict[str, Any]]] = [
+                (
+                    [int(self._updated[order_id].timestamp() * 1_000_000), order_id]
+                    if by_update
+                    else order_id,
+                    order,
+                )
+                for order_id, order in sorted(self._orders.items())
+                if _order_matches(order, self._updated[order_id], terms)
+            ]
+        if by_update:
+            chosen.sort(key=lambda pair: pair[0])
+        if page.pop("reverse", False):
+            chosen.reverse()
+        return gql.connection(chosen, node=self._locked_order_node, **page)
+
+    def _locked_order_node(self, order: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self._order_node(order)
+
+    def _gql_order(self, info: Any, *, id: str) -> dict[str, Any] | None:
+        number = gql.gid_number(id, "Order")
+        with self._lock:
+            order = self._orders.get(number or -1)
+            return None if order is None else self._order_node(order)
+
+    def _order_node(self, order: dict[str, Any]) -> dict[str, Any]:
+        """The GraphQL Order for a stored (REST-shaped) order; caller holds the lock."""
+        order_id = order["id"]
+        address = order.get("shipping_address")
+        lines = order.get("shipping_lines") or []
+        fo_ids = list(self._fulfillment_orders_of.get(order_id, []))
+        fulfillment_orders = [self._fulfillment_orders[i] for i in fo_ids]
+        line_items = [
+            (
+                line["id"],
+                {
+                    "id": gql.gid("LineItem", line["id"]),
+                    "sku": line.get("sku"),
+                    "name": str(line.get("title") or line.get("sku") or ""),
+                    "title": str(line.get("title") or line.get("sku") or ""),
+                    "quantity": line.get("quantity", 1),
+                },
+            )
+            for line in order.get("line_items") or []
+        ]
+        return {
+            "id": gql.gid("Order", order_id),
+            "legacyResourceId": str(order_id),
+            "name": order["name"],
+            "createdAt": _graphql_time_of(order.get("created_at")),
+            "updatedAt": _graphql_time_of(order.get("updated_at")),
+            "cancelledAt": _graphql_time_of(order.get("cancelled_at")),
+            "cancelReason": "CUSTOMER" if order.get("cancelled_at") else None,
+            "closed": bool(order.get("closed_at")),
+            "closedAt": _graphql_time_of(order.get("closed_at")),
+            "email": order.get("email"),
+            "displayFulfillmentStatus": _DISPLAY_STATUS.get(
+                order.get("fulfillment_status"), "UNFULFILLED"
+            ),
+            "shippingAddress": None if not isinstance(address, dict) else _mailing(address),
+            "shippingLine": None
+            if not lines
+            else {
+                "id": gql.gid("ShippingLine", lines[0].get("id", 0)),
+                "code": lines[0].get("code"),
+                "title": str(lines[0].get("title") or ""),
+                "source": "shopify",
+            },
+            "lineItems": lambda info, **page: gql.connection(line_items, **page),
+            "fulfillmentOrders": lambda info, query=None, **page: gql.connection(
+                [(fo["id"], _fulfillment_order_node(fo)) for fo in fulfillment_orders], **page
+            ),
+        }
+
+    def _gql_variants(self, info: Any, *, query: str | None = None, **page: Any) -> dict[str, Any]:
+        return gql.connection(
+            [(v["id"], self._variant_node(v)) for v in self._variants_matching(query)], **page
+        )
+
+    def _gql_inventory_items(
+        self, info: Any, *, query: str | None = None, **page: Any
+    ) -> dict[str, Any]:
+        return gql.connection(
+            [
+                (v["inventory_item_id"], self._variant_node(v)["inventoryItem"])
+                for v in self._variants_matching(query)
+            ],
+            **page,
+        )
+
+    def _variants_matching(self, query: str | None) -> list[dict[str, Any]]:
+        skus = [t.value for t in gql.parse_search(query) if t.name == "sku" and not t.negated]
+        with self._lock:
+            variants = sorted(self._variants.values(), key=lambda v: v["id"])
+        return [v for v in variants if not skus or v["sku"] in skus]
+
+    def _variant_node(self, variant: dict[str, Any]) -> dict[str, Any]:
+        sku = variant["sku"]
+        item = {
+            "id": gql.gid("InventoryItem", variant["inventory_item_id"]),
+            "sku": sku,
+            "tracked": True,
+            "inventoryLevel": lambda info, locationId: self._level_node(sku, locationId),
+        }
+        return {
+            "id": gql.gid("ProductVariant", variant["id"]),
+            "sku": sku,
+            "title": variant.get("title", "Default Title"),
+            "inventoryItem": item,
+        }
+
+    def _level_node(self, sku: str, location_id: str) -> dict[str, Any] | None:
+        if gql.gid_number(location_id, "Location") != LOCATION_ID:
+            return None
+        with self._lock:
+            available = self._levels.get(sku, 0)
+        return {
+            "id": f"gid://shopify/InventoryLevel/{LOCATION_ID}?inventory_item_id={sku}",
+            "location": _location(),
+            "quantities": lambda info, names: [
+                {
+                    "id": f"gid://shopify/InventoryQuantity/{sku}/{name}",
+                    "name": name,
+                    "quantity": available if name in ("available", "on_hand") else 0,
+                }
+                for name in names
+            ],
+        }
+
+    def _gql_fulfillment_create(
+        self, info: Any, *, fulfillment: dict[str, Any], message: str | None = None
+    ) -> dict[str, Any]:
+        groups = fulfillment.get("lineItemsByFulfillmentOrder") or []
+        ids = [gql.gid_number(g.get("fulfillmentOrderId"), "FulfillmentOrder") for g in groups]
+        for index, fo_id in enumerate(ids):
+            if fo_id is None or self.order_of_fulfillment_order(fo_id) is None:
+                field = [
+                    "fulfillment",
+                    "lineItemsByFulfillmentOrder",
+                    str(index),
+                    "fulfillmentOrderId",
+                ]
+                return _user_errors(field, "Fulfillment order does not exist.")
+        tracking = fulfillment.get("trackingInfo") or {}
+        rest_body = {
+            "fulfillment": {
+                "line_items_by_fulfillment_order": [{"fulfillment_order_id": i} for i in ids],
+                "tracking_info": {
+                    "number": tracking.get("number"),
+                    "company": tracking.get("company"),
+                    "url": tracking.get("url"),
+                },
+                "notify_customer": bool(fulfillment.get("notifyCustomer")),
+            }
+        }
+        try:
+            done = self.fulfill(rest_body)
+        except ShopRejection as rejection:
+            words = rejection.errors
+            text = "; ".join(words) if isinstance(words, list) else str(words)
+            return _user_errors(
+                ["fulfillment"],
+                text.replace(
+                    "Fulfillment order ", "Fulfillment order gid://shopify/FulfillmentOrder/"
+                ),
+            )
+        return {
+            "fulfillment": {
+                "id": gql.gid("Fulfillment", done["id"]),
+                "name": done["name"],
+                "status": "SUCCESS",
+                "createdAt": _graphql_time_of(done["created_at"]),
+                "trackingInfo": lambda info, first=None: [
+                    {
+                        "company": done["tracking_company"],
+                        "number": number,
+                        "url": done["tracking_url"],
+                    }
+                    for number in done["tracking_numbers"]
+                ],
+            },
+            "userErrors": [],
+        }
+
+    def _gql_inventory_set(self, info: Any, *, input: dict[str, Any]) -> dict[str, Any]:
+        key = gql.idempotency_key(info.field_nodes[0], info.variable_values)
+        if key is None:
+            raise gql.GraphQLError(
+                "The @idempotent directive with a key is required for inventorySetQuantities "
+                "from API version 2026-04."
+            )
+        fingerprint = json.dumps(input, sort_keys=True, default=str)
+        with self._lock:
+            seen = self._idempotent.get(key)
+        if seen is not None:
+            if seen[0] != fingerprint:
+                return _inventory_errors(
+                    ["input"],
+                    "The same idempotency key cannot be used with different operation parameters.",
+                    "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                )
+            return seen[1]  # a repeat: the first answer, nothing applied again
+        answer = self._set_quantities(input)
+        with self._lock:
+            self._idempotent.setdefault(key, (fingerprint, answer))
+        return answer
+
+    def _set_quantities(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request.get("name")
+        if name not in ("available", "on_hand"):
+            return _inventory_errors(
+                ["input", "name"],
+                "The quantity name must be either 'available' or 'on_hand'.",
+                "INVALID_NAME",
+            )
+        if not str(request.get("reason") or "").strip():
+            return _inventory_errors(
+                ["input", "reason"], "The specified reason is invalid.", "INVALID_REASON"
+            )
+        quantities = request.get("quantities") or []
+        ignore_compare = bool(request.get("ignoreCompareQuantity"))
+        planned: list[tuple[str, int, int]] = []
+        for index, entry in enumerate(quantities):
+            at = ["input", "quantities", str(index)]
+            item = gql.gid_number(entry.get("inventoryItemId"), "InventoryItem")
+            sku = self.sku_of_item(item) if item is not None else None
+            if sku is None:
+                return _inventory_errors(
+                    [*at, "inventoryItemId"],
+                    "The specified inventory item could not be found.",
+                    "INVALID_INVENTORY_ITEM",
+                )
+            if gql.gid_number(entry.get("locationId"), "Location") != LOCATION_ID:
+                return _inventory_errors(
+                    [*at, "locationId"],
+                    "The specified location could not be found.",
+                    "INVALID_LOCATION",
+                )
+            quantity = entry["quantity"]
+            if quantity > 1_000_000_000:
+                return _inventory_errors(
+                    [*at, "quantity"],
+                    "The total quantity can't be higher than 1,000,000,000.",
+                    "INVALID_QUANTITY_TOO_HIGH",
+                )
+            if quantity < -1_000_000_000:
+                return _inventory_errors(
+                    [*at, "quantity"],
+                    "The total quantity can't be lower than -1,000,000,000.",
+                    "INVALID_QUANTITY_TOO_LOW",
+                )
+            if "changeFromQuantity" not in entry and not ignore_compare:
+                return _inventory_errors(
+                    [*at, "changeFromQuantity"],
+                    "The changeFromQuantity argument must be given to each quantity.",
+                    "COMPARE_QUANTITY_REQUIRED",
+                )
+            if self.before_inventory_set is not None:
+                self.before_inventory_set(sku)
+            with self._lock:
+                current = self._levels.get(sku, 0)
+            expected = entry.get("changeFromQuantity")
+            if expected is not None and expected != current:
+                return _inventory_errors(
+                    [*at, "changeFromQuantity"],
+                    "The changeFromQuantity value does not match persisted value.",
+                    "CHANGE_FROM_QUANTITY_STALE",
+                )
+            planned.append((sku, quantity, current))
+        changes = []
+        with self._lock:
+            for sku, quantity, current in planned:
+                self._levels[sku] = quantity
+                self.inventory_sets[sku] += 1
+                changes.append(
+                    {
+                        "name": name,
+                        "delta": quantity - current,
+                        "quantityAfterChange": quantity,
+                        "item": None,
+                        "location": _location(),
+                    }
+                )
+            group = self._next("fulfillment")
+        return {
+            "inventoryAdjustmentGroup": {
+                "id": gql.gid("InventoryAdjustmentGroup", 7700000 + group),
+                "reason": request.get("reason"),
+                "createdAt": gql.graphql_time(self.clock()),
+                "changes": changes,
+            },
+            "userErrors": [],
         }
 
     # -- internals (caller holds the lock) ----------------------------------------------------
@@ -472,6 +924,120 @@ class FakeShop:
         return fulfillment
 
 
+_DISPLAY_STATUS = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED"}
+_FO_STATUS = {"open": "OPEN", "in_progress": "IN_PROGRESS", "closed": "CLOSED"}
+_COUNTRIES = frozenset(
+    {"AU", "CA", "DE", "FR", "GB", "MX", "NL", "US"}
+)  # the CountryCode values shopify.graphql declares
+
+
+def gid_shop() -> str:
+    return gql.gid("Shop", 1)
+
+
+def _location() -> dict[str, Any]:
+    return {"id": gql.gid("Location", LOCATION_ID), "name": "Warehouse", "isActive": True}
+
+
+def _graphql_time_of(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return gql.graphql_time(_parse_moment(value))
+
+
+def _mailing(address: Mapping[str, Any]) -> dict[str, Any]:
+    country = str(address.get("country_code") or "").upper()
+    return {
+        "id": gql.gid("MailingAddress", abs(hash(json.dumps(address, sort_keys=True))) % 10**9),
+        "name": address.get("name"),
+        "firstName": None,
+        "lastName": None,
+        "company": address.get("company"),
+        "address1": address.get("address1"),
+        "address2": address.get("address2"),
+        "city": address.get("city"),
+        "province": None,
+        "provinceCode": address.get("province_code"),
+        "zip": address.get("zip"),
+        "country": None,
+        "countryCodeV2": country if country in _COUNTRIES else None,
+        "phone": address.get("phone"),
+    }
+
+
+def _fulfillment_order_node(fulfillment_order: dict[str, Any]) -> dict[str, Any]:
+    lines = [
+        (
+            line["id"],
+            {
+                "id": gql.gid("FulfillmentOrderLineItem", line["id"]),
+                "sku": None,
+                "totalQuantity": line["quantity"],
+                "remainingQuantity": 0
+                if fulfillment_order["status"] == "closed"
+                else line["fulfillable_quantity"],
+            },
+        )
+        for line in fulfillment_order["line_items"]
+    ]
+    return {
+        "id": gql.gid("FulfillmentOrder", fulfillment_order["id"]),
+        "status": _FO_STATUS.get(fulfillment_order["status"], "OPEN"),
+        "orderId": gql.gid("Order", fulfillment_order["order_id"]),
+        "lineItems": lambda info, **page: gql.connection(lines, **page),
+    }
+
+
+def _user_errors(field: list[str], message: str) -> dict[str, Any]:
+    return {"fulfillment": None, "userErrors": [{"field": field, "message": message}]}
+
+
+def _inventory_errors(field: list[str], message: str, code: str) -> dict[str, Any]:
+    return {
+        "inventoryAdjustmentGroup": None,
+        "userErrors": [{"field": field, "message": message, "code": code}],
+    }
+
+
+def _order_matches(order: dict[str, Any], updated: datetime, terms: list[gql.SearchTerm]) -> bool:
+    """Shopify's order search: ``updated_at``/``created_at`` comparisons, ``status`` (open,
+    closed, cancelled, not_closed, any), ``fulfillment_status`` (unfulfilled/unshipped,
+    partial, shipped/fulfilled, any), ``id``; other fields are ignored, as Shopify does."""
+    for term in terms:
+        result: bool | None = None
+        if term.name in ("updated_at", "created_at"):
+            moment = gql.search_moment(term.value)
+            if moment is None:
+                continue  # Shopify ignores a date it cannot read (and warns)
+            mine = updated if term.name == "updated_at" else _parse_moment(order["created_at"])
+            result = gql.compares(mine, term.op, moment)
+        elif term.name == "status":
+            cancelled = bool(order.get("cancelled_at"))
+            closed = bool(order.get("closed_at"))
+            result = {
+                "open": not cancelled and not closed,
+                "cancelled": cancelled,
+                "closed": closed,
+                "not_closed": not closed,
+                "any": True,
+            }.get(term.value.lower(), True)
+        elif term.name == "fulfillment_status":
+            state = order.get("fulfillment_status")
+            result = {
+                "unfulfilled": state in (None, "partial"),
+                "unshipped": state is None,
+                "partial": state == "partial",
+                "shipped": state == "fulfilled",
+                "fulfilled": state == "fulfilled",
+                "any": True,
+            }.get(term.value.lower(), True)
+        elif term.name == "id" and term.value.isdigit():
+            result = gql.compares(order["id"], term.op, int(term.value))
+        if result is not None and result == term.negated:
+            return False
+    return True
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -536,8 +1102,9 @@ def build_shop_app(shop: FakeShop, network: Network) -> ConnectionDropper:
 
     def guarded(request: Request, answer: Callable[[], Response]) -> Callable[[], Response]:
         def handle() -> Response:
-            if not shop.token_valid(request.headers.get("x-shopify-access-token")):
-                return _errors(401, INVALID_TOKEN)
+            refused = _refusal(request)
+            if refused is not None:
+                return refused
             if not shop.take_call():
                 refused = _errors(429, RATE_LIMITED, {"Retry-After": "2.0"})
                 refused.headers[CALL_LIMIT_HEADER] = shop.call_limit()
@@ -550,6 +1117,64 @@ def build_shop_app(shop: FakeShop, network: Network) -> ConnectionDropper:
             return response
 
         return handle
+
+    def _refusal(request: Request) -> Response | None:
+        """What the shop answers before looking at the request: a bad token, a frozen or a
+        locked shop."""
+        if not shop.token_valid(request.headers.get("x-shopify-access-token")):
+            return _errors(401, INVALID_TOKEN)
+        if shop.frozen:
+            return _errors(402, SHOP_FROZEN)
+        if shop.locked:
+            return _errors(423, SHOP_LOCKED)
+        return None
+
+    async def graphql(request: Request) -> Response:
+        body = await _json_body(request)
+        prepared: gql.Prepared | None = None
+        refused: list[dict[str, Any]] = []
+        try:
+            prepared = gql.prepare(body)
+        except gql.Refused as refusal:
+            refused = refusal.errors
+        target, reference = (
+            ("shop.graphql", None) if prepared is None else shop.graphql_target(prepared)
+        )
+
+        def answer() -> Response:
+            denied = _refusal(request)
+            if denied is not None:
+                return denied
+            if prepared is None:
+                return JSONResponse({"errors": refused})
+            answered = gql.run(
+                prepared,
+                shop.graphql_root(),
+                bucket=shop.cost_bucket,
+                metered=shop.rate_limit,
+                missing_scopes=shop.missing_scopes,
+                on_throttled=shop.note_throttled,
+            )
+            shop.note_cost(answered.get("extensions", {}).get("cost", {}).get("actualQueryCost"))
+            return JSONResponse(answered)
+
+        def special(fault: str, retry_after: float) -> Response | None:
+            if fault == "internal_error":
+                return JSONResponse(gql.internal_error_body())
+            if fault != "throttled":
+                return None
+            requested = 0 if prepared is None else gql.requested_cost(prepared)
+            bucket = shop.cost_bucket
+            status = {
+                "maximumAvailable": float(bucket.maximum),
+                "currentlyAvailable": max(0, int(requested - retry_after * bucket.restore_rate)),
+                "restoreRate": float(bucket.restore_rate),
+            }
+            shop.note_throttled()
+            return JSONResponse(gql.throttled_body(requested, status))
+
+        dialect = replace(SHOP_DIALECT, special=special)
+        return await network.exchange(target, reference, dialect, answer)
 
     async def exchange(
         request: Request, target: str, reference: Any, answer: Callable[[], Response]
@@ -625,6 +1250,7 @@ def build_shop_app(shop: FakeShop, network: Network) -> ConnectionDropper:
     app = Starlette(
         exception_handlers={HTTPException: http_error},
         routes=[
+            Route(f"{prefix}/graphql.json", graphql, methods=["POST"]),
             Route(f"{prefix}/orders.json", orders, methods=["GET"]),
             Route(
                 f"{prefix}/orders/{{order_id:int}}/fulfillment_orders.json",

@@ -93,6 +93,18 @@ class WmsRejection(Exception):
         }
 
 
+class PreconditionFailed(Exception):
+    """A 412: the order changed since the ETag the client sent in If-Match."""
+
+
+class OrderNotFound(Exception):
+    """A 404: no order with that id."""
+
+
+CANCELED_STATUS = 2
+"""``readOnly.status`` of a canceled order (0 open, 1 closed, 2 canceled); it is closed too."""
+
+
 class TokenRefused(Exception):
     def __init__(self, status: int, error: str, description: str) -> None:
         super().__init__(description)
@@ -237,6 +249,11 @@ class FakeWms:
         self._revoked = False
         self._forbidden = False
         self._stock: dict[str, tuple[int, int]] = {}
+        self._versions: Counter[int] = Counter()
+        """Each order's version, by order id: its ETag, which moves with every change."""
+        self._picked: set[str] = set()
+        self._cancels: Counter[str] = Counter()
+        self._edit_before_cancel: set[str] = set()
         for sku in DEFAULT_SKUS:
             on_hand = rng.randint(0, 250)
             self._stock[sku] = (on_hand - rng.randint(0, min(on_hand, 20)), on_hand)
@@ -286,7 +303,89 @@ class FakeWms:
             if carrier is not None:
                 routing["carrier"] = carrier
             self._orders[reference] = order
+            self._touch(reference)
             return order
+
+    def pick(self, reference: str) -> None:
+        """The warehouse has picked the order: it can no longer be canceled."""
+        with self._lock:
+            self._picked.add(reference)
+            self._touch(reference)
+
+    def edit_before_next_cancel(self, reference: str) -> None:
+        """Someone changes the order between the client's read and its cancel: the next cancel
+        of it finds its If-Match stale (412)."""
+        with self._lock:
+            self._edit_before_cancel.add(reference)
+
+    def cancels(self, reference: str) -> int:
+        """Orders canceled for the reference (0 or 1: a second cancel is refused)."""
+        with self._lock:
+            return self._cancels[reference]
+
+    def order_by_id(self, order_id: int) -> tuple[dict[str, Any], str]:
+        """The order and its ETag; raises OrderNotFound."""
+        with self._lock:
+            order = self._by_id(order_id)
+            return order, self._etag(order_id)
+
+    def cancel_order(self, order_id: int, if_match: str | None, body: Any) -> dict[str, Any]:
+        """``POST /orders/{id}/canceler``: close the order as canceled, if it is still open and
+        unpicked and ``if_match`` is its current ETag."""
+        reason = body.get("reason") if isinstance(body, dict) else None
+        if _blank(reason):
+            raise WmsRejection("Required", "Reason is required", [("Field", "Reason")])
+        with self._lock:
+            order = self._by_id(order_id)
+            if not if_match:
+                raise WmsRejection(
+                    "IfMatchRequired", "The If-Match header is required to cancel an order."
+                )
+            reference = str(order.get("referenceNum"))
+            if reference in self._edit_before_cancel:
+                self._edit_before_cancel.discard(reference)
+                self._versions[order_id] += 1
+            if if_match != self._etag(order_id):
+                raise PreconditionFailed(order_id)
+            read_only = order["readOnly"]
+            if read_only.get("status") == CANCELED_STATUS:
+                raise WmsRejection(
+                    "OrderAlreadyCanceled",
+                    f"Order {order_id} is already canceled.",
+                    [("OrderId", str(order_id))],
+                )
+            if read_only.get("isClosed") or reference in self._picked:
+                state = "closed" if read_only.get("isClosed") else "picked"
+                raise WmsRejection(
+                    "OrderCannotBeCanceled",
+                    f"Order {order_id} is {state} and cannot be canceled.",
+                    [("OrderId", str(order_id))],
+                )
+            order = copy.deepcopy(order)
+            order["readOnly"].update(
+                isClosed=True,
+                status=CANCELED_STATUS,
+                lastModifiedDate=wms_timestamp(self.clock()),
+                cancelReason=str(reason),
+            )
+            self._orders[reference] = order
+            self._versions[order_id] += 1
+            self._cancels[reference] += 1
+            return order
+
+    def _by_id(self, order_id: int) -> dict[str, Any]:
+        for order in self._orders.values():
+            if order["readOnly"]["orderId"] == order_id:
+                return order
+        raise OrderNotFound(order_id)
+
+    def _etag(self, order_id: int) -> str:
+        return f'W/"{order_id}-{self._versions[order_id]}"'
+
+    def _touch(self, reference: str) -> None:
+        order = self._orders.get(reference)
+        if order is not None:
+            self._versions[order["readOnly"]["orderId"]] += 1
 
     def set_stock(self, sku: str, available: int, on_hand: int | None = None) -> None:
         with self._lock:
@@ -590,6 +689,38 @@ def build_wms_app(wms: FakeWms, network: Network) -> ConnectionDropper:
         handle = guarded(request, answer)
         return await network.exchange("wms.find_orders", rql_reference(rql), WMS_DIALECT, handle)
 
+    async def get_order(request: Request) -> Response:
+        order_id = int(request.path_params["order_id"])
+
+        def answer() -> Response:
+            try:
+                order, etag = wms.order_by_id(order_id)
+            except OrderNotFound:
+                return PlainTextResponse(f"Order {order_id} not found", 404)
+            return JSONResponse(order, headers={"ETag": etag})
+
+        handle = guarded(request, answer)
+        return await network.exchange("wms.get_order", str(order_id), WMS_DIALECT, handle)
+
+    async def cancel_order(request: Request) -> Response:
+        order_id = int(request.path_params["order_id"])
+        body = await _json_body(request)
+
+        def answer() -> Response:
+            try:
+                order = wms.cancel_order(order_id, request.headers.get("if-match"), body)
+            except OrderNotFound:
+                return PlainTextResponse(f"Order {order_id} not found", 404)
+            except PreconditionFailed:
+                return PlainTextResponse("The order was changed by someone else.", 412)
+            except WmsRejection as rejection:
+                return JSONResponse(rejection.payload(), 400)
+            etag = wms.order_by_id(order_id)[1]
+            return JSONResponse(order, headers={"ETag": etag})
+
+        handle = guarded(request, answer)
+        return await network.exchange("wms.cancel_order", str(order_id), WMS_DIALECT, handle)
+
     async def stock(request: Request) -> Response:
         def answer() -> Response:
             size = _int_param(request, "pgsiz", 500, 1000)
@@ -603,6 +734,8 @@ def build_wms_app(wms: FakeWms, network: Network) -> ConnectionDropper:
             Route("/AuthServer/api/Token", token, methods=["POST"]),
             Route("/orders", create_order, methods=["POST"]),
             Route("/orders", find_orders, methods=["GET"]),
+            Route("/orders/{order_id:int}", get_order, methods=["GET"]),
+            Route("/orders/{order_id:int}/canceler", cancel_order, methods=["POST"]),
             Route("/inventory/stocksummaries", stock, methods=["GET"]),
         ]
     )

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from imtui.store.types import UTCDateTime
+from imtui.store.types import SealedJSON, UTCDateTime
 
 
 def _time(*, index: bool = False, nullable: bool = True) -> Any:
@@ -40,7 +40,7 @@ class Connection(SQLModel, table=True):
     """"source" or "wms"."""
     platform: str = Field(max_length=40)
     base_url: str = Field(max_length=2000)
-    credentials: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    credentials: dict[str, Any] = Field(default_factory=dict, sa_column=Column(SealedJSON))
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     poll_interval_s: int = Field(default=300)
     paused: bool = Field(default=False)
@@ -92,6 +92,15 @@ class Order(SQLModel, table=True):
     carrier: str | None = Field(default=None, max_length=100)
     shipped_at: datetime | None = _time()
     fulfilled_at: datetime | None = _time()
+    cancelled_at: datetime | None = _time()
+    """When the shop cancelled it (B11)."""
+    source_version: str | None = Field(default=None, sa_type=Text)
+    """The shop's version last seen (domain/shop_updates.py, as JSON): what the shop changed
+    since is told apart from what a person changed here, and a poll that sees the same version
+    again changes nothing."""
+    edited_fields: str = Field(default="", max_length=500)
+    """The shop-owned fields a person changed here (comma-separated): a shop's change to one
+    of them is not followed silently (B11)."""
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False, index=True)
 
@@ -139,6 +148,7 @@ class InventoryLevel(SQLModel, table=True):
 
 
 OPEN_ONLY = text("state = 'open'")
+ALERT_EMAILS_ONLY = text("kind = 'alert'")
 
 
 class Alert(SQLModel, table=True):
@@ -225,6 +235,9 @@ class RetryItem(SQLModel, table=True):
     again means the last send's outcome is unknown: look the record up before resending."""
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_expires_at: datetime | None = _time()
+    idempotency_key: str | None = Field(default=None, max_length=100)
+    """The name of this push, sent with every retry of it so the shop applies it once (a
+    stock push: Shopify's ``@idempotent``); a new push of the record gets a new one."""
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
 
@@ -297,6 +310,16 @@ class OutboxEmail(SQLModel, table=True):
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_state_id", "state", "id"),
         Index("ix_outbox_account_id", "account_id", "id"),
+        # One immediate email per alert and contact (B8), held by the database as well as by
+        # AlertNotice: no second alert email for the same alert can be queued to a contact.
+        Index(
+            "ux_outbox_alert_contact",
+            "alert_id",
+            "contact_id",
+            unique=True,
+            sqlite_where=ALERT_EMAILS_ONLY,
+            postgresql_where=ALERT_EMAILS_ONLY,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

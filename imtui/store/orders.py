@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from imtui.domain.orders import OrderStatus, order_reference
 from imtui.domain.records import Address, OrderLine, SourceOrder
+from imtui.domain.shop_updates import ShopVersion, to_text
 from imtui.store.models import Connection, Order
 from imtui.store.models import OrderLine as OrderLineRow
 
@@ -33,11 +35,23 @@ def set_address(order: Order, address: Address) -> None:
         setattr(order, f"ship_{name}", getattr(address, name))
 
 
+def edited_fields(order: Order) -> set[str]:
+    """The shop-owned fields a person has changed here (B11: not followed silently)."""
+    return {name for name in order.edited_fields.split(",") if name}
+
+
 def lines_of(session: Session, order_id: int) -> tuple[OrderLine, ...]:
     rows = session.exec(
         select(OrderLineRow).where(OrderLineRow.order_id == order_id).order_by(col(OrderLineRow.id))
     )
     return tuple(OrderLine(sku=row.sku, quantity=row.quantity) for row in rows)
+
+
+def replace_lines(session: Session, order_id: int, lines: tuple[OrderLine, ...]) -> None:
+    """The order's lines become these (the shop changed them, B11)."""
+    session.execute(delete(OrderLineRow).where(col(OrderLineRow.order_id) == order_id))
+    for line in lines:
+        session.add(OrderLineRow(order_id=order_id, sku=line.sku, quantity=line.quantity))
 
 
 def lines_by_order(session: Session, order_ids: list[int]) -> dict[int, tuple[OrderLine, ...]]:
@@ -114,6 +128,16 @@ def refusal_to_store(session: Session, connection: Connection, source: SourceOrd
     return None
 
 
+def known_order(session: Session, connection: Connection, source: SourceOrder) -> Order | None:
+    """The order imtui already has for this shop order, if any."""
+    return session.exec(
+        select(Order).where(
+            Order.source_connection_id == connection.id,
+            Order.source_order_id == source.remote_id,
+        )
+    ).first()
+
+
 def insert_source_order(
     session: Session, connection: Connection, source: SourceOrder, now: datetime
 ) -> Order | None:
@@ -136,6 +160,7 @@ def insert_source_order(
         ship_method_code=source.ship_method_code,
         ship_method_title=source.ship_method_title,
         status=OrderStatus.QUEUED,
+        source_version=to_text(ShopVersion.of(source)),
         created_at=now,
         updated_at=now,
     )

@@ -56,6 +56,8 @@ ORDER_STATUS_HELP = (
     ("shipped", "the WMS shipped it; tracking goes to the shop next"),
     ("fulfilled", "the shop has the tracking: done"),
     ("skipped", f"given up on after {ORDER_SKIP_WINDOW.days} days of tries: r resends it"),
+    ("cancelling", "cancelled in the shop after it reached the WMS: being cancelled there"),
+    ("cancelled", "cancelled in the shop: never sent, or cancelled in the WMS"),
 )
 
 

@@ -65,11 +65,13 @@ KIND_LABELS: dict[str, str] = {
     AlertKind.INCOMPLETE_ADDRESS: "addr missing",
     AlertKind.SKIPPED: "skipped",
     AlertKind.ORDER_NOT_TAKEN: "not taken in",
+    AlertKind.SHOP_CHANGE: "shop changed",
 }
 OPERATION_LABELS = {
     "deliver_order": "deliver",
     "push_tracking": "tracking",
     "push_inventory": "stock",
+    "cancel_order": "cancel",
 }
 SLOW_READ_S = 0.3
 """A window that takes longer than this to read is announced in the pane's title."""
@@ -453,6 +455,8 @@ class OrdersPane(RecordPane[OrderRow, OrderQuery]):
             OrderStatus.SKIPPED: "bad",
             OrderStatus.QUEUED: "warn",
             OrderStatus.FULFILLED: "muted",
+            OrderStatus.CANCELLING: "warn",
+            OrderStatus.CANCELLED: "muted",
         }.get(record.status, "")
         place = ", ".join(p for p in (record.ship_city, record.ship_country) if p)
         return TableRow(
