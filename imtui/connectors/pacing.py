@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
+
+from imtui.connectors.errors import parse_retry_after
+from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
 DEFAULT_CAPACITY = 40
 DEFAULT_RATE = 2.0
@@ -220,3 +225,51 @@ def _parse_call_limit(value: str | None) -> tuple[int | None, int | None]:
     if parsed[1] <= HEADROOM or parsed[0] < 0 or parsed[1] > 100_000:
         return None, None
     return parsed
+
+
+RATE_LIMIT_TRIES = 3
+"""Tries of one call that met 429s (each after the pause it asked for) before it fails."""
+
+
+async def sit_out_rate_limits(
+    pacer: CallPacer,
+    send: Callable[[], Awaitable[httpx.Response]],
+    words_of: Callable[[httpx.Response], str],
+) -> httpx.Response:
+    """``send()`` in its turn; a 429 pauses every call of the connection for its Retry-After
+    (a second if it said none) and the call is made again — a 429 was not processed, so that is
+    safe for a send too — up to :data:`RATE_LIMIT_TRIES` times, or until the pause asked for is
+    longer than calls sit out. What is left is the last answer, for the caller to turn into a
+    rate-limit failure (one connection alert, not one per record). ``words_of`` gives the
+    remote's words for a 429."""
+    tries = 0
+    while True:
+        try:
+            await pacer.take()
+        except Paused as paused:
+            raise ConnectorError(
+                Failure(
+                    FailureClass.TRANSIENT,
+                    AlertKind.RATE_LIMITED,
+                    paused.words or f"the remote asked for a pause: {paused.remaining:.0f} s",
+                    status=429,
+                    retry_after=paused.remaining,
+                )
+            ) from None
+        try:
+            response = await send()
+        finally:
+            pacer.observe(None)
+        tries += 1
+        if response.status_code != 429:
+            return response
+        wait = parse_retry_after(response.headers.get("retry-after"))
+        pacer.pause(wait, words_of(response))
+        if tries == RATE_LIMIT_TRIES or (wait or 0.0) > pacer.longest_pause:
+            return response
+
+
+def unmetered(clock: Callable[[], float]) -> CallPacer:
+    """A pacer for a remote that publishes no bucket (the 3PL WMS): no pacing, only the pauses
+    its 429 answers ask for."""
+    return CallPacer(clock, capacity=1e12, rate=1e12, headroom=0.0)

@@ -12,7 +12,7 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from imtui.connectors.base import StockLevel, WmsOrder, WmsOrderRequest
 from imtui.connectors.errors import CallKind, UnexpectedShape, shape_problem
 from imtui.connectors.http_connection import HttpConnection
 from imtui.connectors.json_fields import lookup, lookup_key, text
+from imtui.connectors.pacing import sit_out_rate_limits, unmetered
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
 TOKEN_PATH = "/AuthServer/api/Token"
@@ -85,6 +86,7 @@ class ThreePLWarehouse:
             max_body=max_body,
             secrets=(client_secret,),
         )
+        self._pacer = unmetered(clock)
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
         self._token_fetches_done = 0
@@ -179,21 +181,26 @@ class ThreePLWarehouse:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """One API call with the shared bearer token; a 401 refreshes once and retries once."""
-        token = await self._bearer()
-        response = await self._http.request(
-            method, url, call=call, headers={**(headers or {}), **_bearer_header(token)}, **kwargs
-        )
-        if response.status_code == 401:
-            # A 401 means the request was refused, not processed: resending a POST is safe.
-            token = await self._bearer(rejected=token)
-            response = await self._http.request(
+        """One API call with the shared bearer token; a 401 refreshes once and retries once. A
+        429 pauses the connection's calls for its Retry-After and the call goes again (see
+        :func:`sit_out_rate_limits`): a WMS that rate-limits costs time, not an alert per
+        record."""
+
+        def send(token: str) -> Callable[[], Awaitable[httpx.Response]]:
+            return lambda: self._http.request(
                 method,
                 url,
                 call=call,
                 headers={**(headers or {}), **_bearer_header(token)},
                 **kwargs,
             )
+
+        token = await self._bearer()
+        response = await sit_out_rate_limits(self._pacer, send(token), self._words)
+        if response.status_code == 401:
+            # A 401 means the request was refused, not processed: resending a POST is safe.
+            token = await self._bearer(rejected=token)
+            response = await sit_out_rate_limits(self._pacer, send(token), self._words)
         if not response.is_success:
             raise self._http.rejected(response, call)
         return response
@@ -220,6 +227,9 @@ class ThreePLWarehouse:
             if len(batch) < page_size or (isinstance(total, int) and len(collected) >= total):
                 return collected
             page += 1
+
+    def _words(self, response: httpx.Response) -> str:
+        return self._http.rejected(response, CallKind.READ).failure.message
 
     def _read(self, response: httpx.Response) -> Any:
         return self._http.json(response, CallKind.READ)
