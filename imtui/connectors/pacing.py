@@ -235,13 +235,15 @@ async def sit_out_rate_limits(
     pacer: CallPacer,
     send: Callable[[], Awaitable[httpx.Response]],
     words_of: Callable[[httpx.Response], str],
+    limit_of: Callable[[httpx.Response], str | None] = lambda response: None,
 ) -> httpx.Response:
     """``send()`` in its turn; a 429 pauses every call of the connection for its Retry-After
     (a second if it said none) and the call is made again — a 429 was not processed, so that is
     safe for a send too — up to :data:`RATE_LIMIT_TRIES` times, or until the pause asked for is
     longer than calls sit out. What is left is the last answer, for the caller to turn into a
     rate-limit failure (one connection alert, not one per record). ``words_of`` gives the
-    remote's words for a 429."""
+    remote's words for a 429; ``limit_of`` the bucket's state an answer carries (REST's
+    call-limit header), if any."""
     tries = 0
     while True:
         try:
@@ -256,10 +258,12 @@ async def sit_out_rate_limits(
                     retry_after=paused.remaining,
                 )
             ) from None
+        limit = None
         try:
             response = await send()
+            limit = limit_of(response)
         finally:
-            pacer.observe(None)
+            pacer.observe(limit)
         tries += 1
         if response.status_code != 429:
             return response

@@ -28,10 +28,10 @@ from imtui.connectors.base import (
     PageHandler,
     SourceOrder,
 )
-from imtui.connectors.errors import CallKind, UnexpectedShape, parse_retry_after, shape_problem
+from imtui.connectors.errors import CallKind, UnexpectedShape, shape_problem
 from imtui.connectors.http_connection import HttpConnection
 from imtui.connectors.json_fields import lookup, text
-from imtui.connectors.pacing import LONGEST_PAUSE_WAITED, CallPacer, Paused
+from imtui.connectors.pacing import CallPacer, sit_out_rate_limits
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
 DEFAULT_API_VERSION = "2024-10"
@@ -45,8 +45,6 @@ inventory push of thousands of SKUs the shop doesn't sell costs one reload, not 
 FULFILLABLE_STATUSES = frozenset({"open", "in_progress"})
 
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
-RATE_LIMIT_TRIES = 3
-"""Answers of 429 met by one call before it fails as rate limited (retried next cycle)."""
 
 
 class ShopifyRestSource:
@@ -200,36 +198,13 @@ class ShopifyRestSource:
     ) -> httpx.Response:
         """One call in its turn of the shop's rate limit. A 429 pauses the whole connection
         for its Retry-After and the call is made again (a 429 was not processed, so that is
-        safe for a send too), up to :data:`RATE_LIMIT_TRIES` times."""
-        tries = 0
-        while True:
-            try:
-                await self._pacer.take()
-            except Paused as paused:
-                raise ConnectorError(
-                    Failure(
-                        FailureClass.TRANSIENT,
-                        AlertKind.RATE_LIMITED,
-                        paused.words or f"the shop asked for a pause: {paused.remaining:.0f} s",
-                        status=429,
-                        retry_after=paused.remaining,
-                    )
-                ) from None
-            limit = None
-            try:
-                response = await self._http.request(
-                    method, self._path(resource), call=call, **kwargs
-                )
-                limit = response.headers.get(CALL_LIMIT_HEADER)
-            finally:
-                self._pacer.observe(limit)
-            tries += 1
-            if response.status_code != 429:
-                return response
-            wait = parse_retry_after(response.headers.get("retry-after"))
-            self._pacer.pause(wait, self._http.rejected(response, call).failure.message)
-            if tries == RATE_LIMIT_TRIES or (wait or 0.0) > LONGEST_PAUSE_WAITED:
-                return response  # rate limited, with its Retry-After: tried again after it
+        safe for a send too), up to :data:`~imtui.connectors.pacing.RATE_LIMIT_TRIES` times."""
+        return await sit_out_rate_limits(
+            self._pacer,
+            lambda: self._http.request(method, self._path(resource), call=call, **kwargs),
+            lambda response: self._http.rejected(response, call).failure.message,
+            lambda response: response.headers.get(CALL_LIMIT_HEADER),
+        )
 
     async def _pages(
         self, resource: str, params: dict[str, Any]
