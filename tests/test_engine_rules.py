@@ -212,7 +212,8 @@ async def test_b3_rejected_credentials_pause_the_connection_until_changed(
 async def test_b4_failed_order_is_retried_once_an_hour_and_resend_sends_now(
     db, sandbox, world, engine, clock
 ):
-    sandbox.faults.add(FaultRule(target="wms.create_order", fault="rate_limit"))
+    # (a 503: a 429 is sat out within the call now, tests/test_wms_rate_limit.py)
+    sandbox.faults.add(FaultRule(target="wms.create_order", fault="http_503"))
     add_shop_order(sandbox, 1008)
     await engine.run_once()
     order = order_by_number(db, "#1008")
