@@ -805,3 +805,22 @@ __all__ = [
     "strip_markup",
     "unreadable_body",
 ]
+
+
+def list_of(body: Any, key: str) -> list[Any]:
+    """The list at ``key`` of a JSON body; an UnexpectedShape when it is missing or not one."""
+    items = lookup(body, key)
+    if not isinstance(items, list):
+        raise UnexpectedShape(f"{key} is missing or not a list")
+    return items
+
+
+def as_duplicate(failure: Failure) -> Failure:
+    """The remote already has what was sent (a fulfilment made before): a success to link."""
+    return Failure(
+        FailureClass.DUPLICATE,
+        failure.kind,
+        failure.message,
+        status=failure.status,
+        field=failure.field,
+    )

@@ -8,6 +8,7 @@ instead of indexing dicts directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -58,3 +59,18 @@ def text(data: Any, path: str) -> str:
 
 
 _MISSING = object()
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time from a JSON field ("…Z" too), in UTC; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):  # OverflowError: a year past 9999 (or before 1) in UTC
+        return None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (our watermarks are stored that way)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

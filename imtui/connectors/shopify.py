@@ -28,7 +28,7 @@ import hashlib
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -43,16 +43,18 @@ from imtui.connectors.base import (
 from imtui.connectors.errors import (
     CallKind,
     UnexpectedShape,
+    as_duplicate,
     failure_from_graphql_errors,
     failure_from_graphql_status,
     failure_from_user_errors,
     graphql_error_codes,
     graphql_error_words,
+    list_of,
     parse_retry_after,
     shape_problem,
 )
 from imtui.connectors.http_connection import HttpConnection
-from imtui.connectors.json_fields import lookup, text
+from imtui.connectors.json_fields import as_utc, lookup, parse_timestamp, text
 from imtui.connectors.pacing import CallPacer, Paused, ThrottleStatus
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
@@ -243,7 +245,7 @@ class ShopifySource:
         of orders, paced by the shop's bucket, keeps what it got if its deadline ends it."""
         search = "fulfillment_status:unfulfilled"
         if updated_since is not None:
-            stamp = _as_utc(updated_since).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = as_utc(updated_since).strftime("%Y-%m-%dT%H:%M:%SZ")
             search = f"{search} updated_at:>='{stamp}'"
         orders: list[SourceOrder] = []
         after: str | None = None
@@ -253,7 +255,7 @@ class ShopifySource:
             response, data = await self._query("ImtuiOrders", ORDERS_QUERY, variables)
             try:
                 connection = _required(data, "orders")
-                nodes = _list_of(connection, "nodes")
+                nodes = list_of(connection, "nodes")
                 parsed = [(_parse_order(node), node) for node in nodes]
                 has_next, after = _page_info(connection)
             except Exception as exc:  # any parse failure is the body's fault (shape_problem)
@@ -493,7 +495,7 @@ class ShopifySource:
             )
             try:
                 connection = _required(data, "order.lineItems")
-                lines.extend(_parse_line(item) for item in _list_of(connection, "nodes"))
+                lines.extend(_parse_line(item) for item in list_of(connection, "nodes"))
                 has_next, after = _page_info(connection)
             except Exception as exc:  # any parse failure is the body's fault (shape_problem)
                 raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
@@ -534,7 +536,7 @@ class ShopifySource:
             # Someone (a person in the admin, or our own earlier send whose answer was lost)
             # may have fulfilled it meanwhile: only the fulfillment orders can tell.
             if _all_closed(await self._fulfillment_order_statuses(order_id)):
-                raise ConnectorError(_as_duplicate(failure))
+                raise ConnectorError(as_duplicate(failure))
             raise self._http.error(failure)
         fulfillment_id = text(result, "fulfillment.id")
         if not fulfillment_id:
@@ -557,7 +559,7 @@ class ShopifySource:
                 )
             )
         try:
-            nodes = _list_of(_required(order, "fulfillmentOrders"), "nodes")
+            nodes = list_of(_required(order, "fulfillmentOrders"), "nodes")
             return {_required_text(node, "id"): text(node, "status").upper() for node in nodes}
         except Exception as exc:  # any parse failure is the body's fault (shape_problem)
             raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
@@ -589,7 +591,7 @@ class ShopifySource:
                 return self._location_id
             response, data = await self._query("ImtuiLocation", LOCATION_QUERY, {})
             try:
-                nodes = _list_of(_required(data, "locations"), "nodes")
+                nodes = list_of(_required(data, "locations"), "nodes")
                 location_id = _required_text(nodes[0], "id") if nodes else None
             except Exception as exc:  # any parse failure is the body's fault (shape_problem)
                 raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
@@ -612,14 +614,14 @@ class ShopifySource:
             "ImtuiStock", STOCK_QUERY, {"query": search, "location": location}
         )
         try:
-            for node in _list_of(_required(data, "inventoryItems"), "nodes"):
+            for node in list_of(_required(data, "inventoryItems"), "nodes"):
                 if text(node, "sku") != sku:
                     continue  # a search can match more than the exact SKU
                 item_id = _required_text(node, "id")
                 level = lookup(node, "inventoryLevel")
                 if level is None:
                     return item_id, None
-                for quantity in _list_of(level, "quantities"):
+                for quantity in list_of(level, "quantities"):
                     if text(quantity, "name") == "available":
                         return item_id, _whole_number(lookup(quantity, "quantity"))
                 raise UnexpectedShape("no available quantity in the inventory level")
@@ -636,7 +638,7 @@ def _parse_order(data: Any) -> SourceOrder:
     order_id = text(data, "legacyResourceId") or _legacy_id(gid)
     line = lookup(data, "shippingLine")
     title = text(line, "title")
-    lines = tuple(_parse_line(item) for item in _list_of(_required(data, "lineItems"), "nodes"))
+    lines = tuple(_parse_line(item) for item in list_of(_required(data, "lineItems"), "nodes"))
     return SourceOrder(
         remote_id=order_id,
         number=text(data, "name") or order_id,
@@ -644,8 +646,8 @@ def _parse_order(data: Any) -> SourceOrder:
         ship_method_code=text(line, "code") or title,
         ship_method_title=title,
         lines=lines,
-        updated_at=_parse_timestamp(lookup(data, "updatedAt")),
-        cancelled_at=_parse_timestamp(lookup(data, "cancelledAt")),
+        updated_at=parse_timestamp(lookup(data, "updatedAt")),
+        cancelled_at=parse_timestamp(lookup(data, "cancelledAt")),
         fulfillment_status=text(data, "displayFulfillmentStatus"),
     )
 
@@ -704,13 +706,6 @@ def _required(data: Any, path: str) -> Any:
     return value
 
 
-def _list_of(body: Any, key: str) -> list[Any]:
-    items = lookup(body, key)
-    if not isinstance(items, list):
-        raise UnexpectedShape(f"{key} is missing or not a list")
-    return items
-
-
 def _required_text(data: Any, key: str) -> str:
     value = lookup(data, key)
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
@@ -737,29 +732,5 @@ def _idempotency_key(intent: str, payload: dict[str, Any]) -> str:
     return f"{intent[:200]}-{digest}"
 
 
-def _parse_timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return _as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except (ValueError, OverflowError):  # OverflowError: a year past 9999 (or before 1) in UTC
-        return None
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (our watermarks are stored that way)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _all_closed(statuses: dict[str, str]) -> bool:
     return bool(statuses) and all(status == "CLOSED" for status in statuses.values())
-
-
-def _as_duplicate(failure: Failure) -> Failure:
-    return Failure(
-        FailureClass.DUPLICATE,
-        failure.kind,
-        failure.message,
-        status=failure.status,
-        field=failure.field,
-    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -28,9 +28,9 @@ from imtui.connectors.base import (
     PageHandler,
     SourceOrder,
 )
-from imtui.connectors.errors import CallKind, UnexpectedShape, shape_problem
+from imtui.connectors.errors import CallKind, UnexpectedShape, as_duplicate, list_of, shape_problem
 from imtui.connectors.http_connection import HttpConnection
-from imtui.connectors.json_fields import lookup, text
+from imtui.connectors.json_fields import as_utc, lookup, parse_timestamp, text
 from imtui.connectors.pacing import CallPacer, sit_out_rate_limits
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 
@@ -94,11 +94,11 @@ class ShopifyRestSource:
             "limit": PAGE_SIZE,
         }
         if updated_since is not None:
-            params["updated_at_min"] = _as_utc(updated_since).isoformat()
+            params["updated_at_min"] = as_utc(updated_since).isoformat()
         orders: list[SourceOrder] = []
         async for response, body in self._pages("orders.json", params):
             try:
-                orders.extend(_parse_order(item) for item in _list_of(body, "orders"))
+                orders.extend(_parse_order(item) for item in list_of(body, "orders"))
             except Exception as exc:  # any parse failure is the body's fault (shape_problem)
                 raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
         if on_page is not None:
@@ -141,7 +141,7 @@ class ShopifyRestSource:
             # Someone (a person in the admin, or our own earlier send whose answer was lost)
             # may have fulfilled it meanwhile: only the fulfillment orders can tell.
             if _all_closed(await self._fulfillment_order_statuses(order_id)):
-                raise ConnectorError(_as_duplicate(error.failure))
+                raise ConnectorError(as_duplicate(error.failure))
             raise error
         if not response.is_success:
             raise self._http.rejected(response, CallKind.SEND)
@@ -241,7 +241,7 @@ class ShopifyRestSource:
         try:
             return {
                 _required_id(item, "id"): text(item, "status").lower()
-                for item in _list_of(body, "fulfillment_orders")
+                for item in list_of(body, "fulfillment_orders")
             }
         except Exception as exc:  # any parse failure is the body's fault (shape_problem)
             raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
@@ -282,7 +282,7 @@ class ShopifyRestSource:
         catalog: dict[str, str] = {}
         async for response, body in self._pages("variants.json", {"limit": PAGE_SIZE}):
             try:
-                for variant in _list_of(body, "variants"):
+                for variant in list_of(body, "variants"):
                     sku = text(variant, "sku")
                     if sku and sku not in catalog:
                         catalog[sku] = _required_id(variant, "inventory_item_id")
@@ -297,7 +297,7 @@ class ShopifyRestSource:
         response = await self._call("GET", "locations.json", call=CallKind.READ)
         body = self._http.json(response, CallKind.READ)
         try:
-            locations = _list_of(body, "locations")
+            locations = list_of(body, "locations")
             location_id = _required_id(locations[0], "id") if locations else None
         except Exception as exc:  # any parse failure is the body's fault (shape_problem)
             raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
@@ -345,7 +345,7 @@ def _parse_order(data: Any) -> SourceOrder:
     title = text(first_line, "title")
     lines = tuple(
         OrderLine(sku=text(item, "sku"), quantity=_quantity(item))
-        for item in _list_of(data, "line_items")
+        for item in list_of(data, "line_items")
     )
     return SourceOrder(
         remote_id=order_id,
@@ -354,7 +354,7 @@ def _parse_order(data: Any) -> SourceOrder:
         ship_method_code=text(first_line, "code") or title,
         ship_method_title=title,
         lines=lines,
-        updated_at=_parse_timestamp(lookup(data, "updated_at")),
+        updated_at=parse_timestamp(lookup(data, "updated_at")),
     )
 
 
@@ -381,13 +381,6 @@ def _quantity(item: Any) -> int:
     return quantity
 
 
-def _list_of(body: Any, key: str) -> list[Any]:
-    items = lookup(body, key)
-    if not isinstance(items, list):
-        raise UnexpectedShape(f"{key} is missing or not a list")
-    return items
-
-
 def _required_id(data: Any, key: str) -> str:
     value = lookup(data, key)
     if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
@@ -400,29 +393,5 @@ def _id_value(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def _parse_timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return _as_utc(datetime.fromisoformat(value))
-    except (ValueError, OverflowError):  # OverflowError: a year past 9999 (or before 1) in UTC
-        return None
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (our watermarks are stored that way)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _all_closed(statuses: dict[str, str]) -> bool:
     return bool(statuses) and all(status == "closed" for status in statuses.values())
-
-
-def _as_duplicate(failure: Failure) -> Failure:
-    return Failure(
-        FailureClass.DUPLICATE,
-        failure.kind,
-        failure.message,
-        status=failure.status,
-        field=failure.field,
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 
@@ -17,6 +17,10 @@ class Address:
     zip: str = ""
     country: str = ""
     phone: str = ""
+
+
+ADDRESS_FIELDS = tuple(f.name for f in fields(Address))
+"""The ship-to fields, in form order."""
 
 
 @dataclass(frozen=True, slots=True, order=True)

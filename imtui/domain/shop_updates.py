@@ -19,19 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from imtui.domain.orders import NOT_IN_WMS, OrderStatus
-from imtui.domain.records import Address, OrderLine, SourceOrder
+from imtui.domain.records import ADDRESS_FIELDS, Address, OrderLine, SourceOrder
 
-ADDRESS_FIELDS = (
-    "name",
-    "company",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "phone",
-)
 FOLLOWED_FIELDS = (*ADDRESS_FIELDS, "ship_method_code", "lines")
 """What a shop's change can move in the local copy (the title follows its code)."""
 
@@ -107,12 +96,8 @@ def differences(here: ShopVersion, shop: ShopVersion) -> list[Difference]:
         Difference(field, here.value(field), shop.value(field))
         for field in FOLLOWED_FIELDS
         if here.value(field) != shop.value(field)
-        and not (field == "lines" and _sorted(here.lines) == _sorted(shop.lines))
+        and not (field == "lines" and sorted(here.lines) == sorted(shop.lines))
     ]
-
-
-def _sorted(lines: tuple[OrderLine, ...]) -> list[tuple[str, int]]:
-    return sorted((line.sku, line.quantity) for line in lines)
 
 
 class Follow(StrEnum):

@@ -24,7 +24,7 @@ from imtui.domain.shop_updates import (
     from_text,
     to_text,
 )
-from imtui.engine.outcomes import stop_sending, subject_of
+from imtui.engine.outcomes import stop_sending
 from imtui.store.alerts import AlertSubject, raise_alert, resolve_alerts_for
 from imtui.store.audit import record_action
 from imtui.store.models import Connection, Order, RetryItem
@@ -226,6 +226,3 @@ def _tell(session: Session, order: Order, message: str, now: datetime) -> None:
             order_id=order.id, order_number=order.number, subject=shop_subject(order)
         ),
     )
-
-
-__all__ = ["SHOP_ACTOR", "follow_shop", "shop_subject", "subject_of"]

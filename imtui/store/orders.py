@@ -8,22 +8,10 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from imtui.domain.orders import OrderStatus, order_reference
-from imtui.domain.records import Address, OrderLine, SourceOrder
+from imtui.domain.records import ADDRESS_FIELDS, Address, OrderLine, SourceOrder
 from imtui.domain.shop_updates import ShopVersion, to_text
 from imtui.store.models import Connection, Order
 from imtui.store.models import OrderLine as OrderLineRow
-
-ADDRESS_FIELDS = (
-    "name",
-    "company",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "phone",
-)
 
 
 def address_of(order: Order) -> Address:
