@@ -16,17 +16,9 @@ from imtui.domain.contacts import (
     next_digest_at,
     schedule_after_change,
 )
+from imtui.domain.digest_email import DigestFacts, digest_email, digest_groups
 from imtui.domain.email_address import InvalidEmailAddress, check_email_address, smtp_address
-from imtui.domain.emails import (
-    AlertFacts,
-    DigestFacts,
-    Recipient,
-    digest_email,
-    digest_groups,
-    first_few,
-    header_text,
-    html_version,
-)
+from imtui.domain.emails import AlertFacts, Recipient, first_few, header_text, html_version
 from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import retry_delay
 from imtui.notify.message import Outgoing, build_message, message_bytes

@@ -15,6 +15,10 @@ class OutboxState(StrEnum):
     was interrupted (the process stopped mid-send): it is sent again with the same Message-ID."""
     SENT = "sent"
     """The server accepted it (its reply is kept)."""
+    FAILED = "failed"
+    """Refused for good: the server answered a 5xx to the recipient (550 user unknown). Not
+    retried; ``last_error`` holds the reply, and the contact has an alert until a person edits
+    or deletes it. Editing the address sends it again to the new one."""
     CANCELLED = "cancelled"
     """Never sent on purpose: its alert closed before a first attempt, or its contact was
     deleted or switched off."""

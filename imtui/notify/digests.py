@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from imtui.domain.contacts import next_digest_at
-from imtui.domain.emails import digest_email
+from imtui.domain.digest_email import digest_email
 from imtui.notify.settings import EmailSettings
 from imtui.store.digests import due_digest_contacts, gather_digest, record_digest, reschedule
 

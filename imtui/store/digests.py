@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.contacts import DIGEST_FREQUENCIES, Frequency
-from imtui.domain.emails import DigestFacts, EmailContent, Recipient
+from imtui.domain.digest_email import DigestFacts
+from imtui.domain.emails import EmailContent, Recipient
 from imtui.domain.outbox import EmailKind, OutboxState
 from imtui.store.alert_emails import alert_facts
 from imtui.store.models import Account, Alert, AlertContact, AlertNotice, OutboxEmail

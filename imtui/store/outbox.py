@@ -206,7 +206,7 @@ def forget_contact(session: Session, contact: AlertContact, now: datetime) -> in
 # -- the listing (CLI and dashboard) ----------------------------------------------------------
 
 
-SHOWN_STATES = ("queued", "failing", "sending", "sent", "cancelled")
+SHOWN_STATES = ("queued", "failing", "sending", "sent", "failed", "cancelled")
 """The states a person sees: "failing" is a queued email whose last attempt did not get
 through (``last_error`` holds the server's reply)."""
 
@@ -259,6 +259,8 @@ class OutboxCounts:
     """Queued or sending, failing included."""
     failing: int
     oldest_waiting_since: datetime | None
+    failed: int = 0
+    """Refused for good (a 5xx to the recipient), not retried: a person has to act."""
 
 
 def list_outbox(
@@ -318,7 +320,17 @@ def outbox_counts(session: Session, *, account_id: int | None = None) -> OutboxC
     if account_id is not None:
         waiting = waiting.where(OutboxEmail.account_id == account_id)
     total, failing, oldest = session.exec(waiting).one()
-    return OutboxCounts(waiting=int(total), failing=int(failing), oldest_waiting_since=oldest)
+    refused = select(func.count(col(OutboxEmail.id))).where(
+        OutboxEmail.state == OutboxState.FAILED
+    )
+    if account_id is not None:
+        refused = refused.where(OutboxEmail.account_id == account_id)
+    return OutboxCounts(
+        waiting=int(total),
+        failing=int(failing),
+        oldest_waiting_since=oldest,
+        failed=int(session.exec(refused).one()),
+    )
 
 
 def state_condition(state: str) -> ColumnElement[bool]:
