@@ -22,6 +22,7 @@ from imtui.domain.emails import (
     footer,
     header_text,
     one_line,
+    prose_line,
     record_label,
     when,
 )
@@ -154,7 +155,7 @@ def _group_lines(group: DigestGroup, account_id: int, public_url: str | None) ->
     lines = [
         title,
         INDENT + first_few(group.labels),
-        f"{INDENT}Latest: {one_line(latest.message)}",
+        f"{INDENT}Latest: {prose_line(latest.message)}",
     ]
     if len(group.alerts) > 1:
         lines.append(f"{INDENT}All: imtui alerts list --account {account_id} --kind {group.kind}")

@@ -63,13 +63,21 @@ def header_text(text: str | None, max_length: int = MAX_SUBJECT) -> str:
 def body_text(text: str | None) -> str:
     """Multi-line untrusted text for a plain-text body: lines kept, everything else that could
     drive a terminal or reorder text made visible."""
-    kept = printable(text, keep_newlines=True).replace("\r\n", "\n")
+    kept = printable((text or "").replace("\r\n", "\n"), keep_newlines=True)
     return _LINE_SEPARATORS.sub(lambda m: _visible_escape(m.group()), kept)
 
 
 def one_line(text: str | None, limit: int = MAX_INLINE) -> str:
-    """Untrusted text as one line of a body (a value after a label)."""
-    line = body_text(text).replace("\n", " ").replace("\t", " ").strip()
+    """An untrusted value (an order number, a SKU, a name) as one line of a body: the same
+    visible escapes as the dashboard and the CLI (:func:`imtui.domain.text.printable`), so an
+    order "#1\\r\\n2" reads ``#1\\r\\n2`` everywhere and a command naming it names that order."""
+    line = printable(text).strip()
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def prose_line(text: str | None, limit: int = MAX_INLINE) -> str:
+    """Untrusted prose (a remote message) as one line: its lines joined by spaces."""
+    line = " ".join(body_text(text).split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
