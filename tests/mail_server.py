@@ -31,7 +31,9 @@ class Received:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        # Unfolded as a mail program shows it: Python folds a subject that fits a line of its
+        # own onto the next line, and its parser keeps the folding space.
+        return str(self.message["Subject"]).strip()
 
     @property
     def text(self) -> str:
@@ -53,6 +55,8 @@ class MailSink:
     refuse_data_with: str | None = None
     """e.g. "451 4.3.0 Try again later": DATA is answered with this instead of 250."""
     refuse_rcpt_with: str | None = None
+    refuse_rcpt_for: dict[str, str] = field(default_factory=dict)
+    """address → reply: RCPT TO that address is answered with it ("550 5.1.1 … User unknown")."""
     rcpt_seen: threading.Event = field(default_factory=threading.Event)
     data_seen: threading.Event = field(default_factory=threading.Event)
     release_rcpt: threading.Event = field(default_factory=threading.Event)
@@ -71,6 +75,8 @@ class MailSink:
             await asyncio.sleep(0.01)
         if self.refuse_rcpt_with:
             return self.refuse_rcpt_with
+        if address in self.refuse_rcpt_for:
+            return self.refuse_rcpt_for[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -14,10 +14,11 @@ from sqlmodel import col, select
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
+from imtui.domain.outbox import GATHER
 from imtui.engine import actions, contact_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine, EngineSettings
-from imtui.notify.mailer import Mailer
+from imtui.notify.mailer import Mailer, SendReport
 from imtui.notify.settings import EmailSettings
 from imtui.service import Service
 from imtui.store import outbox as outbox_store
@@ -86,6 +87,12 @@ def outbox(db: Database) -> list[OutboxEmail]:
         return list(session.exec(select(OutboxEmail).order_by(col(OutboxEmail.id))))
 
 
+async def send_gathered(clock: FakeClock, mailer: Mailer) -> SendReport:
+    """Send what is due once a cause's first email has gathered its burst (GATHER)."""
+    clock.advance(GATHER)
+    return await mailer.send_due()
+
+
 async def run_hours(clock: FakeClock, mailer: Mailer, hours: int) -> None:
     """Let ``hours`` pass an hour at a time, composing and sending what falls due."""
     for _ in range(hours):
@@ -111,7 +118,7 @@ async def test_unmapped_ship_method_holds_orders_and_emails_every_contact_once(
         add_shop_order(sandbox, number, method="NOPE")
 
     await engine.run_once()
-    report = await mailer.send_due()
+    report = await send_gathered(clock, mailer)
 
     alert = alert_of_kind(db, AlertKind.UNMAPPED_SHIP_METHOD)
     assert report.sent == 3
@@ -123,13 +130,13 @@ async def test_unmapped_ship_method_holds_orders_and_emails_every_contact_once(
     for received in smtp.received:
         assert len(received.rcpt_tos) == 1 and received.mail_from == SENDER
         assert received.subject == (
-            '[imtui] Acme: ship method "NOPE" has no mapping, orders are held'
+            '[imtui] Acme: ship method "NOPE" has no mapping, 3 orders held'
         )
         text = received.text
         assert "Ship method:  NOPE" in text
         assert "Orders held:  3 — #1001, #1002, #1003" in text
         assert f"imtui open alert/{alert.id}" in text
-        assert f"{PUBLIC_URL}/alert/{alert.id}" in text
+        assert PUBLIC_URL not in text, "no link to a page nothing serves"
         assert "imtui mapping set NOPE --carrier CARRIER --mode MODE" in text
     with db.read() as session:
         held = session.exec(select(Order).where(Order.ship_method_code == "NOPE")).all()
@@ -156,12 +163,15 @@ async def test_an_immediately_contact_gets_each_person_alert_at_once_digest_cont
     add_shop_order(sandbox, 1001, sku="NO-SUCH-SKU")
 
     await engine.run_once()
-    await mailer.send_due()
+    await send_gathered(clock, mailer)
 
     alert = alert_of_kind(db, AlertKind.UNKNOWN_SKU)
     assert [r.rcpt_tos for r in smtp.received] == [["ops@example.com"]]
     received = smtp.received[0]
-    assert received.subject == "[imtui] Acme: Unknown SKU, order #1001"
+    assert received.subject == (
+        '[imtui] Acme: SKU "NO-SUCH-SKU" unknown to the WMS, order #1001 held'
+    )
+    assert "imtui orders resend '#1001'" in received.text
     assert "Sku 'NO-SUCH-SKU' not found" in received.text
     assert f"imtui open alert/{alert.id}" in received.text
 
@@ -188,11 +198,11 @@ async def test_an_alert_email_is_not_sent_if_its_alert_closed_before_any_attempt
             now=clock.now(),
         )
 
-    report = await mailer.send_due()
+    report = await send_gathered(clock, mailer)
 
     assert report.cancelled == 1 and smtp.received == []
     [email] = outbox(db)
-    assert email.state == "cancelled" and "alert was closed" in (email.last_error or "")
+    assert email.state == "cancelled" and "alerts were closed" in (email.last_error or "")
 
 
 # -- digests (B7) ------------------------------------------------------------------------------
@@ -294,7 +304,7 @@ async def test_an_alert_resolved_before_the_digest_is_not_emailed_and_resolved_s
     assert len(smtp.received) == 2
     second = smtp.received[1]
     assert second.subject == "[imtui] Acme: 1 alert resolved (hourly digest)"
-    assert "Resolved or dismissed since an earlier digest listed them:" in second.text
+    assert "Resolved since an earlier digest listed them:" in second.text
     assert "1 order: Unknown SKU — #1001" in second.text
     await run_hours(clock, mailer, 3)
     assert len(smtp.received) == 2, "a closure is reported once"
@@ -330,6 +340,7 @@ async def queue_three_alert_emails(db, clock, world, sandbox, engine) -> None:
     add_shop_order(sandbox, 1003, address={"zip": ""})
     await engine.run_once()
     assert len(outbox(db)) == 3
+    clock.advance(GATHER)
 
 
 async def test_server_down_for_a_while_then_back_delivers_every_email_exactly_once(
@@ -399,6 +410,7 @@ async def test_a_service_stopped_mid_send_and_a_new_one_started_sends_once(
     add_shop_order(sandbox, 1001, method="NOPE")
     await engine.run_once()
     smtp.sink.release_rcpt.clear()  # the server sits on RCPT: the email is mid-send
+    clock.advance(GATHER)
 
     first = Service(
         Engine(db, clock=clock, settings=EngineSettings(concurrency=2)),
@@ -460,14 +472,17 @@ async def test_two_mailers_on_one_database_send_each_email_once(
                     kind=AlertKind.UNKNOWN_SKU,
                     message=f"Sku 'X{n}' not found",
                     now=clock.now(),
-                    about=AlertSubject(order_number=f"#{2000 + n}", subject=f"deliver:{n}"),
+                    about=AlertSubject(
+                        order_number=f"#{2000 + n}", sku=f"X{n}", subject=f"deliver:{n}"
+                    ),
                 )
+        clock.advance(GATHER)
         mailers = [
             Mailer(
                 Database(db_url, migrate=False),
                 clock=clock,
                 owner=worker_identity(),
-                settings=email_settings(smtp),
+                settings=email_settings(smtp, cap=0),  # 40 causes: 40 emails, no summary
                 batch=5,
             )
             for _ in range(2)
@@ -496,7 +511,7 @@ async def test_a_hostile_subject_yields_one_header_and_no_extra_recipient(
     await engine.run_once()
     assert alert_of_kind(db, AlertKind.UNMAPPED_SHIP_METHOD)
 
-    await mailer.send_due()
+    await send_gathered(clock, mailer)
 
     [received] = smtp.received
     assert received.rcpt_tos == ["ops@example.com"]

@@ -16,6 +16,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from imtui.domain.failures import AlertKind
+from imtui.domain.outbox import GATHER
 from imtui.engine import actions, contact_actions
 from imtui.engine.clock import FakeClock
 from imtui.notify.mailer import Mailer
@@ -106,6 +107,7 @@ def queued(db: Database, clock: FakeClock) -> Database:
             now=clock.now(),
             about=AlertSubject(order_number="#1001", subject="deliver:1"),
         )
+    clock.advance(GATHER)  # its first email has gathered the burst: due now
     return db
 
 

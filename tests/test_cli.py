@@ -258,6 +258,8 @@ def test_json_lists_parse(seeded: str) -> None:
     assert [o["number"] for o in orders] == ["#1003", "#1002", "#1001"]
     assert orders[0]["created_at"] == "2026-11-02T09:00:00+00:00"
     counts = json.loads(ok(seeded, "status", "--json").stdout)
+    email = counts.pop("email")
+    assert (email["waiting"], email["failing"], email["failed"]) == (0, 0, 0)
     assert counts == {
         **{"open_alerts": 0, "needs_person": 0, "due_now": 3, "held": 0, "skipped": 0},
         "engine_beat": None,  # no engine ever ran here

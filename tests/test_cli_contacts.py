@@ -147,7 +147,8 @@ def test_outbox_send_delivers_and_the_listing_shows_the_server_reply(
     assert [(r["state"], r["kind"], r["alert_id"]) for r in queued] == [("queued", "alert", 1)]
 
     smtp.sink.refuse_data_with = "452 4.3.1 Insufficient system storage"
-    refused = imtui(db_path, "outbox", "send", env=smtp_env(smtp))
+    # (an alert email gathers its cause's burst for 10 s; naming it makes it due at once)
+    refused = imtui(db_path, "outbox", "send", "1", env=smtp_env(smtp))
     assert refused.exit_code == 3
     assert refused.stdout.strip() == (
         "sent 0, failed 1 — last reply: 452 4.3.1 Insufficient system storage"
@@ -176,7 +177,7 @@ def test_outbox_send_with_the_server_down_says_so_in_one_line(db_path: str) -> N
         "IMTUI_SMTP_USERNAME": "imtui",
         "IMTUI_SMTP_PASSWORD": SMTP_PASSWORD,
     }
-    result = imtui(db_path, "outbox", "send", env=env)
+    result = imtui(db_path, "outbox", "send", "1", env=env)
     assert result.exit_code == 3
     assert "cannot connect to 127.0.0.1:9" in result.stdout
     assert SMTP_PASSWORD not in result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 
 import click
@@ -27,8 +26,9 @@ from imtui.cli.output import (
     full_time,
 )
 from imtui.connectors.registry import PLATFORMS
-from imtui.domain.alerts import CONNECTION_KINDS, AlertState, state_in_words
+from imtui.domain.alerts import AlertState, state_in_words
 from imtui.domain.failures import AlertKind
+from imtui.domain.fixes import FixFacts, fix_commands
 from imtui.domain.text import plural, printable
 from imtui.engine import actions
 from imtui.store import listing
@@ -200,7 +200,7 @@ def open_command(app: AppContext, target: str, print_only: bool, no_worker: bool
     detail = _read_alert(app, ALERT_ID.convert(key, None, None))
     if print_only or not (sys.stdin.isatty() and sys.stdout.isatty()):
         print_alert(detail)
-        for command in fix_commands(detail):
+        for command in fix_commands(fix_facts(detail)):
             click.echo(f"fix: {command}")
         return
     import asyncio
@@ -214,39 +214,27 @@ def open_command(app: AppContext, target: str, print_only: bool, no_worker: bool
     )
 
 
-def fix_commands(detail: listing.AlertDetail) -> list[str]:
-    """The command lines that fix what the alert is about."""
+def fix_facts(detail: listing.AlertDetail) -> FixFacts:
+    """What the fix for the alert depends on, with the credential keys of its connection's
+    platform."""
     alert = detail.alert
-    if alert.state != AlertState.OPEN:
-        return [f"nothing to do: the alert is {alert.state}"]
-    order = shlex.quote(printable(alert.order_number)) if alert.order_number else None
-    resend = f"imtui orders resend {order}" if order else "imtui queue list --state held"
-    code = shlex.quote(printable(detail.ship_method_code or "CODE"))
-    mapping = f"imtui mapping set {code} --carrier CARRIER --mode MODE --account {alert.account_id}"
-    if alert.kind == AlertKind.UNMAPPED_SHIP_METHOD:
-        return [mapping]
-    if alert.kind == AlertKind.UNKNOWN_CARRIER:
-        return [
-            f"{mapping}  (saving releases every order held for it)",
-            f"or, if the WMS should know that carrier: add it there, then {resend}",
-        ]
-    if alert.kind in (AlertKind.INCOMPLETE_ADDRESS, AlertKind.ADDRESS_REJECTED) and order:
-        return [f"imtui orders edit {order} --set FIELD=VALUE  (fields: address1, city, zip, …)"]
-    if alert.kind == AlertKind.CREDENTIALS_REJECTED and alert.connection_id is not None:
-        info = PLATFORMS.get(detail.platform or "")
-        keys = " ".join(f"{key}=-" for key in (info.credential_keys if info else ("KEY",)))
-        return [f"imtui connection credentials {alert.connection_id} {keys}"]
-    if alert.kind in CONNECTION_KINDS:
-        return [
-            "none needed: it is retried automatically and resolves itself when it gets through",
-            f"imtui alerts dismiss {alert.id}  (to close it anyway)",
-        ]
-    if alert.kind == AlertKind.SKIPPED:
-        return [
-            resend if order else "imtui queue list --state skipped  (then: imtui queue resend ID)"
-        ]
-    if alert.kind == AlertKind.ORDER_NOT_TAKEN:
-        return ["correct the order in the shop: the next poll after that change takes it in"]
-    if alert.kind == AlertKind.SHOP_CHANGE:
-        return ["decide which version stands; an order not in the WMS yet: imtui orders edit"]
-    return [f"correct it in the shop or the WMS, then: {resend}"]
+    info = PLATFORMS.get(detail.platform or "")
+    return FixFacts(
+        alert_id=alert.id,
+        kind=alert.kind,
+        state=alert.state,
+        account_id=alert.account_id,
+        connection_id=alert.connection_id,
+        order_number=alert.order_number,
+        ship_method_code=detail.ship_method_code,
+        credential_keys=info.credential_keys if info else (),
+        contact_id=_contact_of(alert),
+    )
+
+
+def _contact_of(alert: listing.AlertRow) -> int | None:
+    """The contact a refused-address alert is about: its subject is "contact:<id>"."""
+    channel, _, key = (alert.subject or "").partition(":")
+    if alert.kind != AlertKind.EMAIL_REFUSED or channel != "contact" or not key.isdecimal():
+        return None
+    return int(key)

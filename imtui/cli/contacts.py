@@ -23,12 +23,14 @@ from imtui.cli.context import (
 )
 from imtui.cli.output import Column, echo_block, echo_fields, echo_json, emit, first_line
 from imtui.domain.contacts import Frequency
+from imtui.domain.emails import when
 from imtui.domain.text import printable
 from imtui.engine import actions, contact_actions
 from imtui.notify.mailer import Mailer, SendReport
 from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
 from imtui.store import contacts as contact_store
 from imtui.store import outbox as outbox_store
+from imtui.store.digests import ComposedDigest, preview_digest
 from imtui.store.models import AlertContact
 from imtui.store.queue import worker_identity
 
@@ -183,6 +185,58 @@ def contacts_delete(app: AppContext, contact_ids: tuple[int, ...], yes: bool) ->
     for contact_id, count in zip(contact_ids, cancelled, strict=True):
         extra = f"; cancelled {count} unsent email(s)" if count else ""
         click.echo(f"deleted contact {contact_id}{extra}")
+
+
+@contacts_group.command("digest")
+@click.argument("contact_id", metavar="ID", type=CONTACT_ID)
+@click.option(
+    "--preview", is_flag=True, help="Print the next digest as it would go out; change nothing."
+)
+@click.option("--send", is_flag=True, help="Compose it now and queue it in the outbox.")
+@pass_app
+def contacts_digest(app: AppContext, contact_id: int, preview: bool, send: bool) -> None:
+    """See a contact's digest without waiting for it. --preview prints the subject and text of
+    the digest it would get at its next digest time, if nothing changes until then; --send
+    composes it now and queues it (the alerts it lists are not listed again; the next digest
+    time stays)."""
+    if preview == send:
+        raise click.UsageError("give one of --preview or --send")
+    settings = _settings()
+    if preview:
+        with app.db.read() as session:
+            contact = contact_actions.digest_contact(session, contact_id)
+            composed = preview_digest(
+                session,
+                contact,
+                now=app.now(),
+                daily_hour=settings.digest_hour,
+            )
+        _echo_preview(contact_id, composed)
+        return
+    with app.db.write() as session:
+        email = contact_actions.send_digest_now(
+            session,
+            contact_id=contact_id,
+            actor=app.actor,
+            now=app.now(),
+        )
+    if email is None:
+        click.echo(f"nothing new for contact {contact_id}: no digest sent")
+    else:
+        click.echo(
+            f"queued digest for contact {contact_id} as email {email.id} "
+            f"(sent by the outbox job, or now: imtui outbox send {email.id})"
+        )
+
+
+def _echo_preview(contact_id: int, composed: ComposedDigest) -> None:
+    facts = composed.pending.facts
+    if composed.content is None:
+        since = f" since {when(facts.since)}" if facts.since else ""
+        click.echo(f"nothing new for contact {contact_id}{since}: no digest at {when(facts.at)}")
+        return
+    click.echo(f"Subject: {composed.content.subject}\n")
+    click.echo(composed.content.text, nl=False)
 
 
 # -- the outbox -------------------------------------------------------------------------------

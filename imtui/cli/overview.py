@@ -1,4 +1,4 @@
-"""``imtui status`` (the dashboard header's counts) and ``imtui audit list``."""
+"""``imtui status`` (the dashboard header's counts, and the outbox's) and ``imtui audit list``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ from imtui.cli.context import (
     page_options,
     pass_app,
 )
-from imtui.cli.output import Column, echo_json, emit, full_time
+from imtui.cli.output import Column, echo_json, emit, first_line, full_time, jsonable
+from imtui.domain.text import printable
 from imtui.store import listing
 from imtui.store.beats import running_elsewhere
 from imtui.store.database import describe_url
+from imtui.store.first_screen import EmailSummary, read_email_summary
+
+REPLY_SHOWN = 120
+"""How much of the mail server's reply the email line shows (it is one line, made printable)."""
 
 AUDIT_COLUMNS = (
     Column("ID", lambda r: r.id, 6, right=True),
@@ -27,31 +32,81 @@ AUDIT_COLUMNS = (
 )
 
 
-@click.command("status", short_help="Open alerts and the retry queue, counted.")
+@click.command("status", short_help="Open alerts, the retry queue and email, counted.")
 @account_option("Only this account.")
 @json_option
 @pass_app
 def status_command(app: AppContext, account_key: str | None, as_json: bool) -> None:
-    """What needs attention: open alerts, those needing a person, the retry queue — and
-    whether an engine runs on this database."""
+    """What needs attention: open alerts, those needing a person, the retry queue, email that
+    does not get through — and whether an engine runs on this database."""
     with app.db.read() as session:
-        counts = listing.header_counts(
-            session, now=app.now(), account_id=account_id_for(session, account_key)
-        )
+        account_id = account_id_for(session, account_key)
+        counts = listing.header_counts(session, now=app.now(), account_id=account_id)
+        email = read_email_summary(session, account_id=account_id)
+    off = email_off()
     if as_json:
-        echo_json(counts)
+        echo_json({**jsonable(counts), "email": {**jsonable(email), "off": off}})
         return
     click.echo(f"database      {describe_url(app.db.url)}")
     click.echo(
         f"alerts        {counts.open_alerts} open, {counts.needs_person} need a person\n"
         f"retry queue   {counts.due_now} due now, {counts.held} held, {counts.skipped} skipped"
     )
+    click.echo(f"email         {email_line(email, off)}")
     beat = counts.engine_beat
     if beat is None or not running_elsewhere(beat, app.now()):
         seen = "" if beat is None else f" (last cycle {full_time(beat)})"
         click.echo(f"engine        none running{seen}: start one with 'imtui worker' or 'imtui'")
     else:
         click.echo(f"engine        running (last cycle {full_time(beat)})")
+
+
+def email_off() -> str | None:
+    """Why this environment sends no email (None when it does): ``IMTUI_SMTP_HOST`` not set, or
+    the settings' one-line refusal. A worker started elsewhere may have other settings."""
+    from imtui.notify.settings import EmailSettingsError, load_email_settings
+
+    try:
+        settings = load_email_settings()
+    except EmailSettingsError as exc:
+        return printable(str(exc))
+    return None if settings.enabled else "IMTUI_SMTP_HOST is not set"
+
+
+def email_line(email: EmailSummary, off: str | None) -> str:
+    """``3 failing (last: 451 4.3.0 Try again later), 1 refused for good: see 'imtui outbox
+    list --state failing --state failed'``; ``0 waiting`` when all is well."""
+    line = ", ".join(email_counts(email))
+    hint = failing_hint(email)
+    if hint:
+        line += f": see {hint}"
+    return line if off is None else f"off: {off}; {line}"
+
+
+def email_counts(email: EmailSummary) -> list[str]:
+    parts: list[str] = []
+    if email.failing:
+        reply = shortened(first_line(email.last_failure), REPLY_SHOWN)
+        parts.append(f"{email.failing} failing" + (f" (last: {reply})" if reply else ""))
+    if email.failed:
+        parts.append(f"{email.failed} refused for good (fix the contact)")
+    others = email.waiting - email.failing
+    if others or not parts:
+        oldest = others and not email.failing  # else the oldest may be a failing one
+        since = f" (oldest {full_time(email.oldest_waiting_since)})" if oldest else ""
+        parts.append(f"{others} {'more ' if email.failing else ''}waiting{since}")
+    return parts
+
+
+def failing_hint(email: EmailSummary) -> str:
+    states = [state for state, n in (("failing", email.failing), ("failed", email.failed)) if n]
+    if not states:
+        return ""
+    return "'imtui outbox list " + " ".join(f"--state {state}" for state in states) + "'"
+
+
+def shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @click.group("audit")

@@ -20,6 +20,7 @@ from imtui.connectors.http_connection import DEFAULT_DEADLINE, make_timeout
 from imtui.connectors.shopify import DEFAULT_API_VERSION, ShopifySource
 from imtui.connectors.shopify_rest import ShopifyRestSource
 from imtui.connectors.wms_3pl import ThreePLWarehouse
+from imtui.domain.platforms import CREDENTIAL_KEYS
 
 Role = Literal["source", "wms"]
 
@@ -112,7 +113,7 @@ PLATFORMS: dict[str, PlatformInfo] = {
         name="shopify",
         title="Shopify (Admin GraphQL)",
         role="source",
-        credential_keys=("access_token",),
+        credential_keys=CREDENTIAL_KEYS["shopify"],
         setting_keys=(),
         optional_setting_keys=("api_version", *TIMEOUT_SETTINGS),
         build=_build_shopify,
@@ -121,7 +122,7 @@ PLATFORMS: dict[str, PlatformInfo] = {
         name="shopify_rest",
         title="Shopify (Admin REST, legacy)",
         role="source",
-        credential_keys=("access_token",),
+        credential_keys=CREDENTIAL_KEYS["shopify_rest"],
         setting_keys=(),
         optional_setting_keys=("api_version", *TIMEOUT_SETTINGS),
         build=_build_shopify_rest,
@@ -130,7 +131,7 @@ PLATFORMS: dict[str, PlatformInfo] = {
         name="wms_3pl",
         title="Extensiv 3PL Warehouse Manager",
         role="wms",
-        credential_keys=("client_id", "client_secret", "user_login_id"),
+        credential_keys=CREDENTIAL_KEYS["wms_3pl"],
         setting_keys=("customer_id", "facility_id"),
         optional_setting_keys=TIMEOUT_SETTINGS,
         build=_build_wms_3pl,

@@ -65,6 +65,7 @@ PERSON_KINDS = frozenset(
         AlertKind.SKIPPED,
         AlertKind.ORDER_NOT_TAKEN,
         AlertKind.SHOP_CHANGE,
+        AlertKind.EMAIL_REFUSED,
     }
 )
 """Alerts that cannot resolve themselves: these are the ones emailed (B7)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-import shlex
+import textwrap
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from imtui.domain.alerts import AlertScope, scope_of
 from imtui.domain.contacts import Frequency
 from imtui.domain.failures import AlertKind
+from imtui.domain.fixes import FixFacts, fix_command
+from imtui.domain.platforms import credential_keys
 from imtui.domain.text import plural, printable
 
 SUBJECT_PREFIX = "[imtui]"
@@ -30,9 +32,8 @@ MAX_MESSAGE = 2000
 MAX_INLINE = 160
 SHOWN_PER_GROUP = 3
 """Records named per digest group before "and N more"."""
-SHOWN_HELD = 20
-"""Orders named in an unmapped-ship-method email before "and N more"."""
 INDENT = "    "
+LINE_WIDTH = 78
 
 _LINE_SEPARATORS = re.compile("[\u2028\u2029]")
 _HEADER_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
@@ -120,6 +121,13 @@ class AlertFacts:
     held_orders: tuple[str, ...] = ()
     """For an unmapped ship method: the first orders held for it, oldest first."""
     held_total: int = 0
+    about: str | None = None
+    """What it is about when that is neither an order nor a SKU: the contact whose address the
+    mail server refused ("Dana Lee <dana@…>")."""
+    contact_id: int | None = None
+    """That contact's id, for the command that corrects it."""
+    platform: str | None = None
+    """The connection's platform ("shopify", "3pl_central"), for the credentials command."""
 
     @property
     def headline(self) -> str:
@@ -161,6 +169,13 @@ def record_label(alert: AlertFacts) -> tuple[str, str]:
     return "alert", f"alert {alert.alert_id}"
 
 
+def natural_key(label: str) -> tuple[tuple[int, int | str], ...]:
+    """Sorts "#2" before "#10"."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", label)
+    )
+
+
 def first_few(labels: Sequence[str], shown: int = SHOWN_PER_GROUP) -> str:
     """``#1001, #1002, #1003 and 9 more``."""
     named = ", ".join(labels[:shown])
@@ -168,16 +183,22 @@ def first_few(labels: Sequence[str], shown: int = SHOWN_PER_GROUP) -> str:
     return f"{named} and {rest} more" if rest > 0 else named
 
 
-def fix_lines(alert_id: int, public_url: str | None) -> list[str]:
-    """The direct ways to the fix (B8): the command, and the browser URL when one is served."""
-    lines = [f"imtui open alert/{alert_id}"]
-    if public_url:
-        lines.append(alert_url(public_url, alert_id))
-    return lines
-
-
-def alert_url(public_url: str, alert_id: int) -> str:
-    return f"{public_url.rstrip('/')}/alert/{alert_id}"
+def alert_fix(alert: AlertFacts) -> str | None:
+    """The command that fixes one alert, as ``imtui open alert/N --print`` prints it; None when
+    nothing is to be run (a connection problem that resolves itself)."""
+    return fix_command(
+        FixFacts(
+            alert_id=alert.alert_id,
+            kind=alert.kind,
+            state=alert.state,
+            account_id=alert.account_id,
+            connection_id=alert.connection_id,
+            order_number=alert.order_number,
+            ship_method_code=alert.ship_method_code,
+            credential_keys=credential_keys(alert.platform),
+            contact_id=alert.contact_id,
+        )
+    )
 
 
 def when(moment: datetime | None) -> str:
@@ -198,63 +219,7 @@ def _kind(kind: str) -> AlertKind | None:
         return None
 
 
-# -- one alert --------------------------------------------------------------------------------
-
-
-def alert_subject(alert: AlertFacts) -> str:
-    account = header_text(alert.account, 60)
-    if alert.kind == AlertKind.UNMAPPED_SHIP_METHOD and alert.ship_method_code is not None:
-        code = header_text(alert.ship_method_code, 60)
-        return header_text(
-            f'{SUBJECT_PREFIX} {account}: ship method "{code}" has no mapping, orders are held'
-        )
-    noun, label = record_label(alert)
-    about = f"{noun} {label}" if noun in ("order", "SKU", "connection") else label
-    return header_text(f"{SUBJECT_PREFIX} {account}: {alert.headline}, {header_text(about, 80)}")
-
-
-def alert_email(
-    alert: AlertFacts, recipient: Recipient, *, public_url: str | None = None
-) -> EmailContent:
-    """The email sent as an alert opens."""
-    if alert.kind == AlertKind.UNMAPPED_SHIP_METHOD and alert.ship_method_code is not None:
-        lines = _unmapped_method_lines(alert, public_url)
-        why = "Unmapped ship methods are emailed at once, whatever the frequency."
-    else:
-        lines = _alert_lines(alert, public_url)
-        why = ""
-    lines += footer(recipient, alert.account, f"alert {alert.alert_id}", why)
-    return EmailContent(subject=alert_subject(alert), text="\n".join(lines) + "\n")
-
-
-def _unmapped_method_lines(alert: AlertFacts, public_url: str | None) -> list[str]:
-    code = one_line(alert.ship_method_code, 100)
-    held = alert.held_total or len(alert.held_orders)
-    orders = first_few([one_line(n, 60) for n in alert.held_orders], SHOWN_HELD)
-    lines = [
-        f"{alert.headline} — {one_line(alert.account, 80)}",
-        "",
-        f'Orders ask for ship method "{code}", which is not mapped to a WMS',
-        "carrier and mode. They are held, not sent to the WMS: mapping the",
-        "method releases every one of them on the next cycle, unedited.",
-        "",
-        *_fields(
-            [
-                ("Ship method", code),
-                ("Orders held", f"{held} — {orders}" if orders else str(held)),
-                ("Account", one_line(alert.account, 80)),
-                ("Connection", one_line(alert.connection, 80) if alert.connection else None),
-                ("First seen", when(alert.first_seen)),
-            ]
-        ),
-        "",
-        "Open the fix:",
-        *(INDENT + line for line in fix_lines(alert.alert_id, public_url)),
-        "Or map it from a shell:",
-        f"{INDENT}imtui mapping set {shlex.quote(code)} --carrier CARRIER --mode MODE "
-        f"--account {alert.account_id}",
-    ]
-    return lines
+# -- one alert ---------------------------------------------------------------------------------
 
 
 _WHAT_NEXT: dict[str, tuple[str, ...]] = {
@@ -288,7 +253,17 @@ _WHAT_NEXT: dict[str, tuple[str, ...]] = {
         "versions. Decide which stands (edit the order here, or in the WMS).",
     ),
 }
+_WHAT_NEXT[AlertKind.EMAIL_REFUSED] = (
+    "That contact gets no alert email until someone corrects its address",
+    "(imtui contacts edit ID --email …: what it missed is sent again to the",
+    "new address) or deletes it.",
+)
 DEFAULT_WHAT_NEXT = ("It is not retried until someone changes the record.",)
+
+
+def what_next(kind: str) -> tuple[str, ...]:
+    """What happens to the record now, and what brings it back."""
+    return _WHAT_NEXT.get(kind, DEFAULT_WHAT_NEXT)
 
 
 LOCAL_KINDS = frozenset(
@@ -304,40 +279,22 @@ LOCAL_KINDS = frozenset(
 system's."""
 
 
-def _alert_lines(alert: AlertFacts, public_url: str | None) -> list[str]:
-    if alert.kind in LOCAL_KINDS:
-        who = "imtui found"
-    else:
-        who = f"{one_line(alert.connection, 80) if alert.connection else 'The remote system'} said"
-    what_next = _WHAT_NEXT.get(alert.kind, DEFAULT_WHAT_NEXT)
-    message = body_text(alert.message[:MAX_MESSAGE])
-    return [
-        f"{alert.headline} — {one_line(alert.account, 80)}",
-        "",
-        *_fields(
-            [
-                ("Account", one_line(alert.account, 80)),
-                ("Connection", one_line(alert.connection, 80) if alert.connection else None),
-                ("Order", one_line(alert.order_number, 80) if alert.order_number else None),
-                ("SKU", one_line(alert.sku, 80) if alert.sku else None),
-                ("Seen", f"{plural(alert.count, 'time')}, first {when(alert.first_seen)}"),
-            ]
-        ),
-        "",
-        f"{who}:",
-        *(INDENT + line for line in (message.splitlines() or ["(no message)"])),
-        "",
-        *what_next,
-        "",
-        "Open the fix:",
-        *(INDENT + line for line in fix_lines(alert.alert_id, public_url)),
-    ]
-
-
-def _fields(pairs: Sequence[tuple[str, str | None]]) -> list[str]:
+def field_lines(pairs: Sequence[tuple[str, str | None]]) -> list[str]:
+    """``Label:  value`` lines, values aligned; a long value wraps under itself."""
     shown = [(label, value) for label, value in pairs if value]
     width = max((len(label) for label, _ in shown), default=0) + 1
-    return [f"{(label + ':').ljust(width)}  {value}" for label, value in shown]
+    lines: list[str] = []
+    for label, value in shown:
+        head = f"{(label + ':').ljust(width)}  "
+        lines += textwrap.wrap(
+            value or "",
+            width=LINE_WIDTH,
+            initial_indent=head,
+            subsequent_indent=" " * len(head),
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [head.rstrip()]
+    return lines
 
 
 def footer(recipient: Recipient, account: str, reference: str, why: str) -> list[str]:

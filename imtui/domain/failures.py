@@ -54,6 +54,9 @@ class AlertKind(StrEnum):
     SHOP_CHANGE = "shop_change"
     """The shop changed or cancelled an order in a way imtui must not follow by itself (B11):
     it is in the WMS already, it shipped, or a person edited the same fields here."""
+    EMAIL_REFUSED = "email_refused"
+    """The mail server refused an alert contact's address for good (550 user unknown): that
+    contact hears nothing until a person corrects or deletes it."""
 
     @property
     def headline(self) -> str:
@@ -76,6 +79,7 @@ _TITLES: dict[AlertKind, str] = {
     AlertKind.SKIPPED: "Skipped after repeated failures",
     AlertKind.ORDER_NOT_TAKEN: "Shop order could not be taken in",
     AlertKind.SHOP_CHANGE: "Order changed in the shop",
+    AlertKind.EMAIL_REFUSED: "Contact's address refused by the mail server",
 }
 
 METHOD_HOLD_KINDS = (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER)

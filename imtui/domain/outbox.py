@@ -30,7 +30,16 @@ class EmailKind(StrEnum):
     DIGEST = "digest"
     """The new alerts of an hour or a day, grouped; or a summary when a contact switches to
     "immediately"."""
+    SUMMARY = "summary"
+    """What a contact over the cap (IMTUI_EMAIL_CAP) was not sent one by one, in one email."""
 
+
+GATHER = timedelta(seconds=10)
+"""A cause's first email waits this long after its first alert, so that the alerts of one
+burst (a cycle delivering 200 orders with one unknown SKU) go out as one email."""
+UPDATE_EVERY = timedelta(minutes=5)
+"""A thread gets at most one answer this often: the alerts of its cause in between are told in
+one."""
 
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=1)

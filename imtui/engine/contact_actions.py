@@ -20,9 +20,11 @@ from imtui.domain.people import Act
 from imtui.engine.actions import ActionError, FieldError, require
 from imtui.store.audit import record_action
 from imtui.store.contacts import find_contact_by_email
+from imtui.store.digests import compose_digest, record_digest, reschedule
 from imtui.store.models import Account, AlertContact, OutboxEmail
 from imtui.store.outbox import cancel_email as cancel_outbox_email
 from imtui.store.outbox import forget_contact, unsent_for_contact
+from imtui.store.refusals import settle_refused_address
 
 MAX_NAME = 200
 FREQUENCIES = tuple(f.value for f in Frequency)
@@ -156,6 +158,7 @@ def edit_contact(
     contact.next_digest_at = schedule_after_change(
         contact.frequency, chosen, contact.next_digest_at, now
     )
+    old_email = contact.email
     contact.name, contact.email, contact.frequency = new_name, new_email, chosen
     contact.updated_at = now
     session.add(contact)
@@ -166,6 +169,10 @@ def edit_contact(
             waiting.recipient, waiting.recipient_name = new_email, new_name
             waiting.updated_at = now
         session.add(waiting)
+    if new_email != old_email and chosen is not Frequency.OFF:
+        # A new address closes the alert that the old one was refused, and what was refused
+        # goes again, to the new one.
+        settle_refused_address(session, contact, now=now, actor=actor, deleted=False)
     record_action(
         session,
         actor=actor,
@@ -181,6 +188,7 @@ def delete_contact(session: Session, *, contact_id: int, actor: str, now: dateti
     """Delete a contact; its emails not yet sent are cancelled. Returns how many were."""
     contact = contact_for(session, contact_id)
     require(session, Act.CHANGE_CONTACTS, contact.account_id)
+    settle_refused_address(session, contact, now=now, actor=actor, deleted=True)
     cancelled = forget_contact(session, contact, now)
     session.delete(contact)
     record_action(
@@ -192,6 +200,46 @@ def delete_contact(session: Session, *, contact_id: int, actor: str, now: dateti
         detail=f"{contact.name} <{contact.email}>; cancelled {cancelled} unsent email(s)",
     )
     return cancelled
+
+
+def digest_contact(session: Session, contact_id: int) -> AlertContact:
+    """The contact whose digest is asked for; one that is off gets none."""
+    contact = contact_for(session, contact_id)
+    if contact.frequency == Frequency.OFF:
+        raise ActionError(
+            f"contact {contact_id} is off: it gets no digest "
+            f"(imtui contacts edit {contact_id} --frequency hourly|daily)"
+        )
+    return contact
+
+
+def send_digest_now(
+    session: Session, *, contact_id: int, actor: str, now: datetime
+) -> OutboxEmail | None:
+    """Compose the contact's digest now and queue it, as its digest job would: the alerts it
+    lists are noted as told and its next digest says "since" now; the next digest time stays.
+    None (and nothing changed) when there is nothing new or closed to tell."""
+    contact = digest_contact(session, contact_id)
+    require(session, Act.CHANGE_CONTACTS, contact.account_id)
+    composed = compose_digest(session, contact, at=now)
+    if composed.content is None:
+        return None
+    email = record_digest(session, contact, composed.pending, composed.content, now)
+    reschedule(contact, now=now, next_at=contact.next_digest_at, composed=True)
+    session.add(contact)
+    pending = composed.pending
+    record_action(
+        session,
+        actor=actor,
+        action="contact.digest",
+        target=f"contact:{contact.id}",
+        now=now,
+        detail=(
+            f"sent now as email {email.id}: {len(pending.new_alert_ids)} new, "
+            f"{len(pending.closed_notice_ids)} closed"
+        ),
+    )
+    return email
 
 
 def _refuse_duplicate(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from imtui.engine.overrun import watch_overruns
 from imtui.engine.runtime import CycleReport, Engine
 from imtui.store import beats
 from imtui.store.database import DatabaseError
@@ -27,6 +28,14 @@ BEAT_JOB_ID = "imtui-beat"
 BEAT_CHECK_S = 10.0
 """How often (wall-clock seconds, at most) the beat job looks whether a beat is due: a beat
 then goes out at most this long after :data:`beats.BEAT_EVERY`, whatever the tick."""
+JOB_NAMES = {
+    JOB_ID: "cycle",
+    BEAT_JOB_ID: "beat",
+    # added by imtui.service on this scheduler (the engine does not import the service)
+    "imtui-outbox": "outbox",
+    "imtui-digests": "digests",
+}
+"""How the log names each job when it overruns its interval (:mod:`imtui.engine.overrun`)."""
 
 
 class EngineScheduler:
@@ -34,6 +43,8 @@ class EngineScheduler:
         self.engine = engine
         self.tick_seconds = tick_seconds
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        # one line when a job overruns and one when it ends, not APScheduler's line every tick
+        watch_overruns(self.scheduler, JOB_NAMES)
         self.last_report: CycleReport | None = None
         self.last_error: str | None = None
         self.cycles = 0

@@ -9,9 +9,14 @@ from datetime import datetime
 from sqlmodel import Session
 
 from imtui.domain.contacts import next_digest_at
-from imtui.domain.digest_email import digest_email
 from imtui.notify.settings import EmailSettings
-from imtui.store.digests import due_digest_contacts, gather_digest, record_digest, reschedule
+from imtui.store.digests import (
+    compose_digest,
+    digest_due_at,
+    due_digest_contacts,
+    record_digest,
+    reschedule,
+)
 
 
 def compose_due_digests(
@@ -26,18 +31,15 @@ def compose_due_digests(
     written: list[int] = []
     for contact in due_digest_contacts(session, now=now, for_update=for_update):
         if contact.next_digest_at is None:
-            first = next_digest_at(
-                contact.frequency, contact.updated_at, daily_hour=settings.digest_hour
-            )
+            first = digest_due_at(contact, daily_hour=settings.digest_hour)
             reschedule(contact, now=now, next_at=first, composed=False)
             session.add(contact)
             if first is None or first > now:
                 continue
         following = next_digest_at(contact.frequency, now, daily_hour=settings.digest_hour)
-        pending = gather_digest(session, contact, now)
-        if not pending.facts.is_empty:
-            content = digest_email(pending.facts, public_url=settings.public_url)
-            email = record_digest(session, contact, pending, content, now)
+        composed = compose_digest(session, contact, at=now)
+        if composed.content is not None:
+            email = record_digest(session, contact, composed.pending, composed.content, now)
             written.append(email.id or 0)
         reschedule(contact, now=now, next_at=following, composed=True)
         session.add(contact)

@@ -20,12 +20,17 @@ from typing import Any, Protocol, TypeVar
 from imtui.domain.text import printable
 from imtui.notify.digests import compose_due_digests
 from imtui.notify.message import Outgoing, build_message, message_bytes
-from imtui.notify.outbox import prepare_email, record_failures
+from imtui.notify.outbox import prepare_email, record_failures, record_refused_address
 from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
 from imtui.notify.smtp import Delivery, SmtpSession, SmtpUnavailable
 from imtui.store.database import Database, DatabaseError
 from imtui.store.models import OutboxEmail
-from imtui.store.outbox import claim_due_emails, record_sent
+from imtui.store.outbox import (
+    claim_due_emails,
+    due_after_reconnect,
+    record_sent,
+    release_emails,
+)
 from imtui.store.queue import process_is_alive, release_dead_leases, worker_host
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,8 @@ class SendReport:
     cancelled: int = 0
     resent: int = 0
     """Emails whose previous attempt was interrupted, sent again with the same Message-ID."""
+    refused: int = 0
+    """Emails whose recipient the server refused for good (a 5xx to RCPT): not tried again."""
     unavailable: str | None = None
     """Why no connection could be made, if none could."""
     replies: list[str] = field(default_factory=list)
@@ -141,20 +148,33 @@ class Mailer:
 
     async def _send_batches(self, report: SendReport) -> None:
         for _ in range(MAX_BATCHES):
-            ids = await self._write(
-                partial(
-                    claim_due_emails,
-                    owner=self.owner,
-                    now=self.clock.now(),
-                    lease=self.lease,
-                    limit=self.batch,
-                    for_update=not self.db.is_sqlite,
-                )
-            )
+            ids = await self._claim()
             if not ids:
                 break
             if not await self._send_batch(ids, report):
                 break
+
+    async def _claim(self) -> list[int]:
+        return await self._write(
+            partial(
+                claim_due_emails,
+                owner=self.owner,
+                now=self.clock.now(),
+                lease=self.lease,
+                limit=self.batch,
+                for_update=not self.db.is_sqlite,
+            )
+        )
+
+    async def _after_reconnect(self, ids: list[int]) -> list[int]:
+        """The server answers: what waited only for it is due now, and the batch is claimed
+        again oldest first, so the first alert of an outage is not the last one told."""
+        made_due = await self._write(partial(due_after_reconnect, now=self.clock.now()))
+        if not made_due:
+            return ids
+        log.info("email: the server answers again; %d waiting email(s) are due now", made_due)
+        await self._write(release_emails, ids, owner=self.owner)
+        return await self._claim()
 
     async def idle(self) -> None:
         """Wait until no job is running."""
@@ -222,19 +242,22 @@ class Mailer:
         try:
             await session.open()
         except SmtpUnavailable as exc:
-            await self._record_failures(ids, str(exc), attempted=False)
+            await self._record_failures(ids, str(exc), attempted=False, server_down=True)
             report.failed += len(ids)
             report.unavailable = str(exc)
             return False
         try:
-            remaining = list(ids)
+            remaining = await self._after_reconnect(ids)
             while remaining:
                 email_id = remaining.pop(0)
                 delivery = await self._send_one(session, email_id, report)
                 if delivery is not None and delivery.connection_lost:
                     if remaining:
                         await self._record_failures(
-                            remaining, f"not tried: {delivery.reply}", attempted=False
+                            remaining,
+                            f"not tried: {delivery.reply}",
+                            attempted=False,
+                            server_down=True,
                         )
                         report.failed += len(remaining)
                     session.abort()
@@ -278,13 +301,35 @@ class Mailer:
             await self._write(record_sent, email_id, reply=delivery.reply, now=self.clock.now())
             report.sent += 1
             log.info("email %d sent to %s", email_id, printable(outgoing.recipient))
+        elif delivery.refused_recipient:
+            await self._write(
+                record_refused_address,
+                email_id,
+                owner=self.owner,
+                reply=delivery.reply,
+                now=self.clock.now(),
+            )
+            report.refused += 1
+            log.warning(
+                "email %d refused for good: %s: %s",
+                email_id,
+                printable(outgoing.recipient),
+                printable(delivery.reply),
+            )
         else:
-            await self._record_failures([email_id], delivery.reply, attempted=True)
+            await self._record_failures(
+                [email_id],
+                delivery.reply,
+                attempted=True,
+                server_down=delivery.connection_lost,
+            )
             report.failed += 1
             log.warning("email %d not sent: %s", email_id, printable(delivery.reply))
         return delivery
 
-    async def _record_failures(self, ids: list[int], error: str, *, attempted: bool) -> None:
+    async def _record_failures(
+        self, ids: list[int], error: str, *, attempted: bool, server_down: bool = False
+    ) -> None:
         await self._write(
             record_failures,
             ids,
@@ -292,6 +337,7 @@ class Mailer:
             error=error,
             now=self.clock.now(),
             attempted=attempted,
+            server_down=server_down,
         )
 
     def why_off(self) -> str | None:

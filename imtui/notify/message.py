@@ -37,6 +37,8 @@ class Outgoing:
     date: datetime
     resend: bool
     """The previous attempt was interrupted: this is the same message again."""
+    in_reply_to: str | None = None
+    """The Message-ID of the first email of its cause's thread, for a later one."""
 
 
 def new_message_id(email_id: int, settings: EmailSettings) -> str:
@@ -61,6 +63,10 @@ def build_message(outgoing: Outgoing, settings: EmailSettings) -> EmailMessage:
     message["Subject"] = header_text(outgoing.subject)
     message["Date"] = format_datetime(outgoing.date)
     message["Message-ID"] = outgoing.message_id
+    if outgoing.in_reply_to:
+        # Every later email of a cause answers the first: one thread in any mail program.
+        message["In-Reply-To"] = outgoing.in_reply_to
+        message["References"] = outgoing.in_reply_to
     # RFC 3834: no vacation auto-replies to a machine's mail.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"

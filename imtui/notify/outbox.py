@@ -13,22 +13,32 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from imtui.domain.emails import EmailContent, Recipient, alert_email
+from imtui.domain.causes import SummaryFacts, cause_email, summary_email
+from imtui.domain.emails import AlertFacts, EmailContent, Recipient
+from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import EmailKind, next_email_attempt
 from imtui.notify.message import Outgoing, new_message_id
 from imtui.notify.settings import EmailSettings
-from imtui.store.alert_emails import alert_facts
-from imtui.store.models import AlertContact, OutboxEmail
+from imtui.store.alert_emails import alert_facts, refused_subject
+from imtui.store.alerts import AlertSubject, raise_alert
+from imtui.store.cause_emails import (
+    cause_facts,
+    fold_into_summary,
+    sent_within,
+    summary_causes,
+    thread_message_id,
+)
+from imtui.store.models import Alert, AlertContact, OutboxEmail
 from imtui.store.outbox import (
-    alert_is_open,
     cancel_email,
     leased_email,
     mark_sending,
     record_failure,
+    record_refusal,
     set_content,
 )
 
-ALERT_CLOSED = "not sent: its alert was closed before a first attempt"
+ALERT_CLOSED = "not sent: its alerts were closed before a first attempt"
 CONTACT_GONE = "not sent: the contact was deleted or switched off"
 
 
@@ -41,17 +51,23 @@ def prepare_email(
     lease: timedelta,
     settings: EmailSettings,
 ) -> Outgoing | None:
-    """Make the row ready and mark it ``sending``; None if it is not ours or not to be sent."""
+    """Make the row ready and mark it ``sending``; None if it is not ours or not to be sent
+    (its alerts closed, its contact went, or it was folded into the contact's summary)."""
     email = leased_email(session, email_id, owner)
     if email is None:
         return None
     if email.rendered_at is None:
-        content, why_not = compose_alert_email(session, email, settings)
+        if _over_cap(session, email, now, settings):
+            return None
+        content, why_not = compose_email(session, email, settings)
         if content is None:
             cancel_email(email, reason=why_not, now=now)
             session.add(email)
             return None
         set_content(email, content, now)
+    in_reply_to = thread_message_id(
+        session, email, lambda thread_id: new_message_id(thread_id, settings)
+    )
     resend = mark_sending(
         email, now=now, lease=lease, message_id=lambda: new_message_id(email_id, settings)
     )
@@ -66,26 +82,55 @@ def prepare_email(
         message_id=email.message_id,
         date=email.rendered_at,
         resend=resend,
+        in_reply_to=in_reply_to,
     )
 
 
-def compose_alert_email(
+def _over_cap(session: Session, email: OutboxEmail, now: datetime, settings: EmailSettings) -> bool:
+    """Past the cap, an alert email is not sent: what it tells joins the contact's one summary,
+    due when the window has room again. Returns whether it was folded so."""
+    if email.kind != EmailKind.ALERT or not settings.cap or email.contact_id is None:
+        return False
+    window = timedelta(minutes=settings.cap_minutes)
+    sent, first = sent_within(session, email.contact_id, now - window)
+    if sent < settings.cap or first is None:
+        return False
+    summary = fold_into_summary(session, email, due=max(now, first + window), now=now)
+    cancel_email(
+        email,
+        reason=f"folded into summary email {summary.id}: over {settings.cap_words()}",
+        now=now,
+    )
+    session.add(email)
+    return True
+
+
+def compose_email(
     session: Session, email: OutboxEmail, settings: EmailSettings
 ) -> tuple[EmailContent | None, str]:
-    """An alert email's content as of now, or (None, why it is not to be sent)."""
-    if email.kind != EmailKind.ALERT:
+    """An alert email's or a summary's content as of now, or (None, why it is not sent)."""
+    if email.kind not in (EmailKind.ALERT, EmailKind.SUMMARY):
         return None, "not sent: nothing to compose it from"
-    alert = alert_is_open(session, email.alert_id)
-    if alert is None:
-        return None, ALERT_CLOSED
     contact = session.get(AlertContact, email.contact_id) if email.contact_id else None
     if contact is None:
         return None, CONTACT_GONE
     recipient = Recipient(
         contact_id=contact.id or 0, name=contact.name, frequency=contact.frequency
     )
-    facts = alert_facts(session, alert)
-    return alert_email(facts, recipient, public_url=settings.public_url), ""
+
+    def facts_of(alert: Alert) -> AlertFacts:
+        return alert_facts(session, alert)
+
+    if email.kind == EmailKind.SUMMARY:
+        causes = summary_causes(session, email, facts_of)
+        if not causes:
+            return None, ALERT_CLOSED
+        summary = SummaryFacts(causes=causes, cap=settings.cap, cap_minutes=settings.cap_minutes)
+        return summary_email(summary, recipient), ""
+    facts = cause_facts(session, email, facts_of)
+    if facts is None:
+        return None, ALERT_CLOSED
+    return cause_email(facts, recipient), ""
 
 
 def record_failures(
@@ -96,6 +141,7 @@ def record_failures(
     error: str,
     now: datetime,
     attempted: bool,
+    server_down: bool = False,
 ) -> None:
     for email_id in email_ids:
         record_failure(
@@ -106,4 +152,27 @@ def record_failures(
             now=now,
             retry_at=lambda attempts: next_email_attempt(attempts, now),
             attempted=attempted,
+            server_down=server_down,
         )
+
+
+def record_refused_address(
+    session: Session, email_id: int, *, owner: str, reply: str, now: datetime
+) -> None:
+    """A 5xx to RCPT: the email fails for good, and its contact gets an alert that a person
+    closes by correcting the address (which sends what it missed again) or deleting it."""
+    email = record_refusal(session, email_id, owner=owner, reply=reply, now=now)
+    if email is None or email.contact_id is None:
+        return
+    contact = session.get(AlertContact, email.contact_id)
+    name = contact.name if contact is not None else email.recipient_name
+    raise_alert(
+        session,
+        account_id=email.account_id,
+        connection_id=None,
+        kind=AlertKind.EMAIL_REFUSED,
+        message=f"The mail server refused {email.recipient} (contact {name!r}, "
+        f"id {email.contact_id}): {reply}",
+        now=now,
+        about=AlertSubject(subject=refused_subject(email.contact_id)),
+    )

@@ -4,6 +4,7 @@ never printed, logged or put in an error message."""
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imtui.domain.contacts import DEFAULT_DAILY_HOUR
 from imtui.domain.email_address import InvalidEmailAddress, check_email_address
-from imtui.domain.text import SECRET_MASK, hide_url_passwords
+from imtui.domain.text import SECRET_MASK, hide_url_passwords, printable
 
 ENV_PREFIX = "IMTUI_SMTP_"
 
@@ -65,11 +66,17 @@ class EmailSettings(BaseSettings):
     html: bool = False
     """IMTUI_SMTP_HTML: add an HTML part (the plain text, escaped) to every email."""
     public_url: str | None = Field(default=None, validation_alias="IMTUI_PUBLIC_URL")
-    """IMTUI_PUBLIC_URL: where the browser mode is served; emails link to <url>/alert/<id>."""
+    """IMTUI_PUBLIC_URL: where the browser mode will be served. Until imtui serves one, emails
+    carry the command only: no link to a page nothing serves."""
     digest_hour: int = Field(
         default=DEFAULT_DAILY_HOUR, ge=0, le=23, validation_alias="IMTUI_DIGEST_HOUR"
     )
     """IMTUI_DIGEST_HOUR: the hour (UTC) daily digests go out."""
+    cap: int = Field(default=20, ge=0, le=10_000, validation_alias="IMTUI_EMAIL_CAP")
+    """IMTUI_EMAIL_CAP: the most alert emails one contact is sent within
+    IMTUI_EMAIL_CAP_MINUTES; what opens beyond it goes in one summary (0: no cap)."""
+    cap_minutes: int = Field(default=10, ge=1, le=1440, validation_alias="IMTUI_EMAIL_CAP_MINUTES")
+    """IMTUI_EMAIL_CAP_MINUTES: the window of the cap."""
 
     @field_validator("host", "username", "sender", "public_url", "ca_file", mode="before")
     @classmethod
@@ -102,6 +109,15 @@ class EmailSettings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("an http(s) URL, like https://imtui.example.com")
         return value.strip().rstrip("/")
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = ca_file_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _sender_with_host(self) -> EmailSettings:
@@ -139,7 +155,13 @@ class EmailSettings(BaseSettings):
             ("html part", "yes" if self.html else "no"),
             ("public url", hide_url_passwords(self.public_url or "(not set)")),
             ("daily digest", f"{self.digest_hour:02d}:00 UTC"),
+            ("cap", self.cap_words()),
         ]
+
+    def cap_words(self) -> str:
+        if not self.cap:
+            return "none"
+        return f"{self.cap} emails per contact in {self.cap_minutes} minutes, then one summary"
 
 
 def load_email_settings(**values: object) -> EmailSettings:
@@ -155,8 +177,27 @@ def load_email_settings(**values: object) -> EmailSettings:
         raise EmailSettingsError(f"{name}: {message}") from None
 
 
+def ca_file_problem(path: str) -> str | None:
+    """Why ``path`` cannot be the CA file, in a few plain words with the path (None if it can):
+    found now, at settings time, rather than at the first TLS handshake, where it would read as
+    a mail server that cannot be reached."""
+    shown = printable(path)
+    if not os.path.exists(path):
+        return f"no such file: {shown}"
+    if not os.path.isfile(path):
+        return f"not a file: {shown}"
+    if not os.access(path, os.R_OK):
+        return f"cannot be read: {shown}"
+    return None
+
+
 def _env_name(field: str) -> str:
     if field.startswith("IMTUI_"):
         return field
-    aliases = {"public_url": "IMTUI_PUBLIC_URL", "digest_hour": "IMTUI_DIGEST_HOUR"}
+    aliases = {
+        "public_url": "IMTUI_PUBLIC_URL",
+        "digest_hour": "IMTUI_DIGEST_HOUR",
+        "cap": "IMTUI_EMAIL_CAP",
+        "cap_minutes": "IMTUI_EMAIL_CAP_MINUTES",
+    }
     return aliases.get(field, f"{ENV_PREFIX}{field.upper()}")

@@ -34,6 +34,8 @@ class Delivery:
     """The server's reply: "250 2.0.0 Ok: queued as …", "451 4.3.0 Try again later" …"""
     connection_lost: bool = False
     """The connection broke: the batch stops and the rest is tried later."""
+    refused_recipient: bool = False
+    """A 5xx to RCPT: the server will never take mail for this address (550 user unknown)."""
 
 
 class SmtpSession:
@@ -87,7 +89,8 @@ class SmtpSession:
         except SMTPResponseException as exc:
             # MAIL, RCPT or DATA refused, with the server's reply (a 4xx or 5xx)
             await self._reset()
-            return Delivery(False, reply_of(exc))
+            permanent = phase == "RCPT" and 500 <= exc.code < 600
+            return Delivery(False, reply_of(exc), refused_recipient=permanent)
         except (SMTPException, OSError) as exc:
             self.client = None
             if phase == "DATA":

@@ -5,67 +5,73 @@ from."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
+from imtui.domain.causes import CauseFacts, Told, cause_subject
 from imtui.domain.contacts import emails_alert_at_once
-from imtui.domain.emails import AlertFacts, alert_subject
+from imtui.domain.emails import AlertFacts
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.domain.outbox import EmailKind, OutboxState
+from imtui.domain.outbox import EmailKind
+from imtui.store.cause_emails import email_for_cause
 from imtui.store.contacts import contacts_to_email
-from imtui.store.models import Account, Alert, AlertNotice, Connection, Order, OutboxEmail
+from imtui.store.models import (
+    Account,
+    Alert,
+    AlertContact,
+    AlertNotice,
+    Connection,
+    Order,
+    OutboxEmail,
+)
 
 HELD_SHOWN = 20
 """Order numbers gathered for an unmapped-ship-method email (the rest are counted)."""
 
 
 def queue_alert_emails(session: Session, alert: Alert, now: datetime) -> list[OutboxEmail]:
-    """A new alert that needs a person opened: queue its email for every contact that gets it at
-    once (B7, B8), in the caller's transaction, and note that they were told about it.
+    """A new alert that needs a person opened: tell every contact that gets it at once (B7,
+    B8), in the caller's transaction — by the email its cause has waiting for the contact, or
+    a new one (:func:`imtui.store.cause_emails.email_for_cause`). Returns the new emails.
 
-    The subject is composed now; the body just before the first attempt (in the notify
-    layer), so that an unmapped-method email names every order held by the time it goes out.
+    The content is composed just before the first attempt (in the notify layer), so that an
+    email names every alert of its cause that opened by then.
     """
     assert alert.id is not None
     contacts = [
         contact
         for contact in contacts_to_email(session, alert.account_id)
         if emails_alert_at_once(contact.frequency, alert.kind)
+        and alert.subject != refused_subject(contact.id or 0)
     ]
     if not contacts:
         return []
-    subject = alert_subject(alert_facts(session, alert, with_held=False))
-    emails = [
-        OutboxEmail(
-            account_id=alert.account_id,
-            contact_id=contact.id,
-            alert_id=alert.id,
-            kind=EmailKind.ALERT,
-            recipient=contact.email,
-            recipient_name=contact.name,
-            subject=subject,
-            state=OutboxState.QUEUED,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
+    facts = alert_facts(session, alert, with_held=False)
+    subject = cause_subject(CauseFacts(told=(Told(facts, None),), told_total=1, open_total=1))
+    opened: list[OutboxEmail] = []
+    for contact in contacts:
+        email, new = email_for_cause(session, contact, alert, facts, now, subject=subject)
+        if new:
+            session.flush()
+            opened.append(email)
+        session.add(
+            AlertNotice(
+                contact_id=contact.id,  # type: ignore[arg-type]
+                alert_id=alert.id,
+                outbox_id=email.id,
+                via=EmailKind.ALERT,
+                noticed_at=now,
+            )
         )
-        for contact in contacts
-    ]
-    session.add_all(emails)
-    session.flush()
-    session.add_all(
-        AlertNotice(
-            contact_id=contact.id,  # type: ignore[arg-type]
-            alert_id=alert.id,
-            outbox_id=email.id,
-            via=EmailKind.ALERT,
-            noticed_at=now,
-        )
-        for contact, email in zip(contacts, emails, strict=True)
-    )
-    return emails
+    return opened
+
+
+def refused_subject(contact_id: int) -> str:
+    """The subject of the alert that a contact's address was refused (one per contact)."""
+    return f"contact:{contact_id}"
 
 
 def alert_facts(session: Session, alert: Alert, *, with_held: bool = True) -> AlertFacts:
@@ -73,10 +79,10 @@ def alert_facts(session: Session, alert: Alert, *, with_held: bool = True) -> Al
     the orders it holds."""
     account = session.get(Account, alert.account_id)
     connection = session.get(Connection, alert.connection_id) if alert.connection_id else None
-    code = ship_method_of(alert)
+    code = ship_method_of(alert) or carrier_method_of(session, alert)
     held: tuple[str, ...] = ()
     total = 0
-    if with_held and code is not None:
+    if with_held and code is not None and alert.kind == AlertKind.UNMAPPED_SHIP_METHOD:
         held, total = held_for_method(session, alert.account_id, code)
     return AlertFacts(
         alert_id=alert.id or 0,
@@ -96,7 +102,20 @@ def alert_facts(session: Session, alert: Alert, *, with_held: bool = True) -> Al
         resolved_by=alert.resolved_by,
         held_orders=held,
         held_total=total,
+        platform=connection.platform if connection is not None else None,
+        **refused_contact(session, alert),
     )
+
+
+def refused_contact(session: Session, alert: Alert) -> dict[str, Any]:
+    """For a refused address: the contact, named, and its id."""
+    if alert.kind != AlertKind.EMAIL_REFUSED:
+        return {}
+    prefix, _, key = (alert.subject or "").partition(":")
+    contact = session.get(AlertContact, int(key)) if prefix == "contact" and key.isdigit() else None
+    if contact is None:
+        return {}
+    return {"about": f"{contact.name} <{contact.email}>", "contact_id": contact.id}
 
 
 def ship_method_of(alert: Alert) -> str | None:
@@ -107,6 +126,14 @@ def ship_method_of(alert: Alert) -> str | None:
     if subject.startswith("method:") and subject.count(":") >= 2:
         return subject.split(":", 2)[2]
     return None
+
+
+def carrier_method_of(session: Session, alert: Alert) -> str | None:
+    """The ship method of an order whose carrier the WMS does not know."""
+    if alert.kind != AlertKind.UNKNOWN_CARRIER or alert.order_id is None:
+        return None
+    order = session.get(Order, alert.order_id)
+    return order.ship_method_code if order is not None else None
 
 
 def held_for_method(

@@ -15,8 +15,8 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from imtui.domain.alerts import AlertState
-from imtui.domain.contacts import DIGEST_FREQUENCIES, Frequency
-from imtui.domain.digest_email import DigestFacts
+from imtui.domain.contacts import DIGEST_FREQUENCIES, Frequency, next_digest_at
+from imtui.domain.digest_email import DigestFacts, digest_email
 from imtui.domain.emails import EmailContent, Recipient
 from imtui.domain.outbox import EmailKind, OutboxState
 from imtui.store.alert_emails import alert_facts
@@ -34,6 +34,50 @@ class PendingDigest:
     facts: DigestFacts
     new_alert_ids: tuple[int, ...]
     closed_notice_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedDigest:
+    """A contact's digest as it would go out now: what was gathered, and its text (None when
+    there is nothing new and nothing closed: no email)."""
+
+    pending: PendingDigest
+    content: EmailContent | None
+
+
+def compose_digest(session: Session, contact: AlertContact, *, at: datetime) -> ComposedDigest:
+    """Gather and compose ``contact``'s digest as of ``at``: the one function behind the
+    digest job, ``imtui contacts digest --preview`` and ``--send``, so a preview reads exactly
+    as the digest sent at that time (when nothing changed in between)."""
+    pending = gather_digest(session, contact, at)
+    if pending.facts.is_empty:
+        return ComposedDigest(pending=pending, content=None)
+    return ComposedDigest(pending=pending, content=digest_email(pending.facts))
+
+
+def preview_digest(
+    session: Session,
+    contact: AlertContact,
+    *,
+    now: datetime,
+    daily_hour: int,
+) -> ComposedDigest:
+    """What ``contact``'s next digest would say if nothing changed until it is composed:
+    composed as of its digest time (now, if that has passed or it gets none). Writes nothing."""
+    due = digest_due_at(contact, daily_hour=daily_hour)
+    at = due if due is not None and due > now else now
+    return compose_digest(session, contact, at=at)
+
+
+def digest_due_at(contact: AlertContact, *, daily_hour: int) -> datetime | None:
+    """When the digest job composes ``contact``'s next digest: its scheduled time, or for a
+    digest contact not scheduled yet the first digest time after it was added or changed (as
+    :func:`imtui.notify.digests.compose_due_digests` schedules it). None for no digest."""
+    if contact.frequency == Frequency.OFF:
+        return None
+    if contact.next_digest_at is not None:
+        return contact.next_digest_at
+    return next_digest_at(contact.frequency, contact.updated_at, daily_hour=daily_hour)
 
 
 def due_digest_contacts(session: Session, *, now: datetime, for_update: bool) -> list[AlertContact]:

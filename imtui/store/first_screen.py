@@ -26,6 +26,7 @@ import os
 import pickle
 import sqlite3
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ from imtui.store.migrate import head_revision
 from imtui.store.rows import AlertRow, FirstScreen, HeaderCounts, Window
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from imtui.store.database import Database
 
 ALERT_COLUMNS = (
@@ -57,6 +60,64 @@ def read_first_screen(database: Database, rows: int, now: datetime) -> FirstScre
         counts = listing.header_counts(session, now=now)
         alerts = windows.alerts_window(session, AlertFilter(), TOP, size=rows, sort="newest")
     return FirstScreen(counts, alerts)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSummary:
+    """The outbox as ``imtui status`` counts it (the same counts as
+    :func:`imtui.store.outbox.outbox_counts`), with the reply to the last failing attempt."""
+
+    waiting: int
+    """Queued or sending, failing included."""
+    failing: int
+    """Waiting after an attempt that did not get through: retried."""
+    failed: int
+    """Refused for good (a 5xx to the recipient), not retried: a person must fix the contact."""
+    oldest_waiting_since: datetime | None
+    last_failure: str | None
+    """The mail server's reply to the most recent failing attempt, untrusted and as stored (cut
+    to ``REPLY_LIMIT`` characters)."""
+
+
+REPLY_LIMIT = 500
+
+
+def read_email_summary(session: Session, *, account_id: int | None = None) -> EmailSummary:
+    """One statement over the unsent and refused rows (``ix_outbox_state_id``): ``imtui status``
+    stays one count query slower for it."""
+    from sqlalchemy import case, func
+    from sqlmodel import col, select
+
+    from imtui.domain.outbox import OutboxState
+    from imtui.store.models import OutboxEmail
+    from imtui.store.queue import UNSENT
+
+    unsent = col(OutboxEmail.state).in_(list(UNSENT))
+    failing = unsent & col(OutboxEmail.last_error).is_not(None)
+    of_account = [] if account_id is None else [OutboxEmail.account_id == account_id]
+    last_failure = (
+        select(func.substr(OutboxEmail.last_error, 1, REPLY_LIMIT))
+        .where(failing, *of_account)
+        .order_by(col(OutboxEmail.last_attempt_at).desc(), col(OutboxEmail.id).desc())
+        .limit(1)
+        .correlate(None)  # its own scan of the table, not the row of the query around it
+        .scalar_subquery()
+    )
+    query = select(
+        func.count(case((unsent, OutboxEmail.id))),
+        func.count(case((failing, OutboxEmail.id))),
+        func.count(case((OutboxEmail.state == OutboxState.FAILED, OutboxEmail.id))),
+        func.min(case((unsent, OutboxEmail.created_at))),
+        last_failure,
+    ).where(col(OutboxEmail.state).in_([*UNSENT, OutboxState.FAILED]), *of_account)
+    waiting, failing_count, failed, oldest, reply = session.exec(query).one()
+    return EmailSummary(
+        waiting=int(waiting),
+        failing=int(failing_count),
+        failed=int(failed),
+        oldest_waiting_since=oldest,
+        last_failure=reply,
+    )
 
 
 def read_first_screen_sqlite(path: Path, rows: int, now: datetime) -> FirstScreen | None:

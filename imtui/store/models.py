@@ -310,6 +310,8 @@ class OutboxEmail(SQLModel, table=True):
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_state_id", "state", "id"),
         Index("ix_outbox_account_id", "account_id", "id"),
+        Index("ix_outbox_contact_cause", "contact_id", "cause", "id"),
+        Index("ix_outbox_thread", "thread_id"),
         # One immediate email per alert and contact (B8), held by the database as well as by
         # AlertNotice: no second alert email for the same alert can be queued to a contact.
         Index(
@@ -350,6 +352,14 @@ class OutboxEmail(SQLModel, table=True):
     sent_at: datetime | None = _time()
     smtp_reply: str | None = Field(default=None, sa_type=Text)
     """The server's reply when it accepted the message."""
+    cause: str | None = Field(default=None, max_length=400)
+    """An alert email's cause (:func:`imtui.domain.causes.cause_of`): alerts of one cause that
+    open while it waits join it, later ones answer it in its thread."""
+    thread_id: int | None = None
+    """The first email of the thread this one answers (In-Reply-To, References); None for a
+    first."""
+    server_down: bool = False
+    """Its last failure was the server not answering: due at once when it answers again."""
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
 

@@ -7,9 +7,11 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from imtui.domain.fixes import names_printed_as
 from imtui.domain.orders import OrderStatus, order_reference
 from imtui.domain.records import ADDRESS_FIELDS, Address, OrderLine, SourceOrder
 from imtui.domain.shop_updates import ShopVersion, to_text
+from imtui.domain.text import printable
 from imtui.store.models import Connection, Order
 from imtui.store.models import OrderLine as OrderLineRow
 
@@ -162,14 +164,41 @@ def insert_source_order(
 
 
 def find_order(session: Session, key: str) -> Order | None:
-    """An order by id, by shop number ("#1001" or "1001") or by WMS reference."""
+    """An order by id, by shop number ("#1001" or "1001") or by WMS reference; failing those,
+    by its number as :func:`~imtui.domain.text.printable` shows it (see
+    :func:`_find_by_printed_number`)."""
     if key.isdigit():
         order = session.get(Order, int(key))
         if order is not None:
             return order
-    candidates = [key, f"#{key}"] if not key.startswith("#") else [key]
-    return session.exec(
+    order = session.exec(
         select(Order)
-        .where(col(Order.number).in_(candidates) | (Order.reference == key))
+        .where(col(Order.number).in_(_with_hash(key)) | (Order.reference == key))
         .order_by(col(Order.id))
     ).first()
+    return order if order is not None else _find_by_printed_number(session, key)
+
+
+def _with_hash(number: str) -> list[str]:
+    """A number as typed, and with the shop's "#" in front if it was left out."""
+    return [number] if number.startswith("#") else [number, f"#{number}"]
+
+
+def _find_by_printed_number(session: Session, key: str) -> Order | None:
+    """The order whose number ``printable`` shows as ``key`` — "#37\\r\\n06" typed with
+    backslashes, as every list, email and fix command prints the number "#37", CR, LF, "06".
+
+    Only asked when no order has ``key`` itself as its number, and only an exact match: the
+    few names that print as ``key`` (:func:`names_printed_as`, at most 64) are looked up
+    through the index on ``order.number``, and each one found is checked again against
+    ``printable``. Orders are numbered across accounts as in the plain look-up above; the
+    lowest id wins there and here."""
+    names = names_printed_as(key)
+    if not names:
+        return None
+    candidates = [number for name in names for number in _with_hash(name)]
+    printed = set(_with_hash(key))
+    found = session.exec(
+        select(Order).where(col(Order.number).in_(candidates)).order_by(col(Order.id))
+    )
+    return next((order for order in found if printable(order.number) in printed), None)

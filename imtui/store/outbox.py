@@ -52,8 +52,9 @@ def claim_due_emails(
     limit: int,
     for_update: bool,
 ) -> list[int]:
-    """Lease up to ``limit`` due emails to ``owner``, oldest due first. Rows left ``sending``
-    by a stopped worker come back once their lease has expired (or been freed)."""
+    """Lease up to ``limit`` due emails to ``owner``, oldest first (by id, not by due time: after
+    an outage the first alert goes first). Rows left ``sending`` by a stopped worker come back
+    once their lease has expired (or been freed)."""
     query = (
         select(OutboxEmail.id)
         .where(
@@ -64,7 +65,7 @@ def claim_due_emails(
                 col(OutboxEmail.lease_expires_at) < now,
             ),
         )
-        .order_by(col(OutboxEmail.next_attempt_at), col(OutboxEmail.id))
+        .order_by(col(OutboxEmail.id))
         .limit(limit)
     )
     if for_update:
@@ -101,6 +102,7 @@ def mark_sending(
     if email.message_id is None:
         email.message_id = message_id()
     email.state = OutboxState.SENDING
+    email.server_down = False
     email.sending_since = now
     email.attempts += 1
     email.last_attempt_at = now
@@ -135,10 +137,12 @@ def record_failure(
     now: datetime,
     retry_at: Callable[[int], datetime],
     attempted: bool,
+    server_down: bool = False,
 ) -> None:
     """The server was unreachable, refused, or the connection broke: try again at
     ``retry_at(attempts)``. ``attempted`` is False when the row never reached
-    :func:`mark_sending` (the connection failed first); the try still counts."""
+    :func:`mark_sending` (the connection failed first); the try still counts. ``server_down``
+    when the server did not answer at all (see :func:`due_after_reconnect`)."""
     email = session.get(OutboxEmail, email_id)
     if email is None or email.lease_owner != owner or email.state not in UNSENT:
         return
@@ -146,6 +150,7 @@ def record_failure(
         email.attempts += 1
         email.last_attempt_at = now
     email.state = OutboxState.QUEUED
+    email.server_down = server_down
     email.sending_since = None
     email.last_error = error
     email.next_attempt_at = retry_at(email.attempts)
@@ -153,6 +158,56 @@ def record_failure(
     email.lease_expires_at = None
     email.updated_at = now
     session.add(email)
+
+
+def record_refusal(
+    session: Session, email_id: int, *, owner: str, reply: str, now: datetime
+) -> OutboxEmail | None:
+    """The server refused the recipient for good (a 5xx to RCPT): the email is ``failed`` with
+    its reply and not tried again. Returns it, or None if it was not ours."""
+    email = session.get(OutboxEmail, email_id)
+    if email is None or email.lease_owner != owner or email.state not in UNSENT:
+        return None
+    email.state = OutboxState.FAILED
+    email.server_down = False
+    email.sending_since = None
+    email.last_error = reply
+    email.next_attempt_at = None
+    email.lease_owner = None
+    email.lease_expires_at = None
+    email.updated_at = now
+    session.add(email)
+    return email
+
+
+def due_after_reconnect(session: Session, *, now: datetime) -> int:
+    """The server answers again: every email that waits only because it did not answer is due
+    now, rather than at the end of a backoff that grew through the outage. Returns how many."""
+    result = session.execute(
+        update(OutboxEmail)
+        .where(
+            col(OutboxEmail.state) == OutboxState.QUEUED,
+            col(OutboxEmail.server_down).is_(True),
+            col(OutboxEmail.next_attempt_at) > now,
+        )
+        .values(next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def release_emails(session: Session, email_ids: list[int], *, owner: str) -> None:
+    """Give back claimed emails not yet started, for a new claim in a better order."""
+    session.execute(
+        update(OutboxEmail)
+        .where(
+            col(OutboxEmail.id).in_(email_ids),
+            col(OutboxEmail.lease_owner) == owner,
+            col(OutboxEmail.state) == OutboxState.QUEUED,
+        )
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def cancel_email(email: OutboxEmail, *, reason: str, now: datetime) -> None:
@@ -320,9 +375,7 @@ def outbox_counts(session: Session, *, account_id: int | None = None) -> OutboxC
     if account_id is not None:
         waiting = waiting.where(OutboxEmail.account_id == account_id)
     total, failing, oldest = session.exec(waiting).one()
-    refused = select(func.count(col(OutboxEmail.id))).where(
-        OutboxEmail.state == OutboxState.FAILED
-    )
+    refused = select(func.count(col(OutboxEmail.id))).where(OutboxEmail.state == OutboxState.FAILED)
     if account_id is not None:
         refused = refused.where(OutboxEmail.account_id == account_id)
     return OutboxCounts(

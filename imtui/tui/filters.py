@@ -184,7 +184,7 @@ class ContactQuery:
 OUTBOX_VIEWS: dict[str, tuple[str, ...]] = {
     "all": (),
     "waiting": ("queued", "failing", "sending"),
-    "failing": ("failing",),
+    "failing": ("failing", "failed"),
     "sent": ("sent",),
     "cancelled": ("cancelled",),
 }

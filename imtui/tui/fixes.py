@@ -63,6 +63,8 @@ def how_to_fix(detail: AlertDetail) -> str:
         return "correct the order in the shop: the next poll after that change takes it in"
     if alert.kind == AlertKind.SHOP_CHANGE:
         return "decide which version stands: e edits the order here (if not in the WMS yet)"
+    if alert.kind == AlertKind.EMAIL_REFUSED:
+        return "correct the contact's address (c, then e) or delete it: that closes this alert"
     if alert.kind in METHOD_HOLD_KINDS or alert.kind in ORDER_FORM_KINDS:
         return "the remote system refused it: correct it there (the message says what), then r"
     return "nothing to do: it is retried by itself and closes when a try gets through (r: now)"

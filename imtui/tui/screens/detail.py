@@ -488,7 +488,9 @@ class OutboxDetailScreen(DetailScreen):
     def render_parts(self, data: Any) -> list[Any]:
         email = data.email
         title = Text(safe(email.subject, limit=300), style="bold")
-        title.append(f"  {safe(email.state)}", style="red" if email.state == "failing" else "")
+        title.append(
+            f"  {safe(email.state)}", style="red" if email.state in ("failing", "failed") else ""
+        )
         parts: list[Any] = [
             title,
             fields(

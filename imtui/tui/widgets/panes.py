@@ -66,6 +66,7 @@ KIND_LABELS: dict[str, str] = {
     AlertKind.SKIPPED: "skipped",
     AlertKind.ORDER_NOT_TAKEN: "not taken in",
     AlertKind.SHOP_CHANGE: "shop changed",
+    AlertKind.EMAIL_REFUSED: "mail refused",
 }
 OPERATION_LABELS = {
     "deliver_order": "deliver",
@@ -594,11 +595,18 @@ class ContactsPane(RecordPane["ContactRow", ContactQuery]):
         return self.sort.label
 
 
-OUTBOX_TONES = {"failing": "bad", "queued": "warn", "sending": "warn", "cancelled": "muted"}
+OUTBOX_TONES = {
+    "failing": "bad",
+    "failed": "bad",
+    "queued": "warn",
+    "sending": "warn",
+    "cancelled": "muted",
+}
 
 
 class OutboxPane(RecordPane["OutboxRow", OutboxQuery]):
-    """Alert emails: waiting, failing with the mail server's own reply, sent, cancelled."""
+    """Alert emails: waiting, failing with the mail server's own reply, refused for good
+    (failed), sent, cancelled (or folded into a summary)."""
 
     pane_name = "outbox"
     title = "Outbox"
@@ -628,7 +636,7 @@ class OutboxPane(RecordPane["OutboxRow", OutboxQuery]):
             when = "sending"
         else:
             when = f"{age(record.sent_at or record.updated_at, now)} ago"
-        if state in ("failing", "cancelled"):
+        if state in ("failing", "failed", "cancelled"):
             reply = record.last_error or record.subject
         elif state == "sent":
             reply = record.smtp_reply or record.subject

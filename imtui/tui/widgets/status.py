@@ -1,19 +1,29 @@
 """The top line: which account is in view, whether this process runs the engine and when its
-next cycle is, and the counts that say whether anyone needs to act. And, on a small terminal,
-the strip that says which pane is showing."""
+next cycle is, and the counts that say whether anyone needs to act — email that does not get
+through among them. And, on a small terminal, the strip that says which pane is showing."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Static
 
 from imtui.store.rows import HeaderCounts
 from imtui.tui.text import safe
+
+if TYPE_CHECKING:  # not at run time: the header paints before the database layer is loaded
+    from imtui.store.outbox import OutboxCounts
+    from imtui.tui.backend import Backend
+
+EMAIL_COMPACT_BELOW = 20
+"""The email counts shorten ("3 fail · 1 ref") when the full words would leave the engine and
+the account fewer cells than this."""
 
 
 class StatusHeader(Horizontal):
@@ -23,12 +33,27 @@ class StatusHeader(Horizontal):
     Three parts — the account, the engine, the counts — each repainted only when its own text
     changes: the engine's next run moves once a cycle and costs a dozen cells, the counts
     change when something was committed; an idle dashboard sends nothing.
+
+    The outbox's failing and refused emails stand first among the counts when there are any.
+    They are read through the backend each time the other counts are (a new
+    :class:`HeaderCounts` is a new read), in a worker, and shown with them.
     """
+
+    class EmailRead(Message):
+        """The outbox's counts, read for the header counts ``counts``."""
+
+        def __init__(self, counts: HeaderCounts, email: OutboxCounts) -> None:
+            super().__init__()
+            self.counts = counts
+            self.email = email
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state: dict[str, Any] | None = None
         self._shown: dict[str, tuple[object, ...]] = {}
+        self._email: OutboxCounts | None = None
+        self._email_for: HeaderCounts | None = None
+        """The header counts the email counts were (or are being) read with."""
 
     def compose(self) -> ComposeResult:
         yield Static(Content(" imtui"), id="header-account")
@@ -58,7 +83,32 @@ class StatusHeader(Horizontal):
             "counts": counts,
             "note": note,
         }
+        if counts is None:
+            self._email = self._email_for = None
+        elif counts is not self._email_for:
+            self._email_for = counts
+            self._read_email(counts)
         self._paint()
+
+    def _read_email(self, counts: HeaderCounts) -> None:
+        app = cast(Any, self.app)
+        if app.backend_ready:
+            self._fetch_email(app.backend, app.account_id, counts)
+
+    @work(thread=True, exclusive=True, group="header-email", exit_on_error=False)
+    def _fetch_email(self, backend: Backend, account_id: int | None, counts: HeaderCounts) -> None:
+        try:
+            email = backend.outbox_counts(account_id)
+        except Exception:  # a locked or vanished database: the watcher says so, once
+            return
+        self.post_message(self.EmailRead(counts, email))
+
+    @on(EmailRead)
+    def _email_read(self, message: EmailRead) -> None:
+        message.stop()
+        if message.counts is self._email_for:  # else a newer read is on its way
+            self._email = message.email
+            self._paint()
 
     def on_resize(self) -> None:
         self._paint()
@@ -66,7 +116,9 @@ class StatusHeader(Horizontal):
     def _paint(self) -> None:
         if self._state is None or not self.is_mounted:
             return
-        account, engine, counts = header_parts(width=self.size.width or 80, **self._state)
+        account, engine, counts = header_parts(
+            width=self.size.width or 80, email=self._email, **self._state
+        )
         for name, content in (("account", account), ("engine", engine), ("counts", counts)):
             shown = (content.plain, tuple(content.spans))
             if shown != self._shown.get(name):  # unchanged: nothing is sent to the terminal
@@ -98,12 +150,14 @@ def header_parts(
     note: str | None = None,
     speed: float | None = None,
     elsewhere: bool | None = None,
+    email: OutboxCounts | None = None,
 ) -> tuple[Content, Content, Content]:
     """The account, the engine and the counts for a terminal ``width`` cells wide; a ``note``
     (opening the database, or why it could not be opened) stands where the engine's state
     goes. A ``speed`` says the engine's time runs that many times faster (the demo): every
     time on screen reads its clock. For a dashboard running no engine, ``elsewhere`` says
-    whether one runs on the database all the same (None: not known)."""
+    whether one runs on the database all the same (None: not known). ``email`` puts the
+    failing and refused emails first among the counts, when there are any."""
     right: list[tuple[str, str]] = []
     if counts is not None:
         right += _count("alerts", counts.open_alerts, "$warning")
@@ -112,6 +166,8 @@ def header_parts(
         right += _count("held", counts.held, "$error")
         right += _count("skip", counts.skipped, "$error", last=True)
     right_text = Content.assemble(*right)
+    if counts is not None and email is not None:
+        right_text = _with_email(right_text, email, width)
     room = width - right_text.cell_length - 3  # two cells between the halves, one at the end
 
     if note:
@@ -151,6 +207,29 @@ def header_parts(
     if name:
         left.append((name, "bold"))
     return Content.assemble(*left), Content.styled(engine, style), right_text
+
+
+def _with_email(counts: Content, email: OutboxCounts, width: int) -> Content:
+    """``✉ 3 failing · 1 refused · `` before the other counts (nothing when all is well), in
+    shorter words if the full ones would crowd out the rest of the line."""
+    full = Content.assemble(*email_parts(email), counts)
+    if full.cell_length == counts.cell_length or width - full.cell_length >= EMAIL_COMPACT_BELOW:
+        return full
+    return Content.assemble(*email_parts(email, compact=True), counts)
+
+
+def email_parts(email: OutboxCounts, *, compact: bool = False) -> list[tuple[str, str]]:
+    """The failing (still retried) and refused (for good: a person must fix the contact)
+    emails as header text, each with its separator; empty when there are none."""
+    failing, refused = ("fail", "ref") if compact else ("failing", "refused")
+    parts: list[tuple[str, str]] = []
+    for value, word, style in (
+        (email.failing, failing, "$warning"),
+        (email.failed, refused, "$warning bold"),
+    ):
+        if value:
+            parts += [(f"{compact_number(value)} {word}", style), (" · ", "$text-muted")]
+    return [("✉ ", "$warning"), *parts] if parts else []
 
 
 def _shorten(text: str, room: int) -> str:
