@@ -56,6 +56,8 @@ class MailSink:
     """e.g. "451 4.3.0 Try again later": DATA is answered with this instead of 250."""
     refuse_rcpt_with: str | None = None
     refuse_rcpt_for: dict[str, str] = field(default_factory=dict)
+    drop_at_data_for: set[str] = field(default_factory=set)
+    """Recipients whose DATA breaks the connection instead of an answer."""
     """address → reply: RCPT TO that address is answered with it ("550 5.1.1 … User unknown")."""
     rcpt_seen: threading.Event = field(default_factory=threading.Event)
     data_seen: threading.Event = field(default_factory=threading.Event)
@@ -82,6 +84,10 @@ class MailSink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.transactions += 1
+        if set(envelope.rcpt_tos) & self.drop_at_data_for:
+            # The connection breaks before the server answers DATA (did it arrive?).
+            server.transport.close()
+            return "421 4.4.2 closing"
         if self.refuse_data_with:
             return self.refuse_data_with
         self.received.append(

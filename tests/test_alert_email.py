@@ -171,7 +171,7 @@ async def test_an_immediately_contact_gets_each_person_alert_at_once_digest_cont
     assert received.subject == (
         '[imtui] Acme: SKU "NO-SUCH-SKU" unknown to the WMS, order #1001 held'
     )
-    assert "imtui orders resend '#1001'" in received.text
+    assert "imtui orders resend --account 1 '#1001'" in received.text
     assert "Sku 'NO-SUCH-SKU' not found" in received.text
     assert f"imtui open alert/{alert.id}" in received.text
 

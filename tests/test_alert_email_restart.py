@@ -15,6 +15,7 @@ import pytest
 from sqlmodel import select
 
 from imtui.domain.failures import AlertKind
+from imtui.domain.outbox import GATHER
 from imtui.engine import actions, contact_actions
 from imtui.engine.clock import SystemClock
 from imtui.notify.mailer import Mailer
@@ -37,8 +38,9 @@ def smtp() -> Iterator[MailServer]:
 
 def queue_alert_email(db: Database) -> None:
     """An unmapped-ship-method alert for an account with one "immediately" contact: one email
-    in the outbox, due now by the system clock the worker process uses."""
-    now = SystemClock().now()
+    in the outbox, due now by the system clock the worker process uses (raised a burst's
+    gathering time ago)."""
+    now = SystemClock().now() - GATHER
     with db.write() as session:
         account = actions.add_account(session, name="Acme", kind="merchant", actor=ACTOR, now=now)
         contact_actions.add_contact(

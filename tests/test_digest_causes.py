@@ -87,7 +87,7 @@ def test_unknown_skus_are_sub_grouped_by_sku_with_counts_biggest_first() -> None
         '    SKU "TENT-XL-GRN" — 5 orders: #1004, #1005, #1006 and 2 more',
         '    SKU "MUG-01" — 1 order: #1010',
         "    Latest: Sku not found",
-        "    Fix: imtui orders resend '#1010' '#1004' '#1005' '#1006' '#1007'",
+        "    Fix: imtui orders resend --account 1 '#1010' '#1004' '#1005' '#1006' '#1007'",
         "         (the other 1: imtui alerts list --account 1 --kind unknown_sku)",
         "    Open: imtui open alert/1",
     ]

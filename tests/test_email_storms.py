@@ -19,9 +19,11 @@ from imtui.engine import actions, contact_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine
 from imtui.notify.mailer import Mailer
+from imtui.store import cause_emails
 from imtui.store.alerts import AlertSubject, raise_alert
 from imtui.store.database import Database
 from imtui.store.models import Alert, AlertNotice, OutboxEmail
+from imtui.store.outbox import outbox_counts
 from imtui.store.queue import worker_identity
 from tests.conftest import ACTOR, World, add_shop_order
 from tests.mail_server import MailServer, mail_server
@@ -84,7 +86,7 @@ async def test_two_hundred_orders_of_one_unknown_sku_are_one_email_then_answers_
     assert "#1020 and 180 more" in " ".join(text.split())
     assert f"SKU:         {STORM_SKU}" in text
     assert f"Sku '{STORM_SKU}' not found" in text and "(to each of them)" in text
-    resend = "imtui orders resend " + " ".join(f"'#{n}'" for n in range(1001, 1006))
+    resend = "imtui orders resend --account 1 " + " ".join(f"'#{n}'" for n in range(1001, 1006))
     assert resend in text
     assert "(the other 195: imtui alerts list --account 1 --kind unknown_sku)" in text
     assert first.message["In-Reply-To"] is None
@@ -111,7 +113,7 @@ async def test_two_hundred_orders_of_one_unknown_sku_are_one_email_then_answers_
     assert "3 more orders since the last email about this; 203 open in all (200 told before)." in (
         answer.text
     )
-    assert "imtui orders resend '#1201' '#1202' '#1203'" in answer.text
+    assert "imtui orders resend --account 1 '#1201' '#1202' '#1203'" in answer.text
 
     # Another SKU is another cause: its own email, not in the thread.
     add_shop_order(sandbox, 1300, sku="MUG-01")
@@ -206,7 +208,7 @@ async def test_over_the_cap_what_opens_is_folded_into_one_summary_and_nothing_is
     )
     for n in range(20, 28):
         assert f'SKU "X{n}" unknown to the WMS — order #{2000 + n} held' in last.text
-        assert f"imtui orders resend '#{2000 + n}'" in last.text
+        assert f"imtui orders resend --account 1 '#{2000 + n}'" in last.text
     assert "Nothing is dropped" in last.text
     with db.read() as session:
         told = session.exec(
@@ -216,6 +218,65 @@ async def test_over_the_cap_what_opens_is_folded_into_one_summary_and_nothing_is
         ).all()
     assert len(set(told)) == 28, "every alert reached the contact, one way or the other"
     db.dispose()
+
+
+async def test_a_summary_longer_than_it_can_list_counts_the_rest_and_says_where_they_are(
+    db, clock, world: World, smtp: MailServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cause_emails, "TOLD_MAX", 3)  # read at most 3 alerts per email
+    mailer = Mailer(db, clock=clock, owner=worker_identity(), settings=email_settings(smtp, cap=1))
+    add_contact(db, clock, world.account_id, "ops@example.com", "immediately")
+    raise_sku_alerts(db, clock, world.account_id, range(6))
+
+    await send_gathered(clock, mailer)
+    clock.advance(timedelta(minutes=10))
+    await mailer.send_due()
+
+    summary = smtp.received[-1]
+    assert summary.subject.startswith("[imtui] Acme: 5 alerts folded into one email")
+    assert summary.text.count("unknown to the WMS") == 3
+    assert "And 2 more alerts than fit here: imtui alerts list --account 1" in summary.text
+
+
+async def test_an_answer_to_a_first_email_that_never_got_through_stands_alone(
+    db, clock, world: World, smtp: MailServer, mailer: Mailer
+) -> None:
+    add_contact(db, clock, world.account_id, "ops@example.com", "immediately")
+    smtp.sink.refuse_data_with = "451 4.3.0 Try again later"
+    with db.write() as session:
+        raise_alert(
+            session,
+            account_id=world.account_id,
+            connection_id=None,
+            kind=AlertKind.UNKNOWN_SKU,
+            message="Sku 'A' not found",
+            now=clock.now(),
+            about=AlertSubject(order_number="#1", sku="A", subject="d:1"),
+        )
+    await send_gathered(clock, mailer)  # the first email fails: rendered, failing
+    with db.write() as session:
+        raise_alert(
+            session,
+            account_id=world.account_id,
+            connection_id=None,
+            kind=AlertKind.UNKNOWN_SKU,
+            message="Sku 'A' not found",
+            now=clock.now(),
+            about=AlertSubject(order_number="#2", sku="A", subject="d:2"),
+        )
+    first, answer = emails(db)
+    assert answer.thread_id == first.id
+
+    clock.advance(UPDATE_EVERY + GATHER)
+    await mailer.send_due()  # both fail again; the answer was composed on its own
+    smtp.sink.refuse_data_with = None
+    clock.advance(timedelta(hours=1))
+    await mailer.send_due()
+
+    by_order = {("#1" in r.subject): r for r in smtp.received}
+    alone = by_order[False]
+    assert alone.subject == '[imtui] Acme: SKU "A" unknown to the WMS, order #2 held'
+    assert alone.message["In-Reply-To"] is None
 
 
 # -- a permanent refusal ---------------------------------------------------------------------------
@@ -250,15 +311,40 @@ async def test_a_5xx_at_rcpt_stops_that_email_and_raises_an_alert_on_the_contact
     assert any("address refused by the mail server" in s.lower() for s in told_ops)
     assert smtp.sink.transactions == 2
 
-    # Correcting the address closes the alert and sends what was refused, to the new address.
+    # While the address bounces, what opens waits for it, untold: no email is even tried.
+    raise_sku_alerts(db, clock, world.account_id, range(1, 4))
+    await send_gathered(clock, mailer)
+    assert not [e for e in emails(db) if e.contact_id == gone and e.state == OutboxState.QUEUED]
+    assert smtp.sink.transactions == 5  # ops got X1..X3; nothing went to gone@
+
+    # Correcting the address closes the alert, sets the refused email aside (the refused count
+    # goes back to 0) and tells the new address what is open in one summary, not a burst.
     with db.write() as session:
         contact_actions.edit_contact(
             session, contact_id=gone, email="back@example.com", actor=ACTOR, now=clock.now()
         )
+        assert outbox_counts(session).failed == 0
     assert open_alerts(db, AlertKind.EMAIL_REFUSED) == []
+    await mailer.compose_digests()
     await mailer.send_due()
     [again] = [r for r in smtp.received if r.rcpt_tos == ["back@example.com"]]
-    assert 'SKU "X0" unknown to the WMS' in again.subject
+    assert again.subject == "[imtui] Acme: 4 new alerts need a person (summary of open alerts)"
+    assert all(f'SKU "X{n}"' in again.text for n in range(4))
+
+
+async def test_a_5xx_at_rcpt_that_is_about_the_relay_backs_off_and_blames_no_address(
+    db, clock, world: World, smtp: MailServer, mailer: Mailer
+) -> None:
+    add_contact(db, clock, world.account_id, "ops@example.com", "immediately")
+    smtp.sink.refuse_rcpt_with = "554 5.7.1 <ops@example.com>: Relay access denied"
+    raise_sku_alerts(db, clock, world.account_id, range(1))
+
+    report = await send_gathered(clock, mailer)
+
+    assert (report.failed, report.refused) == (1, 0)
+    [email] = emails(db)
+    assert email.state == OutboxState.QUEUED and "Relay access denied" in (email.last_error or "")
+    assert open_alerts(db, AlertKind.EMAIL_REFUSED) == []
 
 
 async def test_a_4xx_at_rcpt_keeps_the_backoff(
@@ -278,6 +364,24 @@ async def test_a_4xx_at_rcpt_keeps_the_backoff(
     smtp.sink.refuse_rcpt_with = None
     clock.advance(timedelta(minutes=1))
     assert (await mailer.send_due()).sent == 1
+
+
+async def test_an_email_that_breaks_the_connection_keeps_its_backoff_and_blocks_nobody(
+    db, clock, world: World, smtp: MailServer, mailer: Mailer
+) -> None:
+    add_contact(db, clock, world.account_id, "bad@example.com", "immediately")
+    add_contact(db, clock, world.account_id, "ok@example.com", "immediately")
+    smtp.sink.drop_at_data_for.add("bad@example.com")
+    for n in range(5):
+        raise_sku_alerts(db, clock, world.account_id, range(n, n + 1))
+        await send_gathered(clock, mailer)
+        clock.advance(timedelta(seconds=1))
+
+    to_ok = [r for r in smtp.received if r.rcpt_tos == ["ok@example.com"]]
+    assert len(to_ok) == 5, "the others' email went out on every tick"
+    first_to_bad = emails(db)[0]
+    assert first_to_bad.recipient == "bad@example.com" and not first_to_bad.server_down
+    assert first_to_bad.attempts <= 2, "its backoff held: not tried on every tick"
 
 
 # -- after an outage ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from imtui.engine import actions
 from imtui.engine.ingest import store_source_orders
 from imtui.store.alerts import AlertSubject, raise_alert
 from imtui.store.database import Database
-from imtui.store.models import Order
+from imtui.store.models import AuditEntry, Order
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CRLF_NAME = "#37\r\n06"
@@ -103,9 +103,9 @@ def test_commands_for_the_record_kinds() -> None:
     assert fix_command(facts(AlertKind.UNMAPPED_SHIP_METHOD)) == mapping
     assert fix_command(facts(AlertKind.UNKNOWN_CARRIER)) == mapping
     assert fix_command(facts(AlertKind.ADDRESS_REJECTED)) == (
-        "imtui orders edit '#1001' --set FIELD=VALUE"
+        "imtui orders edit '#1001' --set FIELD=VALUE --account 1"
     )
-    assert fix_command(facts(AlertKind.UNKNOWN_SKU)) == "imtui orders resend '#1001'"
+    assert fix_command(facts(AlertKind.UNKNOWN_SKU)) == ("imtui orders resend --account 1 '#1001'")
     assert fix_command(facts(AlertKind.SKIPPED, order_number=None)) == (
         "imtui queue list --state skipped"
     )
@@ -124,9 +124,9 @@ def test_a_refused_contact_address_names_the_contact() -> None:
 
 def test_a_crlf_in_the_order_is_the_visible_escape_with_literal_backslashes() -> None:
     command = fix_command(facts(AlertKind.VALIDATION, order_number=CRLF_NAME))
-    assert command == "imtui orders resend '#37\\r\\n06'"
+    assert command == "imtui orders resend --account 1 '#37\\r\\n06'"
     assert "\r" not in command and "\n" not in command
-    assert shlex.split(command)[3] == CRLF_PRINTED == printable(CRLF_NAME)
+    assert shlex.split(command)[5] == CRLF_PRINTED == printable(CRLF_NAME)
 
 
 @pytest.mark.parametrize(
@@ -139,16 +139,19 @@ def test_a_shell_hostile_order_comes_back_from_shlex_as_its_printable_name(name:
                 command = line[line.index("imtui orders") :].split("  (")[0]
                 assert printable(name) in shlex.split(command)
     words = shlex.split(fix_command(facts(AlertKind.UNKNOWN_SKU, order_number=name)) or "")
-    assert words == ["imtui", "orders", "resend", printable(name)]
+    assert words == ["imtui", "orders", "resend", "--account", "1", printable(name)]
     assert shlex.split(shell_word(name)) == [printable(name)]
 
 
 def test_an_order_that_looks_like_an_option_comes_after_a_double_dash() -> None:
     assert fix_command(facts(AlertKind.UNKNOWN_SKU, order_number="-5")) == (
-        "imtui orders resend -- -5"
+        "imtui orders resend --account 1 -- -5"
     )
     assert fix_command(facts(AlertKind.INCOMPLETE_ADDRESS, order_number="-5")) == (
-        "imtui orders edit --set FIELD=VALUE -- -5"
+        "imtui orders edit --set FIELD=VALUE --account 1 -- -5"
+    )
+    assert fix_command(facts(AlertKind.UNKNOWN_SKU, order_number="-1001 A")) == (
+        "imtui orders resend --account 1 -- '-1001 A'"
     )
 
 
@@ -226,13 +229,15 @@ def source_order(n: int, number: str) -> SourceOrder:
     )
 
 
-def seed(db_path: str, *numbers: str) -> dict[str, int]:
+def seed(db_path: str, *numbers: str, account_name: str = "acme") -> dict[str, int]:
     """An account with a shop and a WMS (on a port nothing listens on) whose shop reported
-    orders with these numbers; their ids by number."""
+    orders with these numbers; their ids by number (this account's)."""
     database = Database(db_path)
     try:
         with database.write() as session:
-            account = actions.add_account(session, name="acme", kind="merchant", actor="t", now=NOW)
+            account = actions.add_account(
+                session, name=account_name, kind="merchant", actor="t", now=NOW
+            )
             shop = actions.add_connection(
                 session,
                 account=account,
@@ -260,20 +265,24 @@ def seed(db_path: str, *numbers: str) -> dict[str, int]:
             orders = [source_order(n, number) for n, number in enumerate(numbers, 1)]
             store_source_orders(session, shop.id or 0, orders, NOW)
         with database.read() as session:
-            rows = session.exec(select(Order.number, Order.id)).all()
+            rows = session.exec(
+                select(Order.number, Order.id).where(Order.account_id == account.id)
+            ).all()
             return {number: order_id or 0 for number, order_id in rows}
     finally:
         database.dispose()
 
 
-def raise_validation_alert(db_path: str, order_id: int, number: str) -> int:
+def raise_validation_alert(
+    db_path: str, order_id: int, number: str, account_id: int = 1, connection_id: int = 1
+) -> int:
     database = Database(db_path)
     try:
         with database.write() as session:
             alert, _ = raise_alert(
                 session,
-                account_id=1,
-                connection_id=1,
+                account_id=account_id,
+                connection_id=connection_id,
                 kind=AlertKind.VALIDATION,
                 message="Rejected",
                 now=NOW,
@@ -328,3 +337,23 @@ def test_the_printed_form_is_an_exact_match_not_a_loose_one(db_path: str) -> Non
         result = CliRunner().invoke(cli, ["--db", db_path, "orders", "show", near])
         assert result.exit_code == 1 and "no order" in result.stderr, (near, result.output)
     assert shown_order_id(db_path, "37\\r\\n06") == "1", "the # may be left out, as for #1001"
+
+
+def test_the_printed_command_resends_its_own_accounts_order_when_two_shops_share_a_number(
+    db_path: str,
+) -> None:
+    seed(db_path, "#1001")
+    globex = seed(db_path, "#1001", account_name="globex")
+    alert_id = raise_validation_alert(db_path, globex["#1001"], "#1001", 2, 3)
+
+    words = printed_fix(db_path, alert_id)
+    assert words == ["imtui", "orders", "resend", "--account", "2", "#1001"]
+    imtui(db_path, *words[1:3], "--queue-only", *words[3:])
+
+    database = Database(db_path)
+    try:
+        with database.read() as session:
+            audit = session.exec(select(AuditEntry.target)).all()
+    finally:
+        database.dispose()
+    assert f"order:{globex['#1001']}" in audit, "the other shop's #1001 was left alone"

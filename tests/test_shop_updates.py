@@ -321,6 +321,14 @@ async def test_a_download_cut_short_by_its_deadline_keeps_its_pages_and_goes_on(
     assert shop.alerts(AlertKind.BAD_RESPONSE) == [] and shop.alerts(AlertKind.UNREACHABLE) == []
     with shop.db.read() as session:
         assert session.exec(select(Alert).where(Alert.subject.like("poll:%"))).first() is None  # type: ignore[union-attr]
+    # The polls that go on may first wait for the shop's cost bucket, drained by the pages
+    # already read (in real time); a 1.5 s deadline would make that wait a failed poll (see
+    # docs/known-gaps.md), which is not what this test is about.
+    with shop.db.write() as session:
+        source = session.get(Connection, shop.world.shop_id)
+        assert source is not None
+        source.settings = {**source.settings, "poll_deadline": 30}
+        session.add(source)
     for _ in range(8):
         await shop.engine.run_once()  # due now: no clock jump needed
         with shop.db.read() as session:

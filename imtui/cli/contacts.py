@@ -335,7 +335,7 @@ def outbox_send(app: AppContext, email_ids: tuple[int, ...]) -> None:
     mailer = Mailer(app.db, clock=app.clock, owner=worker_identity(), settings=settings)
     report = asyncio.run(mailer.send_due())
     click.echo(_summary(report))
-    if report.failed:
+    if report.failed or report.refused:
         click.get_current_context().exit(3)
 
 
@@ -343,6 +343,12 @@ def _summary(report: SendReport) -> str:
     parts = [f"sent {report.sent}", f"failed {report.failed}"]
     if report.cancelled:
         parts.append(f"cancelled {report.cancelled} (alert closed or contact gone)")
+    if report.refused:
+        parts.append(f"refused {report.refused} for good (fix the contact's address)")
+    if report.folded:
+        parts.append(f"folded {report.folded} into a summary (over the cap)")
+    if report.deferred:
+        parts.append(f"{report.deferred} waiting for their thread's first email")
     if report.resent:
         parts.append(f"{report.resent} resent after an interrupted attempt")
     line = ", ".join(parts)

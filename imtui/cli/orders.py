@@ -46,6 +46,9 @@ ORDER_COLUMNS = (
 QUEUE_ONLY_HELP = "Only re-queue it for the worker instead of sending it now."
 
 
+ACCOUNT_HELP = "Only this account's orders (name or id): two shops may both have a #1001."
+
+
 @click.group("orders")
 def orders_group() -> None:
     """Orders from the shops and their way to the WMS."""
@@ -188,20 +191,28 @@ def _print_alerts(alerts: tuple[listing.AlertRow, ...]) -> None:
     help="A field to change: " + ", ".join(actions.EDITABLE_ORDER_FIELDS) + ".",
 )
 @click.option("--queue-only", is_flag=True, help=QUEUE_ONLY_HELP)
+@account_option(ACCOUNT_HELP)
 @pass_app
 def orders_edit(
     app: AppContext,
     order_key: str,
     changes: tuple[str, ...],
     queue_only: bool,
+    account_key: str | None,
 ) -> None:
     """Change an order's ship-to address or ship method, then send it to the WMS now."""
     fields = parse_pairs(changes, "field")
     with app.db.write() as session:
+        account_id = account_id_for(session, account_key)
         item = actions.edit_order(
-            session, order_key=order_key, changes=fields, actor=app.actor, now=app.now()
+            session,
+            order_key=order_key,
+            changes=fields,
+            actor=app.actor,
+            now=app.now(),
+            account_id=account_id,
         )
-        order = actions.order_for(session, order_key)
+        order = actions.order_for(session, order_key, account_id)
         resend = Resend(printable(order.number), item.id or 0, Operation(item.operation))
     send_or_queue(app, [resend], queue_only=queue_only)
 
@@ -212,16 +223,22 @@ append_help(orders_edit, SEND_HELP)
 @orders_group.command("resend")
 @click.argument("order_keys", metavar="ORDER...", type=ORDER_KEY, nargs=-1, required=True)
 @click.option("--queue-only", is_flag=True, help=QUEUE_ONLY_HELP)
+@account_option(ACCOUNT_HELP)
 @pass_app
-def orders_resend(app: AppContext, order_keys: tuple[str, ...], queue_only: bool) -> None:
+def orders_resend(
+    app: AppContext, order_keys: tuple[str, ...], queue_only: bool, account_key: str | None
+) -> None:
     """Send orders to the WMS again, now (a shipped order gets its tracking resent to the shop).
     A held or skipped order comes back with a fresh retry window. All or nothing: one bad ORDER
     and none is re-queued."""
     resends: list[Resend] = []
     with app.db.write() as session:
+        account_id = account_id_for(session, account_key)
         for key in order_keys:
-            item = actions.resend_order(session, order_key=key, actor=app.actor, now=app.now())
-            order = actions.order_for(session, key)
+            item = actions.resend_order(
+                session, order_key=key, actor=app.actor, now=app.now(), account_id=account_id
+            )
+            order = actions.order_for(session, key, account_id)
             resends.append(Resend(printable(order.number), item.id or 0, Operation(item.operation)))
     send_or_queue(app, resends, queue_only=queue_only)
 

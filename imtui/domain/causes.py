@@ -33,6 +33,7 @@ from imtui.domain.emails import (
     when,
 )
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
+from imtui.domain.fixes import resend_head
 from imtui.domain.text import plural
 
 MAX_KEY = 400
@@ -282,19 +283,21 @@ def cause_fix_lines(facts: CauseFacts) -> list[str]:
     return lines
 
 
-RESEND = "imtui orders resend "
-
-
 def combined_fixes(fixes: Sequence[str], total: int, first: AlertFacts) -> list[str]:
+    """One resend naming the first few orders (one ``--`` before them when a name starts with
+    "-"), one command when all share it, else the first few commands and a count."""
     if not fixes:
         return []
     listing = f"imtui alerts list --account {first.account_id} --kind {first.kind}"
     distinct = list(dict.fromkeys(fixes))
     if len(distinct) == 1 and total <= 1:
         return distinct
-    if all(fix.startswith(RESEND) for fix in distinct):
-        orders = [fix.removeprefix(RESEND) for fix in distinct]
-        lines = [RESEND + " ".join(orders[:FIX_SHOWN])]
+    head = resend_head(first.account_id) + " "
+    if all(fix.startswith(head) for fix in distinct):
+        orders = [fix.removeprefix(head) for fix in distinct]
+        guarded = any(order.startswith("-- ") for order in orders)
+        words = [order.removeprefix("-- ") for order in orders[:FIX_SHOWN]]
+        lines = [head + ("-- " if guarded else "") + " ".join(words)]
         if total > FIX_SHOWN:
             lines.append(f"(the other {total - FIX_SHOWN:,}: {listing})")
         return lines
@@ -314,11 +317,14 @@ class SummaryFacts:
     """The alerts a contact over the cap was not sent one by one, by cause."""
 
     causes: tuple[CauseFacts, ...]
+    """The first few hundred of them, by cause."""
+    total: int
+    """All of them: those beyond the listed ones are counted, with the command that lists them."""
     cap: int
     cap_minutes: int
 
     @property
-    def total(self) -> int:
+    def listed(self) -> int:
         return sum(cause.told_total for cause in self.causes)
 
 
@@ -329,7 +335,8 @@ def summary_email(summary: SummaryFacts, recipient: Recipient) -> EmailContent:
     lines = [
         f"{count} in one email — {account}",
         "",
-        f"You were sent {summary.cap} emails within {summary.cap_minutes} minutes, the most one",
+        f"You were sent {plural(summary.cap, 'email')} within {summary.cap_minutes} minutes, "
+        "the most one",
         "contact gets (IMTUI_EMAIL_CAP): what opened since is folded into this email instead.",
         "Nothing is dropped; every alert is below, by cause.",
     ]
@@ -337,9 +344,16 @@ def summary_email(summary: SummaryFacts, recipient: Recipient) -> EmailContent:
         records = [_label(told.alert) for told in cause.told]
         lines += ["", capitalized(cause_title(cause)), INDENT + first_few(records)]
         lines += [INDENT + line for line in cause_fix_lines(cause)]
+    unlisted = summary.total - summary.listed
+    if unlisted > 0:
+        lines += [
+            "",
+            f"And {plural(unlisted, 'more alert')} than fit here: "
+            f"imtui alerts list --account {first.account_id}",
+        ]
     lines += footer(recipient, first.account, "summary", "")
     subject = header_text(
         f"{SUBJECT_PREFIX} {header_text(first.account, 60)}: {count} folded into one email "
-        f"(over {summary.cap} emails in {summary.cap_minutes} minutes)"
+        f"(over {plural(summary.cap, 'email')} in {summary.cap_minutes} minutes)"
     )
     return EmailContent(subject=subject, text="\n".join(lines) + "\n")

@@ -74,13 +74,13 @@ def fix_commands(facts: FixFacts) -> list[str]:
             f"or, if the WMS should know that carrier: add it there, then {_resend(facts)}",
         ]
     if kind in ADDRESS_KINDS and order:
-        return [f"{_edit_command(order)}  (fields: address1, city, zip, …)"]
+        return [f"{_edit_command(order, facts.account_id)}  (fields: address1, city, zip, …)"]
     if kind == AlertKind.SKIPPED:
         return [_resend(facts) if order else f"{SKIPPED_LIST}  (then: imtui queue resend ID)"]
     if kind == AlertKind.ORDER_NOT_TAKEN:
         return ["correct the order in the shop: the next poll after that change takes it in"]
     if kind == AlertKind.SHOP_CHANGE:
-        return _shop_change_lines(order)
+        return _shop_change_lines(order, facts.account_id)
     if kind == AlertKind.EMAIL_REFUSED:
         return [
             f"{_contact_command(facts)}  (what it missed is sent again to the new address)",
@@ -104,7 +104,7 @@ def fix_command(facts: FixFacts) -> str | None:
     if kind in (AlertKind.UNMAPPED_SHIP_METHOD, AlertKind.UNKNOWN_CARRIER):
         return _mapping_command(facts)
     if kind in ADDRESS_KINDS and order:
-        return _edit_command(order)
+        return _edit_command(order, facts.account_id)
     if kind == AlertKind.SKIPPED and not order:
         return SKIPPED_LIST
     if kind == AlertKind.EMAIL_REFUSED:
@@ -189,22 +189,28 @@ def _order(facts: FixFacts) -> str | None:
 
 def _resend(facts: FixFacts) -> str:
     order = _order(facts)
-    return _with_argument("imtui orders resend", order) if order else HELD_LIST
+    return _with_argument(resend_head(facts.account_id), order) if order else HELD_LIST
 
 
-def _edit_command(order: str) -> str:
-    return _with_argument("imtui orders edit", order, EDIT_OPTIONS)
+def resend_head(account_id: int) -> str:
+    """The resend command up to its orders: with the account, as two shops may both have a
+    "#1001" and a command printed for one must not resend the other's."""
+    return f"imtui orders resend --account {account_id}"
 
 
-def _shop_change_lines(order: str | None) -> list[str]:
+def _edit_command(order: str, account_id: int) -> str:
+    return _with_argument("imtui orders edit", order, f"{EDIT_OPTIONS} --account {account_id}")
+
+
+def _shop_change_lines(order: str | None, account_id: int) -> list[str]:
     """A shop change waits for a person to say which version stands: an edit here (while the
     order is not in the WMS yet), or a resend of the version here as it is."""
     if order is None:
         return ["decide which version stands; an order not in the WMS yet: imtui orders edit"]
     return [
         "decide which version stands (one in the WMS already is changed there), then either",
-        f"{_edit_command(order)}  (set what stands, while it is not in the WMS yet)",
-        f"or {_with_argument('imtui orders resend', order)}  (the version here, as it is)",
+        f"{_edit_command(order, account_id)}  (set what stands, while it is not in the WMS yet)",
+        f"or {_with_argument(resend_head(account_id), order)}  (the version here, as it is)",
     ]
 
 
@@ -231,9 +237,17 @@ def _contact_command(facts: FixFacts) -> str:
     return f"imtui contacts edit {_contact(facts)} --email ADDRESS"
 
 
+def _looks_like_an_option(word: str) -> bool:
+    """Whether a shell word, once the shell has unquoted it, starts with "-"."""
+    try:
+        return shlex.split(word)[0].startswith("-")
+    except (ValueError, IndexError):
+        return False
+
+
 def _with_argument(head: str, argument: str, options: str = "") -> str:
     """``head argument options``; for an argument that starts with "-" (an order named
     "-1001"), ``head options -- argument``, so it is not taken for an option."""
-    if argument.startswith("-"):
+    if _looks_like_an_option(argument):
         return " ".join(part for part in (head, options, "--", argument) if part)
     return " ".join(part for part in (head, argument, options) if part)

@@ -264,17 +264,25 @@ def connection_for(session: Session, key: str) -> Connection:
 # -- orders ---------------------------------------------------------------------------------
 
 
-def order_for(session: Session, key: str) -> Order:
-    order = find_order(session, key.strip())
+def order_for(session: Session, key: str, account_id: int | None = None) -> Order:
+    order = find_order(session, key.strip(), account_id)
     if order is None:
-        raise ActionError(f"no order {key!r}")
+        where = f" in account {account_id}" if account_id is not None else ""
+        raise ActionError(f"no order {key!r}{where}")
     return order
 
 
-def resend_order(session: Session, *, order_key: str, actor: str, now: datetime) -> RetryItem:
+def resend_order(
+    session: Session,
+    *,
+    order_key: str,
+    actor: str,
+    now: datetime,
+    account_id: int | None = None,
+) -> RetryItem:
     """ "Resend to WMS" (B4): due now, with a fresh retry window — also for a skipped one (B6).
     A shipped order whose tracking did not reach the shop gets its tracking resent instead."""
-    order = order_for(session, order_key)
+    order = order_for(session, order_key, account_id)
     require(session, Act.RESEND, order.account_id)
     _refuse_cancelled(order)
     if order.status in (OrderStatus.SHIPPED,):
@@ -366,9 +374,10 @@ def edit_order(
     changes: dict[str, str],
     actor: str,
     now: datetime,
+    account_id: int | None = None,
 ) -> RetryItem:
     """Change the ship-to address or ship method; the order is sent again at once (B3, B4)."""
-    order = order_for(session, order_key)
+    order = order_for(session, order_key, account_id)
     require(session, Act.EDIT_ORDER, order.account_id)
     _refuse_cancelled(order)
     unknown = sorted(set(changes) - set(EDITABLE_ORDER_FIELDS))

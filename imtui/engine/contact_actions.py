@@ -23,7 +23,7 @@ from imtui.store.contacts import find_contact_by_email
 from imtui.store.digests import compose_digest, record_digest, reschedule
 from imtui.store.models import Account, AlertContact, OutboxEmail
 from imtui.store.outbox import cancel_email as cancel_outbox_email
-from imtui.store.outbox import forget_contact, unsent_for_contact
+from imtui.store.outbox import forget_contact, forget_notices, unsent_for_contact
 from imtui.store.refusals import settle_refused_address
 
 MAX_NAME = 200
@@ -162,16 +162,20 @@ def edit_contact(
     contact.name, contact.email, contact.frequency = new_name, new_email, chosen
     contact.updated_at = now
     session.add(contact)
+    switched_off: list[int] = []
     for waiting in unsent_for_contact(session, contact_id):
         if chosen is Frequency.OFF:
             cancel_outbox_email(waiting, reason="not sent: the contact was switched off", now=now)
+            switched_off.append(waiting.id or 0)
         else:
             waiting.recipient, waiting.recipient_name = new_email, new_name
             waiting.updated_at = now
         session.add(waiting)
+    # Switched on again later, the contact's summary tells what these would have.
+    forget_notices(session, switched_off)
     if new_email != old_email and chosen is not Frequency.OFF:
-        # A new address closes the alert that the old one was refused, and what was refused
-        # goes again, to the new one.
+        # A new address closes the alert that the old one was refused; what is open reaches
+        # the new one in one summary (or the next digest).
         settle_refused_address(session, contact, now=now, actor=actor, deleted=False)
     record_action(
         session,

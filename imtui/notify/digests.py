@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from imtui.domain.contacts import next_digest_at
 from imtui.notify.settings import EmailSettings
+from imtui.store.alert_emails import has_refused_address
 from imtui.store.digests import (
     compose_digest,
     digest_due_at,
@@ -37,6 +38,11 @@ def compose_due_digests(
             if first is None or first > now:
                 continue
         following = next_digest_at(contact.frequency, now, daily_hour=settings.digest_hour)
+        if has_refused_address(session, contact.id or 0):
+            # Its address bounces: what it would list waits, untold, for the correction.
+            reschedule(contact, now=now, next_at=following, composed=False)
+            session.add(contact)
+            continue
         composed = compose_digest(session, contact, at=now)
         if composed.content is not None:
             email = record_digest(session, contact, composed.pending, composed.content, now)

@@ -20,7 +20,12 @@ from typing import Any, Protocol, TypeVar
 from imtui.domain.text import printable
 from imtui.notify.digests import compose_due_digests
 from imtui.notify.message import Outgoing, build_message, message_bytes
-from imtui.notify.outbox import prepare_email, record_failures, record_refused_address
+from imtui.notify.outbox import (
+    NotSent,
+    prepare_email,
+    record_failures,
+    record_refused_address,
+)
 from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
 from imtui.notify.smtp import Delivery, SmtpSession, SmtpUnavailable
 from imtui.store.database import Database, DatabaseError
@@ -61,9 +66,21 @@ class SendReport:
     """Emails whose previous attempt was interrupted, sent again with the same Message-ID."""
     refused: int = 0
     """Emails whose recipient the server refused for good (a 5xx to RCPT): not tried again."""
+    folded: int = 0
+    """Alert emails over the cap, folded into the contact's summary."""
+    deferred: int = 0
+    """Answers waiting for their thread's first email."""
     unavailable: str | None = None
     """Why no connection could be made, if none could."""
     replies: list[str] = field(default_factory=list)
+
+    def count(self, why: NotSent) -> None:
+        if why is NotSent.CANCELLED:
+            self.cancelled += 1
+        elif why is NotSent.FOLDED:
+            self.folded += 1
+        elif why is NotSent.DEFERRED:
+            self.deferred += 1
 
 
 class Mailer:
@@ -236,32 +253,23 @@ class Mailer:
     # -- one batch ----------------------------------------------------------------------------
 
     async def _send_batch(self, ids: list[int], report: SendReport) -> bool:
-        """Returns False when the server could not be reached (stop for this run)."""
-        session = SmtpSession(self.settings)
-        self._session = session
-        try:
-            await session.open()
-        except SmtpUnavailable as exc:
-            await self._record_failures(ids, str(exc), attempted=False, server_down=True)
-            report.failed += len(ids)
-            report.unavailable = str(exc)
+        """Returns False when the server could not be reached (stop for this run). A connection
+        that breaks in one email's transaction is opened again for the rest: one email that
+        breaks it (a recipient the server chokes on) must not hold up everyone else's."""
+        session = await self._open(ids, report)
+        if session is None:
             return False
         try:
             remaining = await self._after_reconnect(ids)
             while remaining:
                 email_id = remaining.pop(0)
                 delivery = await self._send_one(session, email_id, report)
-                if delivery is not None and delivery.connection_lost:
-                    if remaining:
-                        await self._record_failures(
-                            remaining,
-                            f"not tried: {delivery.reply}",
-                            attempted=False,
-                            server_down=True,
-                        )
-                        report.failed += len(remaining)
+                if delivery is not None and delivery.connection_lost and remaining:
                     session.abort()
-                    return False
+                    reopened = await self._open(remaining, report)
+                    if reopened is None:
+                        return False
+                    session = reopened
         except BaseException:
             # Cancelled (the process is stopping) or a bug: drop the connection without a
             # QUIT that could wait on the server. A row left "sending" goes again later.
@@ -272,10 +280,24 @@ class Mailer:
         await session.close()
         return True
 
+    async def _open(self, ids: list[int], report: SendReport) -> SmtpSession | None:
+        """A connection for these emails, or None (recorded as "the server did not answer")."""
+        session = SmtpSession(self.settings)
+        self._session = session
+        try:
+            await session.open()
+        except SmtpUnavailable as exc:
+            self._session = None
+            await self._record_failures(ids, str(exc), attempted=False, server_down=True)
+            report.failed += len(ids)
+            report.unavailable = str(exc)
+            return None
+        return session
+
     async def _send_one(
         self, session: SmtpSession, email_id: int, report: SendReport
     ) -> Delivery | None:
-        outgoing: Outgoing | None = await self._write(
+        outgoing: Outgoing | NotSent = await self._write(
             prepare_email,
             email_id,
             owner=self.owner,
@@ -283,8 +305,8 @@ class Mailer:
             lease=self.lease,
             settings=self.settings,
         )
-        if outgoing is None:
-            report.cancelled += 1
+        if isinstance(outgoing, NotSent):
+            report.count(outgoing)
             return None
         if outgoing.resend:
             report.resent += 1
@@ -317,12 +339,9 @@ class Mailer:
                 printable(delivery.reply),
             )
         else:
-            await self._record_failures(
-                [email_id],
-                delivery.reply,
-                attempted=True,
-                server_down=delivery.connection_lost,
-            )
+            # (a connection lost mid-transaction keeps the backoff: the server answered, and
+            # this email may be the one that breaks it)
+            await self._record_failures([email_id], delivery.reply, attempted=True)
             report.failed += 1
             log.warning("email %d not sent: %s", email_id, printable(delivery.reply))
         return delivery

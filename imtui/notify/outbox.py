@@ -10,13 +10,15 @@ next claim sends the same bytes again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlmodel import Session
 
 from imtui.domain.causes import SummaryFacts, cause_email, summary_email
+from imtui.domain.contacts import Frequency
 from imtui.domain.emails import AlertFacts, EmailContent, Recipient
 from imtui.domain.failures import AlertKind
-from imtui.domain.outbox import EmailKind, next_email_attempt
+from imtui.domain.outbox import EmailKind, OutboxState, next_email_attempt
 from imtui.notify.message import Outgoing, new_message_id
 from imtui.notify.settings import EmailSettings
 from imtui.store.alert_emails import alert_facts, refused_subject
@@ -31,15 +33,29 @@ from imtui.store.cause_emails import (
 from imtui.store.models import Alert, AlertContact, OutboxEmail
 from imtui.store.outbox import (
     cancel_email,
+    defer_email,
     leased_email,
     mark_sending,
     record_failure,
     record_refusal,
     set_content,
 )
+from imtui.store.queue import UNSENT
 
 ALERT_CLOSED = "not sent: its alerts were closed before a first attempt"
 CONTACT_GONE = "not sent: the contact was deleted or switched off"
+
+
+class NotSent(StrEnum):
+    """Why :func:`prepare_email` hands nothing to the server this time."""
+
+    NOT_OURS = "not ours"
+    CANCELLED = "cancelled"
+    """Its alerts closed, or its contact went: it never will be."""
+    FOLDED = "folded"
+    """Over the cap: what it tells went into the contact's summary."""
+    DEFERRED = "deferred"
+    """An answer whose thread's first email is still on its way: it goes after it."""
 
 
 def prepare_email(
@@ -50,24 +66,22 @@ def prepare_email(
     now: datetime,
     lease: timedelta,
     settings: EmailSettings,
-) -> Outgoing | None:
-    """Make the row ready and mark it ``sending``; None if it is not ours or not to be sent
-    (its alerts closed, its contact went, or it was folded into the contact's summary)."""
-    email = leased_email(session, email_id, owner)
+) -> Outgoing | NotSent:
+    """Make the row ready and mark it ``sending``, or say why it is not sent now."""
+    email = leased_email(session, email_id, owner, now=now)
     if email is None:
-        return None
+        return NotSent.NOT_OURS
     if email.rendered_at is None:
+        if not _thread_ready(session, email, now):
+            return NotSent.DEFERRED
         if _over_cap(session, email, now, settings):
-            return None
+            return NotSent.FOLDED
         content, why_not = compose_email(session, email, settings)
         if content is None:
             cancel_email(email, reason=why_not, now=now)
             session.add(email)
-            return None
+            return NotSent.CANCELLED
         set_content(email, content, now)
-    in_reply_to = thread_message_id(
-        session, email, lambda thread_id: new_message_id(thread_id, settings)
-    )
     resend = mark_sending(
         email, now=now, lease=lease, message_id=lambda: new_message_id(email_id, settings)
     )
@@ -82,8 +96,29 @@ def prepare_email(
         message_id=email.message_id,
         date=email.rendered_at,
         resend=resend,
-        in_reply_to=in_reply_to,
+        in_reply_to=thread_message_id(session, email),
     )
+
+
+THREAD_WAIT = timedelta(minutes=1)
+
+
+def _thread_ready(session: Session, email: OutboxEmail, now: datetime) -> bool:
+    """An answer goes after its thread's first email: while that one is on its way, the answer
+    waits (and takes what opens meanwhile); if it failed, was refused or cancelled, the answer
+    stands alone, with a subject of its own."""
+    if email.thread_id is None:
+        return True
+    root = session.get(OutboxEmail, email.thread_id)
+    state = root.state if root is not None else None
+    if state == OutboxState.SENT:
+        return True
+    if root is not None and state in UNSENT and root.last_error is None:
+        defer_email(email, until=now + THREAD_WAIT, now=now)
+        session.add(email)
+        return False
+    email.thread_id = None
+    return True
 
 
 def _over_cap(session: Session, email: OutboxEmail, now: datetime, settings: EmailSettings) -> bool:
@@ -112,8 +147,10 @@ def compose_email(
     if email.kind not in (EmailKind.ALERT, EmailKind.SUMMARY):
         return None, "not sent: nothing to compose it from"
     contact = session.get(AlertContact, email.contact_id) if email.contact_id else None
-    if contact is None:
+    if contact is None or contact.frequency == Frequency.OFF:
         return None, CONTACT_GONE
+    # Composed now, so addressed now: an address corrected since it was queued is used.
+    email.recipient, email.recipient_name = contact.email, contact.name
     recipient = Recipient(
         contact_id=contact.id or 0, name=contact.name, frequency=contact.frequency
     )
@@ -122,10 +159,12 @@ def compose_email(
         return alert_facts(session, alert)
 
     if email.kind == EmailKind.SUMMARY:
-        causes = summary_causes(session, email, facts_of)
+        causes, total = summary_causes(session, email, facts_of)
         if not causes:
             return None, ALERT_CLOSED
-        summary = SummaryFacts(causes=causes, cap=settings.cap, cap_minutes=settings.cap_minutes)
+        summary = SummaryFacts(
+            causes=causes, total=total, cap=settings.cap, cap_minutes=settings.cap_minutes
+        )
         return summary_email(summary, recipient), ""
     facts = cause_facts(session, email, facts_of)
     if facts is None:

@@ -9,6 +9,7 @@ headers are never parsed for recipients.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -89,8 +90,8 @@ class SmtpSession:
         except SMTPResponseException as exc:
             # MAIL, RCPT or DATA refused, with the server's reply (a 4xx or 5xx)
             await self._reset()
-            permanent = phase == "RCPT" and 500 <= exc.code < 600
-            return Delivery(False, reply_of(exc), refused_recipient=permanent)
+            refused = phase == "RCPT" and refuses_the_address(exc.code, exc.message)
+            return Delivery(False, reply_of(exc), refused_recipient=refused)
         except (SMTPException, OSError) as exc:
             self.client = None
             if phase == "DATA":
@@ -130,6 +131,23 @@ async def _close(client: aiosmtplib.SMTP) -> None:
         with contextlib.suppress(SMTPException, OSError):
             await client.quit()
     client.close()
+
+
+ADDRESS_CODES = frozenset({550, 551, 553})
+"""RCPT replies that can mean "no such mailbox" (RFC 5321 4.2.2): 550 unavailable, 551 not
+local, 553 name not allowed. 552 at RCPT is to be taken as temporary (RFC 5321 4.5.3.1.10);
+554 and 530 are about the sender or the relay, not this address."""
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def refuses_the_address(code: int, message: str) -> bool:
+    """Whether a 5xx to RCPT says the address itself is bad, for good: 550/551/553 and, when
+    the server gives an enhanced status code (RFC 3463), one of class 5.1 (addressing). "550
+    5.7.1 Relaying denied" is the relay's policy: it backs off and the outbox shows it."""
+    if code not in ADDRESS_CODES:
+        return False
+    enhanced = _ENHANCED.match(message or "")
+    return enhanced is None or (enhanced.group(1) == "5" and enhanced.group(2) == "1")
 
 
 def reply_of(exc: SMTPResponseException) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
+from imtui.domain.alerts import AlertState, fingerprint
 from imtui.domain.causes import CauseFacts, Told, cause_subject
 from imtui.domain.contacts import emails_alert_at_once
 from imtui.domain.emails import AlertFacts
@@ -43,7 +44,7 @@ def queue_alert_emails(session: Session, alert: Alert, now: datetime) -> list[Ou
     assert alert.id is not None
     contacts = [
         contact
-        for contact in contacts_to_email(session, alert.account_id)
+        for contact in reachable_contacts(session, alert.account_id)
         if emails_alert_at_once(contact.frequency, alert.kind)
         and alert.subject != refused_subject(contact.id or 0)
     ]
@@ -55,7 +56,6 @@ def queue_alert_emails(session: Session, alert: Alert, now: datetime) -> list[Ou
     for contact in contacts:
         email, new = email_for_cause(session, contact, alert, facts, now, subject=subject)
         if new:
-            session.flush()
             opened.append(email)
         session.add(
             AlertNotice(
@@ -72,6 +72,32 @@ def queue_alert_emails(session: Session, alert: Alert, now: datetime) -> list[Ou
 def refused_subject(contact_id: int) -> str:
     """The subject of the alert that a contact's address was refused (one per contact)."""
     return f"contact:{contact_id}"
+
+
+REACHABLE = "imtui.reachable_contacts"
+
+
+def reachable_contacts(session: Session, account_id: int) -> list[AlertContact]:
+    """The account's contacts that get email and whose address is not refused. Read once per
+    transaction: a batch of 200 alerts asks 200 times."""
+    cache: dict[int, list[AlertContact]] = session.info.setdefault(REACHABLE, {})
+    if account_id not in cache:
+        cache[account_id] = [
+            contact
+            for contact in contacts_to_email(session, account_id)
+            if not has_refused_address(session, contact.id or 0)
+        ]
+    return cache[account_id]
+
+
+def has_refused_address(session: Session, contact_id: int) -> bool:
+    """Whether the mail server refused the contact's address and nobody has corrected it: its
+    alerts wait, untold, for the correction (``ux_alert_open_fingerprint``)."""
+    key = fingerprint(AlertKind.EMAIL_REFUSED, None, refused_subject(contact_id))
+    found = session.exec(
+        select(Alert.id).where(Alert.fingerprint == key, Alert.state == AlertState.OPEN)
+    ).first()
+    return found is not None
 
 
 def alert_facts(session: Session, alert: Alert, *, with_held: bool = True) -> AlertFacts:

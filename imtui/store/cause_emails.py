@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, inspect, update
 from sqlmodel import Session, col, select
 
 from imtui.domain.alerts import AlertState
@@ -55,6 +55,22 @@ def _waiting(
     return session.exec(query).first()
 
 
+WAITING = "imtui.waiting_cause_emails"
+"""(contact, cause) → the email that takes its alerts, as found or opened in this transaction:
+the 199 other alerts of a batch join it without asking again. The email stays this
+transaction's (locked on PostgreSQL, the writer's on SQLite) until it commits."""
+
+
+def _still_waiting(session: Session, email: OutboxEmail | None) -> OutboxEmail | None:
+    """The email this transaction found or opened, if it still takes alerts (a savepoint that
+    rolled back may have taken it away)."""
+    if email is None or not inspect(email).persistent or email not in session:
+        return None
+    if email.state != OutboxState.QUEUED or email.rendered_at is not None:
+        return None
+    return email if email.lease_owner is None else None
+
+
 def _latest_told(session: Session, contact_id: int, cause: str) -> OutboxEmail | None:
     """The contact's newest email of this cause that went out or is going out."""
     return session.exec(
@@ -68,6 +84,11 @@ def _latest_told(session: Session, contact_id: int, cause: str) -> OutboxEmail |
         .order_by(col(OutboxEmail.id).desc())
         .limit(1)
     ).first()
+
+
+def _goes_out(email: OutboxEmail) -> datetime:
+    """When an email went out (its last attempt), or is due to."""
+    return email.last_attempt_at or email.next_attempt_at or email.created_at
 
 
 def _thread_is_open(session: Session, contact_id: int, root_id: int, alert_id: int) -> bool:
@@ -103,10 +124,12 @@ def email_for_cause(
     a new one. Returns it and whether it is new (then it is added to the session, unflushed)."""
     cause = cause_of(facts).key
     contact_id = contact.id or 0
-    waiting = _waiting(session, contact_id, EmailKind.ALERT, cause)
+    known: dict[tuple[int, str], OutboxEmail] = session.info.setdefault(WAITING, {})
+    waiting = _still_waiting(session, known.get((contact_id, cause)))
+    if waiting is None:
+        waiting = _waiting(session, contact_id, EmailKind.ALERT, cause)
     if waiting is not None:
-        waiting.updated_at = now
-        session.add(waiting)
+        known[(contact_id, cause)] = waiting
         return waiting, False
     due = now + GATHER
     thread_id: int | None = None
@@ -115,7 +138,7 @@ def email_for_cause(
         root_id = latest.thread_id or latest.id or 0
         if _thread_is_open(session, contact_id, root_id, alert.id or 0):
             thread_id = root_id
-            due = max(due, latest.created_at + UPDATE_EVERY)
+            due = max(due, _goes_out(latest) + UPDATE_EVERY)
     email = OutboxEmail(
         account_id=alert.account_id,
         contact_id=contact.id,
@@ -132,6 +155,8 @@ def email_for_cause(
         updated_at=now,
     )
     session.add(email)
+    session.flush()
+    known[(contact_id, cause)] = email
     return email, True
 
 
@@ -200,24 +225,14 @@ def _open_in_thread(session: Session, email: OutboxEmail) -> int:
     return int(count)
 
 
-def thread_message_id(
-    session: Session, email: OutboxEmail, new_id: Callable[[int], str]
-) -> str | None:
-    """The Message-ID of the thread's first email, for In-Reply-To and References. If that
-    email has not had its first attempt yet (its worker is about to), it is given its
-    Message-ID here — only if it still has none, so both workers agree on it."""
+def thread_message_id(session: Session, email: OutboxEmail) -> str | None:
+    """The Message-ID of the thread's first email (sent before any answer goes), for
+    In-Reply-To and References."""
     if email.thread_id is None:
         return None
-    session.execute(
-        update(OutboxEmail)
-        .where(col(OutboxEmail.id) == email.thread_id, col(OutboxEmail.message_id).is_(None))
-        .values(message_id=new_id(email.thread_id))
-        .execution_options(synchronize_session=False)
-    )
-    root_id = session.exec(
+    return session.exec(
         select(OutboxEmail.message_id).where(OutboxEmail.id == email.thread_id)
     ).first()
-    return root_id
 
 
 # -- the cap -----------------------------------------------------------------------------------
@@ -272,16 +287,18 @@ def summary_causes(
     session: Session,
     email: OutboxEmail,
     facts_of: Callable[[Alert], AlertFacts],
-) -> tuple[CauseFacts, ...]:
-    """A summary's open alerts by cause, biggest cause first."""
-    alerts, _ = told_alerts(session, email.id or 0)
+) -> tuple[tuple[CauseFacts, ...], int]:
+    """A summary's open alerts by cause, biggest cause first (the first :data:`TOLD_MAX` of
+    them), and how many it tells in all."""
+    alerts, total = told_alerts(session, email.id or 0)
     by_cause: dict[str, list[Told]] = {}
     for facts in map(facts_of, alerts):
         by_cause.setdefault(cause_of(facts).key, []).append(Told(facts, alert_fix(facts)))
-    return tuple(
+    causes = tuple(
         CauseFacts(told=tuple(told), told_total=len(told), open_total=len(told))
         for told in sorted(by_cause.values(), key=len, reverse=True)
     )
+    return causes, total
 
 
 def window_start(now: datetime, minutes: int) -> datetime:

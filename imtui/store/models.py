@@ -149,6 +149,7 @@ class InventoryLevel(SQLModel, table=True):
 
 OPEN_ONLY = text("state = 'open'")
 ALERT_EMAILS_ONLY = text("kind = 'alert'")
+UNSENT_EMAILS_ONLY = text("state IN ('queued', 'sending')")
 
 
 class Alert(SQLModel, table=True):
@@ -312,6 +313,15 @@ class OutboxEmail(SQLModel, table=True):
         Index("ix_outbox_account_id", "account_id", "id"),
         Index("ix_outbox_contact_cause", "contact_id", "cause", "id"),
         Index("ix_outbox_thread", "thread_id"),
+        # The claim goes oldest first among unsent rows, however long the sent history grows.
+        Index(
+            "ix_outbox_unsent_id",
+            "id",
+            sqlite_where=UNSENT_EMAILS_ONLY,
+            postgresql_where=UNSENT_EMAILS_ONLY,
+        ),
+        # The cap counts a contact's recent emails.
+        Index("ix_outbox_contact_attempt", "contact_id", "last_attempt_at"),
         # One immediate email per alert and contact (B8), held by the database as well as by
         # AlertNotice: no second alert email for the same alert can be queued to a contact.
         Index(

@@ -163,20 +163,23 @@ def insert_source_order(
     return order
 
 
-def find_order(session: Session, key: str) -> Order | None:
+def find_order(session: Session, key: str, account_id: int | None = None) -> Order | None:
     """An order by id, by shop number ("#1001" or "1001") or by WMS reference; failing those,
     by its number as :func:`~imtui.domain.text.printable` shows it (see
-    :func:`_find_by_printed_number`)."""
+    :func:`_find_by_printed_number`). With ``account_id``, only that account's: two shops
+    both have a "#1001", and a command an email prints for one must not touch the other."""
     if key.isdigit():
         order = session.get(Order, int(key))
-        if order is not None:
+        if order is not None and account_id in (None, order.account_id):
             return order
-    order = session.exec(
-        select(Order)
-        .where(col(Order.number).in_(_with_hash(key)) | (Order.reference == key))
-        .order_by(col(Order.id))
-    ).first()
-    return order if order is not None else _find_by_printed_number(session, key)
+    query = select(Order).where(col(Order.number).in_(_with_hash(key)) | (Order.reference == key))
+    if account_id is not None:
+        query = query.where(Order.account_id == account_id)
+    order = session.exec(query.order_by(col(Order.id))).first()
+    if order is not None:
+        return order
+    found = _find_by_printed_number(session, key)
+    return found if found is not None and account_id in (None, found.account_id) else None
 
 
 def _with_hash(number: str) -> list[str]:

@@ -24,6 +24,7 @@ from imtui.domain.emails import EmailContent
 from imtui.domain.outbox import OutboxState, shown_state
 from imtui.store.listing import InvalidCursor, Page
 from imtui.store.models import (
+    UNSENT_EMAILS_ONLY,
     Account,
     Alert,
     AlertContact,
@@ -58,7 +59,7 @@ def claim_due_emails(
     query = (
         select(OutboxEmail.id)
         .where(
-            col(OutboxEmail.state).in_(list(UNSENT)),
+            UNSENT_EMAILS_ONLY,  # literally the partial index's own condition (ix_outbox_unsent_id)
             col(OutboxEmail.next_attempt_at) <= now,
             or_(
                 col(OutboxEmail.lease_expires_at).is_(None),
@@ -81,14 +82,23 @@ def claim_due_emails(
     return ids
 
 
-def leased_email(session: Session, email_id: int, owner: str) -> OutboxEmail | None:
-    """The row, if it is still ours to send."""
-    email = session.exec(
+def leased_email(
+    session: Session, email_id: int, owner: str, *, now: datetime
+) -> OutboxEmail | None:
+    """The row, if it is still ours to send: leased to us, and the lease not run out (a slow
+    batch's last rows may have been claimed by another worker meanwhile). Locked on
+    PostgreSQL, so that worker cannot claim it while we compose and mark it."""
+    query = (
         select(OutboxEmail)
         .where(OutboxEmail.id == email_id)
         .execution_options(populate_existing=True)
-    ).first()
+    )
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    email = session.exec(query).first()
     if email is None or email.lease_owner != owner or email.state not in UNSENT:
+        return None
+    if email.lease_expires_at is not None and email.lease_expires_at < now:
         return None
     return email
 
@@ -210,6 +220,14 @@ def release_emails(session: Session, email_ids: list[int], *, owner: str) -> Non
     )
 
 
+def defer_email(email: OutboxEmail, *, until: datetime, now: datetime) -> None:
+    """Not now, and not an attempt: back in the queue, due at ``until``."""
+    email.next_attempt_at = until
+    email.lease_owner = None
+    email.lease_expires_at = None
+    email.updated_at = now
+
+
 def cancel_email(email: OutboxEmail, *, reason: str, now: datetime) -> None:
     email.state = OutboxState.CANCELLED
     email.last_error = reason
@@ -217,6 +235,18 @@ def cancel_email(email: OutboxEmail, *, reason: str, now: datetime) -> None:
     email.lease_owner = None
     email.lease_expires_at = None
     email.updated_at = now
+
+
+def forget_notices(session: Session, email_ids: list[int]) -> None:
+    """These emails will never tell their alerts: the alerts are no longer noted as told to the
+    contact, so a later email or digest tells them (a cancel by a person, a contact switched
+    off, an address refused)."""
+    if email_ids:
+        session.execute(
+            delete(AlertNotice)
+            .where(col(AlertNotice.outbox_id).in_(email_ids))
+            .execution_options(synchronize_session=False)
+        )
 
 
 # -- when a contact changes -------------------------------------------------------------------

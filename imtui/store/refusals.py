@@ -9,33 +9,23 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from imtui.domain.contacts import Frequency
 from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import OutboxState
 from imtui.store.alert_emails import refused_subject
 from imtui.store.alerts import resolve_alerts_for
 from imtui.store.models import AlertContact, OutboxEmail
+from imtui.store.outbox import cancel_email, forget_notices
 
 
 def settle_refused_address(
     session: Session, contact: AlertContact, *, now: datetime, actor: str, deleted: bool
 ) -> int:
-    """Close the contact's refused-address alert; unless it is being deleted, queue its refused
-    emails again to its (new) address. Returns how many go again."""
-    again = 0 if deleted else _send_again(session, contact, now)
-    resolve_alerts_for(
-        session,
-        connection_id=None,
-        subject=refused_subject(contact.id or 0),
-        kinds=[AlertKind.EMAIL_REFUSED],
-        include_connection_alerts=False,
-        now=now,
-        detail="contact deleted" if deleted else f"address changed; {again} email(s) sent again",
-        actor=actor,
-    )
-    return again
-
-
-def _send_again(session: Session, contact: AlertContact, now: datetime) -> int:
+    """Close the contact's refused-address alert. The emails it refused are set aside
+    (``cancelled``, their alerts no longer counted as told), so that what is still open reaches
+    a corrected address as the next email would tell it — for an "immediately" contact one
+    summary now, for a digest contact its next digest — rather than as a burst of stale copies.
+    Returns how many emails were set aside."""
     refused = list(
         session.exec(
             select(OutboxEmail).where(
@@ -43,11 +33,24 @@ def _send_again(session: Session, contact: AlertContact, now: datetime) -> int:
             )
         )
     )
+    reason = "the contact was deleted" if deleted else "its open alerts go to the corrected address"
     for email in refused:
-        email.state = OutboxState.QUEUED
-        email.recipient, email.recipient_name = contact.email, contact.name
-        email.last_error = None
-        email.next_attempt_at = now
-        email.updated_at = now
+        cancel_email(email, reason=f"refused; {reason}", now=now)
         session.add(email)
+    forget_notices(session, [email.id or 0 for email in refused])
+    if not deleted and contact.frequency == Frequency.IMMEDIATELY:
+        contact.next_digest_at = now  # one summary of what it missed (see notify/digests.py)
+        session.add(contact)
+    resolve_alerts_for(
+        session,
+        connection_id=None,
+        subject=refused_subject(contact.id or 0),
+        kinds=[AlertKind.EMAIL_REFUSED],
+        include_connection_alerts=False,
+        now=now,
+        detail="contact deleted"
+        if deleted
+        else f"address changed; {len(refused)} refused email(s) set aside",
+        actor=actor,
+    )
     return len(refused)

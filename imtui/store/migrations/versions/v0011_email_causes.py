@@ -25,10 +25,21 @@ def upgrade() -> None:
         )
         batch.create_index("ix_outbox_contact_cause", ["contact_id", "cause", "id"])
         batch.create_index("ix_outbox_thread", ["thread_id"])
+        batch.create_index("ix_outbox_contact_attempt", ["contact_id", "last_attempt_at"])
+    unsent = sa.text("state IN ('queued', 'sending')")
+    op.create_index(
+        "ix_outbox_unsent_id",
+        "outbox_email",
+        ["id"],
+        sqlite_where=unsent,
+        postgresql_where=unsent,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_unsent_id", table_name="outbox_email")
     with op.batch_alter_table("outbox_email") as batch:
+        batch.drop_index("ix_outbox_contact_attempt")
         batch.drop_index("ix_outbox_thread")
         batch.drop_index("ix_outbox_contact_cause")
         batch.drop_column("server_down")
