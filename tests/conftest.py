@@ -221,3 +221,12 @@ def add_shop_order(
     if address is not None:
         order["shipping_address"] = {**random_address(random.Random(number)), **address}
     return sandbox.shop.add_order(order)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def smtp() -> Iterator[object]:
+    """A real SMTP server on loopback (aiosmtpd), for the email tests."""
+    from tests.mail_server import mail_server
+
+    with mail_server() as server:
+        yield server

@@ -5,7 +5,6 @@ and the injected clock drives retries and digest times — a day of digests runs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -46,12 +45,6 @@ def email_settings(server: MailServer, **extra: object) -> EmailSettings:
         **extra,
     }
     return EmailSettings(**values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    with mail_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,10 @@ from imtui.store.database import Database
 from imtui.store.models import OutboxEmail
 from imtui.store.queue import worker_identity
 from tests.conftest import ACTOR
-from tests.mail_server import MailServer, mail_server, wait_until
+from tests.mail_server import MailServer, wait_until
 from tests.test_alert_email import SENDER, email_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    with mail_server() as server:
-        yield server
 
 
 def queue_alert_email(db: Database) -> None:

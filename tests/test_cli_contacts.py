@@ -16,7 +16,7 @@ from imtui.engine.clock import SystemClock
 from imtui.store.alerts import AlertSubject, raise_alert
 from imtui.store.database import Database
 from imtui.store.models import AuditEntry, OutboxEmail
-from tests.mail_server import MailServer, mail_server
+from tests.mail_server import MailServer
 from tests.test_cli import assert_one_line_error, dump, imtui, ok
 
 SMTP_PASSWORD = "smtp-hunter2-secret"
@@ -27,12 +27,6 @@ def db_path(tmp_path: Path) -> Iterator[str]:
     path = str(tmp_path / "imtui.db")
     ok(path, "account", "add", "Acme")
     yield path
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    with mail_server() as server:
-        yield server
 
 
 def smtp_env(server: MailServer) -> dict[str, str]:

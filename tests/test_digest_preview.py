@@ -6,7 +6,6 @@ one fake clock drives the engine, the CLI and the digest job."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,28 +16,23 @@ from sqlmodel import col, select
 from imtui.cli.contacts import contacts_group
 from imtui.cli.context import AppContext
 from imtui.domain.alerts import AlertState
-from imtui.engine import actions, contact_actions
+from imtui.engine import actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine
 from imtui.notify.mailer import Mailer
 from imtui.notify.settings import EmailSettings
 from imtui.store.database import Database
-from imtui.store.models import Account, Alert, AlertContact, AuditEntry, OutboxEmail
+from imtui.store.models import Alert, AlertContact, AuditEntry, OutboxEmail
 from imtui.store.queue import worker_identity
 from tests.conftest import ACTOR, World, add_shop_order, map_ship_method
-from tests.mail_server import MailServer, mail_server
+from tests.mail_server import MailServer
+from tests.test_alert_email import add_contact
 from tests.test_cli import assert_one_line_error, dump, imtui
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 PUBLIC_URL = "https://imtui.example.com"
 ENV = {"IMTUI_PUBLIC_URL": PUBLIC_URL, "IMTUI_DIGEST_HOUR": "7", "IMTUI_SMTP_HOST": None}
 """What the CLI reads its email settings from: the same public URL and hour as the mailer's."""
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    with mail_server() as server:
-        yield server
 
 
 @pytest.fixture
@@ -59,22 +53,6 @@ def mailer(db: Database, clock: FakeClock, smtp: MailServer) -> Mailer:
 def db_path(tmp_path: Path, db: Database) -> str:
     """The file behind the ``db`` fixture, for the CLI."""
     return str(tmp_path / "imtui.db")
-
-
-def add_contact(db: Database, clock: FakeClock, account_id: int, email: str, frequency: str) -> int:
-    with db.write() as session:
-        account = session.get(Account, account_id)
-        assert account is not None
-        contact = contact_actions.add_contact(
-            session,
-            account=account,
-            name=email.split("@")[0].title(),
-            email=email,
-            frequency=frequency,
-            actor=ACTOR,
-            now=clock.now(),
-        )
-        return contact.id or 0
 
 
 def at(hour: int, minute: int = 0) -> datetime:

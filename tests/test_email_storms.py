@@ -6,7 +6,6 @@ the sandbox, the outbox job through aiosmtplib to aiosmtpd on loopback, and the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -26,17 +25,11 @@ from imtui.store.models import Alert, AlertNotice, OutboxEmail
 from imtui.store.outbox import outbox_counts
 from imtui.store.queue import worker_identity
 from tests.conftest import ACTOR, World, add_shop_order
-from tests.mail_server import MailServer, mail_server
+from tests.mail_server import MailServer
 from tests.test_alert_email import add_contact, email_settings, send_gathered
 
 STORM_SKU = "TENT-XL-GRN"
 REFUSED = "550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown"
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    with mail_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -126,15 +126,9 @@ def record_sent(session: Session, email_id: int, *, reply: str, now: datetime) -
     email = session.get(OutboxEmail, email_id)
     if email is None or email.state == OutboxState.SENT:
         return
-    email.state = OutboxState.SENT
+    _settle(email, OutboxState.SENT, error=None, next_attempt_at=None, now=now)
     email.sent_at = now
     email.smtp_reply = reply
-    email.last_error = None
-    email.sending_since = None
-    email.next_attempt_at = None
-    email.lease_owner = None
-    email.lease_expires_at = None
-    email.updated_at = now
     session.add(email)
 
 
@@ -159,14 +153,10 @@ def record_failure(
     if not attempted:
         email.attempts += 1
         email.last_attempt_at = now
-    email.state = OutboxState.QUEUED
+    _settle(
+        email, OutboxState.QUEUED, error=error, next_attempt_at=retry_at(email.attempts), now=now
+    )
     email.server_down = server_down
-    email.sending_since = None
-    email.last_error = error
-    email.next_attempt_at = retry_at(email.attempts)
-    email.lease_owner = None
-    email.lease_expires_at = None
-    email.updated_at = now
     session.add(email)
 
 
@@ -178,14 +168,7 @@ def record_refusal(
     email = session.get(OutboxEmail, email_id)
     if email is None or email.lease_owner != owner or email.state not in UNSENT:
         return None
-    email.state = OutboxState.FAILED
-    email.server_down = False
-    email.sending_since = None
-    email.last_error = reply
-    email.next_attempt_at = None
-    email.lease_owner = None
-    email.lease_expires_at = None
-    email.updated_at = now
+    _settle(email, OutboxState.FAILED, error=reply, next_attempt_at=None, now=now)
     session.add(email)
     return email
 
@@ -229,9 +212,23 @@ def defer_email(email: OutboxEmail, *, until: datetime, now: datetime) -> None:
 
 
 def cancel_email(email: OutboxEmail, *, reason: str, now: datetime) -> None:
-    email.state = OutboxState.CANCELLED
-    email.last_error = reason
-    email.next_attempt_at = None
+    _settle(email, OutboxState.CANCELLED, error=reason, next_attempt_at=None, now=now)
+
+
+def _settle(
+    email: OutboxEmail,
+    state: OutboxState,
+    *,
+    error: str | None,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> None:
+    """An attempt's end (or the email's): its new state and the reason, and nobody's lease."""
+    email.state = state
+    email.last_error = error
+    email.next_attempt_at = next_attempt_at
+    email.server_down = False
+    email.sending_since = None
     email.lease_owner = None
     email.lease_expires_at = None
     email.updated_at = now
