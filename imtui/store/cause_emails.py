@@ -13,7 +13,7 @@ the alert opens a new email — never neither.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, inspect, update
 from sqlmodel import Session, col, select
@@ -23,6 +23,7 @@ from imtui.domain.causes import CauseFacts, Told, cause_of
 from imtui.domain.emails import AlertFacts, alert_fix, natural_key
 from imtui.domain.outbox import GATHER, UPDATE_EVERY, EmailKind, OutboxState
 from imtui.store.models import Alert, AlertContact, AlertNotice, OutboxEmail
+from imtui.store.outbox_rows import queue_email
 
 TOLD_MAX = 500
 """Alerts read to compose one email (the rest are counted)."""
@@ -139,23 +140,20 @@ def email_for_cause(
         if _thread_is_open(session, contact_id, root_id, alert.id or 0):
             thread_id = root_id
             due = max(due, _goes_out(latest) + UPDATE_EVERY)
-    email = OutboxEmail(
+    email = queue_email(
+        session,
         account_id=alert.account_id,
         contact_id=contact.id,
-        alert_id=alert.id,
         kind=EmailKind.ALERT,
         recipient=contact.email,
         recipient_name=contact.name,
+        due=due,
+        now=now,
+        alert_id=alert.id,
         subject=subject,
-        state=OutboxState.QUEUED,
-        next_attempt_at=due,
         cause=cause,
         thread_id=thread_id,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(email)
-    session.flush()
     known[(contact_id, cause)] = email
     return email, True
 
@@ -260,20 +258,16 @@ def fold_into_summary(
     assert email.contact_id is not None
     summary = _waiting(session, email.contact_id, EmailKind.SUMMARY, None)
     if summary is None:
-        summary = OutboxEmail(
+        summary = queue_email(
+            session,
             account_id=email.account_id,
             contact_id=email.contact_id,
             kind=EmailKind.SUMMARY,
             recipient=email.recipient,
             recipient_name=email.recipient_name,
-            subject="",
-            state=OutboxState.QUEUED,
-            next_attempt_at=due,
-            created_at=now,
-            updated_at=now,
+            due=due,
+            now=now,
         )
-        session.add(summary)
-        session.flush()
     session.execute(
         update(AlertNotice)
         .where(col(AlertNotice.outbox_id) == email.id)
@@ -299,7 +293,3 @@ def summary_causes(
         for told in sorted(by_cause.values(), key=len, reverse=True)
     )
     return causes, total
-
-
-def window_start(now: datetime, minutes: int) -> datetime:
-    return now - timedelta(minutes=minutes)

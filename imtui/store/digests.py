@@ -18,9 +18,10 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.contacts import DIGEST_FREQUENCIES, Frequency, next_digest_at
 from imtui.domain.digest_email import DigestFacts, digest_email
 from imtui.domain.emails import EmailContent, Recipient
-from imtui.domain.outbox import EmailKind, OutboxState
+from imtui.domain.outbox import EmailKind
 from imtui.store.alert_emails import alert_facts
 from imtui.store.models import Account, Alert, AlertContact, AlertNotice, OutboxEmail
+from imtui.store.outbox_rows import queue_email
 
 MAX_LISTED = 2000
 """New alerts per digest; any beyond wait for the next one."""
@@ -164,22 +165,19 @@ def record_digest(
 ) -> OutboxEmail:
     """Write the composed digest to the outbox and note what it told, in the caller's
     transaction."""
-    email = OutboxEmail(
+    email = queue_email(
+        session,
         account_id=contact.account_id,
         contact_id=contact.id,
         kind=EmailKind.DIGEST,
         recipient=contact.email,
         recipient_name=contact.name,
+        due=now,
+        now=now,
         subject=content.subject,
         body=content.text,
         rendered_at=now,
-        state=OutboxState.QUEUED,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(email)
-    session.flush()
     session.add_all(
         AlertNotice(
             contact_id=contact.id,  # type: ignore[arg-type]

@@ -19,14 +19,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from imtui.domain.alerts import AlertState
 from imtui.domain.emails import EmailContent
 from imtui.domain.outbox import OutboxState, shown_state
 from imtui.store.listing import InvalidCursor, Page
 from imtui.store.models import (
     UNSENT_EMAILS_ONLY,
     Account,
-    Alert,
     AlertContact,
     AlertNotice,
     OutboxEmail,
@@ -449,11 +447,3 @@ def as_outbox_row(email: OutboxEmail, account: str) -> OutboxRow:
         created_at=email.created_at,
         updated_at=email.updated_at,
     )
-
-
-def alert_is_open(session: Session, alert_id: int | None) -> Alert | None:
-    """The alert of an alert email, if it is still open."""
-    if alert_id is None:
-        return None
-    alert = session.get(Alert, alert_id)
-    return alert if alert is not None and alert.state == AlertState.OPEN else None
