@@ -38,6 +38,8 @@ COMMANDS: dict[str, str] = {
     "queue": "imtui.cli.queue:queue_group",
     "sandbox": "imtui.cli.worker:sandbox_command",
     "secrets": "imtui.cli.secrets:secrets_group",
+    "serve": "imtui.cli.serve:serve_command",
+    "link-session": "imtui.cli.serve:link_session_command",
     "status": "imtui.cli.overview:status_command",
     "whoami": "imtui.cli.people:whoami_command",
     "worker": "imtui.cli.worker:worker_command",

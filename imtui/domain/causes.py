@@ -34,6 +34,7 @@ from imtui.domain.emails import (
 )
 from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.fixes import resend_head
+from imtui.domain.links import link_mark
 from imtui.domain.text import plural
 
 MAX_KEY = 400
@@ -189,7 +190,7 @@ def cause_email(facts: CauseFacts, recipient: Recipient) -> EmailContent:
     if first.kind != AlertKind.UNMAPPED_SHIP_METHOD:  # (what _said tells it already)
         lines += [*what_next(first.kind), ""]
     lines.append("Fix:")
-    lines += [INDENT + line for line in cause_fix_lines(facts)]
+    lines += [INDENT + line for line in cause_fix_lines(facts, recipient)]
     reference = f"alert {first.alert_id}" + (" and others" if facts.told_total > 1 else "")
     lines += footer(recipient, first.account, reference, _why(first))
     return EmailContent(subject=cause_subject(facts), text="\n".join(lines) + "\n")
@@ -273,13 +274,16 @@ def _who(alert: AlertFacts) -> str:
     return f"{one_line(alert.connection, 80) if alert.connection else 'The remote system'} said"
 
 
-def cause_fix_lines(facts: CauseFacts) -> list[str]:
+def cause_fix_lines(facts: CauseFacts, recipient: Recipient) -> list[str]:
     """The commands that fix what the email tells: one resend naming the orders (the first
     ten; the rest by the listing after it), one command when all share it, else the first few
-    and a count. Then the way into the dashboard."""
+    and a count. Then the way into the dashboard, and into the browser mode when it is served
+    (a mark the link replaces as the email is sent: :mod:`imtui.domain.links`)."""
     fixes = [told.fix for told in facts.told if told.fix]
     lines = combined_fixes(fixes, facts.told_total, facts.first)
     lines.append(f"imtui open alert/{facts.first.alert_id}")
+    if recipient.links:
+        lines.append(f"or in a browser: {link_mark(facts.first.alert_id)}")
     return lines
 
 
@@ -343,7 +347,7 @@ def summary_email(summary: SummaryFacts, recipient: Recipient) -> EmailContent:
     for cause in sorted(summary.causes, key=lambda c: -c.told_total):
         records = [_label(told.alert) for told in cause.told]
         lines += ["", capitalized(cause_title(cause)), INDENT + first_few(records)]
-        lines += [INDENT + line for line in cause_fix_lines(cause)]
+        lines += [INDENT + line for line in cause_fix_lines(cause, recipient)]
     unlisted = summary.total - summary.listed
     if unlisted > 0:
         lines += [

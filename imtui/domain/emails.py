@@ -144,6 +144,9 @@ class Recipient:
     contact_id: int
     name: str
     frequency: str
+    links: bool = False
+    """Whether the email carries a link to each fix into the browser mode: only while
+    ``imtui serve`` serves IMTUI_PUBLIC_URL (docs/design.md, "Browser mode")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from imtui.domain.contacts import Frequency
 from imtui.domain.emails import AlertFacts, EmailContent, Recipient
 from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import EmailKind, OutboxState, next_email_attempt
+from imtui.notify.links import links_served, with_links
 from imtui.notify.message import Outgoing, new_message_id
 from imtui.notify.settings import EmailSettings
 from imtui.store.alert_emails import alert_facts, refused_subject
@@ -76,7 +77,7 @@ def prepare_email(
             return NotSent.DEFERRED
         if _over_cap(session, email, now, settings):
             return NotSent.FOLDED
-        content, why_not = compose_email(session, email, settings)
+        content, why_not = compose_email(session, email, settings, now)
         if content is None:
             cancel_email(email, reason=why_not, now=now)
             session.add(email)
@@ -92,7 +93,7 @@ def prepare_email(
         recipient=email.recipient,
         recipient_name=email.recipient_name,
         subject=email.subject,
-        body=email.body,
+        body=with_links(session, email, settings),
         message_id=email.message_id,
         date=email.rendered_at,
         resend=resend,
@@ -141,7 +142,7 @@ def _over_cap(session: Session, email: OutboxEmail, now: datetime, settings: Ema
 
 
 def compose_email(
-    session: Session, email: OutboxEmail, settings: EmailSettings
+    session: Session, email: OutboxEmail, settings: EmailSettings, now: datetime
 ) -> tuple[EmailContent | None, str]:
     """An alert email's or a summary's content as of now, or (None, why it is not sent)."""
     if email.kind not in (EmailKind.ALERT, EmailKind.SUMMARY):
@@ -152,7 +153,10 @@ def compose_email(
     # Composed now, so addressed now: an address corrected since it was queued is used.
     email.recipient, email.recipient_name = contact.email, contact.name
     recipient = Recipient(
-        contact_id=contact.id or 0, name=contact.name, frequency=contact.frequency
+        contact_id=contact.id or 0,
+        name=contact.name,
+        frequency=contact.frequency,
+        links=links_served(session, settings, now),
     )
 
     def facts_of(alert: Alert) -> AlertFacts:

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imtui.domain.contacts import DEFAULT_DAILY_HOUR
 from imtui.domain.email_address import InvalidEmailAddress, check_email_address
+from imtui.domain.links import LINK_DAYS
 from imtui.domain.text import SECRET_MASK, hide_url_passwords, printable
 
 ENV_PREFIX = "IMTUI_SMTP_"
@@ -66,8 +67,11 @@ class EmailSettings(BaseSettings):
     html: bool = False
     """IMTUI_SMTP_HTML: add an HTML part (the plain text, escaped) to every email."""
     public_url: str | None = Field(default=None, validation_alias="IMTUI_PUBLIC_URL")
-    """IMTUI_PUBLIC_URL: where the browser mode will be served. Until imtui serves one, emails
-    carry the command only: no link to a page nothing serves."""
+    """IMTUI_PUBLIC_URL: where ``imtui serve`` is reached from outside (behind a TLS proxy).
+    Emails carry a link into the browser mode only while a server registered there serves it:
+    otherwise the command only, no link to a page nothing serves."""
+    link_days: int = Field(default=LINK_DAYS, ge=1, le=90, validation_alias="IMTUI_LINK_DAYS")
+    """IMTUI_LINK_DAYS: how long an emailed link opens its one browser session."""
     digest_hour: int = Field(
         default=DEFAULT_DAILY_HOUR, ge=0, le=23, validation_alias="IMTUI_DIGEST_HOUR"
     )
@@ -108,6 +112,8 @@ class EmailSettings(BaseSettings):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("an http(s) URL, like https://imtui.example.com")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("a plain http(s) URL: no user, password, query or fragment")
         return value.strip().rstrip("/")
 
     @field_validator("ca_file")
@@ -153,7 +159,8 @@ class EmailSettings(BaseSettings):
             ("validate certs", "yes" if self.validate_certs else "no"),
             ("ca file", self.ca_file or "(the system's)"),
             ("html part", "yes" if self.html else "no"),
-            ("public url", hide_url_passwords(self.public_url or "(not set)")),
+            ("public url", hide_url_passwords(self.public_url or "(not set: no links)")),
+            ("links open for", f"{self.link_days} days, once"),
             ("daily digest", f"{self.digest_hour:02d}:00 UTC"),
             ("cap", self.cap_words()),
         ]
@@ -199,5 +206,6 @@ def _env_name(field: str) -> str:
         "digest_hour": "IMTUI_DIGEST_HOUR",
         "cap": "IMTUI_EMAIL_CAP",
         "cap_minutes": "IMTUI_EMAIL_CAP_MINUTES",
+        "link_days": "IMTUI_LINK_DAYS",
     }
     return aliases.get(field, f"{ENV_PREFIX}{field.upper()}")

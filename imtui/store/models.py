@@ -403,6 +403,34 @@ class EngineBeat(SQLModel, table=True):
     beat_at: datetime = _time(nullable=False, index=True)
 
 
+class LinkServer(SQLModel, table=True):
+    """An ``imtui serve`` serving the browser mode at a public URL, and when it last said so:
+    emails carry links into it only while one does (docs/design.md, "Browser mode")."""
+
+    __tablename__ = "link_server"
+
+    public_url: str = Field(primary_key=True, max_length=400)
+    owner: str = Field(max_length=200)
+    """host:pid of the server process."""
+    started_at: datetime = _time(nullable=False)
+    beat_at: datetime = _time(nullable=False)
+
+
+class LinkUse(SQLModel, table=True):
+    """An emailed link that has opened a browser session: it opens no second one. Only a
+    digest of the token is kept, never the token."""
+
+    __tablename__ = "link_use"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    alert_id: int = Field(index=True)
+    contact_id: int
+    email_id: int
+    used_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False, index=True)
+    """After this the link is refused as expired anyway: the row may go."""
+
+
 class Person(SQLModel, table=True):
     """Someone who may use imtui on this database, and what they may do (docs/design.md,
     "People and roles"). ``login`` is the operating-system login on SQLite, the database role

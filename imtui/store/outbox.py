@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from imtui.domain.emails import EmailContent
+from imtui.domain.links import shown_without_links
 from imtui.domain.outbox import OutboxState, shown_state
 from imtui.store.listing import InvalidCursor, Page
 from imtui.store.models import (
@@ -387,7 +388,9 @@ def outbox_detail(session: Session, email_id: int) -> OutboxDetail | None:
     )
     if not alert_ids and email.alert_id is not None:
         alert_ids = (email.alert_id,)
-    return OutboxDetail(email=as_outbox_row(email, account), body=email.body, alert_ids=alert_ids)
+    # Where the sent email carried a link, the stored body holds a mark: shown as words.
+    body = shown_without_links(email.body)
+    return OutboxDetail(email=as_outbox_row(email, account), body=body, alert_ids=alert_ids)
 
 
 def outbox_counts(session: Session, *, account_id: int | None = None) -> OutboxCounts:
