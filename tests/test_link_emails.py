@@ -229,3 +229,27 @@ def test_a_link_is_used_once_on_either_database(db_url: str) -> None:
             assert use_link(session, digest, grant, NOW), "forgotten once expired"
     finally:
         database.dispose()
+
+
+def test_status_says_whether_emails_carry_links_and_to_where(db: Database) -> None:
+    """The status line follows the servers' beats, by the real clock the CLI reads."""
+    from click.testing import CliRunner
+
+    from imtui.cli import cli
+
+    def links_line() -> str:
+        result = CliRunner().invoke(cli, ["--db", str(db.url), "status"])
+        assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+        [line] = [line for line in result.stdout.splitlines() if line.startswith("links ")]
+        return line
+
+    assert links_line() == (
+        "links         none in emails: no 'imtui serve' running (they carry the commands only)"
+    )
+    now = datetime.now(UTC)
+    serving(db, FakeClock(now))
+    assert links_line().startswith(
+        f"links         in emails, to {PUBLIC_URL} (imtui serve on host:1, last beat"
+    )
+    serving(db, FakeClock(now - SERVER_SILENT))
+    assert "none in emails" in links_line()

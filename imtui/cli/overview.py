@@ -18,6 +18,7 @@ from imtui.store import listing
 from imtui.store.beats import running_elsewhere
 from imtui.store.database import describe_url
 from imtui.store.first_screen import EmailSummary, read_email_summary
+from imtui.store.links import Serving, servers
 
 REPLY_SHOWN = 120
 """How much of the mail server's reply the email line shows (it is one line, made printable)."""
@@ -44,8 +45,15 @@ def status_command(app: AppContext, account_key: str | None, as_json: bool) -> N
         counts = listing.header_counts(session, now=app.now(), account_id=account_id)
         email = read_email_summary(session, account_id=account_id)
     off = email_off()
+    links = read_servers(app)
     if as_json:
-        echo_json({**jsonable(counts), "email": {**jsonable(email), "off": off}})
+        echo_json(
+            {
+                **jsonable(counts),
+                "email": {**jsonable(email), "off": off},
+                "browser_links": None if links is None else [jsonable(s) for s in links],
+            }
+        )
         return
     click.echo(f"database      {describe_url(app.db.url)}")
     click.echo(
@@ -53,12 +61,39 @@ def status_command(app: AppContext, account_key: str | None, as_json: bool) -> N
         f"retry queue   {counts.due_now} due now, {counts.held} held, {counts.skipped} skipped"
     )
     click.echo(f"email         {email_line(email, off)}")
+    click.echo(f"links         {links_line(links)}")
     beat = counts.engine_beat
     if beat is None or not running_elsewhere(beat, app.now()):
         seen = "" if beat is None else f" (last cycle {full_time(beat)})"
         click.echo(f"engine        none running{seen}: start one with 'imtui worker' or 'imtui'")
     else:
         click.echo(f"engine        running (last cycle {full_time(beat)})")
+
+
+def read_servers(app: AppContext) -> list[Serving] | None:
+    """The ``imtui serve`` processes the database knows (None: this login may not read them —
+    only the workers' login does on a team database)."""
+    from imtui.store.database import DatabaseError
+
+    try:
+        with app.db.read() as session:
+            return servers(session, app.now())
+    except DatabaseError:
+        return None
+
+
+def links_line(links: list[Serving] | None) -> str:
+    """Whether alert emails carry links into the browser mode now, and to where."""
+    if links is None:
+        return "unknown (this login cannot read which imtui serve runs)"
+    live = [server for server in links if server.live]
+    if not live:
+        return "none in emails: no 'imtui serve' running (they carry the commands only)"
+    return "; ".join(
+        f"in emails, to {printable(s.public_url)} (imtui serve on {printable(s.owner)}, "
+        f"last beat {full_time(s.beat_at)})"
+        for s in live
+    )
 
 
 def email_off() -> str | None:

@@ -51,7 +51,7 @@ def serve_command(
 
     from imtui.notify.links import keys_for_serving
     from imtui.notify.settings import EmailSettingsError, load_email_settings
-    from imtui.web.server import LinkServer, ServeOptions
+    from imtui.web.server import BrowserServer, ServeOptions
     from imtui.web.sessions import Sessions
 
     try:
@@ -64,7 +64,7 @@ def serve_command(
     keys = keys_for_serving(app.db)
     if not _is_loopback(host) and not settings.public_url.startswith("https:"):
         log.warning("listening on %s without TLS: put a TLS proxy in front of it", host)
-    server = LinkServer(
+    server = BrowserServer(
         app.db,
         keys,
         ServeOptions(public_url=settings.public_url, host=host, port=port, db_url=app.db_url),

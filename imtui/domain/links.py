@@ -46,6 +46,7 @@ class LinkRefused(StrEnum):
     FOREIGN = "This link does not match an alert emailed to you."
     ENDED = "Your browser session has ended."
     BUSY = "Too many browser sessions are open right now: try again in a few minutes."
+    DOWN = "imtui cannot reach its database right now: try the link again in a few minutes."
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,25 @@ def is_served(session: Session, public_url: str, now: datetime) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Serving:
+    """An ``imtui serve`` as the database last heard of it."""
+
+    public_url: str
+    owner: str
+    beat_at: datetime
+    live: bool
+    """Beat lately: emails composed now carry links into it."""
+
+
+def servers(session: Session, now: datetime) -> list[Serving]:
+    rows = session.exec(select(LinkServer).order_by(col(LinkServer.public_url))).all()
+    return [
+        Serving(row.public_url, row.owner, row.beat_at, now - row.beat_at < SERVER_SILENT)
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class LinkHolder:
     """Whom a valid link lets in, and to what."""
 

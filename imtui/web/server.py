@@ -40,7 +40,7 @@ from imtui.domain.emails import one_line
 from imtui.domain.links import LinkGrant, LinkRefused, read_link, token_digest
 from imtui.engine.clock import Clock, SystemClock
 from imtui.store.audit import record_action
-from imtui.store.database import Database
+from imtui.store.database import Database, DatabaseError
 from imtui.store.links import (
     SERVER_BEAT,
     LinkHolder,
@@ -117,7 +117,7 @@ class SessionApp(AppService):
             await process.wait()
 
 
-class LinkServer(Server):
+class BrowserServer(Server):
     def __init__(
         self,
         database: Database,
@@ -196,7 +196,7 @@ class LinkServer(Server):
         return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
     def _refused(self, reason: LinkRefused) -> web.Response:
-        status = 503 if reason is LinkRefused.BUSY else 403
+        status = 503 if reason in (LinkRefused.BUSY, LinkRefused.DOWN) else 403
         return self._page(refused_page(reason), status)
 
     def _terminal(self, session: BrowserSession) -> web.Response:
@@ -217,15 +217,23 @@ class LinkServer(Server):
         grant = read_link(token, self.keys, now)
         if isinstance(grant, LinkRefused):
             return self._refused(grant)
-        digest = token_digest(token)
         mine = self.sessions.find(request.cookies.get(COOKIE), now)
-        if mine is not None and mine.digest == digest:
+        if mine is not None and mine.digest == token_digest(token):
             return self._terminal(mine)  # the same link again, in the browser it opened in
+        try:
+            return await self._open(token, grant, now)
+        except DatabaseError as exc:  # locked, or away: the link is not used up
+            log.warning("emailed link for alert %s not opened: %s", grant.alert_id, exc)
+            return self._refused(LinkRefused.DOWN)
+
+    async def _open(self, token: str, grant: LinkGrant, now: datetime) -> web.Response:
+        digest = token_digest(token)
         holder = await asyncio.to_thread(self._holder, grant)
         if isinstance(holder, LinkRefused):
             return self._refused(holder)
         if self.sessions.full(now):
             return self._refused(LinkRefused.BUSY)  # the link stays unused: it opens later
+        used = False
         session = self.sessions.start(
             alert_id=holder.alert_id,
             account_id=holder.account_id,
@@ -234,8 +242,12 @@ class LinkServer(Server):
             link_expires_at=grant.expires_at,
             now=now,
         )
-        if not await asyncio.to_thread(self._use, digest, grant, session):
-            self.sessions.end(session)
+        try:
+            used = await asyncio.to_thread(self._use, digest, grant, session)
+        finally:
+            if not used:  # (or the database failed: nobody has this session's key)
+                self.sessions.end(session)
+        if not used:
             return self._refused(LinkRefused.USED)
         log.info("emailed link opened: alert %s, for contact %s", grant.alert_id, grant.contact_id)
         response = self._terminal(session)
@@ -392,7 +404,7 @@ class LinkServer(Server):
     async def on_shutdown(self, app: web.Application) -> None:
         if self._beats is not None:
             self._beats.cancel()
-        for session in list(self.sessions._by_key.values()):
+        for session in self.sessions.every():
             await self._stop_app(session)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self._stopped)

@@ -112,5 +112,8 @@ class Sessions:
                 to_stop.append(session)
         return to_stop
 
+    def every(self) -> list[BrowserSession]:
+        return list(self._by_key.values())
+
     def end(self, session: BrowserSession) -> None:
         self._by_key.pop(session.key, None)
