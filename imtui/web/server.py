@@ -151,21 +151,31 @@ class BrowserServer(Server):
         self.policy = POLICY.format(ws=f"{ws_scheme}://{parts.netloc}")
 
     def run(self) -> None:
-        """Serve until SIGINT or SIGTERM. No access log: a link's token is in its path."""
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+        """Serve until SIGINT or SIGTERM; OSError when the address cannot be listened on."""
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        """Listen first, then say so in the database: a server that cannot listen never puts
+        links in anyone's email. No access log: a link's token is in its path."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signal_number, self.request_exit)
-        web.run_app(
-            self._make_app(),
-            host=self.host,
-            port=self.port,
-            handle_signals=False,
-            loop=loop,
-            access_log=None,
-            print=lambda *args: None,
-        )
+                loop.add_signal_handler(signal_number, stop.set)
+        runner = web.AppRunner(await self._make_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+            self._beats = asyncio.create_task(self._beat())
+            log.info(
+                "serving the browser mode at %s (listening on %s:%s)",
+                self.public_url,
+                self.host,
+                self.port,
+            )
+            await stop.wait()
+        finally:
+            await runner.cleanup()  # every session's app stopped, the registration removed
 
     # -- the web app -------------------------------------------------------------------------
 
@@ -180,7 +190,6 @@ class BrowserServer(Server):
                 web.static("/imtui", OWN_STATIC),
             ]
         )
-        app.on_startup.append(self.on_startup)
         app.on_shutdown.append(self.on_shutdown)
         return app
 
@@ -396,10 +405,6 @@ class BrowserServer(Server):
         await app.stop()
 
     # -- saying we serve ---------------------------------------------------------------------
-
-    async def on_startup(self, app: web.Application) -> None:
-        self._beats = asyncio.create_task(self._beat())
-        log.info("serving the browser mode at %s", self.public_url)
 
     async def on_shutdown(self, app: web.Application) -> None:
         if self._beats is not None:
