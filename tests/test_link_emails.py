@@ -74,12 +74,23 @@ async def email_one_unmapped_method(
     return contact
 
 
+async def email_while_served(
+    db: Database,
+    clock: FakeClock,
+    world: World,
+    sandbox: object,
+    engine: Engine,
+    smtp: MailServer,
+) -> int:
+    serving(db, clock)
+    mailer = Mailer(db, clock=clock, owner=worker_identity(), settings=email_settings(smtp))
+    return await email_one_unmapped_method(db, clock, world, sandbox, engine, mailer)
+
+
 async def test_an_email_carries_a_signed_link_only_while_serve_serves_the_public_url(
     db, clock, world: World, sandbox, engine: Engine, smtp: MailServer
 ) -> None:
-    serving(db, clock)
-    mailer = Mailer(db, clock=clock, owner=worker_identity(), settings=email_settings(smtp))
-    contact = await email_one_unmapped_method(db, clock, world, sandbox, engine, mailer)
+    contact = await email_while_served(db, clock, world, sandbox, engine, smtp)
 
     alert = alert_of_kind(db, AlertKind.UNMAPPED_SHIP_METHOD)
     [received] = smtp.received
@@ -170,9 +181,7 @@ def test_a_token_is_refused_when_expired_altered_or_signed_with_other_keys() -> 
 async def test_a_link_stands_only_for_an_alert_its_contact_was_emailed_and_opens_once(
     db, clock, world: World, sandbox, engine: Engine, smtp: MailServer
 ) -> None:
-    serving(db, clock)
-    mailer = Mailer(db, clock=clock, owner=worker_identity(), settings=email_settings(smtp))
-    contact = await email_one_unmapped_method(db, clock, world, sandbox, engine, mailer)
+    contact = await email_while_served(db, clock, world, sandbox, engine, smtp)
     alert = alert_of_kind(db, AlertKind.UNMAPPED_SHIP_METHOD)
     [email] = outbox(db)
     add_shop_order(sandbox, 1003, sku="NO-SUCH-SKU")  # an alert nobody emailed dana yet

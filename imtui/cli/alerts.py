@@ -25,13 +25,13 @@ from imtui.cli.output import (
     first_line,
     full_time,
 )
-from imtui.connectors.registry import PLATFORMS
 from imtui.domain.alerts import AlertState, state_in_words
 from imtui.domain.failures import AlertKind
-from imtui.domain.fixes import FixFacts, fix_commands
+from imtui.domain.fixes import fix_commands
 from imtui.domain.text import plural, printable
 from imtui.engine import actions
 from imtui.store import listing
+from imtui.store.rows import fix_facts
 
 STATE_CHOICES = [*(s.value for s in AlertState), "all"]
 
@@ -212,29 +212,3 @@ def open_command(app: AppContext, target: str, print_only: bool, no_worker: bool
     asyncio.run(
         run_dashboard(app, worker=not no_worker, tick=5.0, start=StartAt(alert_id=int(key)))
     )
-
-
-def fix_facts(detail: listing.AlertDetail) -> FixFacts:
-    """What the fix for the alert depends on, with the credential keys of its connection's
-    platform."""
-    alert = detail.alert
-    info = PLATFORMS.get(detail.platform or "")
-    return FixFacts(
-        alert_id=alert.id,
-        kind=alert.kind,
-        state=alert.state,
-        account_id=alert.account_id,
-        connection_id=alert.connection_id,
-        order_number=alert.order_number,
-        ship_method_code=detail.ship_method_code,
-        credential_keys=info.credential_keys if info else (),
-        contact_id=_contact_of(alert),
-    )
-
-
-def _contact_of(alert: listing.AlertRow) -> int | None:
-    """The contact a refused-address alert is about: its subject is "contact:<id>"."""
-    channel, _, key = (alert.subject or "").partition(":")
-    if alert.kind != AlertKind.EMAIL_REFUSED or channel != "contact" or not key.isdecimal():
-        return None
-    return int(key)

@@ -12,6 +12,9 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.domain.fixes import FixFacts
+from imtui.domain.platforms import credential_keys
 from imtui.domain.records import Address, OrderLine
 from imtui.domain.retry import RetryState
 
@@ -211,6 +214,31 @@ class AlertDetail:
     """For an unmapped ship method or unknown carrier: the orders held for that method now,
     newest first (at most a page of them)."""
     held_total: int = 0
+
+
+def fix_facts(detail: AlertDetail) -> FixFacts:
+    """What the fix for the alert depends on (:mod:`imtui.domain.fixes`), with the credential
+    keys of its connection's platform: one reading for the CLI, emails and the link's page."""
+    alert = detail.alert
+    return FixFacts(
+        alert_id=alert.id,
+        kind=alert.kind,
+        state=alert.state,
+        account_id=alert.account_id,
+        connection_id=alert.connection_id,
+        order_number=alert.order_number,
+        ship_method_code=detail.ship_method_code,
+        credential_keys=credential_keys(detail.platform),
+        contact_id=refused_contact(alert.kind, alert.subject),
+    )
+
+
+def refused_contact(kind: str, subject: str | None) -> int | None:
+    """The contact a refused-address alert is about: its subject is "contact:<id>"."""
+    channel, _, key = (subject or "").partition(":")
+    if kind != AlertKind.EMAIL_REFUSED or channel != "contact" or not key.isdecimal():
+        return None
+    return int(key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
 from imtui.tui.fixes import FixForm, fix_form
+from imtui.tui.holder import HoldsBackend
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone, EngineNotStarted
 from imtui.tui.screens.accounts import AccountScreen
@@ -79,7 +80,7 @@ class StartAt:
     """What the Alerts pane shows first, as typed after ``/`` (the demo: ``state:all``)."""
 
 
-class DashboardApp(App[None]):
+class DashboardApp(HoldsBackend["Backend"], App[None]):
     TITLE = "imtui"
     CSS_PATH: ClassVar[list[str | Path]] = style_files()  # type: ignore[assignment]
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)  # type: ignore[assignment]
@@ -125,16 +126,6 @@ class DashboardApp(App[None]):
         """Why the database could not be opened; the app has exited (the caller reports it)."""
         self._engine_requested = False
         self._watcher: Watcher | None = None
-
-    @property
-    def backend(self) -> Backend:
-        if self._backend is None:
-            raise RuntimeError("the database is still being opened")
-        return self._backend
-
-    @property
-    def backend_ready(self) -> bool:
-        return self._backend is not None
 
     def now(self) -> datetime:
         """The engine's clock once the backend is open; the wall clock until then."""

@@ -26,11 +26,12 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from imtui.domain.alerts import LOCAL_KINDS, AlertState
-from imtui.domain.fixes import FixFacts, fix_commands
+from imtui.domain.fixes import fix_commands
 from imtui.domain.text import plural
-from imtui.store.rows import AlertDetail
+from imtui.store.rows import AlertDetail, fix_facts
 from imtui.tui.app import style_files
 from imtui.tui.fixes import FixForm, fix_form
+from imtui.tui.holder import HoldsBackend
 from imtui.tui.messages import ActionDone
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.detail import fields
@@ -64,16 +65,7 @@ def fix_lines(detail: AlertDetail) -> list[str]:
     alert = detail.alert
     if alert.state != AlertState.OPEN:
         return [f"nothing to do: the alert is {safe(alert.state)}"]
-    facts = FixFacts(
-        alert_id=alert.id,
-        kind=alert.kind,
-        state=alert.state,
-        account_id=alert.account_id,
-        connection_id=alert.connection_id,
-        order_number=alert.order_number,
-        ship_method_code=detail.ship_method_code,
-    )
-    commands = [safe(line, limit=600) for line in fix_commands(facts)]
+    commands = [safe(line, limit=600) for line in fix_commands(fix_facts(detail))]
     form = fix_form(detail)
     if form is FixForm.MAPPING:
         here = "e opens the ship-method mapping form: saving it releases every order held for it"
@@ -222,7 +214,7 @@ class LinkOrderForm(OrderFormScreen):
         yield from super().compose()
 
 
-class LinkApp(App[None]):
+class LinkApp(HoldsBackend["LinkBackend"], App[None]):
     """One alert's fix, in the name of the link's person; see the module's docstring."""
 
     TITLE = "imtui"
@@ -257,16 +249,6 @@ class LinkApp(App[None]):
         self.banner = banner_text(contact_label, alert_id)
         self.opening_failure: BaseException | None = None
         """Why the link's alert could not be opened (the page said so)."""
-
-    @property
-    def backend(self) -> LinkBackend:
-        if self._backend is None:
-            raise RuntimeError("the database is still being opened")
-        return self._backend
-
-    @property
-    def backend_ready(self) -> bool:
-        return self._backend is not None
 
     def on_mount(self) -> None:
         if self._backend is not None:
