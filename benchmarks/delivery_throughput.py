@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from imtui.engine import actions
+from imtui.engine import account_actions, mapping_actions
 from imtui.engine.clock import SystemClock
 from imtui.engine.runtime import Engine, EngineSettings, settle_heap
 from imtui.store.database import Database
@@ -54,10 +54,10 @@ def sandbox_process(conn: Any, latency: float) -> None:
 def wire(db: Database, urls: tuple[str, str, dict[str, str], str], now: datetime) -> int:
     wms_url, shop_url, credentials, token = urls
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Bench", kind="merchant", actor="bench", now=now
         )
-        wms = actions.add_connection(
+        wms = account_actions.add_connection(
             session,
             account=account,
             name="WMS",
@@ -69,7 +69,7 @@ def wire(db: Database, urls: tuple[str, str, dict[str, str], str], now: datetime
             actor="bench",
             now=now,
         )
-        actions.add_connection(
+        account_actions.add_connection(
             session,
             account=account,
             name="Shop",
@@ -81,7 +81,7 @@ def wire(db: Database, urls: tuple[str, str, dict[str, str], str], now: datetime
             actor="bench",
             now=now,
         )
-        actions.set_mapping(
+        mapping_actions.set_mapping(
             session,
             account=account,
             source_code="UPS_GROUND",

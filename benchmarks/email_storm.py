@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import GATHER, EmailKind, OutboxState
-from imtui.engine import actions, contact_actions
+from imtui.engine import account_actions, contact_actions
 from imtui.engine.clock import FakeClock
 from imtui.notify.mailer import Mailer
 from imtui.notify.settings import EmailSettings
@@ -60,7 +60,7 @@ def new_database(kind: str) -> Database:
 
 def account_with_contacts(db: Database, clock: FakeClock, name: str, contacts: int) -> int:
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name=name, kind="merchant", actor="b", now=clock.now()
         )
         for n in range(contacts):

@@ -38,7 +38,7 @@ from sqlmodel import col, func, select
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.orders import OrderStatus
-from imtui.engine import actions
+from imtui.engine import account_actions, mapping_actions
 from imtui.engine.clock import SystemClock
 from imtui.engine.runtime import Engine, EngineSettings, settle_heap
 from imtui.engine.scheduler import EngineScheduler
@@ -142,8 +142,10 @@ def add_account(
     now = datetime.now(UTC)
     extra = settings or {}
     with db.write() as session:
-        account = actions.add_account(session, name=name, kind="merchant", actor="bench", now=now)
-        actions.add_connection(
+        account = account_actions.add_account(
+            session, name=name, kind="merchant", actor="bench", now=now
+        )
+        account_actions.add_connection(
             session,
             account=account,
             name=f"{name} WMS",
@@ -155,7 +157,7 @@ def add_account(
             actor="bench",
             now=now,
         )
-        actions.add_connection(
+        account_actions.add_connection(
             session,
             account=account,
             name=f"{name} shop",
@@ -168,7 +170,7 @@ def add_account(
             now=now,
         )
         for code, (carrier, mode) in METHODS.items():
-            actions.set_mapping(
+            mapping_actions.set_mapping(
                 session,
                 account=account,
                 source_code=code,

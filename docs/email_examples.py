@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlmodel import select
 
 from imtui.domain.outbox import GATHER, UPDATE_EVERY
-from imtui.engine import actions, contact_actions
+from imtui.engine import contact_actions, order_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine
 from imtui.notify.mailer import Mailer
@@ -122,7 +122,7 @@ async def examples() -> str:
             sandbox.wms.set_stock(STORM_SKU, 400)
             with db.write() as session:
                 for number in [*range(1004, 1204), *range(1207, 1210)]:
-                    actions.resend_order(
+                    order_actions.resend_order(
                         session, order_key=f"#{number}", actor="docs", now=clock.now()
                     )
             await run_until(engine, lambda: open_alerts(db) <= 4)

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from sqlmodel import col, select
 
 from imtui.domain.text import printable
-from imtui.engine import actions
+from imtui.engine import account_actions, mapping_actions
 from imtui.engine.clock import ScaledClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.sandbox import FaultRule, Sandbox, make_order, order_stream
@@ -71,7 +71,12 @@ class Demo:
         self.sandbox = Sandbox(seed=self.seed, latency=0.02, hang_seconds=4.0)
         # Its servers in a thread of their own, as a real WMS and shop are elsewhere.
         await asyncio.to_thread(self.sandbox.start)
-        self.db = Database(self.db_url or f"sqlite:///{self.folder / 'demo.db'}")
+        if self.db_url:
+            url = self.db_url
+        else:
+            assert self.folder is not None  # made above when no URL was given
+            url = f"sqlite:///{self.folder / 'demo.db'}"
+        self.db = Database(url)
         clock = ScaledClock(self.speed)
         self.engine = Engine(
             self.db, clock=clock, settings=EngineSettings(concurrency=10, http_timeout=2.0)
@@ -85,30 +90,33 @@ class Demo:
 
     def _wire(self, session: Any, now: datetime) -> None:
         sb = self.sandbox
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Demo Merchant", kind="merchant", actor=DEMO_ACTOR, now=now
         )
-        common = {"account": account, "poll_interval_s": 300, "actor": DEMO_ACTOR, "now": now}
-        actions.add_connection(
+        add_connection = partial(
+            account_actions.add_connection,
             session,
+            account=account,
+            poll_interval_s=300,
+            actor=DEMO_ACTOR,
+            now=now,
+        )
+        add_connection(
             name="Demo 3PL",
             platform="wms_3pl",
             base_url=sb.wms_url,
             credentials=dict(sb.wms_credentials),
             settings={"customer_id": "1", "facility_id": "1", "read_timeout": 2},
-            **common,
         )
-        actions.add_connection(
-            session,
+        add_connection(
             name="Demo Shop",
             platform="shopify",
             base_url=sb.shop_url,
             credentials={"access_token": sb.shop_token},
             settings={"reference_prefix": "DEMO", "read_timeout": 2},
-            **common,
         )
         for code, (carrier, mode) in SANDBOX_MAPPINGS.items():  # SAME_DAY_COURIER waits
-            actions.set_mapping(
+            mapping_actions.set_mapping(
                 session,
                 account=account,
                 source_code=code,

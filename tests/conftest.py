@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from imtui.domain.records import Address, OrderLine, WmsOrderRequest
-from imtui.engine import actions
+from imtui.engine import account_actions, action_rules, mapping_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.store.database import Database
@@ -114,8 +114,10 @@ def wire_world(db: Database, sandbox: object, clock: FakeClock, *, poll: int = 3
     sb = sandbox
     now = clock.now()
     with db.write() as session:
-        account = actions.add_account(session, name="Acme", kind="merchant", actor=ACTOR, now=now)
-        wms = actions.add_connection(
+        account = account_actions.add_account(
+            session, name="Acme", kind="merchant", actor=ACTOR, now=now
+        )
+        wms = account_actions.add_connection(
             session,
             account=account,
             name="3PL",
@@ -127,7 +129,7 @@ def wire_world(db: Database, sandbox: object, clock: FakeClock, *, poll: int = 3
             actor=ACTOR,
             now=now,
         )
-        shop = actions.add_connection(
+        shop = account_actions.add_connection(
             session,
             account=account,
             name="Shop",
@@ -140,7 +142,7 @@ def wire_world(db: Database, sandbox: object, clock: FakeClock, *, poll: int = 3
             now=now,
         )
         for code, (carrier, mode) in STANDARD_METHODS.items():
-            actions.set_mapping(
+            mapping_actions.set_mapping(
                 session,
                 account=account,
                 source_code=code,
@@ -179,8 +181,8 @@ def map_ship_method(db: Database, clock: FakeClock, code: str, carrier: str, mod
     """Map ship method ``code`` to ``carrier`` and ``mode`` on the one account; how many held
     orders that released."""
     with db.write() as session:
-        account = actions.account_for(session, None)
-        _, released = actions.set_mapping(
+        account = action_rules.account_for(session, None)
+        _, released = mapping_actions.set_mapping(
             session,
             account=account,
             source_code=code,

@@ -17,6 +17,7 @@ from email.policy import default
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 
 @dataclass
@@ -64,6 +65,10 @@ class MailSink:
     release_rcpt: threading.Event = field(default_factory=threading.Event)
     release_data: threading.Event = field(default_factory=threading.Event)
     transactions: int = 0
+    held_at_rcpt: tuple[str, int] | None = None
+    """The client (address, port) whose RCPT is being held."""
+    closed: list[tuple[str, int]] = field(default_factory=list)
+    """Clients (address, port) whose connection has ended: nothing more arrives from them."""
 
     def __post_init__(self) -> None:
         self.release_rcpt.set()
@@ -72,6 +77,8 @@ class MailSink:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if not self.release_rcpt.is_set():
+            self.held_at_rcpt = session.peer
         self.rcpt_seen.set()
         while not self.release_rcpt.is_set():
             await asyncio.sleep(0.01)
@@ -106,8 +113,21 @@ class MailSink:
         return [r for r in self.received if address in r.rcpt_tos]
 
 
+class WatchedSMTP(SMTP):
+    """aiosmtpd's SMTP that tells the sink when a client connection has ended: once it has,
+    nothing more can arrive on it."""
+
+    def connection_lost(self, error: Exception | None) -> None:
+        peer = self.session.peer if self.session is not None else None
+        super().connection_lost(error)
+        self.event_handler.closed.append(peer)
+
+
 class LoopbackController(Controller):
     """Controller on 127.0.0.1 that may be given port 0 (any free port)."""
+
+    def factory(self) -> SMTP:
+        return WatchedSMTP(self.handler, **self.SMTP_kwargs)
 
     def _trigger_server(self) -> None:
         if self.port == 0 and self.server is not None:

@@ -5,6 +5,7 @@ and the injected clock drives retries and digest times — a day of digests runs
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.domain.outbox import GATHER
-from imtui.engine import actions, contact_actions
+from imtui.engine import account_actions, contact_actions, mapping_actions, order_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.notify.mailer import Mailer, SendReport
@@ -66,6 +67,16 @@ def add_contact(db: Database, clock: FakeClock, account_id: int, email: str, fre
             now=clock.now(),
         )
         return contact.id or 0
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 10.0) -> None:
+    """Wait for ``condition`` (met by a server or a job on another thread), at most ``within``
+    seconds; the loop keeps running meanwhile."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {within} s for {what}")
+        await asyncio.sleep(0.02)
 
 
 def alert_of_kind(db: Database, kind: AlertKind) -> Alert:
@@ -181,7 +192,7 @@ async def test_an_alert_email_is_not_sent_if_its_alert_closed_before_any_attempt
     await engine.run_once()
     with db.write() as session:
         account = session.get(Account, world.account_id)
-        actions.set_mapping(
+        mapping_actions.set_mapping(
             session,
             account=account,  # type: ignore[arg-type]
             source_code="NOPE",
@@ -271,7 +282,7 @@ async def test_an_alert_resolved_before_the_digest_is_not_emailed_and_resolved_s
     await engine.run_once()
     # Someone completes #1002's address before the digest: it is delivered, its alert resolves.
     with db.write() as session:
-        actions.edit_order(
+        order_actions.edit_order(
             session,
             order_key="#1002",
             changes={"address1": "1 Main St"},
@@ -289,7 +300,7 @@ async def test_an_alert_resolved_before_the_digest_is_not_emailed_and_resolved_s
     # The SKU appears in the WMS and #1001 is resent: the next digest says it closed.
     sandbox.wms.set_stock("NO-SUCH-SKU", 5)
     with db.write() as session:
-        actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
+        order_actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
     await engine.run_once()
     assert alert_of_kind(db, AlertKind.UNKNOWN_SKU).state == AlertState.RESOLVED
     await run_hours(clock, mailer, 1)
@@ -416,9 +427,14 @@ async def test_a_service_stopped_mid_send_and_a_new_one_started_sends_once(
     await first.stop(grace=0.2)
     [email] = outbox(db)
     assert email.state in ("sending", "queued") and email.sent_at is None
+    # the stopped worker is gone: its job has ended and the server saw its connection close,
+    # so nothing more can come from it, however long we wait
+    await asyncio.wait_for(first.mailer.idle(), 1)
+    held = smtp.sink.held_at_rcpt
+    assert held is not None
+    await until(lambda: held in smtp.sink.closed, "the server to see the held send cut")
     smtp.sink.release_rcpt.set()
-    await asyncio.sleep(0.2)
-    assert smtp.received == [], "the stopped worker sends nothing more"
+    assert smtp.received == [] and smtp.sink.transactions == 0, "the stopped worker sent"
 
     second = Service(
         Engine(db, clock=clock, settings=EngineSettings(concurrency=2)),
@@ -429,13 +445,9 @@ async def test_a_service_stopped_mid_send_and_a_new_one_started_sends_once(
     await second.start()
     try:
         clock.advance(timedelta(minutes=11))  # past the first worker's lease and backoff
-        for _ in range(200):
-            if outbox(db)[0].state == "sent":
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        await until(lambda: outbox(db)[0].state == "sent", "the new worker to send it")
     finally:
-        await second.stop(grace=5)
+        await second.stop(grace=5)  # waits for its job: nothing is in flight after this
 
     [email] = outbox(db)
     assert (email.state, email.attempts) == ("sent", 2)
@@ -449,7 +461,7 @@ async def test_two_mailers_on_one_database_send_each_email_once(
     db = Database(db_url)
     with mail_server() as smtp:
         with db.write() as session:
-            account = actions.add_account(
+            account = account_actions.add_account(
                 session, name="Acme", kind="merchant", actor=ACTOR, now=clock.now()
             )
             account_id = account.id or 0
@@ -520,7 +532,7 @@ async def test_a_hostile_subject_yields_one_header_and_no_extra_recipient(
 async def test_two_mailers_compose_each_contacts_digest_once(db_url: str, clock: FakeClock) -> None:
     db = Database(db_url)
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Acme", kind="merchant", actor=ACTOR, now=clock.now()
         )
         account_id = account.id or 0

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import GATHER
-from imtui.engine import actions, contact_actions
+from imtui.engine import account_actions, contact_actions
 from imtui.engine.clock import SystemClock
 from imtui.notify.mailer import Mailer
 from imtui.store.alerts import AlertSubject, raise_alert
@@ -35,7 +35,9 @@ def queue_alert_email(db: Database) -> None:
     gathering time ago)."""
     now = SystemClock().now() - GATHER
     with db.write() as session:
-        account = actions.add_account(session, name="Acme", kind="merchant", actor=ACTOR, now=now)
+        account = account_actions.add_account(
+            session, name="Acme", kind="merchant", actor=ACTOR, now=now
+        )
         contact_actions.add_contact(
             session,
             account=account,

@@ -5,19 +5,23 @@ appears nowhere."""
 
 from __future__ import annotations
 
-import shutil
+import ipaddress
 import ssl
-import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import GATHER
-from imtui.engine import actions, contact_actions
+from imtui.engine import account_actions, contact_actions
 from imtui.engine.clock import FakeClock
 from imtui.notify.mailer import Mailer
 from imtui.notify.settings import EmailSettings
@@ -34,20 +38,36 @@ SENDER = "imtui@alerts.example.com"
 
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    command = (
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-        "-addext subjectAltName=IP:127.0.0.1"
+    """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem), made in this process (no
+    openssl run: the test stays in the fast lane)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
     )
-    subprocess.run(
-        [*command.split(), "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
-    return str(cert), str(key)
+    return str(cert_path), str(key_path)
 
 
 def server_context(certificate: tuple[str, str]) -> ssl.SSLContext:
@@ -86,7 +106,7 @@ def settings(server: MailServer, security: str, ca_file: str | None, **extra: An
 def queued(db: Database, clock: FakeClock) -> Database:
     """One alert email in the outbox."""
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Acme", kind="merchant", actor=ACTOR, now=clock.now()
         )
         contact_actions.add_contact(

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from imtui.engine import actions
+from imtui.engine import account_actions
 from imtui.store.changes import ChangeProbe
 from imtui.store.database import Database
 from tests.conftest import POSTGRES_URL
@@ -23,7 +23,7 @@ NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 def add_account(db: Database, name: str) -> None:
     with db.write() as session:
-        actions.add_account(session, name=name, kind="merchant", actor="tester", now=NOW)
+        account_actions.add_account(session, name=name, kind="merchant", actor="tester", now=NOW)
 
 
 def settle(probe: ChangeProbe) -> None:
@@ -118,7 +118,9 @@ class TestPostgres:
     ) -> None:
         settle(probe)
         with writer.write() as session:
-            actions.add_account(session, name="Acme", kind="merchant", actor="tester", now=NOW)
+            account_actions.add_account(
+                session, name="Acme", kind="merchant", actor="tester", now=NOW
+            )
             session.flush()  # the row is written, not committed
             assert stays_quiet(probe)
         assert wait_changed(probe)
@@ -126,7 +128,9 @@ class TestPostgres:
     def test_rolled_back_write_is_never_heard(self, probe: ChangeProbe, writer: Database) -> None:
         settle(probe)
         with writer.read() as session:
-            actions.add_account(session, name="Acme", kind="merchant", actor="tester", now=NOW)
+            account_actions.add_account(
+                session, name="Acme", kind="merchant", actor="tester", now=NOW
+            )
             session.flush()
             session.rollback()
         assert stays_quiet(probe)

@@ -20,10 +20,11 @@ from click.testing import CliRunner, Result
 from imtui.cli import cli
 from imtui.domain.records import Address, OrderLine, SourceOrder
 from imtui.domain.text import printable
-from imtui.engine import actions
+from imtui.engine import account_actions
 from imtui.engine.ingest import store_source_orders
-from imtui.store import listing
+from imtui.store import overview_reads, queue_reads
 from imtui.store.database import Database
+from imtui.store.rows import HeaderCounts, QueueFilter
 from tests.conftest import add_shop_order
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -76,8 +77,10 @@ def seed_orders(db_path: str, *orders: SourceOrder) -> None:
     database = Database(db_path)
     try:
         with database.write() as session:
-            account = actions.add_account(session, name="acme", kind="merchant", actor="t", now=NOW)
-            shop = actions.add_connection(
+            account = account_actions.add_account(
+                session, name="acme", kind="merchant", actor="t", now=NOW
+            )
+            shop = account_actions.add_connection(
                 session,
                 account=account,
                 name="shop",
@@ -89,7 +92,7 @@ def seed_orders(db_path: str, *orders: SourceOrder) -> None:
                 actor="t",
                 now=NOW,
             )
-            actions.add_connection(
+            account_actions.add_connection(
                 session,
                 account=account,
                 name="wms",
@@ -214,7 +217,7 @@ def test_account_connection_and_mapping_crud_never_prints_credentials(db_path: s
     assert "client_secret=••••" in changed.output
     database = Database(db_path)
     with database.read() as session:
-        stored = actions.connection_for(session, "2").credentials
+        stored = account_actions.connection_for(session, "2").credentials
     database.dispose()
     assert stored == {"client_id": WMS_ID, "client_secret": "n3w!", "user_login_id": "1"}
 
@@ -287,14 +290,14 @@ def test_header_counts_and_due_queue_cursor(seeded: str) -> None:
     database = Database(seeded)
     try:
         with database.read() as session:
-            counts = listing.header_counts(session, now=NOW)
-            first = listing.list_queue(session, listing.QueueFilter(states=("due",)), limit=2)
-            rest = listing.list_queue(
-                session, listing.QueueFilter(states=("due",)), after=first.next_cursor, limit=2
+            counts = overview_reads.header_counts(session, now=NOW)
+            first = queue_reads.list_queue(session, QueueFilter(states=("due",)), limit=2)
+            rest = queue_reads.list_queue(
+                session, QueueFilter(states=("due",)), after=first.next_cursor, limit=2
             )
     finally:
         database.dispose()
-    assert counts == listing.HeaderCounts(0, 0, due_now=3, held=0, skipped=0)
+    assert counts == HeaderCounts(0, 0, due_now=3, held=0, skipped=0)
     assert [row.subject_label for row in first.rows] == ["#1001", "#1002"]
     assert [row.subject_label for row in rest.rows] == ["#1003"] and rest.next_cursor is None
 
@@ -536,6 +539,7 @@ def run_process(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.slow
 def test_module_entry_point_in_a_real_process(db_path: str) -> None:
     added = run_process("--db", db_path, "account", "add", "acme")
     assert added.returncode == 0 and "added account 1" in added.stdout
@@ -545,6 +549,7 @@ def test_module_entry_point_in_a_real_process(db_path: str) -> None:
     assert missing.stdout == ""
 
 
+@pytest.mark.slow
 def test_console_script_usage_error_exits_2(db_path: str) -> None:
     script = Path(sys.executable).parent / "imtui"
     if not script.exists():
@@ -574,6 +579,7 @@ def worker(db_path: str) -> Iterator[subprocess.Popen[str]]:
         process.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_worker_stops_cleanly_on_a_signal(
     worker: subprocess.Popen[str], signum: signal.Signals

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from imtui.connectors.base import Address, FulfillmentRequest, OrderLine, OrderSource
@@ -140,9 +141,14 @@ def test_only_the_cursor_is_taken_from_a_next_link() -> None:
         'rel="previous", <https://elsewhere.example/admin/api/2024-10/orders.json'
         '?limit=250&page_info=NEXT>; rel="next"'
     )
-    assert next_page_params(link) == {"limit": "250", "page_info": "NEXT"}
-    assert next_page_params('<https://x.example/o.json?page_info=P>; rel="previous"') is None
-    assert next_page_params(None) is None
+
+    def links(header: str | None) -> dict[str, dict[str, str]]:
+        return httpx.Response(200, headers={"link": header} if header else {}).links
+
+    assert next_page_params(links(link)) == {"limit": "250", "page_info": "NEXT"}
+    assert next_page_params(links('<https://x.example/o.json?page_info=P>; rel="previous"')) is None
+    assert next_page_params(links(None)) is None
+    assert next_page_params(links("garbage, <>; rel=next")) is None
 
 
 # --- fulfilments ---------------------------------------------------------------------------------
@@ -262,6 +268,7 @@ async def test_a_429_pauses_the_connection_and_the_call_is_made_again(
     assert time.monotonic() - started >= 0.5
 
 
+@pytest.mark.slow
 async def test_a_429_that_persists_is_transient_with_retry_after(
     sb: Sandbox, shop: ShopifyRestSource
 ) -> None:

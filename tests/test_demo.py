@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from imtui.cli.demo import demo_dashboard
@@ -28,6 +29,7 @@ def statuses(demo: Demo, *numbers: str) -> list[str]:
         return sorted(order.status for order in found)
 
 
+@pytest.mark.slow
 async def test_the_demo_shows_alerts_healing_and_the_unmapped_ship_method_fixed_in_the_form(
     tmp_path, monkeypatch
 ):

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from imtui.cli.contacts import contacts_group
 from imtui.cli.context import AppContext
 from imtui.domain.alerts import AlertState
-from imtui.engine import actions
+from imtui.engine import alert_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine
 from imtui.notify.mailer import Mailer
@@ -220,7 +220,7 @@ async def test_a_digest_of_dismissals_says_dismissed(
     clock.set(at(12, 40))
     with db.write() as session:
         for alert in session.exec(select(Alert).where(Alert.state == AlertState.OPEN)):
-            actions.dismiss(session, alert_id=alert.id or 0, actor=ACTOR, now=clock.now())
+            alert_actions.dismiss(session, alert_id=alert.id or 0, actor=ACTOR, now=clock.now())
 
     subject, body = preview_parts(
         ok(contacts_cli(db_path, clock, "digest", str(contact_id), "--preview"))

@@ -47,6 +47,18 @@ def test_an_international_domain_goes_on_the_wire_idna_encoded() -> None:
     assert smtp_address("support@bücher.example") == "support@xn--bcher-kva.example"
 
 
+def test_idna_2008_keeps_a_domain_itself_and_refuses_what_is_not_one() -> None:
+    """IDNA 2003 sent ``ops@straße.example`` to ``strasse.example``, another domain."""
+    assert smtp_address(check_email_address("ops@straße.example")) == "ops@xn--strae-oqa.example"
+    for address, said in [
+        ("ops@xn--zz.example", "not valid IDNA"),  # punycode that decodes to nothing
+        ("ops@corp.local", "special-use or reserved name"),
+        ("ops@ex_ample.com", "invalid characters"),
+    ]:
+        with pytest.raises(InvalidEmailAddress, match=said):
+            check_email_address(address)
+
+
 @pytest.mark.parametrize(
     ("given", "says"),
     [

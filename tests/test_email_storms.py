@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.outbox import GATHER, UPDATE_EVERY, EmailKind, OutboxState
-from imtui.engine import actions, contact_actions
+from imtui.engine import account_actions, alert_actions, contact_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine
 from imtui.notify.mailer import Mailer
@@ -61,6 +61,7 @@ async def deliver(engine: Engine, db: Database, expected: int, kind: AlertKind) 
 # -- a storm of one cause ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_two_hundred_orders_of_one_unknown_sku_are_one_email_then_answers_in_its_thread(
     db, clock, world: World, sandbox, engine: Engine, smtp: MailServer, mailer: Mailer
 ) -> None:
@@ -127,7 +128,7 @@ async def test_a_cause_whose_alerts_all_closed_starts_a_new_thread(
     await send_gathered(clock, mailer)
     [alert] = open_alerts(db, AlertKind.UNKNOWN_SKU)
     with db.write() as session:
-        actions.dismiss(session, alert_id=alert.id or 0, actor=ACTOR, now=clock.now())
+        alert_actions.dismiss(session, alert_id=alert.id or 0, actor=ACTOR, now=clock.now())
 
     add_shop_order(sandbox, 1002, sku=STORM_SKU)
     clock.advance(timedelta(hours=2))
@@ -161,7 +162,7 @@ async def test_over_the_cap_what_opens_is_folded_into_one_summary_and_nothing_is
 ) -> None:
     db = Database(db_url)
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Acme", kind="merchant", actor=ACTOR, now=clock.now()
         )
         account_id = account.id or 0

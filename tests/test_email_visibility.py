@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from imtui.cli import cli
-from imtui.engine import actions
+from imtui.engine import account_actions, action_rules
 from imtui.engine.runtime import Engine
 from imtui.notify.settings import EmailSettingsError, load_email_settings
 from imtui.store.database import Database
@@ -55,7 +55,7 @@ def db_path(tmp_path: Path) -> Iterator[str]:
     database = Database(path)
     try:
         with database.write() as session:
-            actions.add_account(session, name="acme", kind="merchant", actor="t", now=NOW)
+            account_actions.add_account(session, name="acme", kind="merchant", actor="t", now=NOW)
     finally:
         database.dispose()
     yield path
@@ -63,7 +63,7 @@ def db_path(tmp_path: Path) -> Iterator[str]:
 
 def add_email(db: Database, state: str = "queued", **columns: Any) -> None:
     with db.write() as session:
-        account = actions.account_for(session, None)
+        account = action_rules.account_for(session, None)
         session.add(
             OutboxEmail(
                 account_id=account.id or 0,
@@ -129,6 +129,7 @@ def test_status_counts_failing_and_refused_emails_with_the_last_reply(
         "alerts",
         "retry queue",
         "email",
+        "links",
         "engine",
     ]
 
@@ -161,7 +162,7 @@ def test_status_of_another_account_counts_only_its_emails(db_path: str, smtp_on:
     def other_account(db: Database) -> None:
         add_trouble(db)
         with db.write() as session:
-            actions.add_account(session, name="other", kind="merchant", actor="t", now=NOW)
+            account_actions.add_account(session, name="other", kind="merchant", actor="t", now=NOW)
 
     with_database(db_path, other_account)
     assert email_line(status(db_path, "--account", "other")) == "email         0 waiting"
@@ -204,7 +205,7 @@ def test_a_missing_ca_file_is_one_line_in_the_cli(
 
 async def test_the_header_counts_failing_and_refused_emails(db: Database, engine: Engine) -> None:
     with db.write() as session:
-        actions.add_account(session, name="acme", kind="merchant", actor="t", now=NOW)
+        account_actions.add_account(session, name="acme", kind="merchant", actor="t", now=NOW)
     app = make_app(db, engine, live=False)
     async with app.run_test(size=(160, 24)) as pilot:
         await settle(pilot)

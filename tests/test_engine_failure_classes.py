@@ -1,4 +1,4 @@
-"""One test per row of DESIGN.md's failure-class table, through the engine: what each failure
+"""One test per row of docs/design.md's failure-class table, through the engine: what each failure
 does to the record, the alert and the next send."""
 
 from __future__ import annotations

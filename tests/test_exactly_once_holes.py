@@ -8,13 +8,14 @@ import asyncio
 import socket
 from datetime import timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation
-from imtui.engine import actions
+from imtui.engine import order_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.connections import IN_FLIGHT_MARGIN
 from imtui.engine.runtime import Engine, EngineSettings
@@ -55,6 +56,7 @@ async def test_a_failed_look_up_keeps_the_order_marked_until_a_look_up_succeeds(
     assert sandbox.wms.posts("ACME-1001") == 1
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_while_the_wms_creates_is_not_resent_before_the_request_settles(
     db: Database, sandbox, clock: FakeClock
 ) -> None:
@@ -123,7 +125,7 @@ async def test_an_outage_stays_one_open_alert_until_the_last_order_it_held_is_de
             select(RetryItem.id).where(RetryItem.operation == Operation.DELIVER_ORDER)
         ).first()
     with db.write() as session:  # "r" on one order: due now, sent now
-        actions.resend_item(session, item_id=first_id, actor="tester", now=clock.now())
+        order_actions.resend_item(session, item_id=first_id, actor="tester", now=clock.now())
     stats = await engine.send_now(Operation.DELIVER_ORDER, [first_id])
     assert stats.succeeded == 1
     (alert,) = deliver_alerts(db, world.wms_id)

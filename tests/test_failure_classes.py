@@ -1,4 +1,4 @@
-"""One test per row of DESIGN.md's failure-class table, against real loopback servers.
+"""One test per row of docs/design.md's failure-class table, against real loopback servers.
 
 Each test provokes the failure for real (a closed port, a full accept queue, the sandbox's
 fault injection) and pins what the engine will see: the class, the alert kind, the remote
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -69,6 +69,15 @@ def warehouse_at(
         timeout=timeout,
         max_connections=max_connections,
     )
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 5.0) -> None:
+    """Wait for ``condition`` (set by a server on its own thread), at most ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {within} s for {what}")
+        await asyncio.sleep(0.01)
 
 
 async def failure_of(awaitable: object) -> Failure:
@@ -155,14 +164,15 @@ async def test_dns_failure_is_transient_and_names_the_host() -> None:
 
 
 async def test_exhausted_pool_is_transient_because_nothing_was_sent(sb: Sandbox) -> None:
-    sb.faults.add(FaultRule("wms.find_orders", "timeout", times=1))
+    hang = sb.faults.add(FaultRule("wms.find_orders", "timeout", times=1))
     timeout = httpx.Timeout(1.5, connect=0.5, pool=0.2)
     async with warehouse_at(
         sb.wms_url, timeout, credentials=sb.wms_credentials, max_connections=1
     ) as wms:
         await wms.stock_summaries()  # fetch the token first, so the pool holds one request
         hanging = asyncio.create_task(wms.find_order("R-1"))
-        await asyncio.sleep(0.1)
+        # the server holds that request now, so it has the pool's only connection
+        await until(lambda: hang.fired == 1, "the WMS to hold the first request")
         failure = await failure_of(wms.create_order(order_request("R-2")))
         with pytest.raises(ConnectorError):
             await hanging
@@ -178,6 +188,7 @@ async def test_exhausted_pool_is_transient_because_nothing_was_sent(sb: Sandbox)
 # --- 429, 503 with Retry-After: transient, wait at least Retry-After ----------------------------
 
 
+@pytest.mark.slow
 async def test_rate_limit_is_transient_with_retry_after(
     sb: Sandbox, shop: ShopifyRestSource
 ) -> None:

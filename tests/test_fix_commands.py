@@ -25,7 +25,7 @@ from imtui.domain.fixes import (
 )
 from imtui.domain.records import Address, OrderLine, SourceOrder
 from imtui.domain.text import printable
-from imtui.engine import actions
+from imtui.engine import account_actions
 from imtui.engine.ingest import store_source_orders
 from imtui.store.alerts import AlertSubject, raise_alert
 from imtui.store.database import Database
@@ -235,10 +235,10 @@ def seed(db_path: str, *numbers: str, account_name: str = "acme") -> dict[str, i
     database = Database(db_path)
     try:
         with database.write() as session:
-            account = actions.add_account(
+            account = account_actions.add_account(
                 session, name=account_name, kind="merchant", actor="t", now=NOW
             )
-            shop = actions.add_connection(
+            shop = account_actions.add_connection(
                 session,
                 account=account,
                 name="shop",
@@ -250,7 +250,7 @@ def seed(db_path: str, *numbers: str, account_name: str = "acme") -> dict[str, i
                 actor="t",
                 now=NOW,
             )
-            actions.add_connection(
+            account_actions.add_connection(
                 session,
                 account=account,
                 name="wms",

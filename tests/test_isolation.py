@@ -17,7 +17,7 @@ from sqlmodel import select
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.engine import actions
+from imtui.engine import account_actions, action_rules, mapping_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.engine.scheduler import EngineScheduler
@@ -36,10 +36,10 @@ def add_hostile_account(
 ) -> int:
     """An account whose shop is ``shop_url`` (a hostile remote) and whose WMS is the same."""
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name=name, kind="merchant", actor=ACTOR, now=clock.now()
         )
-        actions.add_connection(
+        account_actions.add_connection(
             session,
             account=account,
             name=f"{name} WMS",
@@ -51,7 +51,7 @@ def add_hostile_account(
             actor=ACTOR,
             now=clock.now(),
         )
-        actions.add_connection(
+        account_actions.add_connection(
             session,
             account=account,
             name=f"{name} shop",
@@ -82,6 +82,7 @@ def delivered(db: Database, account_id: int) -> int:
         return sum(1 for order in orders if order.status == OrderStatus.DELIVERED)
 
 
+@pytest.mark.slow
 async def test_a_trickling_shop_holds_up_only_its_own_account(
     db: Database, sandbox: object, clock: FakeClock, engine: Engine
 ) -> None:
@@ -209,8 +210,8 @@ async def test_a_remote_that_answers_slowly_costs_no_cpu_while_the_sends_wait(
     with HostileRemote(routes) as remote:
         account_id = add_hostile_account(db, clock, "Slow WMS", remote.url)
         with db.write() as session:
-            account = actions.account_for(session, str(account_id))
-            actions.set_mapping(
+            account = action_rules.account_for(session, str(account_id))
+            mapping_actions.set_mapping(
                 session,
                 account=account,
                 source_code="UPS_GROUND",
@@ -226,6 +227,7 @@ async def test_a_remote_that_answers_slowly_costs_no_cpu_while_the_sends_wait(
     assert spent < 0.6, f"{spent:.2f} s of CPU while the sends waited {waited:.1f} s"
 
 
+@pytest.mark.slow
 async def test_a_stop_in_a_storm_finishes_what_was_sent_and_claims_nothing_more(
     db: Database, sandbox: object, clock: FakeClock
 ) -> None:

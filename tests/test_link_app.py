@@ -17,7 +17,7 @@ from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.domain.people import Act
 from imtui.domain.retry import RetryState
-from imtui.engine import actions
+from imtui.engine import account_actions, mapping_actions
 from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.store.database import Database
 from imtui.store.rows import OrderFilter
@@ -201,6 +201,7 @@ async def test_stored_text_and_the_contact_label_are_shown_as_typed_never_as_mar
 # -- keys that reach elsewhere on the dashboard do nothing here ---------------------------------
 
 
+@pytest.mark.slow
 async def test_dashboard_keys_do_nothing_on_the_alerts_page_or_the_form(db, sandbox, world, engine):
     add_shop_order(sandbox, 1001, sku="SKU-999")
     await engine.run_once()
@@ -266,10 +267,10 @@ async def test_the_backend_refuses_other_alerts_methods_accounts_and_orders_and_
     alert_id = await two_orders_held_for_an_unmapped_method(sandbox, engine, db)
     other_alert = await an_address_alert_on_1003(sandbox, engine, db)
     with db.write() as session:
-        other = actions.add_account(
+        other = account_actions.add_account(
             session, name="Other", kind="merchant", actor=ACTOR, now=clock.now()
         )
-        actions.set_mapping(
+        mapping_actions.set_mapping(
             session,
             account=other,
             source_code="SAME_DAY_COURIER",

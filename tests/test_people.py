@@ -21,7 +21,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from imtui.domain.people import Access, Act, Role
 from imtui.domain.records import Address, OrderLine, SourceOrder
-from imtui.engine import actions
+from imtui.engine import account_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.ingest import store_source_orders
 from imtui.store.database import Database
@@ -62,10 +62,10 @@ def two_merchants(db: Database, clock: FakeClock) -> Merchants:
     ids = {}
     with db.write() as session:
         for name in ("Acme", "Bravo"):
-            account = actions.add_account(
+            account = account_actions.add_account(
                 session, name=name, kind="merchant", actor=ACTOR, now=clock.now()
             )
-            shop = actions.add_connection(
+            shop = account_actions.add_connection(
                 session,
                 account=account,
                 name="Shop",
@@ -77,7 +77,7 @@ def two_merchants(db: Database, clock: FakeClock) -> Merchants:
                 actor=ACTOR,
                 now=clock.now(),
             )
-            actions.add_connection(
+            account_actions.add_connection(
                 session,
                 account=account,
                 name="3PL",
@@ -151,6 +151,7 @@ def team(postgres_url: str) -> Iterator[Team]:
         admin.dispose()
 
 
+@pytest.mark.slow
 def test_each_engineer_lists_only_their_accounts_orders_in_the_cli(team: Team) -> None:
     for login, mine, theirs in (
         (team.alice, "#A", "#B"),
@@ -166,6 +167,7 @@ def test_each_engineer_lists_only_their_accounts_orders_in_the_cli(team: Team) -
         assert ("Bravo" in accounts.stdout) is (login == team.bob)
 
 
+@pytest.mark.slow
 def test_plain_sql_shows_and_changes_only_ones_own_accounts(team: Team) -> None:
     acme, bravo = team.merchants.acme, team.merchants.bravo
     engine = create_engine(team.url_of(team.alice), isolation_level="AUTOCOMMIT")
@@ -211,6 +213,7 @@ def test_plain_sql_shows_and_changes_only_ones_own_accounts(team: Team) -> None:
     assert "Mallory" not in names
 
 
+@pytest.mark.slow
 def test_a_viewers_resend_is_refused_in_one_line(team: Team) -> None:
     order = str(team.merchants.orders["Bravo"][0])
     refused = run_imtui("--db", team.url_of(team.bob), "orders", "resend", order)
@@ -221,6 +224,7 @@ def test_a_viewers_resend_is_refused_in_one_line(team: Team) -> None:
     assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.slow
 def test_an_operator_resends_their_own_order_but_cannot_reach_another_account(
     team: Team,
 ) -> None:
@@ -240,6 +244,7 @@ def test_an_operator_resends_their_own_order_but_cannot_reach_another_account(
     assert (team.alice, f"order:{own}") in audit  # recorded as the database role, not $USER
 
 
+@pytest.mark.slow
 def test_the_dashboard_backend_sees_and_acts_within_the_scope(team: Team) -> None:
     database = Database(team.url_of(team.alice))
     backend = Backend(database)
@@ -267,6 +272,7 @@ def test_the_dashboard_backend_sees_and_acts_within_the_scope(team: Team) -> Non
         viewer_db.dispose()
 
 
+@pytest.mark.slow
 def test_someone_not_in_the_person_table_sees_nothing_and_may_do_nothing(team: Team) -> None:
     tag = uuid.uuid4().hex[:8]
     carol = f"carol_{tag}"
@@ -288,6 +294,7 @@ def test_someone_not_in_the_person_table_sees_nothing_and_may_do_nothing(team: T
 # -- SQLite: the single-person default ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_audit_user_is_the_os_login_whatever_user_says(tmp_path: os.PathLike[str]) -> None:
     path = f"{tmp_path}/imtui.db"
     added = run_imtui(
@@ -305,6 +312,7 @@ def test_the_audit_user_is_the_os_login_whatever_user_says(tmp_path: os.PathLike
     assert "alice" not in process_login()
 
 
+@pytest.mark.slow
 def test_a_spoofed_ssh_client_adds_nothing_but_an_address(tmp_path: os.PathLike[str]) -> None:
     path = f"{tmp_path}/imtui.db"
     spoofed = run_imtui(
@@ -344,6 +352,7 @@ def test_each_role_may_do_what_it_includes_and_only_in_its_accounts() -> None:
     )
 
 
+@pytest.mark.slow
 def test_people_are_managed_by_an_admin_of_every_account_only(tmp_path: os.PathLike[str]) -> None:
     path = f"{tmp_path}/imtui.db"
     assert run_imtui("--db", path, "account", "add", "Acme").returncode == 0
@@ -361,6 +370,7 @@ def test_people_are_managed_by_an_admin_of_every_account_only(tmp_path: os.PathL
     assert gone.returncode == 1 and "no person 'dana'" in gone.stderr
 
 
+@pytest.mark.slow
 async def test_a_viewers_dashboard_hides_what_they_may_not_do_and_help_says_why(
     team: Team,
 ) -> None:

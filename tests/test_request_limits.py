@@ -63,6 +63,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@pytest.mark.slow
 async def test_a_gzip_bomb_is_refused_past_the_cap_without_inflating_it() -> None:
     bomb = gzip_bomb(1024**3)  # ~1 MB on the wire, 1 GB decoded
     assert len(bomb.body) < 2 * 1024**2

@@ -481,6 +481,7 @@ def test_flaky_profile_sometimes_fails() -> None:
 # --- running ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_throughput_smoke_300_concurrent_posts_with_latency() -> None:
     # Several clients with small pools: one httpx pool with hundreds of connections spends
     # its time scanning itself, and this test is about the sandbox, not httpx.
@@ -527,6 +528,7 @@ def test_stop_is_quick_even_with_a_request_hanging(sb: Sandbox) -> None:
     assert time.monotonic() - started < 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_serve_forever_prints_urls_and_stops_cleanly_on_signal(signum: int) -> None:
     code = "from imtui.sandbox import serve_forever; serve_forever(0, 0, seed=3, orders=5)"

@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from imtui.cli import cli
 from imtui.domain.failures import AlertKind
-from imtui.engine import actions
+from imtui.engine import account_actions, action_rules
 from imtui.engine.clock import FakeClock
 from imtui.store import secrets
 from imtui.store.database import Database
@@ -33,10 +33,10 @@ WMS_SECRET = "wms-client-secret-never-seen"
 
 def add_shop(db: Database, clock: FakeClock, token: str = SHOP_TOKEN) -> int:
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Acme", kind="merchant", actor=ACTOR, now=clock.now()
         )
-        shop = actions.add_connection(
+        shop = account_actions.add_connection(
             session,
             account=account,
             name="Shop",
@@ -144,6 +144,7 @@ def test_credentials_are_sealed_in_the_table_and_the_file(db_url: str, clock: Fa
 # -- a missing or wrong key ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_process_without_the_key_says_where_it_looked_in_one_line(
     tmp_path: Path, clock: FakeClock
 ):
@@ -167,6 +168,7 @@ def test_a_process_without_the_key_says_where_it_looked_in_one_line(
     assert run_imtui("--db", str(path), "status", env=env).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_wrong_key_says_so_in_one_line(tmp_path: Path, clock: FakeClock):
     path = tmp_path / "imtui.db"
     db = Database(f"sqlite:///{path}")
@@ -210,10 +212,10 @@ def test_new_credentials_over_unreadable_ones_must_replace_them_all(
     db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ):
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Acme", kind="merchant", actor=ACTOR, now=clock.now()
         )
-        actions.add_connection(
+        account_actions.add_connection(
             session,
             account=account,
             name="3PL",
@@ -229,8 +231,8 @@ def test_new_credentials_over_unreadable_ones_must_replace_them_all(
     monkeypatch.setenv("IMTUI_SECRET_KEY", new_key())
 
     refusal = r"cannot be opened .* give all of client_id, client_secret, user_login_id"
-    with pytest.raises(actions.ActionError, match=refusal) as refused, db.write() as session:
-        actions.update_credentials(
+    with pytest.raises(action_rules.ActionError, match=refusal) as refused, db.write() as session:
+        account_actions.update_credentials(
             session,
             connection_key="3PL",
             credentials={"client_secret": "new"},
@@ -242,7 +244,7 @@ def test_new_credentials_over_unreadable_ones_must_replace_them_all(
 
     everything = {"client_id": "id2", "client_secret": "s2", "user_login_id": "8"}
     with db.write() as session:
-        actions.update_credentials(
+        account_actions.update_credentials(
             session, connection_key="3PL", credentials=everything, actor=ACTOR, now=clock.now()
         )
     with db.read() as session:
@@ -287,6 +289,7 @@ def test_a_plain_row_written_the_old_way_is_sealed_on_the_next_start(db_url: str
     assert unchanged == sealed
 
 
+@pytest.mark.slow
 def test_the_usual_start_loads_no_key(tmp_path: Path, clock: FakeClock):
     path = tmp_path / "imtui.db"
     db = Database(f"sqlite:///{path}")

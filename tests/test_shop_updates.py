@@ -16,7 +16,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.domain.records import Address, OrderLine
 from imtui.domain.retry import Operation, RetryState
 from imtui.domain.shop_updates import Follow, ShopVersion, decide, differences
-from imtui.engine import actions
+from imtui.engine import action_rules, mapping_actions, order_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.store.database import Database
@@ -96,8 +96,8 @@ async def test_cancelled_before_it_reached_the_wms_is_never_sent(shop: Shop) -> 
     item = shop.item("#1001", Operation.DELIVER_ORDER)
     assert item is not None and item.state == RetryState.CANCELLED
     with shop.db.write() as session:  # a mapping added now releases nothing cancelled
-        account = actions.account_for(session, None)
-        actions.set_mapping(
+        account = action_rules.account_for(session, None)
+        mapping_actions.set_mapping(
             session,
             account=account,
             source_code="NO_SUCH_METHOD",
@@ -198,7 +198,7 @@ async def test_a_shop_change_to_a_field_a_person_edited_waits_with_both_versions
     await shop.cycle()
     order = shop.order("#1007")
     with shop.db.write() as session:
-        actions.edit_order(
+        order_actions.edit_order(
             session,
             order_key=str(order.id),
             changes={"zip": "10001", "city": "New York", "state": "NY"},
@@ -294,6 +294,7 @@ def test_reordered_lines_are_no_change() -> None:
 # -- a download longer than one poll ------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_download_cut_short_by_its_deadline_keeps_its_pages_and_goes_on(
     shop: Shop,
 ) -> None:

@@ -41,6 +41,7 @@ def loaded_after(code: str) -> set[str]:
     return {name.split(".")[0] for name in json.loads(out.strip().splitlines()[-1])}
 
 
+@pytest.mark.slow
 def test_the_dashboard_command_and_its_screens_load_without_the_database_layer():
     loaded = loaded_after(
         "import imtui.cli\n"
@@ -66,6 +67,7 @@ def test_head_revision_read_from_the_files_is_alembics_head():
     assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
 
 
+@pytest.mark.slow
 def test_a_current_database_opens_without_loading_alembic(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'current.db'}"
     Database(url).dispose()  # created and migrated here
@@ -73,6 +75,7 @@ def test_a_current_database_opens_without_loading_alembic(tmp_path: Path):
     assert "sqlalchemy" in loaded and "alembic" not in loaded
 
 
+@pytest.mark.slow
 def test_the_first_screen_read_with_sqlite3_is_the_stores(tmp_path: Path):
     """The helper's two plain statements give exactly what the store's queries give."""
     import os
@@ -113,6 +116,7 @@ def test_the_first_screen_read_with_sqlite3_is_the_stores(tmp_path: Path):
     assert [r.id for r in shown.alerts.rows] == [r.id for r in by_store.alerts.rows[:24]]
 
 
+@pytest.mark.slow
 def test_the_helper_reads_nothing_from_a_database_a_migration_is_due_for(tmp_path: Path):
     import os
     import sqlite3
@@ -194,6 +198,7 @@ def run_in_terminal(
         os.close(main)
 
 
+@pytest.mark.slow
 def test_a_database_that_fails_behind_the_painted_dashboard_ends_it_with_one_line():
     """Not an SQLite file, so nothing could be checked before the frame was painted: the
     database fails to open in the worker, and the dashboard leaves instead of loading forever."""
@@ -204,6 +209,7 @@ def test_a_database_that_fails_behind_the_painted_dashboard_ends_it_with_one_lin
     assert "Traceback" not in written
 
 
+@pytest.mark.slow
 def test_a_missing_folder_is_one_line_before_the_dashboard_opens(tmp_path: Path):
     missing = tmp_path / "nowhere" / "x.db"
     code, written = run_in_terminal("--db", str(missing), timeout=30)
@@ -214,6 +220,7 @@ def test_a_missing_folder_is_one_line_before_the_dashboard_opens(tmp_path: Path)
     assert not missing.parent.exists()
 
 
+@pytest.mark.slow
 def test_the_dashboard_demo_removes_its_temporary_folder(tmp_path: Path):
     code, written = run_in_terminal(
         "demo",
@@ -225,6 +232,7 @@ def test_the_dashboard_demo_removes_its_temporary_folder(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_demo_cleans_up_when_its_terminal_hangs_up(tmp_path: Path):
     run_in_terminal(
         "demo",

@@ -27,7 +27,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind, Failure, FailureClass
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation
-from imtui.engine import actions
+from imtui.engine import account_actions
 from imtui.engine.clock import FakeClock, SystemClock
 from imtui.engine.connections import IN_FLIGHT_MARGIN
 from imtui.engine.outcomes import Outcome
@@ -217,6 +217,7 @@ async def wait_until(predicate, timeout: float, what: str) -> None:  # type: ign
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 async def test_a_silent_engine_on_another_host_is_taken_over_once_its_beat_is_stale(
     db_url: str, sandbox
 ) -> None:
@@ -411,8 +412,10 @@ def worker_process(url: str, host: str, *args: str) -> subprocess.Popen[bytes]:
 def add_polled_shop(db: Database, other: Sandbox, now: datetime) -> int:
     """A second account whose only connection is a shop on its own sandbox."""
     with db.write() as session:
-        account = actions.add_account(session, name="Beta", kind="merchant", actor=ACTOR, now=now)
-        shop = actions.add_connection(
+        account = account_actions.add_account(
+            session, name="Beta", kind="merchant", actor=ACTOR, now=now
+        )
+        shop = account_actions.add_connection(
             session,
             account=account,
             name="Shop",

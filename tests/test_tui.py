@@ -8,10 +8,12 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
+
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.engine import actions
+from imtui.engine import account_actions
 from imtui.engine.runtime import Engine
 from imtui.sandbox import FaultRule
 from imtui.sandbox.seed import BAD_ADDRESSES
@@ -109,6 +111,7 @@ async def test_space_marks_rows_and_r_resends_all_marked(db, sandbox, world, eng
     assert len([e for e in audit(db) if e.action == "deliver_order.resend"]) == 2
 
 
+@pytest.mark.slow
 async def test_filter_then_resend_all_matching_releases_one_ship_method(db, sandbox, world, engine):
     add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
     add_shop_order(sandbox, 1002, method="SAME_DAY_COURIER")
@@ -154,6 +157,7 @@ async def test_enter_opens_the_detail_with_every_attempt_verbatim(db, sandbox, w
         await wait_for(pilot, lambda: app.screen.data is not None)
 
 
+@pytest.mark.slow
 async def test_order_form_fixes_the_address_then_it_is_sent_and_the_alert_resolves(
     db, sandbox, world, engine
 ):
@@ -236,7 +240,9 @@ async def test_sort_account_switch_help_and_palette(db, sandbox, world, engine, 
         add_shop_order(sandbox, number)
     await engine.run_once()
     with db.write() as session:
-        actions.add_account(session, name="Other", kind="warehouse", actor=ACTOR, now=clock.now())
+        account_actions.add_account(
+            session, name="Other", kind="warehouse", actor=ACTOR, now=clock.now()
+        )
 
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -362,6 +368,7 @@ async def test_a_resend_that_fails_again_says_why_in_the_remote_systems_words(
         assert "unavailable" in said()[-1]
 
 
+@pytest.mark.slow
 async def test_shift_d_dismisses_the_open_alerts_matching_and_says_which_are_closed(
     db, sandbox, world, engine, clock
 ):

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.retry import Operation
-from imtui.engine import actions
+from imtui.engine import alert_actions, order_actions
 from imtui.sandbox import FaultRule
 from imtui.store.models import Alert, Attempt
 from imtui.tui.screens.detail import AlertDetailScreen
@@ -115,7 +115,7 @@ async def test_record_alert_lists_each_of_its_sightings_and_no_other_failure(
     # Resent: the WMS is down this time (a connection-wide alert), then rejects it again.
     sandbox.faults.add(FaultRule("wms.create_order", "http_503", times=1, retry_after=1))
     with db.write() as session:
-        item = actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
+        item = order_actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
     await engine.send_now(Operation.DELIVER_ORDER, [item.id])
     clock.advance(HOUR * 2)
     await engine.run_once()
@@ -167,7 +167,7 @@ async def test_a_closed_alert_no_longer_says_it_needs_a_person(db, sandbox, worl
         assert "open, needs a person" in lines[0]
         assert any(line.startswith("to fix") for line in lines)
         with db.write() as session:
-            actions.dismiss(session, alert_id=alert.id, actor=ACTOR, now=clock.now())
+            alert_actions.dismiss(session, alert_id=alert.id, actor=ACTOR, now=clock.now())
         app.screen.refresh_data()
         await wait_for(pilot, lambda: "dismissed" in detail_lines(app)[0])
         heading = detail_lines(app)[0]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from imtui.engine import actions, contact_actions
+from imtui.engine import account_actions, action_rules, contact_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine
 from imtui.store.database import Database
@@ -56,7 +56,7 @@ def add_contact(db: Database, clock: FakeClock, account: int, email: str, freque
     with db.write() as session:
         contact = contact_actions.add_contact(
             session,
-            account=actions.account_for(session, str(account)),
+            account=action_rules.account_for(session, str(account)),
             name=email.split("@")[0].title(),
             email=email,
             frequency=frequency,
@@ -271,7 +271,7 @@ def email_app(tmp_path: Path) -> Any:
     clock = FakeClock()
     db = Database(f"sqlite:///{tmp_path / 'email.db'}")
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Acme Outdoors", kind="merchant", actor="t", now=clock.now()
         )
         account_key = account.id or 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from textual.command import CommandPalette
 
 from imtui.domain.orders import OrderStatus
@@ -53,6 +54,7 @@ async def test_tab_cycles_the_panes_on_a_small_terminal(db, world, engine):
     assert seen == ["alerts", "orders", "queue", "alerts"]
 
 
+@pytest.mark.slow
 async def test_esc_clears_the_marks_first_then_the_filter(db, sandbox, world, engine):
     for number in (1001, 1002):
         add_shop_order(sandbox, number)
@@ -92,6 +94,7 @@ async def test_ctrl_p_opens_the_palette_as_colon_does(db, world, engine):
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
 
+@pytest.mark.slow
 async def test_rows_move_with_k_up_the_page_keys_home_and_end(db, sandbox, world, engine):
     for number in range(1001, 1061):
         add_shop_order(sandbox, number)
@@ -187,6 +190,7 @@ async def test_help_closes_with_q_and_question_mark(db, world, engine):
             assert app.is_running
 
 
+@pytest.mark.slow
 async def test_r_in_an_outages_detail_retries_every_row_it_holds_up_and_in_an_orders_its_order(
     db, sandbox, world, engine, clock
 ):
@@ -251,6 +255,7 @@ async def test_an_emails_detail_sends_now_with_r_cancels_with_d_and_q_goes_back(
         assert app.is_running
 
 
+@pytest.mark.slow
 async def test_the_lists_esc_space_1_3_and_enter(db, world, engine, clock):
     first = add_contact(db, clock, world.account_id, "dana@example.com", "immediately")
     add_contact(db, clock, world.account_id, "lee@example.com", "hourly")

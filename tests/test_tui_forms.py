@@ -13,7 +13,7 @@ from sqlmodel import select
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.engine import actions
+from imtui.engine import action_rules, mapping_actions, order_actions
 from imtui.store.models import AlertContact
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.dashboard import DashboardScreen
@@ -83,6 +83,7 @@ async def test_m_on_a_mapped_method_starts_from_its_mapping_and_counts_only_its_
     assert order(db, "#1001").status == OrderStatus.HELD
 
 
+@pytest.mark.slow
 async def test_mapping_form_refused_save_goes_to_the_first_bad_field_and_marks_follow_values(
     db, sandbox, world, engine
 ):
@@ -118,6 +119,7 @@ async def test_mapping_form_refused_save_goes_to_the_first_bad_field_and_marks_f
 # -- the order form ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_order_form_refused_save_goes_to_the_first_bad_field_and_the_note_clears(
     db, sandbox, world, engine
 ):
@@ -211,6 +213,7 @@ async def test_contact_form_refused_save_goes_to_the_first_bad_field_and_the_not
 # -- e: the fix the order needs ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_e_on_an_order_held_for_its_ship_method_opens_the_mapping_form(
     db, sandbox, world, engine
 ):
@@ -268,7 +271,7 @@ async def test_e_on_an_order_in_the_wms_says_so_at_once(db, sandbox, world, engi
 async def test_d_on_a_resolved_alert_says_so_without_asking(db, sandbox, world, engine, clock):
     await queue_1001_after_a_503(sandbox, engine)
     with db.write() as session:
-        actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
+        order_actions.resend_order(session, order_key="#1001", actor=ACTOR, now=clock.now())
     await engine.run_once()
     [resolved] = alerts(db)
     assert resolved.state == AlertState.RESOLVED
@@ -361,6 +364,7 @@ async def test_esc_on_a_mapping_form_typed_in_fast_asks_and_n_keeps_everything(
     assert not mapping(db, "SAME_DAY_COURIER")
 
 
+@pytest.mark.slow
 async def test_esc_on_a_form_nothing_was_changed_in_leaves_at_once(db, sandbox, world, engine):
     await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
@@ -417,6 +421,7 @@ async def test_esc_on_a_changed_order_form_asks_and_y_discards(db, sandbox, worl
     assert order(db, "#1001").status == OrderStatus.HELD
 
 
+@pytest.mark.slow
 async def test_q_on_a_forms_button_asks_before_quitting_with_typed_changes(
     db, sandbox, world, engine
 ):
@@ -466,6 +471,7 @@ async def test_esc_on_a_changed_contact_form_asks(db, world, engine):
 # -- the mapping form and carriers the WMS may not know ---------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
     db, sandbox, world, engine
 ):
@@ -523,9 +529,9 @@ async def test_with_no_carriers_in_use_yet_any_carrier_saves_without_a_warning(
     db, sandbox, world, engine, clock
 ):
     with db.write() as session:
-        account = actions.account_for(session, str(world.account_id))
+        account = action_rules.account_for(session, str(world.account_id))
         for code in ("UPS_GROUND", "FEDEX_2DAY"):
-            actions.delete_mapping(
+            mapping_actions.delete_mapping(
                 session, account=account, source_code=code, actor=ACTOR, now=clock.now()
             )
     app = make_app(db, engine)

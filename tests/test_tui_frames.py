@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.widgets._footer import FooterKey
 
 from imtui.tui.app import DashboardApp
@@ -83,6 +84,7 @@ def shown(app: DashboardApp) -> list[tuple[str, str]]:
     return footer_keys(app.dashboard.query_one(KeyBar))
 
 
+@pytest.mark.slow
 async def test_the_keys_footer_is_rebuilt_only_when_its_keys_change(db, sandbox, world, engine):
     add_shop_order(sandbox, 1001)
     await engine.run_once()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlmodel import select
 from textual import events
 
@@ -68,6 +69,7 @@ def mapped_methods(db: Any) -> set[str]:
         return set(session.exec(select(ShipMethodMapping.source_code)))
 
 
+@pytest.mark.slow
 async def test_order_form_shows_stored_text_made_visible_and_never_saves_the_rendering(
     db, sandbox, world, engine
 ):

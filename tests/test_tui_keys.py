@@ -3,7 +3,9 @@ keys are shown as they are typed ("/", "?"), not by their names."""
 
 from __future__ import annotations
 
-from imtui.engine import actions
+import pytest
+
+from imtui.engine import account_actions
 from imtui.tui.commands import ActionCommands
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.help import HelpScreen
@@ -13,7 +15,9 @@ from tests.tui_support import make_app, screen_text, settle, type_fast, wait_for
 
 async def test_the_account_picker_moves_with_j_and_k(db, world, engine, clock):
     with db.write() as session:
-        actions.add_account(session, name="Other", kind="warehouse", actor=ACTOR, now=clock.now())
+        account_actions.add_account(
+            session, name="Other", kind="warehouse", actor=ACTOR, now=clock.now()
+        )
     app = make_app(db, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -74,6 +78,7 @@ async def test_detail_scrolls_one_line_per_key_however_fast_and_question_mark_he
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
 
 
+@pytest.mark.slow
 async def test_the_palette_runs_the_command_named_and_offers_a_forms_own_keys(
     db, sandbox, world, engine
 ):

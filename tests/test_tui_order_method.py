@@ -4,6 +4,8 @@ it. A mapped method, or the order's own method left as it is, gets neither."""
 
 from __future__ import annotations
 
+import pytest
+
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
@@ -34,6 +36,7 @@ async def open_order_form(pilot, app) -> OrderFormScreen:
     return form
 
 
+@pytest.mark.slow
 async def test_an_unmapped_method_is_warned_about_and_saving_it_asks_first(
     db, sandbox, world, engine
 ):
@@ -84,6 +87,7 @@ async def test_an_unmapped_method_is_warned_about_and_saving_it_asks_first(
     assert saved.status == OrderStatus.HELD
 
 
+@pytest.mark.slow
 async def test_a_mapped_method_saves_without_asking(db, sandbox, world, engine):
     await hold_1001_for_its_address(sandbox, engine)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from imtui.engine import actions
+from imtui.engine import account_actions
 from imtui.engine.clock import FakeClock
 from imtui.engine.runtime import Engine
 from imtui.store.database import Database
@@ -28,7 +28,7 @@ KINDS = [
 def seed(db: Database, clock: FakeClock) -> None:
     now = clock.now()
     with db.write() as session:
-        account = actions.add_account(
+        account = account_actions.add_account(
             session, name="Acme Outdoors", kind="merchant", actor="t", now=now
         )
         times = {"created_at": now, "updated_at": now}

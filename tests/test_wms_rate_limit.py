@@ -4,6 +4,7 @@ on the connection, never one per order."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from imtui.domain.failures import AlertKind
@@ -11,6 +12,8 @@ from imtui.domain.orders import OrderStatus
 from imtui.sandbox import FaultRule
 from imtui.store.models import Alert, Order
 from tests.conftest import add_shop_order
+
+pytestmark = pytest.mark.slow  # each waits out the WMS's Retry-After: whole real seconds
 
 
 async def test_a_short_rate_limit_is_waited_out_without_an_alert(db, sandbox, world, engine):
@@ -39,4 +42,6 @@ async def test_a_rate_limit_that_persists_is_one_alert_on_the_connection(
         statuses = {o.status for o in session.exec(select(Order))}
     assert [a.kind for a in alerts] == [AlertKind.RATE_LIMITED]
     assert alerts[0].connection_id == world.wms_id and alerts[0].subject == "deliver"
+    # the sandbox WMS's 429 body, word for word (imtui/sandbox/wms.py, WMS_DIALECT)
+    assert alerts[0].message == "API calls quota exceeded! Maximum admitted 100 per 1m."
     assert statuses == {OrderStatus.QUEUED}

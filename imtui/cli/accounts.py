@@ -16,29 +16,29 @@ from imtui.cli.context import (
     json_option,
     pass_app,
 )
-from imtui.cli.output import Column, echo_fields, echo_json, emit, full_time
+from imtui.cli.output import TextColumn, echo_fields, echo_json, emit, full_time
 from imtui.connectors.registry import PLATFORMS, connection_problems
 from imtui.domain.text import SECRET_MASK, hide_url_passwords, printable
-from imtui.engine import actions
-from imtui.store import listing
+from imtui.engine import account_actions, action_rules
+from imtui.store import account_reads
 
 ACCOUNT_COLUMNS = (
-    Column("ID", lambda r: r.id, 5, right=True),
-    Column("KIND", lambda r: r.kind, 10),
-    Column("CONNS", lambda r: r.connections, 5, right=True),
-    Column("CREATED", lambda r: r.created_at, 11),
-    Column("NAME", lambda r: r.name),
+    TextColumn("ID", lambda r: r.id, 5, right=True),
+    TextColumn("KIND", lambda r: r.kind, 10),
+    TextColumn("CONNS", lambda r: r.connections, 5, right=True),
+    TextColumn("CREATED", lambda r: r.created_at, 11),
+    TextColumn("NAME", lambda r: r.name),
 )
 
 CONNECTION_COLUMNS = (
-    Column("ID", lambda r: r.id, 4, right=True),
-    Column("ACCOUNT", lambda r: r.account, 10),
-    Column("NAME", lambda r: r.name, 12),
-    Column("PLATFORM", lambda r: r.platform, 8),
-    Column("POLL", lambda r: f"{r.poll_interval_s}s", 6, right=True),
-    Column("STATE", lambda r: "PAUSED" if r.paused else "active", 6),
-    Column("CREDENTIALS", lambda r: masked(r.credential_keys), 30, wide=True),
-    Column("URL", lambda r: r.base_url),
+    TextColumn("ID", lambda r: r.id, 4, right=True),
+    TextColumn("ACCOUNT", lambda r: r.account, 10),
+    TextColumn("NAME", lambda r: r.name, 12),
+    TextColumn("PLATFORM", lambda r: r.platform, 8),
+    TextColumn("POLL", lambda r: f"{r.poll_interval_s}s", 6, right=True),
+    TextColumn("STATE", lambda r: "PAUSED" if r.paused else "active", 6),
+    TextColumn("CREDENTIALS", lambda r: masked(r.credential_keys), 30, wide=True),
+    TextColumn("URL", lambda r: r.base_url),
 )
 
 
@@ -66,7 +66,9 @@ def account_group() -> None:
 def account_add(app: AppContext, name: str, kind: str) -> None:
     """Add an account called NAME."""
     with app.db.write() as session:
-        account = actions.add_account(session, name=name, kind=kind, actor=app.actor, now=app.now())
+        account = account_actions.add_account(
+            session, name=name, kind=kind, actor=app.actor, now=app.now()
+        )
     click.echo(f"added account {account.id}: {printable(account.name)} ({account.kind})")
 
 
@@ -76,7 +78,7 @@ def account_add(app: AppContext, name: str, kind: str) -> None:
 def account_list(app: AppContext, as_json: bool) -> None:
     """List the accounts."""
     with app.db.read() as session:
-        rows = listing.list_accounts(session)
+        rows = account_reads.list_accounts(session)
     emit(
         rows,
         ACCOUNT_COLUMNS,
@@ -144,8 +146,8 @@ def connection_add(
     if problems:
         raise CliError("; ".join(problems))
     with app.db.write() as session:
-        account = actions.account_for(session, account_key)
-        connection = actions.add_connection(
+        account = action_rules.account_for(session, account_key)
+        connection = account_actions.add_connection(
             session,
             account=account,
             name=name,
@@ -176,7 +178,7 @@ def connection_list(app: AppContext, account_key: str | None, as_json: bool) -> 
     """List connections (credential values are never shown)."""
     with app.db.read() as session:
         account_id = account_id_for(session, account_key)
-        rows = listing.list_connections(session, account_id=account_id)
+        rows = account_reads.list_connections(session, account_id=account_id)
     emit(
         rows,
         CONNECTION_COLUMNS,
@@ -192,8 +194,8 @@ def connection_list(app: AppContext, account_key: str | None, as_json: bool) -> 
 def connection_show(app: AppContext, connection_key: str, as_json: bool) -> None:
     """Show one connection (by id or name); credential values are masked."""
     with app.db.read() as session:
-        connection = actions.connection_for(session, connection_key)
-        row = listing.connection_row(session, connection.id or 0)
+        connection = account_actions.connection_for(session, connection_key)
+        row = account_reads.connection_row(session, connection.id or 0)
     assert row is not None
     if as_json:
         echo_json(row)
@@ -237,8 +239,8 @@ def connection_credentials(app: AppContext, connection_key: str, pairs: tuple[st
     """
     secrets = parse_secrets(pairs)
     with app.db.write() as session:
-        was_paused = actions.connection_for(session, connection_key).paused
-        connection = actions.update_credentials(
+        was_paused = account_actions.connection_for(session, connection_key).paused
+        connection = account_actions.update_credentials(
             session,
             connection_key=connection_key,
             credentials=secrets,

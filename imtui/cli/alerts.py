@@ -17,7 +17,7 @@ from imtui.cli.context import (
     pass_app,
 )
 from imtui.cli.output import (
-    Column,
+    TextColumn,
     echo_block,
     echo_fields,
     echo_json,
@@ -29,24 +29,24 @@ from imtui.domain.alerts import AlertState, state_in_words
 from imtui.domain.failures import AlertKind
 from imtui.domain.fixes import fix_commands
 from imtui.domain.text import plural, printable
-from imtui.engine import actions
-from imtui.store import listing
-from imtui.store.rows import fix_facts
+from imtui.engine import alert_actions
+from imtui.store import alert_details, alert_reads
+from imtui.store.rows import AlertDetail, AlertFilter, fix_facts
 
 STATE_CHOICES = [*(s.value for s in AlertState), "all"]
 
 
-def alert_columns(with_state: bool) -> tuple[Column, ...]:
-    state = (Column("STATE", lambda r: r.state, 9),) if with_state else ()
+def alert_columns(with_state: bool) -> tuple[TextColumn, ...]:
+    state = (TextColumn("STATE", lambda r: r.state, 9),) if with_state else ()
     return (
-        Column("ID", lambda r: r.id, 6, right=True),
+        TextColumn("ID", lambda r: r.id, 6, right=True),
         *state,
-        Column("KIND", lambda r: r.kind, 20),
-        Column("ORDER", lambda r: r.order_number or r.sku, 9),
-        Column("N", lambda r: r.count, 4, right=True),
-        Column("LAST SEEN", lambda r: r.last_seen, 11),
-        Column("CONNECTION", lambda r: r.connection, 12, wide=True),
-        Column("MESSAGE", lambda r: r.message),
+        TextColumn("KIND", lambda r: r.kind, 20),
+        TextColumn("ORDER", lambda r: r.order_number or r.sku, 9),
+        TextColumn("N", lambda r: r.count, 4, right=True),
+        TextColumn("LAST SEEN", lambda r: r.last_seen, 11),
+        TextColumn("CONNECTION", lambda r: r.connection, 12, wide=True),
+        TextColumn("MESSAGE", lambda r: r.message),
     )
 
 
@@ -73,12 +73,12 @@ def alerts_list(
 ) -> None:
     """List alerts, newest first."""
     with app.db.read() as session:
-        where = listing.AlertFilter(
+        where = AlertFilter(
             states=() if state == "all" else (state,),
             account_id=account_id_for(session, account_key),
             kind=kind,
         )
-        page = listing.list_alerts(session, where, after=after, limit=limit)
+        page = alert_reads.list_alerts(session, where, after=after, limit=limit)
     emit(
         page.rows,
         alert_columns(with_state=state != AlertState.OPEN),
@@ -105,15 +105,15 @@ def alerts_show(app: AppContext, alert_id: int, as_json: bool) -> None:
         click.echo(f"  {full_time(event.at)}  {event.event} by {printable(event.actor)}{extra}")
 
 
-def _read_alert(app: AppContext, alert_id: int) -> listing.AlertDetail:
+def _read_alert(app: AppContext, alert_id: int) -> AlertDetail:
     with app.db.read() as session:
-        detail = listing.alert_detail(session, alert_id)
+        detail = alert_details.alert_detail(session, alert_id)
     if detail is None:
         raise CliError(f"no alert {alert_id}")
     return detail
 
 
-def print_alert(detail: listing.AlertDetail) -> None:
+def print_alert(detail: AlertDetail) -> None:
     alert = detail.alert
     state = state_in_words(
         alert.state, needs_person=alert.needs_person, resolved_by=alert.resolved_by
@@ -165,7 +165,7 @@ def alerts_dismiss(app: AppContext, alert_ids: tuple[int, ...], yes: bool) -> No
         click.confirm(f"Dismiss {len(alert_ids)} alert(s)?", abort=True, err=True)
     with app.db.write() as session:
         for alert_id in alert_ids:
-            actions.dismiss(session, alert_id=alert_id, actor=app.actor, now=app.now())
+            alert_actions.dismiss(session, alert_id=alert_id, actor=app.actor, now=app.now())
     for alert_id in alert_ids:
         click.echo(f"dismissed alert {alert_id}")
 

@@ -48,7 +48,7 @@ COMMANDS: dict[str, str] = {
 dashboard without loading every command's database and HTTP code first."""
 
 EXPECTED = (
-    ("imtui.engine.actions", "ActionError"),
+    ("imtui.engine.action_rules", "ActionError"),
     ("imtui.store.database", "DatabaseError"),
     ("imtui.connectors.registry", "ConnectionConfigError"),
     ("imtui.store.rows", "InvalidCursor"),

@@ -21,11 +21,11 @@ from imtui.cli.context import (
     page_options,
     pass_app,
 )
-from imtui.cli.output import Column, echo_block, echo_fields, echo_json, emit, first_line
+from imtui.cli.output import TextColumn, echo_block, echo_fields, echo_json, emit, first_line
 from imtui.domain.contacts import Frequency
 from imtui.domain.emails import when
 from imtui.domain.text import printable
-from imtui.engine import actions, contact_actions
+from imtui.engine import action_rules, contact_actions
 from imtui.notify.mailer import Mailer, SendReport
 from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
 from imtui.store import contacts as contact_store
@@ -41,17 +41,17 @@ FREQUENCY_HELP = (
 )
 
 CONTACT_COLUMNS = (
-    Column("ID", lambda r: r.id, 5, right=True),
-    Column("ACCOUNT", lambda r: r.account, 12),
-    Column("FREQUENCY", lambda r: r.frequency, 11),
-    Column("WAITING", lambda r: r.waiting or None, 7, right=True),
-    Column("NEXT DIGEST", lambda r: r.next_digest_at, 11, wide=True),
-    Column("NAME", lambda r: r.name, 16),
-    Column("EMAIL", lambda r: r.email),
+    TextColumn("ID", lambda r: r.id, 5, right=True),
+    TextColumn("ACCOUNT", lambda r: r.account, 12),
+    TextColumn("FREQUENCY", lambda r: r.frequency, 11),
+    TextColumn("WAITING", lambda r: r.waiting or None, 7, right=True),
+    TextColumn("NEXT DIGEST", lambda r: r.next_digest_at, 11, wide=True),
+    TextColumn("NAME", lambda r: r.name, 16),
+    TextColumn("EMAIL", lambda r: r.email),
 )
 
 
-def outbox_columns(now: datetime) -> tuple[Column, ...]:
+def outbox_columns(now: datetime) -> tuple[TextColumn, ...]:
     def when(row: outbox_store.OutboxRow) -> datetime | str | None:
         if row.state == "sent":
             return row.sent_at
@@ -61,14 +61,14 @@ def outbox_columns(now: datetime) -> tuple[Column, ...]:
         return None
 
     return (
-        Column("ID", lambda r: r.id, 6, right=True),
-        Column("STATE", lambda r: r.state, 9),
-        Column("KIND", lambda r: r.kind, 6, wide=True),
-        Column("TRY", lambda r: r.attempts, 3, right=True),
-        Column("NEXT/SENT", when, 11),
-        Column("TO", lambda r: r.recipient, 18),
-        Column("SUBJECT", lambda r: r.subject, 40, wide=True),
-        Column(
+        TextColumn("ID", lambda r: r.id, 6, right=True),
+        TextColumn("STATE", lambda r: r.state, 9),
+        TextColumn("KIND", lambda r: r.kind, 6, wide=True),
+        TextColumn("TRY", lambda r: r.attempts, 3, right=True),
+        TextColumn("NEXT/SENT", when, 11),
+        TextColumn("TO", lambda r: r.recipient, 18),
+        TextColumn("SUBJECT", lambda r: r.subject, 40, wide=True),
+        TextColumn(
             "SERVER REPLY", lambda r: first_line(r.last_error or r.smtp_reply) or r.subject or None
         ),
     )
@@ -99,7 +99,7 @@ def contacts_add(
 ) -> None:
     """Add NAME <EMAIL> as an alert contact."""
     with app.db.write() as session:
-        account = actions.account_for(session, account_key)
+        account = action_rules.account_for(session, account_key)
         contact = contact_actions.add_contact(
             session,
             account=account,

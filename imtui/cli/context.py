@@ -218,9 +218,9 @@ def account_id_for(session: Session, account_key: str | None) -> int | None:
     """The id of a filter's account (name or id); None when no filter was given."""
     if not account_key:
         return None
-    from imtui.engine import actions
+    from imtui.engine import action_rules
 
-    return actions.account_for(session, account_key).id
+    return action_rules.account_for(session, account_key).id
 
 
 def append_help(command: click.Command, paragraph: str) -> None:

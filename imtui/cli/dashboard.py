@@ -60,7 +60,7 @@ def log_to_file() -> Path | None:
     root.setLevel(logging.INFO)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    return getattr(handler, "baseFilename", None) and Path(handler.baseFilename)  # type: ignore[attr-defined]
+    return Path(handler.baseFilename) if isinstance(handler, logging.FileHandler) else None
 
 
 def build_engine(database: Database, *, worker: bool, tick: float) -> tuple[Engine, Service | None]:

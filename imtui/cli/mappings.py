@@ -11,21 +11,21 @@ from imtui.cli.context import (
     json_option,
     pass_app,
 )
-from imtui.cli.output import Column, emit
+from imtui.cli.output import TextColumn, emit
 from imtui.domain.text import plural, printable
-from imtui.engine import actions
-from imtui.store import listing
+from imtui.engine import action_rules, mapping_actions
+from imtui.store import account_reads
 
 ACCOUNT_HELP = "The account (name or id); may be left out when there is only one."
 
 MAPPING_COLUMNS = (
-    Column("ID", lambda r: r.id, 5, right=True),
-    Column("ACCOUNT", lambda r: r.account, 12),
-    Column("CARRIER", lambda r: r.carrier, 10),
-    Column("MODE", lambda r: r.mode, 18),
-    Column("BILLING", lambda r: r.billing_code, 9),
-    Column("UPDATED", lambda r: r.updated_at, 11),
-    Column("SHIP METHOD CODE", lambda r: r.source_code),
+    TextColumn("ID", lambda r: r.id, 5, right=True),
+    TextColumn("ACCOUNT", lambda r: r.account, 12),
+    TextColumn("CARRIER", lambda r: r.carrier, 10),
+    TextColumn("MODE", lambda r: r.mode, 18),
+    TextColumn("BILLING", lambda r: r.billing_code, 9),
+    TextColumn("UPDATED", lambda r: r.updated_at, 11),
+    TextColumn("SHIP METHOD CODE", lambda r: r.source_code),
 )
 
 
@@ -41,7 +41,7 @@ def mapping_group() -> None:
 def mapping_list(app: AppContext, account_key: str | None, as_json: bool) -> None:
     """List the ship-method mappings."""
     with app.db.read() as session:
-        rows = listing.list_mappings(session, account_id=account_id_for(session, account_key))
+        rows = account_reads.list_mappings(session, account_id=account_id_for(session, account_key))
     emit(rows, MAPPING_COLUMNS, as_json=as_json, empty="no mappings yet")
 
 
@@ -58,8 +58,8 @@ def mapping_set(
     """Map ship method CODE to a WMS carrier and mode. Every order held because CODE had no
     mapping is released and goes to the WMS on the worker's next cycle."""
     with app.db.write() as session:
-        account = actions.account_for(session, account_key)
-        mapping, released = actions.set_mapping(
+        account = action_rules.account_for(session, account_key)
+        mapping, released = mapping_actions.set_mapping(
             session,
             account=account,
             source_code=code,
@@ -83,8 +83,8 @@ def mapping_set(
 def mapping_delete(app: AppContext, code: str, account_key: str | None) -> None:
     """Delete the mapping of ship method CODE."""
     with app.db.write() as session:
-        account = actions.account_for(session, account_key)
-        actions.delete_mapping(
+        account = action_rules.account_for(session, account_key)
+        mapping_actions.delete_mapping(
             session, account=account, source_code=code, actor=app.actor, now=app.now()
         )
     click.echo(f"deleted the mapping of {printable(code)} for account {printable(account.name)}")

@@ -16,7 +16,7 @@ from imtui.cli.context import (
     pass_app,
 )
 from imtui.cli.output import (
-    Column,
+    TextColumn,
     echo_block,
     echo_fields,
     echo_json,
@@ -28,19 +28,20 @@ from imtui.cli.sending import SEND_HELP, Resend, send_or_queue
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation
 from imtui.domain.text import printable
-from imtui.engine import actions
-from imtui.store import listing
+from imtui.engine import order_actions
+from imtui.store import order_reads
+from imtui.store.rows import AlertRow, OrderDetail, OrderFilter, RetryRow
 
 ORDER_COLUMNS = (
-    Column("ID", lambda r: r.id, 7, right=True),
-    Column("NUMBER", lambda r: r.number, 10),
-    Column("STATUS", lambda r: r.status, 9),
-    Column("ACCOUNT", lambda r: r.account, 10),
-    Column("METHOD", lambda r: r.ship_method_code, 12),
-    Column("WMS", lambda r: r.wms_order_id, 8, wide=True),
-    Column("TRACKING", lambda r: r.tracking_number, 18, wide=True),
-    Column("UPDATED", lambda r: r.updated_at, 11),
-    Column("SHIP TO", lambda r: r.ship_name),
+    TextColumn("ID", lambda r: r.id, 7, right=True),
+    TextColumn("NUMBER", lambda r: r.number, 10),
+    TextColumn("STATUS", lambda r: r.status, 9),
+    TextColumn("ACCOUNT", lambda r: r.account, 10),
+    TextColumn("METHOD", lambda r: r.ship_method_code, 12),
+    TextColumn("WMS", lambda r: r.wms_order_id, 8, wide=True),
+    TextColumn("TRACKING", lambda r: r.tracking_number, 18, wide=True),
+    TextColumn("UPDATED", lambda r: r.updated_at, 11),
+    TextColumn("SHIP TO", lambda r: r.ship_name),
 )
 
 QUEUE_ONLY_HELP = "Only re-queue it for the worker instead of sending it now."
@@ -72,10 +73,10 @@ def orders_list(
 ) -> None:
     """List orders, newest first."""
     with app.db.read() as session:
-        where = listing.OrderFilter(
+        where = OrderFilter(
             status=status, account_id=account_id_for(session, account_key), search=search
         )
-        page = listing.list_orders(session, where, after=after, limit=limit)
+        page = order_reads.list_orders(session, where, after=after, limit=limit)
     emit(
         page.rows,
         ORDER_COLUMNS,
@@ -94,8 +95,8 @@ def orders_show(app: AppContext, order_key: str, as_json: bool) -> None:
     status, its place in the retry queue, every attempt with the remote system's words, and
     its alerts."""
     with app.db.read() as session:
-        order_id = actions.order_for(session, order_key).id or 0
-        detail = listing.order_detail(session, order_id)
+        order_id = order_actions.order_for(session, order_key).id or 0
+        detail = order_reads.order_detail(session, order_id)
     assert detail is not None
     if as_json:
         echo_json(detail)
@@ -103,7 +104,7 @@ def orders_show(app: AppContext, order_key: str, as_json: bool) -> None:
         print_order(detail)
 
 
-def print_order(detail: listing.OrderDetail) -> None:
+def print_order(detail: OrderDetail) -> None:
     order = detail.order
     status = order.status + (f" ({order.hold_reason})" if order.hold_reason else "")
     click.echo(f"order {printable(order.number)} (id {order.id}): {printable(status)}")
@@ -133,7 +134,7 @@ def print_order(detail: listing.OrderDetail) -> None:
     _print_alerts(detail.alerts)
 
 
-def _tracking(detail: listing.OrderDetail) -> str | None:
+def _tracking(detail: OrderDetail) -> str | None:
     if not detail.order.tracking_number:
         return None
     carrier = f" ({detail.carrier})" if detail.carrier else ""
@@ -144,7 +145,7 @@ def _parens(text: str) -> str:
     return f"({text})" if text else ""
 
 
-def _print_retries(retries: tuple[listing.RetryRow, ...]) -> None:
+def _print_retries(retries: tuple[RetryRow, ...]) -> None:
     click.echo("retry queue" if retries else "retry queue: not queued")
     for item in retries:
         lease = f", leased by {printable(item.lease_owner)}" if item.lease_owner else ""
@@ -157,7 +158,7 @@ def _print_retries(retries: tuple[listing.RetryRow, ...]) -> None:
             click.echo(f"    last error ({item.last_failure_class}): {first_line(item.last_error)}")
 
 
-def _print_attempts(detail: listing.OrderDetail) -> None:
+def _print_attempts(detail: OrderDetail) -> None:
     shown, total = len(detail.attempts), detail.attempts_total
     click.echo(f"attempts ({shown} of {total}, newest first)" if total else "attempts: none")
     for attempt in detail.attempts:
@@ -171,7 +172,7 @@ def _print_attempts(detail: listing.OrderDetail) -> None:
             echo_block(attempt.message)
 
 
-def _print_alerts(alerts: tuple[listing.AlertRow, ...]) -> None:
+def _print_alerts(alerts: tuple[AlertRow, ...]) -> None:
     click.echo("alerts" if alerts else "alerts: none")
     for alert in alerts:
         click.echo(
@@ -188,7 +189,7 @@ def _print_alerts(alerts: tuple[listing.AlertRow, ...]) -> None:
     multiple=True,
     required=True,
     metavar="FIELD=VALUE",
-    help="A field to change: " + ", ".join(actions.EDITABLE_ORDER_FIELDS) + ".",
+    help="A field to change: " + ", ".join(order_actions.EDITABLE_ORDER_FIELDS) + ".",
 )
 @click.option("--queue-only", is_flag=True, help=QUEUE_ONLY_HELP)
 @account_option(ACCOUNT_HELP)
@@ -204,7 +205,7 @@ def orders_edit(
     fields = parse_pairs(changes, "field")
     with app.db.write() as session:
         account_id = account_id_for(session, account_key)
-        item = actions.edit_order(
+        item = order_actions.edit_order(
             session,
             order_key=order_key,
             changes=fields,
@@ -212,7 +213,7 @@ def orders_edit(
             now=app.now(),
             account_id=account_id,
         )
-        order = actions.order_for(session, order_key, account_id)
+        order = order_actions.order_for(session, order_key, account_id)
         resend = Resend(printable(order.number), item.id or 0, Operation(item.operation))
     send_or_queue(app, [resend], queue_only=queue_only)
 
@@ -235,10 +236,10 @@ def orders_resend(
     with app.db.write() as session:
         account_id = account_id_for(session, account_key)
         for key in order_keys:
-            item = actions.resend_order(
+            item = order_actions.resend_order(
                 session, order_key=key, actor=app.actor, now=app.now(), account_id=account_id
             )
-            order = actions.order_for(session, key, account_id)
+            order = order_actions.order_for(session, key, account_id)
             resends.append(Resend(printable(order.number), item.id or 0, Operation(item.operation)))
     send_or_queue(app, resends, queue_only=queue_only)
 

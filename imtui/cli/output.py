@@ -8,7 +8,6 @@ import dataclasses
 import json
 import shutil
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ MIN_FLEX = 10
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
+class TextColumn:
     title: str
     value: Callable[[Any], object]
     width: int = 0
@@ -41,7 +40,7 @@ def terminal_width() -> int:
     return DEFAULT_WIDTH
 
 
-def render_table(rows: Iterable[Any], columns: Sequence[Column], width: int) -> list[str]:
+def render_table(rows: Iterable[Any], columns: Sequence[TextColumn], width: int) -> list[str]:
     shown = [column for column in columns if not column.wide or width >= WIDE]
     fixed = sum(column.width for column in shown) + len(shown) - 1
     flex = max(width - fixed, MIN_FLEX)
@@ -53,7 +52,7 @@ def render_table(rows: Iterable[Any], columns: Sequence[Column], width: int) -> 
     return lines
 
 
-def _line(cells: Sequence[str], widths: Sequence[int], columns: Sequence[Column]) -> str:
+def _line(cells: Sequence[str], widths: Sequence[int], columns: Sequence[TextColumn]) -> str:
     parts = [
         fit(cell, width, right=column.right)
         for cell, width, column in zip(cells, widths, columns, strict=True)
@@ -72,29 +71,21 @@ def _text(value: object) -> str:
 
 
 def fit(text: str, width: int, *, right: bool = False) -> str:
-    """Cut to ``width`` terminal cells (with an ellipsis) and pad to it."""
+    """Cut to ``width`` terminal cells (with an ellipsis) and pad to it: Rich's cell widths,
+    the ones the dashboard draws with (wide East Asian characters take two cells, combining
+    marks none)."""
+    from rich.cells import set_cell_size
+
     if display_width(text) > width:
-        kept: list[str] = []
-        used = 0
-        for char in text:
-            cell = _char_width(char)
-            if used + cell > width - 1:
-                break
-            kept.append(char)
-            used += cell
-        text = "".join(kept) + ELLIPSIS
+        text = set_cell_size(text, max(width - 1, 0)).rstrip(" ") + ELLIPSIS
     padding = " " * max(width - display_width(text), 0)
     return padding + text if right else text + padding
 
 
 def display_width(text: str) -> int:
-    return sum(_char_width(char) for char in text)
+    from rich.cells import cell_len
 
-
-def _char_width(char: str) -> int:
-    if unicodedata.combining(char):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return cell_len(text)
 
 
 def short_time(value: datetime | None) -> str:
@@ -111,7 +102,11 @@ def full_time(value: datetime | None) -> str:
 
 
 def echo_table(
-    rows: Sequence[Any], columns: Sequence[Column], *, empty: str, next_cursor: str | None = None
+    rows: Sequence[Any],
+    columns: Sequence[TextColumn],
+    *,
+    empty: str,
+    next_cursor: str | None = None,
 ) -> None:
     if not rows:
         click.echo(empty)
@@ -146,7 +141,7 @@ def jsonable(value: Any) -> Any:
 
 def emit(
     rows: Sequence[Any],
-    columns: Sequence[Column],
+    columns: Sequence[TextColumn],
     *,
     as_json: bool,
     empty: str,

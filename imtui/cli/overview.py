@@ -12,9 +12,9 @@ from imtui.cli.context import (
     page_options,
     pass_app,
 )
-from imtui.cli.output import Column, echo_json, emit, first_line, full_time, jsonable
+from imtui.cli.output import TextColumn, echo_json, emit, first_line, full_time, jsonable
 from imtui.domain.text import printable
-from imtui.store import listing
+from imtui.store import overview_reads
 from imtui.store.beats import running_elsewhere
 from imtui.store.database import describe_url
 from imtui.store.first_screen import EmailSummary, read_email_summary
@@ -24,12 +24,12 @@ REPLY_SHOWN = 120
 """How much of the mail server's reply the email line shows (it is one line, made printable)."""
 
 AUDIT_COLUMNS = (
-    Column("ID", lambda r: r.id, 6, right=True),
-    Column("AT", lambda r: r.at, 11),
-    Column("ACTOR", lambda r: r.actor, 12),
-    Column("ACTION", lambda r: r.action, 20),
-    Column("TARGET", lambda r: r.target, 14),
-    Column("DETAIL", lambda r: r.detail),
+    TextColumn("ID", lambda r: r.id, 6, right=True),
+    TextColumn("AT", lambda r: r.at, 11),
+    TextColumn("ACTOR", lambda r: r.actor, 12),
+    TextColumn("ACTION", lambda r: r.action, 20),
+    TextColumn("TARGET", lambda r: r.target, 14),
+    TextColumn("DETAIL", lambda r: r.detail),
 )
 
 
@@ -42,7 +42,7 @@ def status_command(app: AppContext, account_key: str | None, as_json: bool) -> N
     does not get through — and whether an engine runs on this database."""
     with app.db.read() as session:
         account_id = account_id_for(session, account_key)
-        counts = listing.header_counts(session, now=app.now(), account_id=account_id)
+        counts = overview_reads.header_counts(session, now=app.now(), account_id=account_id)
         email = read_email_summary(session, account_id=account_id)
     off = email_off()
     links = read_servers(app)
@@ -156,7 +156,7 @@ def audit_group() -> None:
 def audit_list(app: AppContext, limit: int, after: str | None, as_json: bool) -> None:
     """List audit entries, newest first."""
     with app.db.read() as session:
-        page = listing.list_audit(session, after=after, limit=limit)
+        page = overview_reads.list_audit(session, after=after, limit=limit)
     emit(
         page.rows,
         AUDIT_COLUMNS,

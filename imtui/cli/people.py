@@ -6,15 +6,15 @@ from __future__ import annotations
 import click
 
 from imtui.cli.context import AppContext, json_option, pass_app
-from imtui.cli.output import Column, emit
+from imtui.cli.output import TextColumn, emit
 from imtui.domain.text import printable
 from imtui.engine import people_actions
 from imtui.store.people import access_of, account_names, list_people
 
 PEOPLE_COLUMNS = (
-    Column("LOGIN", lambda r: r.login, 20),
-    Column("ROLE", lambda r: r.role, 8),
-    Column("ACCOUNTS", lambda r: "all" if r.all_accounts else ", ".join(r.accounts) or "none"),
+    TextColumn("LOGIN", lambda r: r.login, 20),
+    TextColumn("ROLE", lambda r: r.role, 8),
+    TextColumn("ACCOUNTS", lambda r: "all" if r.all_accounts else ", ".join(r.accounts) or "none"),
 )
 
 

@@ -16,39 +16,36 @@ from imtui.cli.context import (
     page_options,
     pass_app,
 )
-from imtui.cli.output import Column, emit, first_line, short_time
+from imtui.cli.output import TextColumn, emit, first_line, short_time
 from imtui.cli.sending import SEND_HELP, Resend, send_or_queue
-from imtui.domain.retry import Operation, RetryState
+from imtui.domain.retry import OPERATION_WORDS, Operation, RetryState
 from imtui.domain.text import printable
-from imtui.engine import actions
-from imtui.store import listing
+from imtui.engine import order_actions
+from imtui.store import queue_reads
+from imtui.store.rows import QueueFilter, RetryRow
 
 ACTIVE = (RetryState.DUE, RetryState.HELD, RetryState.SKIPPED)
 STATE_CHOICES = [*(s.value for s in RetryState), "active", "all"]
-SHORT_OPERATION = {
-    Operation.DELIVER_ORDER: "deliver",
-    Operation.PUSH_TRACKING: "tracking",
-    Operation.PUSH_INVENTORY: "inventory",
-}
+SHORT_OPERATION = OPERATION_WORDS
 
 
-def _next(row: listing.RetryRow, now: datetime) -> str:
+def _next(row: RetryRow, now: datetime) -> str:
     if row.lease_owner and row.lease_expires_at and row.lease_expires_at > now:
         return "sending"
     return short_time(row.next_attempt_at) if row.state == RetryState.DUE else "—"
 
 
-def queue_columns(now: datetime) -> tuple[Column, ...]:
+def queue_columns(now: datetime) -> tuple[TextColumn, ...]:
     return (
-        Column("ID", lambda r: r.id, 6, right=True),
-        Column("OP", lambda r: SHORT_OPERATION.get(r.operation, r.operation), 9),
-        Column("SUBJECT", lambda r: r.subject_label, 10),
-        Column("STATE", lambda r: r.state, 7),
-        Column("TRIES", lambda r: f"{r.attempts}/{r.consecutive_failures}", 6, right=True),
-        Column("NEXT", lambda r: _next(r, now), 11),
-        Column("DEADLINE", lambda r: r.deadline_at, 11),
-        Column("LEASE", lambda r: r.lease_owner, 24, wide=True),
-        Column("LAST ERROR", lambda r: first_line(r.last_error) or None),
+        TextColumn("ID", lambda r: r.id, 6, right=True),
+        TextColumn("OP", lambda r: SHORT_OPERATION.get(r.operation, r.operation), 9),
+        TextColumn("SUBJECT", lambda r: r.subject_label, 10),
+        TextColumn("STATE", lambda r: r.state, 7),
+        TextColumn("TRIES", lambda r: f"{r.attempts}/{r.consecutive_failures}", 6, right=True),
+        TextColumn("NEXT", lambda r: _next(r, now), 11),
+        TextColumn("DEADLINE", lambda r: r.deadline_at, 11),
+        TextColumn("LEASE", lambda r: r.lease_owner, 24, wide=True),
+        TextColumn("LAST ERROR", lambda r: first_line(r.last_error) or None),
     )
 
 
@@ -83,12 +80,12 @@ def queue_list(
     worker holds the row's lease (the LEASE column on wide terminals and in --json)."""
     states = {"active": ACTIVE, "all": ()}.get(state, (state,))
     with app.db.read() as session:
-        where = listing.QueueFilter(
+        where = QueueFilter(
             states=tuple(states),
             operation=operation,
             account_id=account_id_for(session, account_key),
         )
-        page = listing.list_queue(session, where, after=after, limit=limit)
+        page = queue_reads.list_queue(session, where, after=after, limit=limit)
     emit(
         page.rows,
         queue_columns(app.now()),
@@ -108,7 +105,9 @@ def queue_resend(app: AppContext, item_ids: tuple[int, ...], queue_only: bool) -
     resends: list[Resend] = []
     with app.db.write() as session:
         for item_id in item_ids:
-            item = actions.resend_item(session, item_id=item_id, actor=app.actor, now=app.now())
+            item = order_actions.resend_item(
+                session, item_id=item_id, actor=app.actor, now=app.now()
+            )
             label = f"retry {item.id} ({printable(item.subject_label)})"
             resends.append(Resend(label, item.id or 0, Operation(item.operation)))
     send_or_queue(app, resends, queue_only=queue_only)

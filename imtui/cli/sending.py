@@ -16,8 +16,9 @@ from imtui.cli.context import AppContext
 from imtui.cli.output import first_line, full_time
 from imtui.domain.retry import Operation, RetryState
 from imtui.engine.runtime import Engine
-from imtui.store import listing
+from imtui.store import account_reads, order_reads, queue_reads
 from imtui.store.database import Database
+from imtui.store.rows import RetryRow
 
 SEND_FAILED = 3
 """Exit status when a record was sent but did not get through."""
@@ -88,15 +89,15 @@ async def _send(database: Database, resends: list[Resend]) -> None:
 
 
 def _last_attempt_id(session: Session, item_id: int) -> int:
-    attempt = listing.last_attempt(session, item_id)
+    attempt = queue_reads.last_attempt(session, item_id)
     return attempt.id if attempt is not None else 0
 
 
 def outcome_line(session: Session, resend: Resend, attempt_before: int) -> tuple[str, bool]:
     """``#1001: delivered (WMS order 17)`` or ``#1001: failed — needs_person: …``; and whether
     nothing failed."""
-    item = listing.retry_row(session, resend.item_id)
-    attempt = listing.last_attempt(session, resend.item_id)
+    item = queue_reads.retry_row(session, resend.item_id)
+    attempt = queue_reads.last_attempt(session, resend.item_id)
     if item is None:
         return f"{resend.label}: gone from the queue", False
     if attempt is None or attempt.id <= attempt_before:
@@ -107,9 +108,9 @@ def outcome_line(session: Session, resend: Resend, attempt_before: int) -> tuple
     return f"{resend.label}: failed — {attempt.outcome}: {message} ({_what_next(item)})", False
 
 
-def _success(session: Session, item: listing.RetryRow, outcome: str) -> str:
+def _success(session: Session, item: RetryRow, outcome: str) -> str:
     if item.operation == Operation.DELIVER_ORDER:
-        order = listing.order_row(session, item.subject_id)
+        order = order_reads.order_row(session, item.subject_id)
         wms_id = order.wms_order_id if order is not None else None
         already = " — the WMS already had it" if outcome == "linked" else ""
         return f"delivered{already} (WMS order {wms_id or '?'})"
@@ -118,7 +119,7 @@ def _success(session: Session, item: listing.RetryRow, outcome: str) -> str:
     return "stock level sent to the shop"
 
 
-def _what_next(item: listing.RetryRow) -> str:
+def _what_next(item: RetryRow) -> str:
     if item.state == RetryState.HELD:
         return "held until the order, mapping or credential changes"
     if item.state == RetryState.SKIPPED:
@@ -128,8 +129,8 @@ def _what_next(item: listing.RetryRow) -> str:
     return item.state
 
 
-def _why_not_sent(session: Session, item: listing.RetryRow) -> str:
-    connection = listing.connection_row(session, item.connection_id)
+def _why_not_sent(session: Session, item: RetryRow) -> str:
+    connection = account_reads.connection_row(session, item.connection_id)
     if connection is not None and connection.paused:
         reason = first_line(connection.paused_reason) or "credentials rejected"
         return (

@@ -1,7 +1,7 @@
 """The one place where a remote failure becomes a :class:`~imtui.domain.failures.Failure`.
 
 Every connector hands its httpx exceptions and non-2xx responses to this module, so the
-failure-class table in DESIGN.md is implemented exactly once:
+failure-class table in docs/design.md is implemented exactly once:
 
 - nothing reached the remote (connect refused/timeout, DNS, pool exhausted) → TRANSIENT;
 - the remote asked us to wait (429, 503 with Retry-After) → TRANSIENT with ``retry_after``;

@@ -79,9 +79,12 @@ class ThrottleStatus:
         values = [
             status.get(key) for key in ("maximumAvailable", "currentlyAvailable", "restoreRate")
         ]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        numbers = [
+            float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        if len(numbers) != len(values):
             return None
-        maximum, available, rate = (float(v) for v in values)
+        maximum, available, rate = numbers
         if not (0 < maximum <= 1_000_000 and 0 <= available <= maximum and 0 < rate <= 1_000_000):
             return None
         return cls(maximum, available, rate)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -219,7 +219,7 @@ class ShopifyRestSource:
             response = await self._call("GET", resource, call=CallKind.READ, params=params)
             yield response, self._http.json(response, CallKind.READ)
             try:
-                next_params = next_page_params(response.headers.get("link"))
+                next_params = next_page_params(response.links)
             except Exception as exc:  # a Link header httpx cannot parse as a URL
                 raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
             if next_params is None:
@@ -316,26 +316,16 @@ class ShopifyRestSource:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def next_page_params(link_header: str | None) -> dict[str, str] | None:
-    """The query of the ``rel="next"`` link (``limit`` and ``page_info``), or None."""
-    if not link_header:
+def next_page_params(links: Mapping[str | None, dict[str, str]]) -> dict[str, str] | None:
+    """The query of the ``rel="next"`` link (``limit`` and ``page_info``) among a response's
+    parsed ``Link`` header (:attr:`httpx.Response.links`), or None."""
+    target = links.get("next", {}).get("url")
+    if not target:
         return None
-    for part in link_header.split(","):
-        target, _, attributes = part.partition(";")
-        target = target.strip()
-        if not (target.startswith("<") and target.endswith(">")):
-            continue
-        rels = [
-            value.strip().strip('"').lower()
-            for name, _, value in (attr.partition("=") for attr in attributes.split(";"))
-            if name.strip().lower() == "rel"
-        ]
-        if any("next" in rel.split() for rel in rels):
-            query = httpx.URL(target[1:-1]).params
-            if "page_info" not in query:
-                return None
-            return {name: query[name] for name in ("limit", "page_info") if name in query}
-    return None
+    query = httpx.URL(target).params
+    if "page_info" not in query:
+        return None
+    return {name: query[name] for name in ("limit", "page_info") if name in query}
 
 
 def _parse_order(data: Any) -> SourceOrder:

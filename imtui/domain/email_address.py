@@ -14,6 +14,8 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.utils import parseaddr
 
+from email_validator import EmailNotValidError, validate_email
+
 MAX_ADDRESS = 254
 MAX_LOCAL = 64
 MAX_DOMAIN = 253
@@ -69,12 +71,26 @@ def check_email_address(text: str) -> str:
 
 
 def idna_domain(domain: str) -> str:
-    """The domain as sent over SMTP (``bücher.example`` → ``xn--bcher-kva.example``)."""
+    """The domain as sent over SMTP (``bücher.example`` → ``xn--bcher-kva.example``): IDNA 2008
+    by email-validator (syntax only, no DNS), so ``straße.example`` stays itself
+    (``xn--strae-oqa.example``) rather than becoming another domain, ``strasse.example``, as
+    IDNA 2003 made it; invalid punycode and special-use names (``.local``) are refused."""
     shown = domain[:80]
     try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise InvalidEmailAddress(f"{shown!r} is not a valid domain name") from exc
+        ascii_domain = str(
+            validate_email(
+                f"x@{domain}", check_deliverability=False, allow_smtputf8=False
+            ).ascii_domain
+        )
+    except EmailNotValidError as exc:
+        if "." not in domain:
+            raise InvalidEmailAddress(
+                f"the domain {shown!r} needs a dot, like example.com"
+            ) from None
+        said = str(exc).replace("The part after the @-sign", "it").rstrip(".")
+        raise InvalidEmailAddress(
+            f"{shown!r} is not a valid domain name: {said[:1].lower()}{said[1:]}"
+        ) from None
     labels = ascii_domain.split(".")
     if len(labels) < 2:
         raise InvalidEmailAddress(f"the domain {shown!r} needs a dot, like example.com")

@@ -1,4 +1,4 @@
-"""What a connector failure turns into (DESIGN.md, "Failure classes").
+"""What a connector failure turns into (docs/design.md, "Failure classes").
 
 Connectors raise :class:`ConnectorError` carrying a :class:`Failure`; the engine never looks at
 HTTP itself, only at the class and the alert kind.

@@ -50,7 +50,8 @@ def retry_delay(attempts: int) -> timedelta:
     is caught up quickly, a long one costs one try an hour. Mail is never given up on."""
     if attempts <= 1:
         return FIRST_RETRY
-    return min(MAX_RETRY, FIRST_RETRY * 2 ** min(attempts - 1, 16))
+    factor: int = 2 ** min(attempts - 1, 16)
+    return min(MAX_RETRY, FIRST_RETRY * factor)
 
 
 def next_email_attempt(attempts: int, now: datetime) -> datetime:

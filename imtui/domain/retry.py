@@ -22,6 +22,19 @@ class Operation(StrEnum):
     CANCEL_ORDER = "cancel_order"
     """Cancel in the WMS an order the shop cancelled (B11); the target is the WMS."""
 
+    @property
+    def word(self) -> str:
+        """What a person reads and types for it, everywhere: tables, filters, help."""
+        return OPERATION_WORDS[self]
+
+
+OPERATION_WORDS = {
+    Operation.DELIVER_ORDER: "deliver",
+    Operation.PUSH_TRACKING: "tracking",
+    Operation.PUSH_INVENTORY: "inventory",
+    Operation.CANCEL_ORDER: "cancel",
+}
+
 
 class RetryState(StrEnum):
     DUE = "due"

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
+from imtui.domain.clock import Clock
 
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """An aware UTC datetime."""
-        ...
+__all__ = ["Clock", "FakeClock", "SystemClock"]
 
 
 class SystemClock:

@@ -84,9 +84,11 @@ class ConnectorPool:
         self._retired: list[Any] = []
 
     def source(self, connection: Connection) -> OrderSource:
+        # one cache for both kinds: a connection's id is only ever built by one of the two
         return self._get(connection, build_source)  # type: ignore[no-any-return]
 
     def warehouse(self, connection: Connection) -> Warehouse:
+        # one cache for both kinds: a connection's id is only ever built by one of the two
         return self._get(connection, build_warehouse)  # type: ignore[no-any-return]
 
     def _get(self, connection: Connection, build: Any) -> Any:

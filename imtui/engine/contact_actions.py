@@ -1,9 +1,10 @@
 """What a person can do about alert email — from the CLI or the dashboard, the same functions:
 add, edit and delete alert contacts (B7), and send an outbox email now or cancel it.
 
-Like :mod:`imtui.engine.actions`, every function runs inside the caller's write transaction,
-writes the audit log, and raises :class:`ActionError` with one line for a person when the input
-is wrong; nothing is changed then. :func:`contact_errors` gives a form the same checks per field.
+Like every action (:mod:`imtui.engine.action_rules`), every function runs inside the caller's
+write transaction, writes the audit log, and raises :class:`ActionError` with one line for a
+person when the input is wrong; nothing is changed then. :func:`contact_errors` gives a form the
+same checks per field.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from imtui.domain.contacts import Frequency, schedule_after_change
 from imtui.domain.email_address import InvalidEmailAddress, check_email_address
 from imtui.domain.outbox import OutboxState
 from imtui.domain.people import Act
-from imtui.engine.actions import ActionError, FieldError, require
+from imtui.engine.action_rules import ActionError, FieldError, require
 from imtui.store.audit import record_action
 from imtui.store.contacts import find_contact_by_email
 from imtui.store.digests import compose_digest, record_digest, reschedule
@@ -100,8 +101,9 @@ def add_contact(
     require(session, Act.CHANGE_CONTACTS, account.id)
     name, email, chosen = _checked(name, email, frequency)
     _refuse_duplicate(session, account, email, None)
+    assert account.id is not None  # read from the table
     contact = AlertContact(
-        account_id=account.id,  # type: ignore[arg-type]
+        account_id=account.id,
         name=name,
         email=email,
         frequency=chosen,

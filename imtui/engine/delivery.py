@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.domain.orders import Carrier, OrderStatus, missing_address_fields
-from imtui.domain.records import WmsOrderRequest
+from imtui.domain.records import OrderLine, WmsOrderRequest
 from imtui.domain.retry import Operation, RetryState
 from imtui.engine.connections import ConnectorPool
 from imtui.engine.outcomes import Outcome, apply_outcome
@@ -37,12 +37,12 @@ def claim_deliveries(
     now, owner = request.now, request.owner
     if not items:
         return Claimed(work=[], claimed=0)
-    orders = {
-        order.id: order
-        for order in session.exec(
-            select(Order).where(Order.id.in_([item.subject_id for item in items]))  # type: ignore[union-attr]
-        )
-    }
+    orders: dict[int, Order] = {}
+    for order in session.exec(
+        select(Order).where(col(Order.id).in_([item.subject_id for item in items]))
+    ):
+        assert order.id is not None
+        orders[order.id] = order
     lines = lines_by_order(session, list(orders))
     connections: dict[int, Connection] = {}
     mappings: dict[tuple[int, str], ShipMethodMapping | None] = {}
@@ -109,7 +109,7 @@ def local_hold(order: Order, mapping: ShipMethodMapping | None) -> Failure | Non
 
 
 def build_request(
-    order: Order, lines: tuple, carrier: Carrier, connection: Connection
+    order: Order, lines: tuple[OrderLine, ...], carrier: Carrier, connection: Connection
 ) -> WmsOrderRequest:
     return WmsOrderRequest(
         reference=order.reference,

@@ -6,13 +6,13 @@ Everything here runs inside the caller's write transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import insert, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from imtui.domain.alerts import CHANNEL_OPERATIONS, AlertScope, AlertState, alert_kind_for
 from imtui.domain.failures import AlertKind, Failure, FailureClass
@@ -132,9 +132,9 @@ def settle_outage(
         return
     session.flush()
     failing = (
-        RetryItem.connection_id == connection_id,
-        RetryItem.operation == operation,
-        RetryItem.state == RetryState.DUE,
+        col(RetryItem.connection_id) == connection_id,
+        col(RetryItem.operation) == operation,
+        col(RetryItem.state) == RetryState.DUE,
         col(RetryItem.consecutive_failures) > 0,
     )
     # Only rows that failed before this batch: this batch's own failures keep their wait
@@ -167,14 +167,17 @@ def _apply_each(
         for subject_id in by_operation.get(operation, [])
     ]
     # Held in a local: the identity map only keeps rows that something references.
-    loaded: list[object] = []
+    loaded: list[SQLModel] = []
     if order_ids:
-        loaded += session.exec(select(Order).where(col(Order.id).in_(order_ids)))
+        orders = session.exec(select(Order).where(col(Order.id).in_(order_ids)))
+        loaded += orders
     level_ids = by_operation.get(Operation.PUSH_INVENTORY, [])
     if level_ids:
-        loaded += session.exec(select(InventoryLevel).where(col(InventoryLevel.id).in_(level_ids)))
+        levels = session.exec(select(InventoryLevel).where(col(InventoryLevel.id).in_(level_ids)))
+        loaded += levels
     connection_ids = {item.connection_id for item in items.values()}
-    loaded += session.exec(select(Connection).where(col(Connection.id).in_(connection_ids)))
+    connections = session.exec(select(Connection).where(col(Connection.id).in_(connection_ids)))
+    loaded += connections
     for outcome in outcomes:
         apply_outcome(
             session, items[outcome.item_id], outcome, now=now, worker=worker, candidates=candidates
@@ -207,7 +210,7 @@ DONE = {
 
 def _record_delivered(
     session: Session,
-    delivered: list[tuple[RetryKey, Outcome]],
+    delivered: Sequence[tuple[RetryKey, Outcome]],
     *,
     now: datetime,
     worker: str,
@@ -259,7 +262,7 @@ def _record_delivered(
             )
 
 
-def _attempt_row(item: RetryKey, outcome: Outcome, *, now: datetime, worker: str) -> dict:
+def _attempt_row(item: RetryKey, outcome: Outcome, *, now: datetime, worker: str) -> dict[str, Any]:
     failure = outcome.failure
     return {
         "retry_item_id": item.id,

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from imtui.domain.people import Act, Role
-from imtui.engine.actions import ActionError, account_for, require
+from imtui.engine.action_rules import ActionError, account_for, require
 from imtui.store.audit import record_action
 from imtui.store.people import ENGINEER_GROUP, put_person, remove_person
 
@@ -63,13 +63,13 @@ def role_setup(session: Session, login: str) -> str | None:
     or not PostgreSQL). Tries the group grant itself first."""
     if session.get_bind().dialect.name != "postgresql":
         return None
-    exists = session.exec(  # type: ignore[call-overload]
+    exists = session.execute(
         text("SELECT 1 FROM pg_roles WHERE rolname = :login").bindparams(login=login)
     ).first()
     quoted = '"' + login.replace('"', '""') + '"'
     if exists is None:
         return f"CREATE ROLE {quoted} LOGIN IN ROLE {ENGINEER_GROUP};"
-    member = session.exec(  # type: ignore[call-overload]
+    member = session.execute(
         text("SELECT pg_has_role(:login, :group, 'MEMBER')").bindparams(
             login=login, group=ENGINEER_GROUP
         )

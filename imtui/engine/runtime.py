@@ -253,7 +253,7 @@ class Engine:
         """One account's cycle, in the order the work flows: new orders in, deliveries out,
         shipments and stock in, tracking and stock out."""
         report = CycleReport()
-        stages = (
+        stages: tuple[Callable[[], Awaitable[object]], ...] = (
             lambda: self.poll_sources(report, account_id),
             lambda: self._send_stage(report, "deliveries", Operation.DELIVER_ORDER, account_id),
             lambda: self._send_stage(report, "cancellations", Operation.CANCEL_ORDER, account_id),

@@ -68,10 +68,11 @@ def _record_shipments(
         order.shipped_at = now
         order.updated_at = now
         session.add(order)
+        assert order.id is not None  # read from the table
         enqueue(
             session,
             operation=Operation.PUSH_TRACKING,
-            subject_id=order.id,  # type: ignore[arg-type]
+            subject_id=order.id,
             account_id=order.account_id,
             connection_id=order.source_connection_id,
             label=order.number,
@@ -93,6 +94,7 @@ def _record_stock(
         return 0
     queued = 0
     for source in sources_of_account(session, connection.account_id):
+        assert source.id is not None  # read from the table
         known = {
             level.sku: level
             for level in session.exec(
@@ -104,7 +106,7 @@ def _record_stock(
             if level is None:
                 level = InventoryLevel(
                     account_id=source.account_id,
-                    source_connection_id=source.id,  # type: ignore[arg-type]
+                    source_connection_id=source.id,
                     sku=summary.sku,
                 )
             level.wms_available = summary.available
@@ -114,12 +116,13 @@ def _record_stock(
             if level.pushed_available == summary.available:
                 continue
             session.flush()
+            assert level.id is not None  # flushed just above
             enqueue(
                 session,
                 operation=Operation.PUSH_INVENTORY,
-                subject_id=level.id,  # type: ignore[arg-type]
+                subject_id=level.id,
                 account_id=source.account_id,
-                connection_id=source.id,  # type: ignore[arg-type]
+                connection_id=source.id,
                 label=summary.sku,
                 now=now,
             )

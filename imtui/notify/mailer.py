@@ -13,10 +13,11 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from imtui.domain.clock import Clock
 from imtui.domain.text import printable
 from imtui.notify.digests import compose_due_digests
 from imtui.notify.message import Outgoing, build_message, message_bytes
@@ -27,7 +28,7 @@ from imtui.notify.outbox import (
     record_refused_address,
 )
 from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
-from imtui.notify.smtp import Delivery, SmtpSession, SmtpUnavailable
+from imtui.notify.smtp import SmtpOutcome, SmtpSession, SmtpUnavailable
 from imtui.store.database import Database, DatabaseError
 from imtui.store.models import OutboxEmail
 from imtui.store.outbox import (
@@ -49,12 +50,6 @@ MAX_BATCHES = 25
 """Per run of the job: at most 500 emails, then the next tick carries on."""
 STOP_WAIT = 5.0
 """How long a stop waits for a cancelled send to unwind."""
-
-
-class Clock(Protocol):
-    """The engine's one clock (notify does not import the engine: it is handed the clock)."""
-
-    def now(self) -> datetime: ...
 
 
 @dataclass(slots=True)
@@ -296,7 +291,7 @@ class Mailer:
 
     async def _send_one(
         self, session: SmtpSession, email_id: int, report: SendReport
-    ) -> Delivery | None:
+    ) -> SmtpOutcome | None:
         outgoing: Outgoing | NotSent = await self._write(
             prepare_email,
             email_id,

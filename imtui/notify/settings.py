@@ -175,6 +175,7 @@ def load_email_settings(**values: object) -> EmailSettings:
     """The settings from the environment (``values`` override it), or one line that names the
     variable at fault. Never echoes a value: it might be the password."""
     try:
+        # pydantic checks the values: a wrong one is the ValidationError below
         return EmailSettings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]

@@ -29,7 +29,7 @@ class SmtpUnavailable(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class SmtpOutcome:
     accepted: bool
     reply: str
     """The server's reply: "250 2.0.0 Ok: queued as …", "451 4.3.0 Try again later" …"""
@@ -75,11 +75,11 @@ class SmtpSession:
             raise SmtpUnavailable(f"cannot connect to {self.where}: {_reason(exc)}") from None
         self.client = client
 
-    async def send(self, sender: str, recipient: str, data: bytes) -> Delivery:
+    async def send(self, sender: str, recipient: str, data: bytes) -> SmtpOutcome:
         """One SMTP transaction. A refusal resets the session so the next row can go."""
         client = self.client
         if client is None:
-            return Delivery(False, "not connected", connection_lost=True)
+            return SmtpOutcome(False, "not connected", connection_lost=True)
         phase = "MAIL"
         try:
             await client.mail(smtp_address(sender))
@@ -91,19 +91,19 @@ class SmtpSession:
             # MAIL, RCPT or DATA refused, with the server's reply (a 4xx or 5xx)
             await self._reset()
             refused = phase == "RCPT" and refuses_the_address(exc.code, exc.message)
-            return Delivery(False, reply_of(exc), refused_recipient=refused)
+            return SmtpOutcome(False, reply_of(exc), refused_recipient=refused)
         except (SMTPException, OSError) as exc:
             self.client = None
             if phase == "DATA":
                 # It may have broken after the server took the message: the resend carries the
                 # same Message-ID, so a duplicate can be told apart.
-                return Delivery(
+                return SmtpOutcome(
                     False,
                     f"connection lost during DATA ({_reason(exc)}); it may have arrived",
                     connection_lost=True,
                 )
-            return Delivery(False, f"connection lost at {phase}: {_reason(exc)}", True)
-        return Delivery(True, f"{response.code} {response.message}".strip())
+            return SmtpOutcome(False, f"connection lost at {phase}: {_reason(exc)}", True)
+        return SmtpOutcome(True, f"{response.code} {response.message}".strip())
 
     async def _reset(self) -> None:
         if self.client is not None:

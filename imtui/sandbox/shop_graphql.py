@@ -24,12 +24,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLDirective,
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
@@ -45,6 +46,9 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
+
+if TYPE_CHECKING:
+    from graphql.execution.values import VariableValues  # graphql-core 3.3 (3.2: a plain dict)
 
 MAX_QUERY_COST = 1000
 """Shopify's single-query ceiling, whatever the bucket."""
@@ -72,7 +76,16 @@ def load_schema() -> GraphQLSchema:
 
 
 SCHEMA = load_schema()
-IDEMPOTENT = SCHEMA.get_directive("idempotent")
+
+
+def _directive(name: str) -> GraphQLDirective:
+    found = SCHEMA.get_directive(name)
+    if found is None:
+        raise LookupError(f"the sandbox schema has no @{name}")
+    return found
+
+
+IDEMPOTENT = _directive("idempotent")
 
 
 # --- ids, cursors, times ------------------------------------------------------------------------
@@ -407,7 +420,8 @@ class Prepared:
     root_type: GraphQLObjectType
     root_fields: list[FieldNode]
     fragments: dict[str, FragmentDefinitionNode]
-    variables: dict[str, Any]
+    variables: VariableValues
+    """As coerced against the schema, for graphql-core's argument and directive readers."""
     raw_variables: dict[str, Any]
     target: str = "shop.graphql"
     reference: str | None = None
@@ -470,7 +484,7 @@ def prepare(body: Any) -> Prepared:
 
 
 def idempotency_key(node: FieldNode, variables: Any) -> str | None:
-    values = get_directive_values(IDEMPOTENT, node, variables)  # type: ignore[arg-type]
+    values = get_directive_values(IDEMPOTENT, node, variables)
     key = values.get("key") if values else None
     return key if isinstance(key, str) else None
 

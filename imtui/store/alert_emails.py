@@ -54,12 +54,13 @@ def queue_alert_emails(session: Session, alert: Alert, now: datetime) -> list[Ou
     subject = cause_subject(CauseFacts(told=(Told(facts, None),), told_total=1, open_total=1))
     opened: list[OutboxEmail] = []
     for contact in contacts:
+        assert contact.id is not None  # read from the table
         email, new = email_for_cause(session, contact, alert, facts, now, subject=subject)
         if new:
             opened.append(email)
         session.add(
             AlertNotice(
-                contact_id=contact.id,  # type: ignore[arg-type]
+                contact_id=contact.id,
                 alert_id=alert.id,
                 outbox_id=email.id,
                 via=EmailKind.ALERT,

@@ -231,7 +231,7 @@ def open_alerts_touching(
                 Alert.state == AlertState.OPEN,
                 or_(
                     col(Alert.subject).in_(sorted(subjects)),
-                    (Alert.scope == AlertScope.CONNECTION)
+                    (col(Alert.scope) == AlertScope.CONNECTION)
                     & col(Alert.connection_id).in_(sorted(connection_ids)),
                 ),
             )

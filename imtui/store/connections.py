@@ -106,6 +106,7 @@ def claim_poll(
             poll_lease_expires_at=now + hold,
         )
     )
+    # session.execute types its result as Result; an UPDATE's is a CursorResult, with rowcount
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
     session.refresh(connection)
@@ -131,6 +132,7 @@ def release_polls_of(session: Session, owners: Sequence[str], now: datetime) -> 
         .values(poll_owner=None, poll_lease_expires_at=None, next_poll_at=now)
         .execution_options(synchronize_session=False)
     )
+    # session.execute types its result as Result; an UPDATE's is a CursorResult, with rowcount
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

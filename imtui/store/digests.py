@@ -165,6 +165,7 @@ def record_digest(
 ) -> OutboxEmail:
     """Write the composed digest to the outbox and note what it told, in the caller's
     transaction."""
+    assert contact.id is not None  # read from the table
     email = queue_email(
         session,
         account_id=contact.account_id,
@@ -180,7 +181,7 @@ def record_digest(
     )
     session.add_all(
         AlertNotice(
-            contact_id=contact.id,  # type: ignore[arg-type]
+            contact_id=contact.id,
             alert_id=alert_id,
             outbox_id=email.id,
             via=EmailKind.DIGEST,

@@ -53,11 +53,11 @@ ALERT_COLUMNS = (
 def read_first_screen(database: Database, rows: int, now: datetime) -> FirstScreen:
     """The header's counts for all accounts and the newest open alerts: the dashboard's
     opening view (see :class:`imtui.tui.widgets.panes.AlertsPane`), through the store."""
-    from imtui.store import listing, windows
+    from imtui.store import overview_reads, windows
     from imtui.store.rows import TOP, AlertFilter
 
     with database.read() as session:
-        counts = listing.header_counts(session, now=now)
+        counts = overview_reads.header_counts(session, now=now)
         alerts = windows.alerts_window(session, AlertFilter(), TOP, size=rows, sort="newest")
     return FirstScreen(counts, alerts)
 
@@ -85,8 +85,8 @@ REPLY_LIMIT = 500
 def read_email_summary(session: Session, *, account_id: int | None = None) -> EmailSummary:
     """One statement over the unsent and refused rows (``ix_outbox_state_id``): ``imtui status``
     stays one count query slower for it."""
-    from sqlalchemy import case, func
-    from sqlmodel import col, select
+    from sqlalchemy import case, func, select
+    from sqlmodel import col
 
     from imtui.domain.outbox import OutboxState
     from imtui.store.models import OutboxEmail
@@ -94,7 +94,7 @@ def read_email_summary(session: Session, *, account_id: int | None = None) -> Em
 
     unsent = col(OutboxEmail.state).in_(list(UNSENT))
     failing = unsent & col(OutboxEmail.last_error).is_not(None)
-    of_account = [] if account_id is None else [OutboxEmail.account_id == account_id]
+    of_account = [] if account_id is None else [col(OutboxEmail.account_id) == account_id]
     last_failure = (
         select(func.substr(OutboxEmail.last_error, 1, REPLY_LIMIT))
         .where(failing, *of_account)
@@ -106,11 +106,11 @@ def read_email_summary(session: Session, *, account_id: int | None = None) -> Em
     query = select(
         func.count(case((unsent, OutboxEmail.id))),
         func.count(case((failing, OutboxEmail.id))),
-        func.count(case((OutboxEmail.state == OutboxState.FAILED, OutboxEmail.id))),
+        func.count(case((col(OutboxEmail.state) == OutboxState.FAILED, OutboxEmail.id))),
         func.min(case((unsent, OutboxEmail.created_at))),
         last_failure,
     ).where(col(OutboxEmail.state).in_([*UNSENT, OutboxState.FAILED]), *of_account)
-    waiting, failing_count, failed, oldest, reply = session.exec(query).one()
+    waiting, failing_count, failed, oldest, reply = session.execute(query).one()
     return EmailSummary(
         waiting=int(waiting),
         failing=int(failing_count),
@@ -170,8 +170,13 @@ def _stored(when: datetime) -> str:
     return when.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _at(value: str) -> datetime:
+    """A time as SQLite holds it: naive UTC text."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return None if value is None else _at(value)
 
 
 def _alert_row(row: tuple[Any, ...]) -> AlertRow:
@@ -199,8 +204,8 @@ def _alert_row(row: tuple[Any, ...]) -> AlertRow:
         subject=subject,
         http_status=http_status,
         count=count,
-        first_seen=_time(first_seen),  # type: ignore[arg-type]
-        last_seen=_time(last_seen),  # type: ignore[arg-type]
+        first_seen=_at(first_seen),
+        last_seen=_at(last_seen),
         resolved_at=_time(resolved_at),
         resolved_by=resolved_by,
     )

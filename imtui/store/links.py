@@ -120,6 +120,7 @@ def use_link(session: Session, digest: str, grant: LinkGrant, now: datetime) -> 
     }
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # SQLModel gives a table class its __table__ when the class is made; its types omit it
     table = LinkUse.__table__  # type: ignore[attr-defined]
     statement = (
         insert(table)

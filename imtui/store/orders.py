@@ -89,12 +89,14 @@ def refusal_to_store(session: Session, connection: Connection, source: SourceOrd
         "ship_method_title": source.ship_method_title,
         **{f"ship_{name}": getattr(source.ship_to or Address(), name) for name in ADDRESS_FIELDS},
     }
+    # SQLModel gives a table class its __table__ when the class is made; its types omit it
     columns = Order.__table__.columns  # type: ignore[attr-defined]
     for name, value in values.items():
         limit = getattr(columns[name].type, "length", None)
         if limit is not None and len(value) > limit:
             words = _FIELD_WORDS.get(name, name.replace("ship_", "ship-to ").replace("_", " "))
             return f"its {words} is {len(value):,} characters long; at most {limit:,} are kept"
+    # SQLModel gives a table class its __table__ when the class is made; its types omit it
     sku_limit = OrderLineRow.__table__.columns["sku"].type.length  # type: ignore[attr-defined]
     for line in source.lines:
         if len(line.sku) > sku_limit:

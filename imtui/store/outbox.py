@@ -22,7 +22,6 @@ from sqlmodel import Session, col, select
 from imtui.domain.emails import EmailContent
 from imtui.domain.links import shown_without_links
 from imtui.domain.outbox import OutboxState, shown_state
-from imtui.store.listing import InvalidCursor, Page
 from imtui.store.models import (
     UNSENT_EMAILS_ONLY,
     Account,
@@ -31,6 +30,7 @@ from imtui.store.models import (
     OutboxEmail,
 )
 from imtui.store.queue import UNSENT
+from imtui.store.rows import InvalidCursor, Page
 
 
 def set_content(email: OutboxEmail, content: EmailContent, now: datetime) -> None:

@@ -55,7 +55,7 @@ def ssh_origin() -> str:
 
 def database_login(session: Session) -> str:
     if _is_postgres(session):
-        return str(session.exec(text("SELECT session_user")).one()[0])  # type: ignore[call-overload]
+        return str(session.execute(text("SELECT session_user")).one()[0])
     return process_login()
 
 
@@ -99,7 +99,7 @@ def _is_postgres(session: Session) -> bool:
 
 def _is_owner(session: Session) -> bool:
     if _is_postgres(session):
-        row = session.exec(  # type: ignore[call-overload]
+        row = session.execute(
             text(
                 "SELECT r.rolsuper OR pg_has_role(session_user, t.tableowner, 'MEMBER')"
                 " FROM pg_roles r, pg_tables t"
@@ -108,7 +108,7 @@ def _is_owner(session: Session) -> bool:
             )
         ).first()
         return bool(row and row[0])
-    database = session.get_bind().url.database
+    database = session.get_bind().engine.url.database
     if not database or database == ":memory:":
         return True
     uid = os.getuid()
@@ -163,6 +163,7 @@ def put_person(
     person.all_accounts = account_ids is None
     session.add(person)
     session.flush()
+    assert person.id is not None
     session.execute(delete(PersonAccount).where(col(PersonAccount.person_id) == person.id))
     for account_id in sorted(set(account_ids or ())):
         session.add(PersonAccount(person_id=person.id, account_id=account_id))

@@ -116,7 +116,7 @@ def claim_due(
     """Lease up to ``request.limit`` due rows of unpaused connections to ``request.owner``."""
     now, limit, only_ids = request.now, request.limit, request.only_ids
     query = (
-        select(RetryItem.id)
+        select(col(RetryItem.id))
         .join(Connection, col(Connection.id) == RetryItem.connection_id)
         .where(
             RetryItem.state == RetryState.DUE,
@@ -137,7 +137,7 @@ def claim_due(
     if request.account_id is not None:
         query = query.where(RetryItem.account_id == request.account_id)
     if request.for_update:
-        query = query.with_for_update(skip_locked=True, of=RetryItem)  # type: ignore[arg-type]
+        query = query.with_for_update(skip_locked=True, of=RetryItem)
     ids = list(session.exec(query))
     if not ids:
         return []
@@ -179,12 +179,13 @@ def make_due_for_connection(session: Session, connection_id: int, now: datetime)
     result = session.execute(
         update(RetryItem)
         .where(
-            RetryItem.connection_id == connection_id,
-            RetryItem.state == RetryState.DUE,
+            col(RetryItem.connection_id) == connection_id,
+            col(RetryItem.state) == RetryState.DUE,
             col(RetryItem.next_attempt_at) > now,
         )
         .values(next_attempt_at=now, updated_at=now)
     )
+    # session.execute types its result as Result; an UPDATE's is a CursorResult, with rowcount
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -225,6 +226,7 @@ def release_dead_leases(
     held = session.exec(select(table).where(col(owner).like(f"{host}:%"), col(expires) >= now))
     freed = 0
     for row in held:
+        # any leased table's row: `table` is typed as SQLModel, which declares no lease columns
         leased: Leased = row  # type: ignore[assignment]
         pid = _pid_of(leased.lease_owner or "")
         if pid is not None and not is_alive(pid):
@@ -273,6 +275,7 @@ def release_leases_of(
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
+    # session.execute types its result as Result; an UPDATE's is a CursorResult, with rowcount
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -317,7 +320,8 @@ def items_by_id(session: Session, ids: Iterable[int]) -> dict[int, RetryItem]:
     ids = list(ids)
     if not ids:
         return {}
-    return {
-        item.id: item  # type: ignore[misc]
-        for item in session.exec(select(RetryItem).where(col(RetryItem.id).in_(ids)))
-    }
+    items: dict[int, RetryItem] = {}
+    for item in session.exec(select(RetryItem).where(col(RetryItem.id).in_(ids))):
+        assert item.id is not None  # read from the table
+        items[item.id] = item
+    return items

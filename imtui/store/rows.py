@@ -1,6 +1,7 @@
-"""The rows and filters of :mod:`imtui.store.listing` and :mod:`imtui.store.windows`: plain
-frozen dataclasses with no database code, so a screen can name them, build filters and read
-rows without importing the database layer (the dashboard paints before SQLAlchemy has loaded).
+"""The rows and filters of the store's read modules (:mod:`imtui.store.order_reads`, …) and
+:mod:`imtui.store.windows`: plain frozen dataclasses with no database code, so a screen can name
+them, build filters and read rows without importing the database layer (the dashboard paints
+before SQLAlchemy has loaded).
 """
 
 from __future__ import annotations

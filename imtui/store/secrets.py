@@ -34,7 +34,7 @@ import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard
 
 from imtui.store.database import DatabaseError
 
@@ -351,13 +351,14 @@ class Unreadable(Mapping[str, Any]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Unreadable) and other.stored == self.stored
 
+    # unhashable on purpose: typeshed declares __hash__ a method on every object
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<unreadable credentials: {self.reason}>"
 
 
-def is_sealed(value: Any) -> bool:
+def is_sealed(value: object) -> TypeGuard[dict[str, str]]:
     return isinstance(value, dict) and set(value) == {SEALED} and isinstance(value[SEALED], str)
 
 

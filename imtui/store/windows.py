@@ -15,30 +15,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, func, literal, or_, tuple_
 from sqlmodel import Session, col, select
 
 from imtui.domain.retry import RetryState
 from imtui.store import rows
-from imtui.store.listing import (
+from imtui.store.alert_reads import alert_conditions, as_alert_row
+from imtui.store.models import Account, Alert, Connection, Order, OutboxEmail, RetryItem
+from imtui.store.order_reads import as_order_row, order_conditions
+from imtui.store.outbox import OutboxFilter, OutboxRow, as_outbox_row, state_condition
+from imtui.store.queue_reads import as_retry_row, queue_conditions
+from imtui.store.rows import (
+    FAR_FUTURE,
+    TOP,
     AlertFilter,
     AlertRow,
+    Anchor,
     OrderFilter,
     OrderRow,
+    Position,
     QueueFilter,
     RetryRow,
-    as_alert_row,
-    as_order_row,
-    as_retry_row,
-    exact_order,
-    order_contains,
+    Sort,
+    Window,
 )
-from imtui.store.models import Account, Alert, Connection, Order, OutboxEmail, RetryItem
-from imtui.store.outbox import OutboxFilter, OutboxRow, as_outbox_row, state_condition
-from imtui.store.rows import FAR_FUTURE, TOP, Anchor, Position, Sort, Window
 from imtui.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import SQLCoreOperations
 
 R = TypeVar("R")
 
@@ -54,7 +60,7 @@ class SortOrder(Generic[R]):
     """A sort order (:class:`~imtui.store.rows.Sort`) with the SQL that reads in it."""
 
     sort: Sort[R]
-    columns: tuple[Any, ...]
+    columns: tuple[SQLCoreOperations[Any], ...]
     """SQL expressions, the id last; all in one direction so one index range serves them."""
 
     @property
@@ -75,7 +81,7 @@ class SortOrder(Generic[R]):
 
 
 def _with_columns(
-    sorts: dict[str, Sort[R]], columns: dict[str, tuple[Any, ...]]
+    sorts: dict[str, Sort[R]], columns: dict[str, tuple[SQLCoreOperations[Any], ...]]
 ) -> dict[str, SortOrder[R]]:
     assert sorts.keys() == columns.keys()
     return {name: SortOrder(sort, columns[name]) for name, sort in sorts.items()}
@@ -128,27 +134,6 @@ def orders_window(
     return _window(session, query, ORDER_SORTS[sort], position, size, lambda r: as_order_row(*r))
 
 
-def order_conditions(
-    session: Session, where: OrderFilter, ship_method: str | None = None
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if where.status:
-        conditions.append(col(Order.status) == where.status)
-    if where.account_id is not None:
-        conditions.append(col(Order.account_id) == where.account_id)
-    if ship_method:
-        conditions.append(col(Order.ship_method_code) == ship_method)
-    if where.hold_reasons:
-        conditions.append(col(Order.hold_reason).in_(where.hold_reasons))
-    text = (where.search or "").strip()
-    if text:
-        # An order number or reference: its few ids first (through their indexes), so the
-        # window is read by primary key rather than by a scan that meets them on the way.
-        exact_ids = list(session.exec(select(Order.id).where(exact_order(text)).limit(1000)))
-        conditions.append(col(Order.id).in_(exact_ids) if exact_ids else order_contains(text))
-    return conditions
-
-
 def alerts_window(
     session: Session,
     where: AlertFilter,
@@ -167,27 +152,6 @@ def alerts_window(
     return _window(session, query, ALERT_SORTS[sort], position, size, lambda r: as_alert_row(*r))
 
 
-def alert_conditions(where: AlertFilter, search: str | None = None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if where.states:
-        conditions.append(col(Alert.state).in_(list(where.states)))
-    if where.account_id is not None:
-        conditions.append(col(Alert.account_id) == where.account_id)
-    if where.kind:
-        conditions.append(col(Alert.kind) == where.kind)
-    text = (search or "").strip().lower()
-    if text:
-        conditions.append(
-            or_(
-                func.lower(Alert.order_number).contains(text, autoescape=True),
-                func.lower(Alert.sku).contains(text, autoescape=True),
-                func.lower(Alert.subject).contains(text, autoescape=True),
-                func.lower(Alert.message).contains(text, autoescape=True),
-            )
-        )
-    return conditions
-
-
 def queue_window(
     session: Session,
     where: QueueFilter,
@@ -199,25 +163,6 @@ def queue_window(
 ) -> Window[RetryRow]:
     query = select(RetryItem).where(*queue_conditions(where, search))
     return _window(session, query, QUEUE_SORTS[sort], position, size, as_retry_row)
-
-
-def queue_conditions(where: QueueFilter, search: str | None = None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if where.states:
-        conditions.append(col(RetryItem.state).in_(list(where.states)))
-    if where.operation:
-        conditions.append(col(RetryItem.operation) == where.operation)
-    if where.account_id is not None:
-        conditions.append(col(RetryItem.account_id) == where.account_id)
-    text = (search or "").strip().lower()
-    if text:
-        conditions.append(
-            or_(
-                func.lower(RetryItem.subject_label).contains(text, autoescape=True),
-                func.lower(RetryItem.last_error).contains(text, autoescape=True),
-            )
-        )
-    return conditions
 
 
 OUTBOX_SORTS: dict[str, SortOrder[OutboxRow]] = _with_columns(
@@ -328,7 +273,11 @@ def _fetch(
 
 
 def _beyond(
-    columns: tuple[Any, ...], key: tuple[Any, ...], *, descending: bool, inclusive: bool
+    columns: tuple[SQLCoreOperations[Any], ...],
+    key: tuple[object, ...],
+    *,
+    descending: bool,
+    inclusive: bool,
 ) -> ColumnElement[bool]:
     """Rows past ``key`` in the scan direction; a row-value comparison an index can serve."""
     if len(columns) == 1:
@@ -337,7 +286,10 @@ def _beyond(
             return column <= value if inclusive else column < value
         return column >= value if inclusive else column > value
     left = tuple_(*columns)
-    right = tuple_(*(literal(v, c.type) for c, v in zip(columns, key, strict=True)))
+    # An ORM attribute (``col(Model.field)``) has its SQL type at run time, through its
+    # comparator, but SQLAlchemy's types declare ``.type`` on column elements only.
+    types = [c.type for c in columns]  # type: ignore[attr-defined]
+    right = tuple_(*(literal(v, t) for t, v in zip(types, key, strict=True)))
     if descending:
         return left <= right if inclusive else left < right
     return left >= right if inclusive else left > right
@@ -396,18 +348,17 @@ def due_on_connection(
 ) -> list[int]:
     """The queue rows of one connection and operation waiting for their next try (an
     outage's: resending it tries them all now). Held and skipped rows wait for a person."""
-    return list(
-        session.exec(
-            select(RetryItem.id)
-            .where(
-                RetryItem.connection_id == connection_id,
-                RetryItem.operation == operation,
-                RetryItem.state == RetryState.DUE,
-            )
-            .order_by(col(RetryItem.id))
-            .limit(limit)
+    ids = session.exec(
+        select(col(RetryItem.id))
+        .where(
+            RetryItem.connection_id == connection_id,
+            RetryItem.operation == operation,
+            RetryItem.state == RetryState.DUE,
         )
+        .order_by(col(RetryItem.id))
+        .limit(limit)
     )
+    return [item_id for item_id in ids if item_id is not None]  # a stored row always has one
 
 
 def retry_row_for(session: Session, operation: str, subject_id: int) -> RetryRow | None:

@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
-from textual.binding import BindingType
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
@@ -67,8 +66,8 @@ STYLES = Path(__file__).resolve().parent.parent / "styles"
 the wheel as package data."""
 
 
-def style_files() -> list[Path]:
-    return sorted(STYLES.glob("*.tcss"))
+def style_files() -> list[str | PurePath]:
+    return [*sorted(STYLES.glob("*.tcss"))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +81,8 @@ class StartAt:
 
 class DashboardApp(HoldsBackend["Backend"], App[None]):
     TITLE = "imtui"
-    CSS_PATH: ClassVar[list[str | Path]] = style_files()  # type: ignore[assignment]
-    BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)  # type: ignore[assignment]
+    CSS_PATH = style_files()
+    BINDINGS = bindings(APP_KEYS)
     COMMANDS: ClassVar[set[Any]] = {ActionCommands}  # which lists Textual's kept ones too
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
@@ -254,12 +253,12 @@ class DashboardApp(HoldsBackend["Backend"], App[None]):
         worker = event.worker
         if worker.group == "first-screen":
             if event.state is WorkerState.SUCCESS:
-                self._show_first_screen(worker.result)  # type: ignore[arg-type]
+                self._show_first_screen(worker.result)
             elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
                 self._show_first_screen(None)
         elif worker.group == "open":
             if event.state is WorkerState.SUCCESS:
-                self._backend = worker.result  # type: ignore[assignment]
+                self._backend = worker.result
                 self._backend_ready()
             elif event.state is WorkerState.ERROR:
                 # Nothing on screen can be right without the database: leave, and let the

@@ -1,7 +1,8 @@
-"""The dashboard's one way into the product: reads through :mod:`imtui.store.listing` and
-:mod:`imtui.store.windows`, actions through :mod:`imtui.engine.actions`, sends through the
-engine. Every method here but the async ones blocks on the database: call them from a thread
-worker, never from the event loop.
+"""The dashboard's one way into the product: reads through the store's read modules
+(:mod:`imtui.store.order_reads`, :mod:`~imtui.store.alert_reads`, …) and
+:mod:`imtui.store.windows`, actions through the engine's action modules
+(:mod:`imtui.engine.order_actions`, …), sends through the engine. Every method here but the
+async ones blocks on the database: call them from a thread worker, never from the event loop.
 
 This module is the heavy half of the dashboard (SQLAlchemy, the engine, httpx): the app imports
 it in a worker after its first paint, never at start. The engine itself is built later still,
@@ -27,17 +28,42 @@ from imtui.domain.alerts import CHANNEL_OPERATIONS
 from imtui.domain.contacts import DEFAULT_DAILY_HOUR
 from imtui.domain.records import Address
 from imtui.domain.retry import Operation, RetryState
-from imtui.engine import actions, contact_actions
+from imtui.engine import (
+    action_rules,
+    alert_actions,
+    contact_actions,
+    mapping_actions,
+    order_actions,
+)
 from imtui.engine.clock import Clock, SystemClock, reading_at, speed_of
 from imtui.notify.settings import EmailSettingsError, load_email_settings
-from imtui.store import contacts, listing, outbox, windows
+from imtui.store import (
+    account_reads,
+    alert_details,
+    alert_reads,
+    contacts,
+    order_reads,
+    outbox,
+    overview_reads,
+    queue_reads,
+    windows,
+)
 from imtui.store.beats import running_elsewhere
 from imtui.store.changes import ChangeProbe
+from imtui.store.contacts import ContactRow
 from imtui.store.database import Database, describe_url, one_line
+from imtui.store.outbox import OutboxCounts, OutboxDetail, OutboxRow
 from imtui.store.people import access_of, actor_of
 from imtui.store.rows import (
     CONTACT_SORTS,
+    AccountRow,
+    AlertDetail,
+    AlertRow,
+    AttemptRow,
     HeaderCounts,
+    MappingRow,
+    OrderDetail,
+    OrderRow,
     Position,
     RetryRow,
     Window,
@@ -178,15 +204,13 @@ class Backend:
     def changed(self) -> bool:
         return self.probe.changed()
 
-    def header(self, account_id: int | None) -> listing.HeaderCounts:
-        return self._read(listing.header_counts, now=self.now(), account_id=account_id)
+    def header(self, account_id: int | None) -> HeaderCounts:
+        return self._read(overview_reads.header_counts, now=self.now(), account_id=account_id)
 
-    def accounts(self) -> list[listing.AccountRow]:
-        return self._read(listing.list_accounts)
+    def accounts(self) -> list[AccountRow]:
+        return self._read(account_reads.list_accounts)
 
-    def alerts(
-        self, query: AlertQuery, position: windows.Position, size: int
-    ) -> windows.Window[listing.AlertRow]:
+    def alerts(self, query: AlertQuery, position: Position, size: int) -> Window[AlertRow]:
         return self._read(
             windows.alerts_window,
             query.filter,
@@ -196,9 +220,7 @@ class Backend:
             search=query.search,
         )
 
-    def orders(
-        self, query: OrderQuery, position: windows.Position, size: int
-    ) -> windows.Window[listing.OrderRow]:
+    def orders(self, query: OrderQuery, position: Position, size: int) -> Window[OrderRow]:
         return self._read(
             windows.orders_window,
             query.filter,
@@ -208,9 +230,7 @@ class Backend:
             ship_method=query.ship_method,
         )
 
-    def queue(
-        self, query: QueueQuery, position: windows.Position, size: int
-    ) -> windows.Window[listing.RetryRow]:
+    def queue(self, query: QueueQuery, position: Position, size: int) -> Window[RetryRow]:
         return self._read(
             windows.queue_window,
             query.filter,
@@ -220,26 +240,26 @@ class Backend:
             search=query.search,
         )
 
-    def order_detail(self, order_id: int) -> listing.OrderDetail | None:
-        return self._read(listing.order_detail, order_id, attempts_limit=200)
+    def order_detail(self, order_id: int) -> OrderDetail | None:
+        return self._read(order_reads.order_detail, order_id, attempts_limit=200)
 
-    def alert_rows(self, alert_ids: list[int]) -> list[listing.AlertRow]:
-        return self._read(listing.alert_rows, alert_ids)
+    def alert_rows(self, alert_ids: list[int]) -> list[AlertRow]:
+        return self._read(alert_reads.alert_rows, alert_ids)
 
     def held_behind(self, alert_ids: list[int]) -> int:
-        return self._read(listing.held_behind, alert_ids)
+        return self._read(alert_details.held_behind, alert_ids)
 
-    def alert_detail(self, alert_id: int) -> listing.AlertDetail | None:
-        return self._read(listing.alert_detail, alert_id)
+    def alert_detail(self, alert_id: int) -> AlertDetail | None:
+        return self._read(alert_details.alert_detail, alert_id)
 
-    def retry_row(self, item_id: int) -> listing.RetryRow | None:
-        return self._read(listing.retry_row, item_id)
+    def retry_row(self, item_id: int) -> RetryRow | None:
+        return self._read(queue_reads.retry_row, item_id)
 
-    def last_attempt(self, item_id: int) -> listing.AttemptRow | None:
-        return self._read(listing.last_attempt, item_id)
+    def last_attempt(self, item_id: int) -> AttemptRow | None:
+        return self._read(queue_reads.last_attempt, item_id)
 
-    def mappings(self, account_id: int | None = None) -> list[listing.MappingRow]:
-        return self._read(listing.list_mappings, account_id=account_id)
+    def mappings(self, account_id: int | None = None) -> list[MappingRow]:
+        return self._read(account_reads.list_mappings, account_id=account_id)
 
     def count_alerts(self, query: AlertQuery) -> int:
         return self._read(windows.count_alerts, query.filter, query.search)
@@ -265,14 +285,14 @@ class Backend:
                     if sends:
                         report.send(result.operation, result.id or 0)
                 report.done += 1
-            except actions.ActionError as exc:
+            except action_rules.ActionError as exc:
                 report.errors.append(str(exc))
         return report
 
     def resend_orders(self, order_ids: Iterable[int]) -> ActionReport:
         return self._each(
             order_ids,
-            lambda session, order_id: actions.resend_order(
+            lambda session, order_id: order_actions.resend_order(
                 session, order_key=str(order_id), actor=self.actor, now=self.now()
             ),
             sends=True,
@@ -281,7 +301,7 @@ class Backend:
     def resend_items(self, item_ids: Iterable[int]) -> ActionReport:
         return self._each(
             item_ids,
-            lambda session, item_id: actions.resend_item(
+            lambda session, item_id: order_actions.resend_item(
                 session, item_id=item_id, actor=self.actor, now=self.now()
             ),
             sends=True,
@@ -333,7 +353,7 @@ class Backend:
     def dismiss_alerts(self, alert_ids: Iterable[int]) -> ActionReport:
         return self._each(
             alert_ids,
-            lambda session, alert_id: actions.dismiss(
+            lambda session, alert_id: alert_actions.dismiss(
                 session, alert_id=alert_id, actor=self.actor, now=self.now()
             ),
         )
@@ -343,7 +363,7 @@ class Backend:
         report = ActionReport()
         try:
             with self.db.write() as session:
-                item = actions.edit_order(
+                item = order_actions.edit_order(
                     session,
                     order_key=str(order_id),
                     changes=changes,
@@ -351,7 +371,7 @@ class Backend:
                     now=self.now(),
                 )
                 report.send(item.operation, item.id or 0)
-        except actions.ActionError as exc:
+        except action_rules.ActionError as exc:
             raise Refused(str(exc)) from exc
         report.done = 1
         return report
@@ -360,7 +380,7 @@ class Backend:
     def address_problems(fields: dict[str, str]) -> dict[str, list[str]]:
         """Each problem with a ship-to address, by field (no database: safe on the loop)."""
         problems: dict[str, list[str]] = {}
-        for error in actions.address_errors(Address(**fields)):
+        for error in order_actions.address_errors(Address(**fields)):
             problems.setdefault(error.field, []).append(error.message)
         return problems
 
@@ -370,8 +390,8 @@ class Backend:
         """Raises Refused when refused. Returns how many held orders it released (B9)."""
         try:
             with self.db.write() as session:
-                account = actions.account_for(session, str(account_id))
-                _, released = actions.set_mapping(
+                account = action_rules.account_for(session, str(account_id))
+                _, released = mapping_actions.set_mapping(
                     session,
                     account=account,
                     source_code=source_code,
@@ -381,19 +401,17 @@ class Backend:
                     actor=self.actor,
                     now=self.now(),
                 )
-        except actions.ActionError as exc:
+        except action_rules.ActionError as exc:
             raise Refused(str(exc)) from exc
         return released
 
     # -- alert contacts and the outbox (the email layer) ---------------------------------------
 
-    def contacts(
-        self, query: ContactQuery, position: Position, size: int
-    ) -> Window[contacts.ContactRow]:
+    def contacts(self, query: ContactQuery, position: Position, size: int) -> Window[ContactRow]:
         every = self._read(contacts.list_contacts, account_id=query.account_id)
         return window_of_list(every, position, size, CONTACT_SORTS[query.sort])
 
-    def contact(self, contact_id: int) -> contacts.ContactRow | None:
+    def contact(self, contact_id: int) -> ContactRow | None:
         return self._read(contacts.contact_row, contact_id)
 
     @staticmethod
@@ -411,7 +429,7 @@ class Backend:
         try:
             with self.db.write() as session:
                 if contact_id is None:
-                    account = actions.account_for(session, str(account_id))
+                    account = action_rules.account_for(session, str(account_id))
                     contact = contact_actions.add_contact(
                         session,
                         account=account,
@@ -432,7 +450,7 @@ class Backend:
                     now=self.now(),
                 )
                 return f"saved {contact.name} <{contact.email}>"
-        except actions.ActionError as exc:
+        except action_rules.ActionError as exc:
             raise Refused(str(exc)) from exc
 
     def delete_contacts(self, contact_ids: Iterable[int]) -> ActionReport:
@@ -443,13 +461,13 @@ class Backend:
             ),
         )
 
-    def outbox(self, query: OutboxQuery, position: Position, size: int) -> Window[outbox.OutboxRow]:
+    def outbox(self, query: OutboxQuery, position: Position, size: int) -> Window[OutboxRow]:
         return self._read(windows.outbox_window, query.filter, position, size=size, sort=query.sort)
 
-    def outbox_counts(self, account_id: int | None) -> outbox.OutboxCounts:
+    def outbox_counts(self, account_id: int | None) -> OutboxCounts:
         return self._read(outbox.outbox_counts, account_id=account_id)
 
-    def outbox_detail(self, email_id: int) -> outbox.OutboxDetail | None:
+    def outbox_detail(self, email_id: int) -> OutboxDetail | None:
         return self._read(outbox.outbox_detail, email_id)
 
     def send_emails_now(self, email_ids: Iterable[int]) -> ActionReport:
@@ -578,7 +596,9 @@ class Backend:
         if succeeded == total:
             return SendResult(total=total, sent=succeeded)
         ids = [item_id for item_ids in to_send.values() for item_id in item_ids]
-        rows, left = await asyncio.to_thread(self._read, listing.waiting_rows, ids, NAMED_FAILURES)
+        rows, left = await asyncio.to_thread(
+            self._read, queue_reads.waiting_rows, ids, NAMED_FAILURES
+        )
         return SendResult(total=total, sent=succeeded, failures=tuple(rows), left=left)
 
     @property

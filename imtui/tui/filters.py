@@ -11,16 +11,10 @@ from typing import Any
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.domain.retry import Operation, RetryState
+from imtui.domain.retry import OPERATION_WORDS, RetryState
 from imtui.store.rows import AlertFilter, OrderFilter, QueueFilter
 
-OPERATION_WORDS = {
-    "deliver": Operation.DELIVER_ORDER,
-    "delivery": Operation.DELIVER_ORDER,
-    "tracking": Operation.PUSH_TRACKING,
-    "inventory": Operation.PUSH_INVENTORY,
-    "stock": Operation.PUSH_INVENTORY,
-}
+OPERATION_OF_WORD = {word: operation for operation, word in OPERATION_WORDS.items()}
 OPEN_QUEUE_STATES = (RetryState.DUE, RetryState.HELD, RetryState.SKIPPED)
 
 
@@ -153,8 +147,8 @@ class QueueQuery:
                 if state is not None:
                     states = () if state == "all" else (state,)
             elif key == "op":
-                word = problems.choice(key, value, list(OPERATION_WORDS))
-                operation = OPERATION_WORDS[word] if word is not None else None
+                word = problems.choice(key, value, list(OPERATION_OF_WORD))
+                operation = OPERATION_OF_WORD[word] if word is not None else None
             else:
                 problems.unknown(f"the queue filters by state:, op: or text, not {key}:")
         problems.check()

@@ -20,7 +20,7 @@ from textual.binding import Binding
 
 if TYPE_CHECKING:
     from textual.app import App
-    from textual.binding import ActiveBinding
+    from textual.binding import ActiveBinding, BindingType
     from textual.screen import Screen
 
 
@@ -46,7 +46,11 @@ class KeyAction:
 DASHBOARD_KEYS: tuple[KeyAction, ...] = (
     KeyAction("resend", "r", "resend", "Resend", "Send the row (or the marked rows) now."),
     KeyAction(
-        "dismiss", "d", "dismiss", "Dismiss", "Dismiss the alert (or marked alerts), after asking."
+        "dismiss",
+        "d",
+        "dismiss_alerts",
+        "Dismiss",
+        "Dismiss the alert (or marked alerts), after asking.",
     ),
     KeyAction(
         "edit",
@@ -223,7 +227,7 @@ KEY_DISPLAY = {"enter": "⏎", "space": "␣"}
 """One cell each: the footer has 80 columns for every key shown."""
 
 
-def bindings(keys: tuple[KeyAction, ...]) -> list[Binding]:
+def bindings(keys: tuple[KeyAction, ...]) -> list[BindingType]:
     return [
         Binding(
             k.key,

@@ -43,8 +43,6 @@ from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.scroll_text import ScrollText
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from imtui.store.database import Database
     from imtui.tui.link_backend import LinkBackend
 
@@ -218,7 +216,7 @@ class LinkApp(HoldsBackend["LinkBackend"], App[None]):
     """One alert's fix, in the name of the link's person; see the module's docstring."""
 
     TITLE = "imtui"
-    CSS_PATH: ClassVar[list[str | Path]] = style_files()  # type: ignore[assignment]
+    CSS_PATH = style_files()
     # The link's own two styles, here: styles/ is the dashboard's.
     CSS = """
     #link-banner { height: auto; padding: 0 1; background: $accent; color: $text;
@@ -277,7 +275,7 @@ class LinkApp(HoldsBackend["LinkBackend"], App[None]):
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group == "open" and event.state is WorkerState.SUCCESS:
-            self._backend = worker.result  # type: ignore[assignment]
+            self._backend = worker.result
             self._start()
         elif worker.group == "open" and event.state is WorkerState.ERROR:
             self.opening_failure = worker.error

@@ -18,8 +18,9 @@ from typing import Any, NoReturn
 from imtui.domain.alerts import AlertState
 from imtui.domain.people import Access, Role
 from imtui.domain.text import plural
-from imtui.store import listing
+from imtui.store import alert_details
 from imtui.store.database import Database
+from imtui.store.rows import AccountRow, AlertDetail, MappingRow, OrderDetail
 from imtui.tui.backend import ActionReport, Backend
 from imtui.tui.filters import OrderQuery
 from imtui.tui.fixes import FixForm, fix_form
@@ -59,7 +60,7 @@ class LinkBackend(Backend):
             raise ValueError("a link acts in someone's name: actor is required")
         self.alert_id = alert_id
         super().__init__(database, actor=actor)
-        detail = self._read(listing.alert_detail, alert_id)
+        detail = self._read(alert_details.alert_detail, alert_id)
         if detail is None:
             raise Refused(f"alert {alert_id} is gone (deleted, or never existed)")
         self.account_id = detail.alert.account_id
@@ -86,10 +87,10 @@ class LinkBackend(Backend):
     def _refuse(self) -> NoReturn:
         raise Refused(link_refusal(self.alert_id))
 
-    def _granted(self, form: FixForm, *, order_id: int | None = None) -> listing.AlertDetail:
+    def _granted(self, form: FixForm, *, order_id: int | None = None) -> AlertDetail:
         """The granted alert as it is now, while ``form`` fixes it (and, with ``order_id``,
         only when that is the alert's own order)."""
-        detail = self._read(listing.alert_detail, self.alert_id)
+        detail = self._read(alert_details.alert_detail, self.alert_id)
         if detail is None:
             raise Refused(f"alert {self.alert_id} is gone (deleted, or never existed)")
         if order_id is not None and order_id != detail.alert.order_id:
@@ -105,15 +106,15 @@ class LinkBackend(Backend):
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def alert_detail(self, alert_id: int) -> listing.AlertDetail | None:
+    def alert_detail(self, alert_id: int) -> AlertDetail | None:
         if alert_id != self.alert_id:
             self._refuse()
         return super().alert_detail(alert_id)
 
-    def accounts(self) -> list[listing.AccountRow]:
+    def accounts(self) -> list[AccountRow]:
         return [a for a in super().accounts() if a.id == self.account_id]
 
-    def mappings(self, account_id: int | None = None) -> list[listing.MappingRow]:
+    def mappings(self, account_id: int | None = None) -> list[MappingRow]:
         if account_id not in (None, self.account_id):
             self._refuse()
         return super().mappings(self.account_id)
@@ -124,7 +125,7 @@ class LinkBackend(Backend):
             replace(query, filter=replace(query.filter, account_id=self.account_id))
         )
 
-    def order_detail(self, order_id: int) -> listing.OrderDetail | None:
+    def order_detail(self, order_id: int) -> OrderDetail | None:
         """The alert's own order, while the order's form fixes the alert; of its alerts, only
         this one."""
         self._granted(FixForm.ORDER, order_id=order_id)
@@ -139,7 +140,7 @@ class LinkBackend(Backend):
         self, account_id: int, source_code: str, carrier: str, mode: str, billing_code: str
     ) -> int:
         """The alert's ship method on the alert's account, while the mapping form fixes it."""
-        detail = self._read(listing.alert_detail, self.alert_id)
+        detail = self._read(alert_details.alert_detail, self.alert_id)
         code = detail.ship_method_code if detail is not None else None
         if account_id != self.account_id or source_code != code:
             self._refuse()

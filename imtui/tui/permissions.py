@@ -11,7 +11,7 @@ from imtui.domain.people import Act
 ACTION_ACTS: dict[str, Act] = {
     "resend": Act.RESEND,
     "resend_matching": Act.RESEND,
-    "dismiss": Act.DISMISS,
+    "dismiss_alerts": Act.DISMISS,
     "dismiss_matching": Act.DISMISS,
     "dismiss_alert": Act.DISMISS,
     "edit": Act.EDIT_ORDER,

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import textual_serve
 from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
@@ -81,6 +82,7 @@ class SessionApp(AppService):
     environment, and killed if it does not leave when asked."""
 
     def __init__(self, argv: Sequence[str], extra_env: dict[str, str], **kwargs: object) -> None:
+        # AppService's own keyword arguments, passed on as the caller gave them
         super().__init__(" ".join(argv), **kwargs)  # type: ignore[arg-type]
         self.argv = list(argv)
         self.extra_env = extra_env
@@ -194,8 +196,8 @@ class BrowserServer(Server):
         return app
 
     @web.middleware
-    async def _headers(self, request: web.Request, handler: object) -> web.StreamResponse:
-        response: web.StreamResponse = await handler(request)  # type: ignore[operator]
+    async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         response.headers.setdefault("Content-Security-Policy", self.policy)
@@ -291,7 +293,7 @@ class BrowserServer(Server):
             )
             return True
 
-    async def handle_index(self, request: web.Request) -> web.Response:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.Response:
         session = self.sessions.find(request.cookies.get(COOKIE), self.clock.now())
         if session is None:
             ended = COOKIE in request.cookies

@@ -2,10 +2,11 @@
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
+from sqlmodel import SQLModel
 
-from imtui.store import models
+import imtui.store.models  # noqa: F401  (registers every table on SQLModel.metadata)
 
-target_metadata = models.SQLModel.metadata
+target_metadata = SQLModel.metadata
 config = context.config
 
 

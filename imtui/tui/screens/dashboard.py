@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import Reactive
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
 PANES = ("alerts", "orders", "queue")
 FILTER_ACTIONS = {"filter_apply", "filter_close"}
 """The only keys while the filter is being typed; every other key is a character in it."""
-ALERT_ACTIONS = {"dismiss", "dismiss_matching"}
+ALERT_ACTIONS = {"dismiss_alerts", "dismiss_matching"}
 NEED_DATABASE = {
     "account",
     "mapping",
@@ -88,7 +87,7 @@ def still_held(held: int) -> str:
 
 
 class DashboardScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = bindings(DASHBOARD_KEYS)  # type: ignore[assignment]
+    BINDINGS = bindings(DASHBOARD_KEYS)
     is_dashboard: ClassVar[bool] = True
     """The command palette offers the dashboard's actions here (see commands.py)."""
 
@@ -96,8 +95,8 @@ class DashboardScreen(Screen[None]):
     """As Textual's, without its repaint of the whole screen at each change of focus: the
     widgets gaining and losing focus repaint themselves (the table only its cursor line), and
     a whole-screen repaint at every pane switch or filter doubled what a key cost."""
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (40, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
 
     def __init__(self, account_id: int | None = None, *, alerts_filter: str = "") -> None:
         super().__init__()
@@ -400,7 +399,7 @@ class DashboardScreen(Screen[None]):
         self._act(pane, "resend", targets, what)
 
     @once_settled
-    def action_dismiss(self) -> None:
+    def action_dismiss_alerts(self) -> None:
         pane = self.pane()
         if not isinstance(pane, AlertsPane):
             self.notify("only alerts can be dismissed", severity="warning")

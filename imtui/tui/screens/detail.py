@@ -157,7 +157,7 @@ def stamp_or_none(when: datetime | None) -> str | None:
 
 
 class DetailScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = DETAIL_KEYS  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = DETAIL_KEYS
 
     def __init__(self, key: int) -> None:
         super().__init__()

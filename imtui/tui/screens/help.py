@@ -26,7 +26,7 @@ MOVING = (
 FILTER_HELP = (
     "alerts  state:open|resolved|dismissed|all  kind:<kind>  text\n"
     "orders  status:queued|held|delivered|…  method:<code>  text\n"
-    "queue   state:due|held|skipped|done|all  op:deliver|tracking|stock  text\n"
+    "queue   state:due|held|skipped|done|all  op:deliver|tracking|inventory  text\n"
     "e.g. on orders, 'status:held method:SAME_DAY_COURIER' then R resends all of them."
 )
 STATE_HELP = (

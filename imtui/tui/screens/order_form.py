@@ -1,6 +1,6 @@
 """Fix an order: its ship-to address and ship method, with each problem shown next to its field.
 
-Saving writes through :func:`imtui.engine.actions.edit_order` (which re-queues the order and
+Saving writes through :func:`imtui.engine.order_actions.edit_order` (which re-queues the order and
 audits the change) and the order is sent at once (B3, B4).
 
 A ship method the account has no mapping for holds the order again at once ("no ship map"), so

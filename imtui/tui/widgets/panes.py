@@ -7,6 +7,7 @@ one), and hands the rows to its :class:`RecordTable`, which repaints only the li
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -21,7 +22,7 @@ from textual.worker import get_current_worker
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
-from imtui.domain.retry import RetryState
+from imtui.domain.retry import OPERATION_WORDS, RetryState
 from imtui.store.rows import (
     ALERT_SORTS,
     CONTACT_SORTS,
@@ -68,11 +69,8 @@ KIND_LABELS: dict[str, str] = {
     AlertKind.SHOP_CHANGE: "shop changed",
     AlertKind.EMAIL_REFUSED: "mail refused",
 }
-OPERATION_LABELS = {
-    "deliver_order": "deliver",
-    "push_tracking": "tracking",
-    "push_inventory": "stock",
-    "cancel_order": "cancel",
+OPERATION_LABELS: dict[str, str] = {
+    str(operation): word for operation, word in OPERATION_WORDS.items()
 }
 SLOW_READ_S = 0.3
 """A window that takes longer than this to read is announced in the pane's title."""
@@ -349,11 +347,13 @@ class RecordPane(Vertical, Generic[R, Q]):
     def next_sort(self) -> str:
         names = list(self.sorts)
         following = names[(names.index(self.spec.sort) + 1) % len(names)]
-        self.set_query(
-            type(self.spec).parse(  # type: ignore[arg-type]
-                self.spec.text, account_id=self.spec.filter.account_id, sort=following
+        spec = self.spec
+        if isinstance(spec, ContactQuery | OutboxQuery):
+            self.set_query(replace(spec, sort=following))  # no filter text to read again
+        else:
+            self.set_query(
+                type(spec).parse(spec.text, account_id=spec.filter.account_id, sort=following)
             )
-        )
         return self.sorts[following].label
 
     def update_title(self) -> None:
@@ -451,14 +451,15 @@ class OrdersPane(RecordPane[OrderRow, OrderQuery]):
         return backend.orders(self.spec, position, size)
 
     def table_row(self, record: OrderRow, now: datetime) -> TableRow:
-        tone = {
+        tones: dict[str, str] = {
             OrderStatus.HELD: "bad",
             OrderStatus.SKIPPED: "bad",
             OrderStatus.QUEUED: "warn",
             OrderStatus.FULFILLED: "muted",
             OrderStatus.CANCELLING: "warn",
             OrderStatus.CANCELLED: "muted",
-        }.get(record.status, "")
+        }
+        tone = tones.get(record.status, "")
         place = ", ".join(p for p in (record.ship_city, record.ship_country) if p)
         return TableRow(
             record.id,
@@ -502,11 +503,12 @@ class QueuePane(RecordPane[RetryRow, QueueQuery]):
         return backend.queue(self.spec, position, size)
 
     def table_row(self, record: RetryRow, now: datetime) -> TableRow:
-        tone = {
+        tones: dict[str, str] = {
             RetryState.HELD: "bad",
             RetryState.SKIPPED: "bad",
             RetryState.DONE: "muted",
-        }.get(record.state, "")
+        }
+        tone = tones.get(record.state, "")
         leased = record.lease_expires_at is not None and record.lease_expires_at > now
         if record.lease_owner and leased:
             next_text = "sending"  # a live worker holds it now

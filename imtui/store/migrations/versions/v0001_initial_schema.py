@@ -8,7 +8,7 @@ Create Date: 2026-11-26 22:24:26.543392
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import imtui.store.types
