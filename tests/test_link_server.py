@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlmodel import select
@@ -21,7 +22,7 @@ from imtui.store.links import serve_beat
 from imtui.store.models import LinkUse
 from imtui.store.queue import worker_identity
 from imtui.store.secrets import current_keyring
-from imtui.web.server import BrowserServer, ServeOptions
+from imtui.web.server import BrowserServer, ServeOptions, origin_of
 from imtui.web.sessions import COOKIE
 from tests.conftest import World, add_shop_order
 from tests.mail_server import MailServer
@@ -108,3 +109,30 @@ async def test_the_worst_a_path_holds_is_a_plain_refusal(
     assert answer.status in (400, 403, 404), body
     assert "Traceback" not in body and "import" not in body and "\x1b" not in body
     assert uses(db) == 0
+
+
+def test_the_origin_a_browser_sends_is_the_public_urls() -> None:
+    assert origin_of("https://imtui.acme.example") == "https://imtui.acme.example"
+    assert origin_of("https://imtui.acme.example:443/imtui") == "https://imtui.acme.example"
+    assert origin_of("https://Imtui.Acme.Example:8443") == "https://imtui.acme.example:8443"
+    assert origin_of("http://[::1]:8470") == "http://[::1]:8470"
+
+
+async def test_a_websocket_from_another_origin_or_without_the_session_opens_nothing(
+    db: Database, token: str, server: BrowserServer, client: TestClient
+) -> None:
+    """Cross-site websocket hijacking: a page elsewhere, in the browser holding the cookie."""
+    opened = await client.get(f"/link/{token}")
+    assert opened.status == 200
+    for origin, cookie in [
+        ("https://evil.example", True),
+        ("", True),
+        (PUBLIC_URL, False),
+    ]:
+        if not cookie:
+            client.session.cookie_jar.clear()
+        headers = {"Origin": origin} if origin else {}
+        with pytest.raises(WSServerHandshakeError) as refused:
+            await client.ws_connect("/ws", headers=headers)
+        assert refused.value.status == 403
+    assert all(session.app is None for session in server.sessions.every())

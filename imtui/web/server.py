@@ -77,6 +77,17 @@ class ServeOptions:
     """Handed to each session's app (IMTUI_DB), never on its command line."""
 
 
+def origin_of(url: str) -> str:
+    """The origin a browser sends for pages at ``url`` (``Origin`` header): scheme, host, and
+    the port only when it is not the scheme's default."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"{parts.scheme}://{host}{port}"
+
+
 class SessionApp(AppService):
     """textual-serve's app process, started without a shell, with the session's grant in its
     environment, and killed if it does not leave when asked."""
@@ -146,7 +157,7 @@ class BrowserServer(Server):
         self.started_at = self.clock.now()
         self._beats: asyncio.Task[None] | None = None
         parts = urlsplit(self.public_url)
-        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.origin = origin_of(self.public_url)
         self.secure = parts.scheme == "https"
         ws_scheme = "wss" if self.secure else "ws"
         self.websocket_url = f"{ws_scheme}:{self.public_url.split(':', 1)[1]}/ws"
