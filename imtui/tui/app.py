@@ -49,7 +49,7 @@ from imtui.tui.screens.detail import (
     OutboxDetailScreen,
     RetryDetailScreen,
 )
-from imtui.tui.screens.form import FormScreen
+from imtui.tui.screens.form import leave_unless_typed
 from imtui.tui.screens.help import HelpScreen, screen_keys
 from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
@@ -401,16 +401,7 @@ class DashboardApp(HoldsBackend["Backend"], App[None]):
     async def action_quit(self) -> None:
         """q (or ctrl+q) quits at once — unless a form holds typed changes: a q meant for a
         form's button must not throw them away unasked."""
-        if not any(isinstance(s, FormScreen) and s.changed() for s in self.screen_stack):
-            self.exit()
-            return
-
-        def answered(quit_: bool | None) -> None:
-            if quit_:
-                self.exit()
-
-        question = Content("Quit, and lose the changes typed into the form?")
-        self.push_screen(ConfirmScreen(question, confirm="Quit", refuse="Keep editing"), answered)
+        leave_unless_typed(self, "Quit")
 
     def confirm_dismiss(self, ids: list[int]) -> None:
         """Ask as the dashboard does (the alert's title and words, what stays held), then

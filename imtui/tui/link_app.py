@@ -33,9 +33,8 @@ from imtui.tui.app import style_files
 from imtui.tui.fixes import FixForm, fix_form
 from imtui.tui.holder import HoldsBackend
 from imtui.tui.messages import ActionDone
-from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.detail import fields
-from imtui.tui.screens.form import FormScreen
+from imtui.tui.screens.form import FormScreen, leave_unless_typed
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from imtui.tui.text import safe, safe_block, stamp
@@ -337,16 +336,7 @@ class LinkApp(HoldsBackend["LinkBackend"], App[None]):
 
     async def action_quit(self) -> None:
         """Leave (the session ends) — asking first when a form holds typed changes."""
-        if not any(isinstance(s, FormScreen) and s.changed() for s in self.screen_stack):
-            self.exit()
-            return
-
-        def answered(quit_: bool | None) -> None:
-            if quit_:
-                self.exit()
-
-        question = Content("Leave, and lose the changes typed into the form?")
-        self.push_screen(ConfirmScreen(question, confirm="Leave", refuse="Keep editing"), answered)
+        leave_unless_typed(self, "Leave")
 
 
 def run_link_session(database: Database, *, alert_id: int, actor: str, contact_label: str) -> None:

@@ -28,10 +28,11 @@ edited saves what they typed, which is what they saw.
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on
 from textual.actions import SkipAction
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
@@ -210,3 +211,18 @@ class FormScreen(Screen[ResultType]):
         if self._fix_shown:
             self._fix_shown = False
             self.query_one("#form-error", Static).update(Content(""))
+
+
+def leave_unless_typed(app: App[Any], verb: str) -> None:
+    """Exit the app at once — unless a form holds typed changes: then ask first (``verb``:
+    "Quit" in the dashboard, "Leave" in a link's page)."""
+    if not any(isinstance(s, FormScreen) and s.changed() for s in app.screen_stack):
+        app.exit()
+        return
+
+    def answered(leave: bool | None) -> None:
+        if leave:
+            app.exit()
+
+    question = Content(f"{verb}, and lose the changes typed into the form?")
+    app.push_screen(ConfirmScreen(question, confirm=verb, refuse="Keep editing"), answered)
