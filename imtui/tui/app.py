@@ -24,10 +24,9 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -36,7 +35,7 @@ from imtui.domain.orders import OrderStatus
 from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
 from imtui.tui.fixes import FixForm, fix_form
-from imtui.tui.holder import HoldsBackend
+from imtui.tui.holder import HoldsBackend, PlainApp
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone, EngineNotStarted
 from imtui.tui.screens.accounts import AccountScreen
@@ -79,7 +78,7 @@ class StartAt:
     """What the Alerts pane shows first, as typed after ``/`` (the demo: ``state:all``)."""
 
 
-class DashboardApp(HoldsBackend["Backend"], App[None]):
+class DashboardApp(HoldsBackend["Backend"], PlainApp):
     TITLE = "imtui"
     CSS_PATH = style_files()
     BINDINGS = bindings(APP_KEYS)
@@ -383,20 +382,6 @@ class DashboardApp(HoldsBackend["Backend"], App[None]):
 
         question = Content(f"Cancel email {ids[0]}? It will not be sent.")
         self.push_screen(ConfirmScreen(question, confirm="Don't send"), answered)
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """Every notification is plain text: its words often come from a shop or a remote
-        system (a resend's summary, a ship-method code), and "[/]" there must show as typed,
-        not crash the app or become a clickable action. (Screens' notify comes here too.)"""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     async def action_quit(self) -> None:
         """q (or ctrl+q) quits at once — unless a form holds typed changes: a q meant for a

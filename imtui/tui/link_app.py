@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
@@ -31,7 +30,7 @@ from imtui.domain.text import plural
 from imtui.store.rows import AlertDetail, fix_facts
 from imtui.tui.app import style_files
 from imtui.tui.fixes import FixForm, fix_form
-from imtui.tui.holder import HoldsBackend
+from imtui.tui.holder import HoldsBackend, PlainApp
 from imtui.tui.messages import ActionDone
 from imtui.tui.screens.detail import fields
 from imtui.tui.screens.form import FormScreen, leave_unless_typed
@@ -211,7 +210,7 @@ class LinkOrderForm(OrderFormScreen):
         yield from super().compose()
 
 
-class LinkApp(HoldsBackend["LinkBackend"], App[None]):
+class LinkApp(HoldsBackend["LinkBackend"], PlainApp):
     """One alert's fix, in the name of the link's person; see the module's docstring."""
 
     TITLE = "imtui"
@@ -321,18 +320,6 @@ class LinkApp(HoldsBackend["LinkBackend"], App[None]):
         done page says what was saved."""
 
     # -- what the screens ask of the app ---------------------------------------------------------
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """Plain text, always: the words are often a shop's or a remote system's."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     async def action_quit(self) -> None:
         """Leave (the session ends) — asking first when a form holds typed changes."""
