@@ -55,7 +55,9 @@ async def test_a_filter_is_painted_once_with_its_rows_never_as_old_rows_focused(
         type_fast(pilot, "enter")
         await wait_for(pilot, lambda: [r.number for r in orders.records] == ["#1001"])
         await wait_for(pilot, lambda: not app.dashboard.painting_held)
-        await pilot.pause(0.1)
+        # Until the new rows have been painted (a frame, not a fixed wait: on a busy machine
+        # the paint comes late); then every frame before it is in the record too.
+        await wait_for(pilot, lambda: any(f and n == ("#1001",) for f, n in app.frames))
 
         focused_frames = [numbers for focused, numbers in app.frames if focused]
         assert focused_frames, "the pane was never painted focused"
@@ -67,7 +69,7 @@ async def test_a_filter_is_painted_once_with_its_rows_never_as_old_rows_focused(
         type_fast(pilot, "escape")
         await wait_for(pilot, lambda: len(orders.records) == 3)
         await wait_for(pilot, lambda: not app.dashboard.painting_held)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: any(numbers == everything for _, numbers in app.frames))
         assert [numbers for _, numbers in app.frames][:1] == [everything]
 
 

@@ -93,8 +93,11 @@ def row_level_security(schema: str) -> list[str]:
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ENGINEER_GROUP}') THEN
             CREATE ROLE {ENGINEER_GROUP} NOLOGIN;
           END IF;
-        EXCEPTION WHEN insufficient_privilege THEN
-          RAISE NOTICE 'imtui: cannot create role {ENGINEER_GROUP}; a superuser creates it';
+        EXCEPTION
+          WHEN insufficient_privilege THEN
+            RAISE NOTICE 'imtui: cannot create role {ENGINEER_GROUP}; a superuser creates it';
+          WHEN duplicate_object OR unique_violation THEN
+            NULL;  -- created meanwhile by another schema's migration: the role is there
         END $$
         """,
         f"""
