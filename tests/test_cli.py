@@ -264,6 +264,12 @@ def test_json_lists_parse(seeded: str) -> None:
     email = counts.pop("email")
     assert (email["waiting"], email["failing"], email["failed"]) == (0, 0, 0)
     assert counts.pop("browser_links") == []  # no imtui serve: emails carry no links
+    assert counts.pop("setup") == {
+        "accounts": 1,
+        "without_source": [],
+        "without_wms": [],
+        "paused": [],
+    }
     assert counts == {
         **{"open_alerts": 0, "needs_person": 0, "due_now": 3, "held": 0, "skipped": 0},
         "engine_beat": None,  # no engine ever ran here

@@ -3,6 +3,8 @@ and ``show`` name the keys only, masked (``client_secret=••••``)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 from imtui.cli.assignments import SECRET_HELP, parse_pairs, parse_secrets
@@ -19,8 +21,10 @@ from imtui.cli.context import (
 from imtui.cli.output import TextColumn, echo_fields, echo_json, emit, full_time
 from imtui.connectors.registry import PLATFORMS, connection_problems
 from imtui.domain.text import SECRET_MASK, hide_url_passwords, printable
-from imtui.engine import account_actions, action_rules
+from imtui.engine import account_actions, action_rules, connection_actions
+from imtui.engine.connection_check import check_stored_connection
 from imtui.store import account_reads
+from imtui.store.rows import ConnectionRow
 
 ACCOUNT_COLUMNS = (
     TextColumn("ID", lambda r: r.id, 5, right=True),
@@ -40,6 +44,15 @@ CONNECTION_COLUMNS = (
     TextColumn("CREDENTIALS", lambda r: masked(r.credential_keys), 30, wide=True),
     TextColumn("URL", lambda r: r.base_url),
 )
+
+
+def refuse_unreadable(rows: list[ConnectionRow]) -> None:
+    """Credentials this process cannot open (no key, or not theirs) are one line saying where
+    the key was looked for, not a list that quietly shows none (the dashboard marks each
+    row instead)."""
+    for row in rows:
+        if row.credentials_unreadable:
+            raise CliError(row.credentials_unreadable)
 
 
 def masked(keys: tuple[str, ...]) -> str:
@@ -179,6 +192,7 @@ def connection_list(app: AppContext, account_key: str | None, as_json: bool) -> 
     with app.db.read() as session:
         account_id = account_id_for(session, account_key)
         rows = account_reads.list_connections(session, account_id=account_id)
+    refuse_unreadable(rows)
     emit(
         rows,
         CONNECTION_COLUMNS,
@@ -197,6 +211,7 @@ def connection_show(app: AppContext, connection_key: str, as_json: bool) -> None
         connection = account_actions.connection_for(session, connection_key)
         row = account_reads.connection_row(session, connection.id or 0)
     assert row is not None
+    refuse_unreadable([row])
     if as_json:
         echo_json(row)
         return
@@ -222,6 +237,10 @@ def connection_show(app: AppContext, connection_key: str, as_json: bool) -> None
         click.echo(
             f"fix: imtui connection credentials {row.id} "
             + " ".join(f"{key}=-" for key in required)
+        )
+        click.echo(
+            f"or, once the cause is gone: imtui connection test {row.id}, "
+            f"then imtui connection resume {row.id}"
         )
 
 
@@ -252,3 +271,120 @@ def connection_credentials(app: AppContext, connection_key: str, pairs: tuple[st
         f"connection {connection.id} ({printable(connection.name)}): changed "
         f"{masked(tuple(sorted(secrets)))}{resumed}"
     )
+
+
+@connection_group.command("test")
+@click.argument("connection_key", metavar="CONN", type=CONNECTION_KEY)
+@json_option
+@pass_app
+def connection_test(app: AppContext, connection_key: str, as_json: bool) -> None:
+    """Test CONN (id or name): its token and one small read against the remote (the shop's
+    name; the WMS's customer and facility), timed. Nothing changes, there or here: the queue,
+    the alerts and a pause stay as they are.
+
+    Exit status 0 when the remote answered as it should; 1 with one line saying what it
+    answered (in its own words) and how imtui would treat that (the failure class).
+    """
+    with app.db.read() as session:
+        connection = account_actions.connection_for(session, connection_key)
+    check = asyncio.run(check_stored_connection(connection))
+    said = f"{_label(connection.id, connection.name)}: {printable(check.summary())}"
+    if as_json:
+        echo_json(check)
+    elif check.ok:
+        click.echo(said)
+    if not check.ok:
+        raise CliError(said)
+
+
+@connection_group.command("pause")
+@click.argument("connection_key", metavar="CONN", type=CONNECTION_KEY)
+@click.option("--reason", default="", help="Why, shown with the connection while it is paused.")
+@pass_app
+def connection_pause(app: AppContext, connection_key: str, reason: str) -> None:
+    """Pause CONN (id or name): nothing is read from or sent to it until it is resumed. Its
+    records wait; none fails or is given up for the pause."""
+    with app.db.write() as session:
+        connection = connection_actions.pause_connection(
+            session, connection_key=connection_key, reason=reason, actor=app.actor, now=app.now()
+        )
+    click.echo(
+        f"{_label(connection.id, connection.name)}: paused; its records wait until "
+        f"'imtui connection resume {connection.id}'"
+    )
+
+
+@connection_group.command("resume")
+@click.argument("connection_key", metavar="CONN", type=CONNECTION_KEY)
+@pass_app
+def connection_resume(app: AppContext, connection_key: str) -> None:
+    """Resume CONN (id or name), paused by a person or for a remote's refusal: it is polled,
+    and everything waiting on it is due, at once. Credentials that cannot be opened or lack a
+    key are refused (replace them: it would only stop again)."""
+    with app.db.write() as session:
+        connection = connection_actions.resume_connection(
+            session, connection_key=connection_key, actor=app.actor, now=app.now()
+        )
+    click.echo(f"{_label(connection.id, connection.name)}: resumed; waiting records are due now")
+
+
+@connection_group.command("edit")
+@click.argument("connection_key", metavar="CONN", type=CONNECTION_KEY)
+@click.option("--name", "new_name", help="A new name, unique in the account.")
+@click.option("--url", "base_url", help="A new base URL, http(s)://host[:port].")
+@click.option(
+    "--poll", type=click.IntRange(10, 7 * 86400), help="Seconds between polls of this system."
+)
+@click.option(
+    "--setting",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting to change; KEY= (nothing after =) removes an optional one.",
+)
+@pass_app
+def connection_edit(
+    app: AppContext,
+    connection_key: str,
+    new_name: str | None,
+    base_url: str | None,
+    poll: int | None,
+    settings: tuple[str, ...],
+) -> None:
+    """Change CONN's (id or name) name, URL, polling interval or settings, checked as 'imtui
+    connection add' checks them; settings not named stay as they are. Its platform cannot
+    change, nor its credentials here ('imtui connection credentials'). A paused connection
+    stays paused."""
+    if new_name is None and base_url is None and poll is None and not settings:
+        raise click.UsageError("nothing to change: give --name, --url, --poll or --setting")
+    values = parse_pairs(settings, "setting")
+    with app.db.write() as session:
+        before = connection_actions.Editable.of(
+            account_actions.connection_for(session, connection_key)
+        )
+        connection = connection_actions.edit_connection(
+            session,
+            connection_key=connection_key,
+            name=new_name,
+            base_url=base_url,
+            poll_interval_s=poll,
+            settings=values,
+            actor=app.actor,
+            now=app.now(),
+        )
+        changes = before.changes_to(connection_actions.Editable.of(connection))
+    label = _label(connection.id, connection.name)
+    if not changes:
+        click.echo(f"{label}: nothing changed")
+        return
+    still = (
+        f"; still paused: 'imtui connection test {connection.id}', then "
+        f"'imtui connection resume {connection.id}'"
+        if connection.paused
+        else ""
+    )
+    click.echo(f"{label}: changed {printable(', '.join(changes))}{still}")
+
+
+def _label(connection_id: int | None, name: str) -> str:
+    return f"connection {connection_id} ({printable(name)})"

@@ -14,11 +14,12 @@ from imtui.cli.context import (
 )
 from imtui.cli.output import TextColumn, echo_json, emit, first_line, full_time, jsonable
 from imtui.domain.text import printable
-from imtui.store import overview_reads
+from imtui.store import account_reads, overview_reads
 from imtui.store.beats import running_elsewhere
 from imtui.store.database import describe_url
 from imtui.store.first_screen import EmailSummary, read_email_summary
 from imtui.store.links import Serving, servers
+from imtui.store.rows import SetupState
 
 REPLY_SHOWN = 120
 """How much of the mail server's reply the email line shows (it is one line, made printable)."""
@@ -43,13 +44,15 @@ def status_command(app: AppContext, account_key: str | None, as_json: bool) -> N
     with app.db.read() as session:
         account_id = account_id_for(session, account_key)
         counts = overview_reads.header_counts(session, now=app.now(), account_id=account_id)
+        setup = account_reads.setup_state(session, account_id=account_id)
         email = read_email_summary(session, account_id=account_id)
     off = email_off()
     links = read_servers(app)
     if as_json:
         echo_json(
             {
-                **jsonable(counts),
+                **{k: v for k, v in jsonable(counts).items() if k != "setup"},
+                "setup": jsonable(setup),
                 "email": {**jsonable(email), "off": off},
                 "browser_links": None if links is None else [jsonable(s) for s in links],
             }
@@ -60,6 +63,8 @@ def status_command(app: AppContext, account_key: str | None, as_json: bool) -> N
         f"alerts        {counts.open_alerts} open, {counts.needs_person} need a person\n"
         f"retry queue   {counts.due_now} due now, {counts.held} held, {counts.skipped} skipped"
     )
+    for line in setup_lines(setup):
+        click.echo(f"setup         {line}")
     click.echo(f"email         {email_line(email, off)}")
     click.echo(f"links         {links_line(links)}")
     beat = counts.engine_beat
@@ -68,6 +73,25 @@ def status_command(app: AppContext, account_key: str | None, as_json: bool) -> N
         click.echo(f"engine        none running{seen}: start one with 'imtui worker' or 'imtui'")
     else:
         click.echo(f"engine        running (last cycle {full_time(beat)})")
+
+
+def setup_lines(setup: SetupState) -> list[str]:
+    """What is not set up to move an order, and the paused connections, a line each (none
+    when all is set up and running)."""
+    if not setup.accounts:
+        return ["no account yet: imtui account add NAME, then imtui connection add (or A in imtui)"]
+    lines = [
+        f"{printable(name)}: no {what} connection yet (imtui connection add --account …)"
+        for names, what in ((setup.without_source, "shop"), (setup.without_wms, "WMS"))
+        for name in names
+    ]
+    for paused in setup.paused:
+        why = "credentials rejected" if paused.rejected else "paused"
+        lines.append(
+            f"{printable(paused.account)}/{printable(paused.name)} ({paused.id}): {why}: "
+            f"{first_line(paused.reason or '?')[:160]}"
+        )
+    return lines
 
 
 def read_servers(app: AppContext) -> list[Serving] | None:

@@ -63,6 +63,12 @@ class OrderSource(Protocol):
         the shop apply it once (GraphQL ``@idempotent``); None: a fresh key per call."""
         ...
 
+    async def probe(self) -> str:
+        """A connection test: the token and one small read (the shop's name). Returns what was
+        read, in a few words of the shop's own data; fails as every call does. Writes
+        nothing remotely."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -87,5 +93,11 @@ class Warehouse(Protocol):
         ...
 
     async def stock_summaries(self) -> list[StockLevel]: ...
+
+    async def probe(self) -> str:
+        """A connection test: a token, then one small read (the customer orders are sent for).
+        Returns what was read, in a few words of the WMS's own data; fails as every call
+        does. Writes nothing remotely."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -20,13 +20,9 @@ from imtui.connectors.http_connection import DEFAULT_DEADLINE, make_timeout
 from imtui.connectors.shopify import DEFAULT_API_VERSION, ShopifySource
 from imtui.connectors.shopify_rest import ShopifyRestSource
 from imtui.connectors.wms_3pl import ThreePLWarehouse
-from imtui.domain.platforms import CREDENTIAL_KEYS
+from imtui.domain.platforms import PLATFORM_FIELDS, TIMEOUT_SETTINGS
 
 Role = Literal["source", "wms"]
-
-TIMEOUT_SETTINGS = ("read_timeout", "connect_timeout", "deadline", "max_body_mb", "max_connections")
-"""Optional on every platform: seconds (read, connect, a whole request's deadline), the largest
-response body read in MB (decoded), and the pool size."""
 
 
 class ConnectionConfigError(ValueError):
@@ -108,35 +104,93 @@ def _build_wms_3pl(
     )
 
 
+def _platform(name: str, build: Callable[..., OrderSource | Warehouse]) -> PlatformInfo:
+    """The platform's fields (:data:`imtui.domain.platforms.PLATFORM_FIELDS`, which the
+    dashboard's forms show too) with the function that builds its connector."""
+    fields = PLATFORM_FIELDS[name]
+    return PlatformInfo(
+        name=fields.name,
+        title=fields.title,
+        role=cast(Role, fields.role),
+        credential_keys=fields.credential_keys,
+        setting_keys=fields.setting_keys,
+        optional_setting_keys=fields.optional_setting_keys,
+        build=build,
+    )
+
+
 PLATFORMS: dict[str, PlatformInfo] = {
-    "shopify": PlatformInfo(
-        name="shopify",
-        title="Shopify (Admin GraphQL)",
-        role="source",
-        credential_keys=CREDENTIAL_KEYS["shopify"],
-        setting_keys=(),
-        optional_setting_keys=("api_version", *TIMEOUT_SETTINGS),
-        build=_build_shopify,
-    ),
-    "shopify_rest": PlatformInfo(
-        name="shopify_rest",
-        title="Shopify (Admin REST, legacy)",
-        role="source",
-        credential_keys=CREDENTIAL_KEYS["shopify_rest"],
-        setting_keys=(),
-        optional_setting_keys=("api_version", *TIMEOUT_SETTINGS),
-        build=_build_shopify_rest,
-    ),
-    "wms_3pl": PlatformInfo(
-        name="wms_3pl",
-        title="Extensiv 3PL Warehouse Manager",
-        role="wms",
-        credential_keys=CREDENTIAL_KEYS["wms_3pl"],
-        setting_keys=("customer_id", "facility_id"),
-        optional_setting_keys=TIMEOUT_SETTINGS,
-        build=_build_wms_3pl,
-    ),
+    "shopify": _platform("shopify", _build_shopify),
+    "shopify_rest": _platform("shopify_rest", _build_shopify_rest),
+    "wms_3pl": _platform("wms_3pl", _build_wms_3pl),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with a connection's configuration, and the form field it is about."""
+
+    field: str
+    """``platform``, ``url``, ``credential.KEY`` or ``setting.KEY``."""
+    message: str
+    """The sentence beside that field."""
+    listed: tuple[str, str] | None = None
+    """(heading, tail) of a problem several keys share: said once for all of them in a list,
+    ``heading key1, key2tail`` ("missing credentials: a, b")."""
+
+
+def config_problems(
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    role: Role | None = None,
+    *,
+    credentials_required: bool = True,
+) -> list[ConfigProblem]:
+    """Everything wrong with a connection's configuration, by field; empty when it can be
+    built. ``credentials_required=False``: a credential left out is not a problem (a form that
+    keeps the stored ones)."""
+    info = PLATFORMS.get(platform)
+    if info is None:
+        known = ", ".join(sorted(PLATFORMS))
+        return [ConfigProblem("platform", f"unknown platform {platform!r} (known: {known})")]
+    problems: list[ConfigProblem] = []
+    if role is not None and info.role != role:
+        problems.append(
+            ConfigProblem("platform", f"{platform} is a {info.role} platform, not a {role}")
+        )
+    problems += _url_problems(base_url)
+    if credentials_required:
+        problems += _listed(
+            "credential",
+            [key for key in info.credential_keys if not credentials.get(key)],
+            "missing credentials:",
+        )
+    problems += _listed(
+        "setting",
+        [key for key in info.setting_keys if not str(settings.get(key) or "")],
+        "missing settings:",
+    )
+    for key in TIMEOUT_SETTINGS:
+        if settings.get(key) is not None and not _is_positive_number(settings[key]):
+            problems.append(
+                ConfigProblem(f"setting.{key}", f"setting {key} must be a positive number")
+            )
+    version = settings.get("api_version")
+    if (
+        "api_version" in info.optional_setting_keys
+        and version
+        and not _API_VERSION.match(str(version))
+    ):
+        problems.append(
+            ConfigProblem(
+                "setting.api_version",
+                f"setting api_version {version!r} must be a Shopify API version such as "
+                f"{DEFAULT_API_VERSION} (YYYY-01, -04, -07 or -10) or unstable",
+            )
+        )
+    return problems
 
 
 def connection_problems(
@@ -148,43 +202,75 @@ def connection_problems(
 ) -> list[str]:
     """Everything wrong with a connection's configuration, one sentence each; empty when
     it can be built. The CLI prints these before saving anything."""
-    info = PLATFORMS.get(platform)
-    if info is None:
-        known = ", ".join(sorted(PLATFORMS))
-        return [f"unknown platform {platform!r} (known: {known})"]
-    problems: list[str] = []
-    if role is not None and info.role != role:
-        problems.append(f"{platform} is a {info.role} platform, not a {role}")
+    return said(config_problems(platform, base_url, credentials, settings, role))
+
+
+def _url_problems(base_url: str) -> list[ConfigProblem]:
     try:
         url = httpx.URL(base_url)
     except httpx.InvalidURL as exc:
-        problems.append(f"base URL {base_url!r} is not a URL: {exc}")
-    else:
-        if url.scheme not in ("http", "https") or not url.host:
-            problems.append(f"base URL {base_url!r} must be http(s)://host[:port]")
-    missing = [key for key in info.credential_keys if not credentials.get(key)]
-    if missing:
-        problems.append(f"missing credentials: {', '.join(missing)}")
-    missing = [key for key in info.setting_keys if not str(settings.get(key) or "")]
-    if missing:
-        problems.append(f"missing settings: {', '.join(missing)}")
-    for key in TIMEOUT_SETTINGS:
-        if settings.get(key) is not None and not _is_positive_number(settings[key]):
-            problems.append(f"setting {key} must be a positive number")
-    version = settings.get("api_version")
-    if (
-        "api_version" in info.optional_setting_keys
-        and version
-        and not _API_VERSION.match(str(version))
-    ):
-        problems.append(
-            f"setting api_version {version!r} must be a Shopify API version such as "
-            f"{DEFAULT_API_VERSION} (YYYY-01, -04, -07 or -10) or unstable"
-        )
-    return problems
+        return [ConfigProblem("url", f"base URL {base_url!r} is not a URL: {exc}")]
+    if url.scheme not in ("http", "https") or not url.host:
+        return [ConfigProblem("url", f"base URL {base_url!r} must be http(s)://host[:port]")]
+    return []
+
+
+def _listed(kind: str, keys: list[str], heading: str, tail: str = "") -> list[ConfigProblem]:
+    return [
+        ConfigProblem(f"{kind}.{key}", f"{heading} {key}{tail}", (heading, tail)) for key in keys
+    ]
+
+
+def said(problems: list[ConfigProblem]) -> list[str]:
+    """The problems as sentences for one line: those several keys share are said once, listing
+    the keys, where the first of them stood."""
+    sentences: list[str] = []
+    groups: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    for problem in problems:
+        if problem.listed is None:
+            sentences.append(problem.message)
+            continue
+        key = problem.field.partition(".")[2]
+        if problem.listed in groups:
+            groups[problem.listed][1].append(key)
+            continue
+        groups[problem.listed] = (len(sentences), [key])
+        sentences.append("")
+    for (heading, tail), (at, keys) in groups.items():
+        sentences[at] = f"{heading} {', '.join(keys)}{tail}"
+    return sentences
+
+
+def by_field(problems: list[ConfigProblem]) -> dict[str, list[str]]:
+    """The problems grouped by the field they are about, for a form to show beside each."""
+    fields: dict[str, list[str]] = {}
+    for problem in problems:
+        fields.setdefault(problem.field, []).append(problem.message)
+    return fields
 
 
 _API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+
+
+def unknown_key_problems(
+    platform: str, credentials: Mapping[str, str], settings: Mapping[str, Any]
+) -> list[ConfigProblem]:
+    """Credentials and settings the platform has no use for, by field (see :func:`unknown_keys`)."""
+    info = PLATFORMS.get(platform)
+    if info is None:
+        return []
+    known = (*info.setting_keys, *info.optional_setting_keys)
+    return _listed(
+        "credential",
+        sorted(set(credentials) - set(info.credential_keys)),
+        f"{platform} has no credential",
+        f" (its credentials: {', '.join(info.credential_keys)})",
+    ) + _listed(
+        "setting",
+        sorted(set(settings) - set(known)),
+        f"{platform} has no setting",
+        f" (its settings: {', '.join(known)})",
+    )
 
 
 def unknown_keys(
@@ -194,23 +280,7 @@ def unknown_keys(
     connection is added (a typo such as "acess_token" would otherwise sit there unused, and
     the real key be "missing" only at the first request). Not checked when one is built, so
     a connection saved before this check still runs."""
-    info = PLATFORMS.get(platform)
-    if info is None:
-        return []
-    problems: list[str] = []
-    unknown = sorted(set(credentials) - set(info.credential_keys))
-    if unknown:
-        problems.append(
-            f"{platform} has no credential {', '.join(unknown)} "
-            f"(its credentials: {', '.join(info.credential_keys)})"
-        )
-    known = (*info.setting_keys, *info.optional_setting_keys)
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        problems.append(
-            f"{platform} has no setting {', '.join(unknown)} (its settings: {', '.join(known)})"
-        )
-    return problems
+    return said(unknown_key_problems(platform, credentials, settings))
 
 
 def build_source(
@@ -235,6 +305,21 @@ def build_warehouse(
 ) -> Warehouse:
     """The WMS connector for a connection; ConnectionConfigError when unusable."""
     return cast(Warehouse, _build(platform, base_url, credentials, settings, "wms", transport))
+
+
+def build_connector(
+    platform: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    settings: Mapping[str, Any],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> OrderSource | Warehouse:
+    """The connector of whichever role the platform has, for what both roles share (a
+    connection test's probe); ConnectionConfigError when unusable."""
+    info = PLATFORMS.get(platform)
+    role: Role = info.role if info is not None else "source"
+    return _build(platform, base_url, credentials, settings, role, transport)
 
 
 def _build(

@@ -168,6 +168,12 @@ query ImtuiStock($query: String!, $location: ID!) {{
 }}
 """
 
+SHOP_QUERY = """
+query ImtuiShop {
+  shop { name myshopifyDomain }
+}
+"""
+
 SET_STOCK_MUTATION = """
 mutation ImtuiSetStock($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
@@ -185,6 +191,7 @@ ESTIMATED_COSTS: dict[str, float] = {
     "ImtuiLocation": 2 + 1,
     "ImtuiStock": 2 + STOCK_MATCHES * 3,
     "ImtuiSetStock": 10,
+    "ImtuiShop": 1,
 }
 """Each query's requested cost by Shopify's rules, until an answer's ``requestedQueryCost``
 says what the shop counts (then that is used)."""
@@ -361,6 +368,16 @@ class ShopifySource:
                 field=stale.field,
             )
         )
+
+    async def probe(self) -> str:
+        """The shop's name, one query of a point: the token and the endpoint work (any
+        token may read ``shop``, whatever its scopes)."""
+        response, data = await self._query("ImtuiShop", SHOP_QUERY, {})
+        name = text(data, "shop.name")
+        if not name:
+            raise self._http.unreadable(response, CallKind.READ, "no shop.name in the answer")
+        domain = text(data, "shop.myshopifyDomain")
+        return f"shop {name} ({domain})" if domain else f"shop {name}"
 
     async def aclose(self) -> None:
         await self._http.aclose()

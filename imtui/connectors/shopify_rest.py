@@ -171,6 +171,16 @@ class ShopifyRestSource:
         await self._call("POST", "inventory_levels/set.json", call=CallKind.SEND, json=body)
         return True
 
+    async def probe(self) -> str:
+        """The shop's name (``GET shop.json``, one call): the token and the endpoint work."""
+        response = await self._call("GET", "shop.json", call=CallKind.READ)
+        body = self._http.json(response, CallKind.READ)
+        name = text(body, "shop.name")
+        if not name:
+            raise self._http.unreadable(response, CallKind.READ, "no shop.name in the answer")
+        domain = text(body, "shop.myshopify_domain")
+        return f"shop {name} ({domain})" if domain else f"shop {name}"
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -29,6 +29,8 @@ from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureCla
 TOKEN_PATH = "/AuthServer/api/Token"
 ORDERS_REL = "http://api.3plCentral.com/rels/orders/order"
 """The HAL relation under ``_embedded`` that holds the orders of a search."""
+CUSTOMERS_REL = "http://api.3plCentral.com/rels/customers/customer"
+"""The HAL relation under ``_embedded`` that holds the customers of a search."""
 
 ORDER_PAGE_SIZE = 100
 STOCK_PAGE_SIZE = 500
@@ -161,6 +163,17 @@ class ThreePLWarehouse:
         """Available and on-hand quantity of every SKU, across all pages."""
         return await self._all_pages("/inventory/stocksummaries", {}, STOCK_PAGE_SIZE, _stock_items)
 
+    async def probe(self) -> str:
+        """A token, then the customer orders are sent for (``GET /customers/{id}``; one named
+        rather than numbered is searched by its company name): the credentials work, this
+        login may read that customer, and the facility is one of the customer's. Nothing is
+        written."""
+        response, customer = await self._customer()
+        try:
+            return "token granted; " + self._customer_described(customer)
+        except UnexpectedShape as exc:
+            raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -171,6 +184,66 @@ class ThreePLWarehouse:
         await self.aclose()
 
     # --- requests --------------------------------------------------------------------------------
+
+    async def _customer(self) -> tuple[httpx.Response, Any]:
+        """The connection's customer as the WMS describes it (``readOnly``, ``companyInfo``,
+        ``facilities``); a BAD_CONFIGURATION failure when the WMS has no such customer."""
+        wanted = self._customer_id.strip()
+        if wanted.isdigit():
+            try:
+                response = await self._api("GET", f"/customers/{int(wanted)}", call=CallKind.READ)
+            except ConnectorError as exc:
+                if exc.failure.status == 404:
+                    raise self._unusable(
+                        f"the WMS has no customer {wanted} (setting customer_id): "
+                        f"{exc.failure.message}",
+                        status=404,
+                    ) from None
+                raise
+            return response, self._read(response)
+        params = {"pgsiz": 100, "pgnum": 1, "rql": f"companyInfo.companyName=={rql_value(wanted)}"}
+        response = await self._api("GET", "/customers", call=CallKind.READ, params=params)
+        body = self._read(response)
+        try:
+            found = _embedded(body, CUSTOMERS_REL)
+        except Exception as exc:  # any parse failure is the body's fault (shape_problem)
+            raise self._http.unreadable(response, CallKind.READ, shape_problem(exc)) from None
+        # The WMS matches RQL values loosely (wildcards, case); only an exact name is ours.
+        customer = next((c for c in found if text(c, "companyInfo.companyName") == wanted), None)
+        if customer is None:
+            raise self._unusable(f"the WMS has no customer named {wanted!r} (setting customer_id)")
+        return response, customer
+
+    def _customer_described(self, customer: Any) -> str:
+        """The customer in a few words ("customer 1 Acme Goods, facility 1 Main"), or a
+        BAD_CONFIGURATION failure when it is deactivated or the connection's facility is not
+        one of its own."""
+        if not isinstance(customer, Mapping):
+            raise UnexpectedShape("the customer is not a JSON object")
+        number = text(customer, "readOnly.customerId") or self._customer_id
+        named = _named("customer", number, text(customer, "companyInfo.companyName"))
+        if lookup(customer, "readOnly.deactivated") is True:
+            raise self._unusable(f"{named} is deactivated in the WMS")
+        facilities = lookup(customer, "facilities")
+        if not isinstance(facilities, list):
+            return f"{named}, facility {self._facility_id}"
+        wanted = self._facility_id.strip()
+        listed = [(text(f, "id"), text(f, "name")) for f in facilities]
+        for facility_id, name in listed:
+            if wanted == facility_id or wanted.lower() == name.lower():
+                return f"{named}, {_named('facility', facility_id, name)}"
+        known = ", ".join(_named("", *facility) for facility in listed[:10])
+        raise self._unusable(
+            f"{named} has no facility {wanted!r} (setting facility_id; its facilities: "
+            f"{known or 'none'})"
+        )
+
+    def _unusable(self, message: str, *, status: int | None = None) -> ConnectorError:
+        """A connection whose settings name what the WMS does not have: every order would be
+        refused the same way, so it is the connection's problem, not one order's."""
+        return self._http.error(
+            Failure(FailureClass.CONNECTION, AlertKind.BAD_CONFIGURATION, message, status=status)
+        )
 
     async def _api(
         self,
@@ -341,7 +414,8 @@ class ThreePLWarehouse:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def _embedded_orders(body: Any) -> list[Any]:
+def _embedded(body: Any, rel: str) -> list[Any]:
+    """The items of a HAL search under ``_embedded[rel]``."""
     if not isinstance(body, Mapping):
         raise UnexpectedShape("the answer is not a JSON object")
     embedded = lookup(body, "_embedded")
@@ -349,14 +423,14 @@ def _embedded_orders(body: Any) -> list[Any]:
         return []  # the WMS omits _embedded when a search finds nothing
     if not isinstance(embedded, Mapping):
         raise UnexpectedShape("_embedded is not an object")
-    orders = lookup_key(embedded, ORDERS_REL, [])
-    if not isinstance(orders, list):
-        raise UnexpectedShape(f"_embedded.{ORDERS_REL} is not a list")
-    return orders
+    items = lookup_key(embedded, rel, [])
+    if not isinstance(items, list):
+        raise UnexpectedShape(f"_embedded.{rel} is not a list")
+    return items
 
 
 def _orders_page(body: Any) -> list[WmsOrder]:
-    return [_parse_order(item) for item in _embedded_orders(body)]
+    return [_parse_order(item) for item in _embedded(body, ORDERS_REL)]
 
 
 def _parse_order(data: Any) -> WmsOrder:
@@ -415,6 +489,11 @@ def _quantity(item: Any, key: str, sku: str) -> int:
     if whole not in QUANTITY_RANGE:
         raise UnexpectedShape(f"{key} of SKU {sku!r} is out of range: {_shown(value)}")
     return whole
+
+
+def _named(what: str, number: str, name: str) -> str:
+    """A record's number and its name, shortened: "customer 1 Acme Goods"."""
+    return " ".join(part for part in (what, number, _shown(name)) if part)
 
 
 def _shown(value: Any) -> str:

@@ -1,6 +1,7 @@
 """What a person can do to accounts and their connections: add an account, add a connection
 (checked against its platform, the orders waiting for a WMS queued), and change a connection's
-credentials (which un-pauses it and makes everything waiting on it due, B3).
+credentials (which un-pauses it and makes everything waiting on it due, B3). Pausing, resuming
+and editing one are in :mod:`imtui.engine.connection_actions`.
 
 Like every action (:mod:`imtui.engine.action_rules`), each runs inside the caller's write
 transaction, writes the audit log, and raises :class:`ActionError` with one line for a person.
@@ -54,7 +55,10 @@ def validate_base_url(url: str) -> str:
     and nothing that cannot be part of one (a space, a control character, a ?query or a
     #fragment), refused now rather than failing on every request later."""
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[bad": an unclosed IPv6 bracket
+        raise ActionError(f"not an http(s) URL: {url!r} ({exc})") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ActionError(f"not an http(s) URL: {url!r}")
     if any(ch.isspace() or not ch.isprintable() for ch in url):
@@ -66,6 +70,23 @@ def validate_base_url(url: str) -> str:
     except ValueError as exc:
         raise ActionError(f"bad port in URL {url!r}") from exc
     return url.rstrip("/")
+
+
+POLL_RANGE_S = (10, 7 * 86400)
+"""Seconds between polls of a connection: at most every 10 s (a remote is not ours to flood),
+at least once a week."""
+
+
+def poll_problem(poll_interval_s: int | str) -> str | None:
+    """What is wrong with a polling interval (a number of seconds, or what a form holds)."""
+    try:
+        seconds = int(str(poll_interval_s).strip())
+    except ValueError:
+        return "poll interval must be a whole number of seconds"
+    low, high = POLL_RANGE_S
+    if seconds < low or seconds > high:
+        return "poll interval must be between 10 seconds and 7 days"
+    return None
 
 
 def add_connection(
@@ -90,8 +111,9 @@ def add_connection(
     if problems:
         raise ActionError("; ".join(problems))
     info = PLATFORMS[platform]
-    if poll_interval_s < 10 or poll_interval_s > 7 * 86400:
-        raise ActionError("poll interval must be between 10 seconds and 7 days")
+    poll_wrong = poll_problem(poll_interval_s)
+    if poll_wrong is not None:
+        raise ActionError(poll_wrong)
     if info.role == WMS and wms_of_account(session, account.id) is not None:  # type: ignore[arg-type]
         raise ActionError(f"account {account.name!r} already has a WMS connection")
     account_name = account.name  # read now: after a failed flush the session cannot
@@ -156,6 +178,7 @@ def update_credentials(
 ) -> Connection:
     """New credentials un-pause the connection and make everything waiting on it due (B3)."""
     connection = connection_for(session, connection_key)
+    require(session, Act.CHANGE_CONNECTIONS, connection.account_id)
     info = PLATFORMS[connection.platform]
     unknown = sorted(set(credentials) - set(info.credential_keys))
     if unknown:

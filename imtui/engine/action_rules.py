@@ -1,8 +1,9 @@
 """What every action a person takes shares — from the CLI or the dashboard, the same functions
-(:mod:`imtui.engine.account_actions`, :mod:`~imtui.engine.order_actions`,
-:mod:`~imtui.engine.mapping_actions`, :mod:`~imtui.engine.alert_actions`,
-:mod:`~imtui.engine.contact_actions`, :mod:`~imtui.engine.people_actions`): each validates its
-input, changes the store, re-queues what the change unblocks (B3, B9) and writes the audit log.
+(:mod:`imtui.engine.account_actions`, :mod:`~imtui.engine.connection_actions`,
+:mod:`~imtui.engine.order_actions`, :mod:`~imtui.engine.mapping_actions`,
+:mod:`~imtui.engine.alert_actions`, :mod:`~imtui.engine.contact_actions`,
+:mod:`~imtui.engine.people_actions`): each validates its input, changes the store, re-queues
+what the change unblocks (B3, B9) and writes the audit log.
 
 Every action runs inside the caller's write transaction and raises :class:`ActionError` with one
 line for a person when the input is wrong; nothing is changed then. Before it changes anything it

@@ -114,6 +114,7 @@ class EmailSettings(BaseSettings):
             raise ValueError("an http(s) URL, like https://imtui.example.com")
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("a plain http(s) URL: no user, password, query or fragment")
+        _ = parts.port  # "https://host:abc" raises ValueError here, not when serving starts
         return value.strip().rstrip("/")
 
     @field_validator("ca_file")

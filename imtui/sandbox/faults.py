@@ -34,12 +34,14 @@ TARGETS: frozenset[str] = frozenset(
         "wms.create_order",
         "wms.find_orders",
         "wms.stock",
+        "wms.customers",
         "shop.orders",
         "shop.fulfillment_orders",
         "shop.fulfill",
         "shop.variants",
         "shop.locations",
         "shop.inventory",
+        "shop.shop",
         "shop.graphql",
     }
 )

@@ -38,6 +38,7 @@ from imtui.sandbox.wms import DEFAULT_SKUS
 API_VERSION = "2026-10"
 """The Admin API version the sandbox names (any version in a path is accepted)."""
 LOCATION_ID = 7001
+SHOP_DOMAIN = "sandbox.myshopify.com"
 MAX_LIMIT = 250
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 
@@ -206,6 +207,8 @@ class FakeShop:
         self.missing_scopes: set[str] = set()
         """Access scopes the app was not granted (``"write_inventory"``…): root fields that need
         one answer ACCESS_DENIED."""
+        self.name = "Sandbox Shop"
+        """The shop's name, as ``shop.json`` and GraphQL ``shop { name }`` give it."""
         self.frozen = False
         """The shop's plan is frozen (unpaid): every call answers 402."""
         self.locked = False
@@ -361,6 +364,8 @@ class FakeShop:
             return "shop.variants", skus[0] if skus else None
         if name in ("locations", "location"):
             return "shop.locations", None
+        if name == "shop":
+            return "shop.shop", None
         if name == "fulfillmentCreate":
             groups = (args.get("fulfillment") or {}).get("lineItemsByFulfillmentOrder") or []
             first = (
@@ -503,8 +508,8 @@ class FakeShop:
             "location": lambda info, id=None: _location(),
             "shop": lambda info: {
                 "id": gid_shop(),
-                "name": "Sandbox Shop",
-                "myshopifyDomain": "sandbox.myshopify.com",
+                "name": self.name,
+                "myshopifyDomain": SHOP_DOMAIN,
             },
             "fulfillmentCreate": self._gql_fulfillment_create,
             "inventorySetQuantities": self._gql_inventory_set,
@@ -1241,6 +1246,13 @@ def build_shop_app(shop: FakeShop, network: Network) -> ConnectionDropper:
 
         return await exchange(request, "shop.inventory", shop.sku_of_item(item), answer)
 
+    async def shop_json(request: Request) -> Response:
+        def answer() -> Response:
+            about = {"id": 1, "name": shop.name, "myshopify_domain": SHOP_DOMAIN}
+            return JSONResponse({"shop": about})
+
+        return await exchange(request, "shop.shop", None, answer)
+
     async def http_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPException):
             return _errors(exc.status_code, exc.detail)
@@ -1258,6 +1270,7 @@ def build_shop_app(shop: FakeShop, network: Network) -> ConnectionDropper:
                 methods=["GET"],
             ),
             Route(f"{prefix}/fulfillments.json", fulfill, methods=["POST"]),
+            Route(f"{prefix}/shop.json", shop_json, methods=["GET"]),
             Route(f"{prefix}/locations.json", locations, methods=["GET"]),
             Route(f"{prefix}/variants.json", variants, methods=["GET"]),
             Route(f"{prefix}/inventory_levels/set.json", set_inventory, methods=["POST"]),

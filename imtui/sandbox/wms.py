@@ -1,4 +1,5 @@
-"""A fake Extensiv 3PL Warehouse Manager: OAuth tokens, orders, RQL look-ups, stock summaries.
+"""A fake Extensiv 3PL Warehouse Manager: OAuth tokens, orders, RQL look-ups, stock summaries,
+customers.
 
 :class:`FakeWms` holds the state and the Python API tests use to inspect and steer it ("was
 this reference posted twice?", "ship it now"); :func:`build_wms_app` is the HTTP face, shaped
@@ -32,6 +33,7 @@ from imtui.sandbox.clock import Clock, system_clock
 from imtui.sandbox.network import ConnectionDropper, Dialect, Network
 
 ORDER_REL = "http://api.3plCentral.com/rels/orders/order"
+CUSTOMER_REL = "http://api.3plCentral.com/rels/customers/customer"
 ERROR_TYPE = "Tpl.Api.Models.ErrorResponse"
 DENIED = "Authorization has been denied for this request."
 TOKEN_LIFETIME = 3600
@@ -99,6 +101,10 @@ class PreconditionFailed(Exception):
 
 class OrderNotFound(Exception):
     """A 404: no order with that id."""
+
+
+class CustomerNotFound(Exception):
+    """A 404: no customer with that id."""
 
 
 CANCELED_STATUS = 2
@@ -227,6 +233,10 @@ class FakeWms:
         self.user_login_id = "1"
         self.customers: set[int] = {1}
         self.facilities: set[int] = {1}
+        self.customer_names: dict[int, str] = {1: "Sandbox Goods Co."}
+        self.facility_names: dict[int, str] = {1: "Main Warehouse"}
+        self.deactivated: set[int] = set()
+        """Customers ``GET /customers`` shows as ``readOnly.deactivated``."""
         self.carriers: dict[str, set[str]] = {c: set(m) for c, m in DEFAULT_CARRIERS.items()}
         self.missing_carriers: set[str] = set()
         """Unknown carriers refused as ``DoesNotExist`` with a ``Carrier`` property, as some
@@ -563,6 +573,46 @@ class FakeWms:
             "_embedded": {ORDER_REL: matches[start : start + page_size]},
         }
 
+    def customer(self, customer_id: int) -> dict[str, Any]:
+        """``GET /customers/{id}``; raises CustomerNotFound."""
+        with self._lock:
+            if customer_id not in self.customers:
+                raise CustomerNotFound(customer_id)
+            return self._customer(customer_id)
+
+    def find_customers(self, rql: str, page_size: int, page: int) -> dict[str, Any]:
+        """``GET /customers?rql=…``: the customers every term holds for, by id, paged."""
+        terms = parse_rql(rql)
+        with self._lock:
+            customers = [self._customer(c) for c in sorted(self.customers)]
+        try:
+            matches = [c for c in customers if all(term.test(c) for term in terms)]
+        except ValueError as exc:
+            raise WmsRejection("InvalidRql", str(exc), [("Rql", rql)]) from None
+        start = (page - 1) * page_size
+        return {
+            "totalResults": len(matches),
+            "_embedded": {CUSTOMER_REL: matches[start : start + page_size]},
+        }
+
+    def _customer(self, customer_id: int) -> dict[str, Any]:
+        facilities = [
+            {"id": f, "name": self.facility_names.get(f, f"Facility {f}")}
+            for f in sorted(self.facilities)
+        ]
+        return {
+            "readOnly": {
+                "customerId": customer_id,
+                "creationDate": "2020-01-01T00:00:00",
+                "deactivated": customer_id in self.deactivated,
+            },
+            "companyInfo": {
+                "companyName": self.customer_names.get(customer_id, f"Customer {customer_id}")
+            },
+            "facilities": facilities,
+            "primaryFacilityIdentifier": facilities[0] if facilities else None,
+        }
+
     def stock_summaries(self, page_size: int, page: int) -> dict[str, Any]:
         with self._lock:
             stock = list(self._stock.items())
@@ -721,6 +771,32 @@ def build_wms_app(wms: FakeWms, network: Network) -> ConnectionDropper:
         handle = guarded(request, answer)
         return await network.exchange("wms.cancel_order", str(order_id), WMS_DIALECT, handle)
 
+    async def get_customer(request: Request) -> Response:
+        customer_id = int(request.path_params["customer_id"])
+
+        def answer() -> Response:
+            try:
+                return JSONResponse(wms.customer(customer_id))
+            except CustomerNotFound:
+                return PlainTextResponse(f"Customer {customer_id} not found", 404)
+
+        handle = guarded(request, answer)
+        return await network.exchange("wms.customers", str(customer_id), WMS_DIALECT, handle)
+
+    async def find_customers(request: Request) -> Response:
+        rql = request.query_params.get("rql", "")
+
+        def answer() -> Response:
+            size = _int_param(request, "pgsiz", 100, 1000)
+            page = _int_param(request, "pgnum", 1, 1_000_000)
+            try:
+                return JSONResponse(wms.find_customers(rql, size, page))
+            except WmsRejection as rejection:
+                return JSONResponse(rejection.payload(), 400)
+
+        handle = guarded(request, answer)
+        return await network.exchange("wms.customers", None, WMS_DIALECT, handle)
+
     async def stock(request: Request) -> Response:
         def answer() -> Response:
             size = _int_param(request, "pgsiz", 500, 1000)
@@ -737,6 +813,8 @@ def build_wms_app(wms: FakeWms, network: Network) -> ConnectionDropper:
             Route("/orders/{order_id:int}", get_order, methods=["GET"]),
             Route("/orders/{order_id:int}/canceler", cancel_order, methods=["POST"]),
             Route("/inventory/stocksummaries", stock, methods=["GET"]),
+            Route("/customers", find_customers, methods=["GET"]),
+            Route("/customers/{customer_id:int}", get_customer, methods=["GET"]),
         ]
     )
     return ConnectionDropper(app)

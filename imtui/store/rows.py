@@ -64,6 +64,56 @@ class ConnectionRow:
     next_poll_at: datetime | None
     watermark: datetime | None
     updated_at: datetime
+    credentials_unreadable: str | None = None
+    """Why the stored credentials cannot be opened here (no key, or not theirs); None when
+    they can (then :attr:`credential_keys` names them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetupLine:
+    """One line of the dashboard's Accounts & connections screen: an account, or one of its
+    connections under it."""
+
+    id: int
+    """The account's id negated for an account's line, the connection's id for a
+    connection's: one key space for the screen's rows."""
+    account_id: int
+    account: str
+    account_kind: str
+    connection: ConnectionRow | None
+    """None on an account's line."""
+    open_alerts: int = 0
+    """Open connection-wide alerts (credentials, settings, the remote down) on a connection's
+    line; on an account's line, all of its connections' together."""
+    missing: tuple[str, ...] = ()
+    """On an account's line, the roles it has no connection for yet ("source", "wms")."""
+
+
+@dataclass(frozen=True, slots=True)
+class PausedConnection:
+    id: int
+    name: str
+    account: str
+    reason: str | None
+    rejected: bool
+    """Paused because the remote refused its credentials or settings (an open alert says so)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetupState:
+    """How far the accounts in view are set up: what the dashboard says in place of "all
+    quiet" while nothing could come in, and the paused connections the header names."""
+
+    accounts: int
+    without_source: tuple[str, ...] = ()
+    """Accounts (names) with no shop connection: no order can come in for them."""
+    without_wms: tuple[str, ...] = ()
+    """Accounts (names) with no WMS connection: no order can go out for them."""
+    paused: tuple[PausedConnection, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.accounts) and not (self.without_source or self.without_wms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +302,9 @@ class HeaderCounts:
     skipped: int
     engine_beat: datetime | None = None
     """When any engine last ran a cycle on this database (see :mod:`imtui.store.beats`)."""
+    setup: SetupState | None = None
+    """Accounts and connections as set up (None until read: the first screen's quick read
+    leaves it out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +427,11 @@ CONTACT_SORTS: dict[str, Sort[Any]] = _by_name(
     Sort("name", "account, then name", False, lambda r: (r.id,)),
 )
 """Contacts come as one short list in the store's order; the key only finds a row again."""
+
+SETUP_SORTS: dict[str, Sort[Any]] = _by_name(
+    Sort("account", "account", False, lambda r: (r.id,)),
+)
+"""Accounts and connections come as one short list in the store's order, as CONTACT_SORTS."""
 
 
 def window_of_list(rows: list[R], position: Position, size: int, sort: Sort[R]) -> Window[R]:

@@ -40,6 +40,7 @@ from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone, EngineNotStarted
 from imtui.tui.screens.accounts import AccountScreen
 from imtui.tui.screens.confirm import ConfirmScreen
+from imtui.tui.screens.connection_form import AccountFormScreen, ConnectionFormScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.dashboard import DashboardScreen
 from imtui.tui.screens.detail import (
@@ -53,6 +54,7 @@ from imtui.tui.screens.help import HelpScreen, screen_keys
 from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen, why_not_editable
+from imtui.tui.screens.setup import SetupScreen
 from imtui.tui.text import safe
 from imtui.tui.watcher import DatabaseChanged, Watcher, WatchFailed
 from imtui.tui.widgets.status import StatusHeader
@@ -238,6 +240,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             return
         self.counts = message.counts
         self._paint_header()
+        self.dashboard.show_setup(message.counts.setup)
         if message.rows:
             self._refresh_screens()
         if self._watcher is not None:
@@ -426,6 +429,20 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
 
     def open_outbox(self) -> None:
         self.push_screen(OutboxScreen(self.account_id, self.account_name))
+
+    def open_setup(self) -> None:
+        if not isinstance(self.screen, SetupScreen):
+            self.push_screen(SetupScreen(self.account_id, self.account_name))
+
+    def open_account_form(self) -> None:
+        self.push_screen(AccountFormScreen())
+
+    def open_connection_form(
+        self, connection_id: int | None, account_id: int | None, *, credentials_only: bool = False
+    ) -> None:
+        self.push_screen(
+            ConnectionFormScreen(connection_id, account_id, credentials_only=credentials_only)
+        )
 
     def open_contact_form(self, contact_id: int | None, account_id: int | None) -> None:
         self.push_screen(ContactFormScreen(contact_id, account_id))

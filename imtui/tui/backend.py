@@ -19,7 +19,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -71,6 +71,7 @@ from imtui.store.rows import (
 )
 from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
 from imtui.tui.messages import EngineNotStarted, Refused
+from imtui.tui.setup_backend import SetupBackend
 
 if TYPE_CHECKING:
     from imtui.engine.runtime import Engine
@@ -147,7 +148,7 @@ class SendResult:
         return text
 
 
-class Backend:
+class Backend(SetupBackend):
     def __init__(
         self,
         database: Database,
@@ -205,7 +206,14 @@ class Backend:
         return self.probe.changed()
 
     def header(self, account_id: int | None) -> HeaderCounts:
-        return self._read(overview_reads.header_counts, now=self.now(), account_id=account_id)
+        """The header's counts, with how far the accounts in view are set up (the first-run
+        screen, the paused connections), in one read."""
+
+        def read(session: Any) -> HeaderCounts:
+            counts = overview_reads.header_counts(session, now=self.now(), account_id=account_id)
+            return replace(counts, setup=account_reads.setup_state(session, account_id=account_id))
+
+        return self._read(read)
 
     def accounts(self) -> list[AccountRow]:
         return self._read(account_reads.list_accounts)

@@ -164,6 +164,19 @@ class QueueQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class SetupQuery:
+    """The accounts in view and their connections (every account when ``account_id`` is
+    None)."""
+
+    account_id: int | None = None
+    sort: str = "account"
+    text: str = ""
+
+    def with_account(self, account_id: int | None) -> SetupQuery:
+        return replace(self, account_id=account_id)
+
+
+@dataclass(frozen=True, slots=True)
 class ContactQuery:
     """An account's alert contacts (all accounts' when ``account_id`` is None)."""
 

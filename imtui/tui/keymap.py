@@ -190,6 +190,16 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         section="Email",
     ),
     KeyAction(
+        "setup",
+        "A",
+        "setup",
+        "Connections",
+        "Accounts & connections: add an account or a connection, edit, pause or resume one, "
+        "replace its credentials, test it.",
+        show=False,
+        section="Setup",
+    ),
+    KeyAction(
         "next_pane",
         "tab",
         "next_pane",

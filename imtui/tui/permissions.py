@@ -20,6 +20,11 @@ ACTION_ACTS: dict[str, Act] = {
     "cancel_email": Act.SEND_EMAIL,
     "add": Act.CHANGE_CONTACTS,
     "delete": Act.CHANGE_CONTACTS,
+    "add_account": Act.CHANGE_ACCOUNTS,
+    "add_connection": Act.CHANGE_CONNECTIONS,
+    "edit_connection": Act.CHANGE_CONNECTIONS,
+    "replace_credentials": Act.CHANGE_CONNECTIONS,
+    "pause_resume": Act.CHANGE_CONNECTIONS,
 }
 """A screen action → what it does, in the words of the roles."""
 

@@ -10,10 +10,14 @@ f-string into markup).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from imtui.domain.text import printable
+
+if TYPE_CHECKING:
+    from imtui.store.rows import SetupState
 
 CELL_LIMIT = 400
 """No cell needs more than this many characters; a 100 KB message is cut before any work."""
@@ -91,3 +95,21 @@ def hold_reason(code: str | None) -> str:
     if not code:
         return ""
     return HOLD_REASONS.get(code, safe(code).replace("_", " "))
+
+
+def setup_note(setup: SetupState | None) -> str | None:
+    """What an empty alerts pane says while the accounts in view are not set up to move an
+    order (None when they are, or before it is known): which account lacks what, and the key
+    that sets it up."""
+    if setup is None or setup.complete:
+        return None
+    if not setup.accounts:
+        return "no account yet — A sets one up: an account, its shop, its WMS"
+    lacking: dict[str, list[str]] = {}
+    for name in setup.without_source:
+        lacking.setdefault(name, []).append("no shop")
+    for name in setup.without_wms:
+        lacking.setdefault(name, []).append("no WMS")
+    name, what = next(iter(lacking.items()))
+    more = f" (and {len(lacking) - 1} more accounts)" if len(lacking) > 1 else ""
+    return f"{safe(name, limit=40)} has {' and '.join(what)} connection yet{more} — A adds it"

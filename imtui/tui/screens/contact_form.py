@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static
 
 from imtui.tui.messages import Refused
-from imtui.tui.screens.form import FormScreen
+from imtui.tui.screens.form import FormScreen, form_footer
 from imtui.tui.text import safe
 from imtui.tui.widgets.field import FieldInput
 from imtui.tui.widgets.keybar import KeyBar
@@ -98,10 +98,7 @@ class ContactFormScreen(FormScreen[None]):
                 )
                 yield Static(Content(""), classes="field-label")
                 yield Static(Content(""), id="error-frequency", classes="field-error")
-            yield Static(Content(""), id="form-error")
-            with Horizontal(id="form-buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+            yield from form_footer()
         yield KeyBar()
 
     def on_mount(self) -> None:

@@ -25,7 +25,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.retry import Operation
 from imtui.domain.text import agree, plural
-from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, Window
+from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, SetupState, Window
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.frames import PaintHold
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
@@ -33,7 +33,7 @@ from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.permissions import role_forbids
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.order_form import NOT_EDITABLE
-from imtui.tui.text import safe
+from imtui.tui.text import safe, setup_note
 from imtui.tui.widgets.field import FieldInput
 from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.panes import AlertsPane, OrdersPane, QueuePane, RecordPane
@@ -189,6 +189,11 @@ class DashboardScreen(Screen[None]):
         labels += [("contacts", "c Contacts"), ("outbox", "o Outbox")]
         self.query_one(PaneTabs).show(self.active, labels)
 
+    def show_setup(self, setup: SetupState | None) -> None:
+        """Say in the empty alerts pane what is not set up yet, in place of "all quiet"."""
+        if setup is not None:
+            self.query_one(AlertsPane).show_setup(setup_note(setup))
+
     def show_first_alerts(self, window: Window[AlertRow]) -> None:
         """The first alerts, read before the database was open here (see app.py)."""
         self.query_one(AlertsPane).show_prefetched(window)
@@ -215,6 +220,9 @@ class DashboardScreen(Screen[None]):
 
     def action_outbox(self) -> None:
         self.dashboard.open_outbox()
+
+    def action_setup(self) -> None:
+        self.dashboard.open_setup()
 
     def action_account(self) -> None:
         self.dashboard.action_account()

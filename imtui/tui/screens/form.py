@@ -28,15 +28,17 @@ edited saves what they typed, which is what they saw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from textual import on
 from textual.actions import SkipAction
-from textual.app import App
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, Static
 
 from imtui.domain.text import printable
 from imtui.tui.messages import KeysHandled
@@ -82,6 +84,7 @@ class FormScreen(Screen[ResultType]):
         super().__init__()
         self._save_token = 0
         self._pending = 0
+        self._then: Callable[[], None] = self.save
         self._fix_shown = False
         self.opened_with: dict[str, str] = {}
         """What the fields held when the form was opened (or filled in once loaded)."""
@@ -110,13 +113,19 @@ class FormScreen(Screen[ResultType]):
 
     def request_save(self) -> None:
         """Save once every field has handled the keys typed before this."""
+        self.once_typed(self.save)
+
+    def once_typed(self, then: Callable[[], None]) -> None:
+        """Call ``then`` once every field has handled the keys typed before this (a save, or
+        a test of what the form holds: either must see everything typed)."""
         self._save_token += 1
+        self._then = then
         fields = list(self.query(Input))
         self._pending = len(fields)
         for field in fields:
             field.post_message(KeysHandled(field, self._save_token))
         if not fields:
-            self.save()
+            then()
 
     @on(KeysHandled)
     def _keys_handled(self, message: KeysHandled) -> None:
@@ -125,7 +134,7 @@ class FormScreen(Screen[ResultType]):
             return  # a later ctrl+s replaced this one
         self._pending -= 1
         if self._pending == 0:
-            self.save()
+            self._then()
 
     def save(self) -> None:
         raise NotImplementedError
@@ -211,6 +220,16 @@ class FormScreen(Screen[ResultType]):
         if self._fix_shown:
             self._fix_shown = False
             self.query_one("#form-error", Static).update(Content(""))
+
+
+def form_footer(*extra: Button) -> ComposeResult:
+    """Under a form's fields: the line a refused save speaks in, then Save, any ``extra``
+    buttons, and Cancel."""
+    yield Static(Content(""), id="form-error")
+    with Horizontal(id="form-buttons"):
+        yield Button("Save (ctrl+s)", variant="primary", id="save")
+        yield from extra
+        yield Button("Cancel (esc)", id="cancel")
 
 
 def leave_unless_typed(app: App[Any], verb: str) -> None:

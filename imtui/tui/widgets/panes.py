@@ -38,7 +38,14 @@ from imtui.store.rows import (
     Sort,
     Window,
 )
-from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
+from imtui.tui.filters import (
+    AlertQuery,
+    ContactQuery,
+    OrderQuery,
+    OutboxQuery,
+    QueueQuery,
+    SetupQuery,
+)
 from imtui.tui.text import age, countdown, safe
 from imtui.tui.widgets.record_table import Column, RecordTable, ScrollKind, TableRow
 
@@ -48,7 +55,7 @@ if TYPE_CHECKING:
     from imtui.tui.backend import Backend
 
 R = TypeVar("R")
-Q = TypeVar("Q", AlertQuery, OrderQuery, QueueQuery, ContactQuery, OutboxQuery)
+Q = TypeVar("Q", AlertQuery, OrderQuery, QueueQuery, ContactQuery, OutboxQuery, SetupQuery)
 
 KIND_LABELS: dict[str, str] = {
     # at most 12 cells: the KIND column's width at 80 columns
@@ -348,7 +355,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         names = list(self.sorts)
         following = names[(names.index(self.spec.sort) + 1) % len(names)]
         spec = self.spec
-        if isinstance(spec, ContactQuery | OutboxQuery):
+        if isinstance(spec, ContactQuery | OutboxQuery | SetupQuery):
             self.set_query(replace(spec, sort=following))  # no filter text to read again
         else:
             self.set_query(
@@ -387,6 +394,21 @@ class AlertsPane(RecordPane[AlertRow, AlertQuery]):
     number = 1
     sorts = ALERT_SORTS
     empty_text = "no alerts match — all quiet"
+    setup_note: str | None = None
+    """Said instead of "all quiet" while nothing can come in or go out: no account yet, or
+    one without a shop or a WMS (see :func:`imtui.tui.text.setup_note`)."""
+
+    def nothing_shown(self) -> str:
+        if getattr(self.spec, "text", "") or self.setup_note is None:
+            return super().nothing_shown()
+        return self.setup_note
+
+    def show_setup(self, note: str | None) -> None:
+        if note != self.setup_note:
+            self.setup_note = note
+            self.table.empty_text = self.nothing_shown()
+            self.table.refresh()
+
     columns = [
         Column("id", "ID", 6, right=True),
         Column("glyph", "S", 1, instead_of="state"),

@@ -159,6 +159,14 @@ def header_parts(
     whether one runs on the database all the same (None: not known). ``email`` puts the
     failing and refused emails first among the counts, when there are any."""
     right: list[tuple[str, str]] = []
+    if counts is not None and counts.setup is not None and counts.setup.paused:
+        # A paused connection reads and sends nothing: first, like email that fails — those
+        # whose credentials the remote refused apart ("auth"), a person paused the others.
+        rejected = sum(1 for paused in counts.setup.paused if paused.rejected)
+        if rejected:
+            right += _count("auth✗", rejected, "$error bold")
+        if len(counts.setup.paused) > rejected:
+            right += _count("paused", len(counts.setup.paused) - rejected, "$error bold")
     if counts is not None:
         right += _count("alerts", counts.open_alerts, "$warning")
         right += _count("act", counts.needs_person, "$error bold")
