@@ -240,7 +240,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             return
         self.counts = message.counts
         self._paint_header()
-        self.dashboard.show_setup(message.counts.setup)
+        self.dashboard.show_counts(message.counts)
         if message.rows:
             self._refresh_screens()
         if self._watcher is not None:

@@ -190,6 +190,14 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         section="Email",
     ),
     KeyAction(
+        "copy",
+        "y",
+        "copy_number",
+        "Copy #",
+        "Copy the row's order number to your clipboard (OSC 52: over SSH too).",
+        show=False,
+    ),
+    KeyAction(
         "setup",
         "A",
         "setup",
@@ -218,6 +226,18 @@ APP_KEYS: tuple[KeyAction, ...] = (
         "quit",
         "Quit",
         "Leave the dashboard (the engine stops with it).",
+        section="App",
+    ),
+    KeyAction(
+        "interrupt",
+        "ctrl+c",
+        "quit",
+        "Quit",
+        "Leave, as q does — the key every terminal program answers (ctrl+q is often eaten by "
+        "flow control over SSH); asks first only with typed changes in a form.",
+        show=False,
+        palette=False,
+        priority=True,
         section="App",
     ),
     KeyAction(

@@ -17,7 +17,7 @@ from rich.text import Text
 from imtui.domain.text import printable
 
 if TYPE_CHECKING:
-    from imtui.store.rows import SetupState
+    from imtui.store.rows import HeaderCounts, SetupState
 
 CELL_LIMIT = 400
 """No cell needs more than this many characters; a 100 KB message is cut before any work."""
@@ -95,6 +95,20 @@ def hold_reason(code: str | None) -> str:
     if not code:
         return ""
     return HOLD_REASONS.get(code, safe(code).replace("_", " "))
+
+
+def quiet_note(counts: HeaderCounts) -> str | None:
+    """What an empty alerts pane says instead of "all quiet" (None: nothing to say): what is
+    not set up yet, or the records that wait for a person though no alert is open (one was
+    dismissed: dismissing closes the alert, not the hold)."""
+    note = setup_note(counts.setup)
+    if note is not None:
+        return note
+    waiting = [f"{counts.held} held"] if counts.held else []
+    waiting += [f"{counts.skipped} skipped"] if counts.skipped else []
+    if waiting:
+        return f"no open alert, but records wait: {', '.join(waiting)} — 3 shows them"
+    return None
 
 
 def setup_note(setup: SetupState | None) -> str | None:

@@ -25,7 +25,8 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS
 from imtui.domain.retry import Operation
 from imtui.domain.text import agree, plural
-from imtui.store.rows import AlertRow, OrderDetail, OrderRow, RetryRow, SetupState, Window
+from imtui.store.rows import AlertRow, HeaderCounts, OrderDetail, OrderRow, RetryRow, Window
+from imtui.tui.clipboard import copy_text
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
 from imtui.tui.frames import PaintHold
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
@@ -33,7 +34,7 @@ from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.permissions import role_forbids
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.order_form import NOT_EDITABLE
-from imtui.tui.text import safe, setup_note
+from imtui.tui.text import quiet_note, safe
 from imtui.tui.widgets.field import FieldInput
 from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.panes import AlertsPane, OrdersPane, QueuePane, RecordPane
@@ -84,6 +85,10 @@ def still_held(held: int) -> str:
         f"the alert, not the hold; {agree(held, 'it goes', 'each goes')} once its fix is saved "
         "(see HELD FOR in Orders)."
     )
+
+
+ORDER_OPERATIONS = (Operation.DELIVER_ORDER, Operation.PUSH_TRACKING)
+"""Queue rows about an order (the others are about a SKU's stock or a cancellation)."""
 
 
 class DashboardScreen(Screen[None]):
@@ -189,10 +194,11 @@ class DashboardScreen(Screen[None]):
         labels += [("contacts", "c Contacts"), ("outbox", "o Outbox")]
         self.query_one(PaneTabs).show(self.active, labels)
 
-    def show_setup(self, setup: SetupState | None) -> None:
-        """Say in the empty alerts pane what is not set up yet, in place of "all quiet"."""
-        if setup is not None:
-            self.query_one(AlertsPane).show_setup(setup_note(setup))
+    def show_counts(self, counts: HeaderCounts) -> None:
+        """New header counts: an empty alerts pane says "all quiet" only when it is (not
+        while an account lacks a connection, nor while records wait held or skipped)."""
+        if counts.setup is not None:
+            self.query_one(AlertsPane).show_note(quiet_note(counts))
 
     def show_first_alerts(self, window: Window[AlertRow]) -> None:
         """The first alerts, read before the database was open here (see app.py)."""
@@ -357,10 +363,21 @@ class DashboardScreen(Screen[None]):
         elif isinstance(record, OrderRow):
             self.dashboard.open_order_detail(record.id)
         elif isinstance(record, RetryRow):
-            if record.operation in (Operation.DELIVER_ORDER, Operation.PUSH_TRACKING):
+            if record.operation in ORDER_OPERATIONS:
                 self.dashboard.open_order_detail(record.subject_id)
             else:
                 self.dashboard.open_retry_detail(record.id)
+
+    def action_copy_number(self) -> None:
+        record = self.pane().current
+        number = None
+        if isinstance(record, AlertRow):
+            number = record.order_number
+        elif isinstance(record, OrderRow):
+            number = record.number
+        elif isinstance(record, RetryRow) and record.operation in ORDER_OPERATIONS:
+            number = record.subject_label
+        copy_text(self.app, number, "order number")
 
     @once_settled
     def action_edit(self) -> None:

@@ -29,6 +29,7 @@ from imtui.domain.alerts import (
 )
 from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
+from imtui.tui.clipboard import copy_text
 from imtui.tui.fixes import fix_form, how_to_fix
 from imtui.tui.permissions import role_forbids
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
@@ -43,6 +44,7 @@ DETAIL_KEYS: list[BindingType] = [
     Binding("r", "resend", "Resend", id="detail.resend"),
     Binding("e", "edit", "Edit/fix", id="detail.edit"),
     Binding("question_mark", "app.help", "Help", show=False, id="detail.help"),
+    Binding("y", "copy_number", "Copy #", show=False, id="detail.copy"),
 ]
 
 
@@ -213,6 +215,13 @@ class DetailScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def order_number(self) -> str | None:
+        """The order this detail is about, as the shop numbers it (None: none)."""
+        return None
+
+    def action_copy_number(self) -> None:
+        copy_text(self.app, self.order_number(), "order number")
+
     def action_resend(self) -> None:
         pass
 
@@ -224,7 +233,16 @@ class AlertDetailScreen(DetailScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         *DETAIL_KEYS,
         Binding("d", "dismiss_alert", "Dismiss", id="detail.dismiss"),
+        Binding("o", "open_order", "Order", id="detail.order"),
     ]
+
+    def order_number(self) -> str | None:
+        return self.alert.order_number if self.alert is not None else None
+
+    def action_open_order(self) -> None:
+        """The order this alert is about (for a connection-wide one: the latest it hit)."""
+        if self.alert is not None and self.alert.order_id is not None:
+            self.dashboard.open_order_detail(self.alert.order_id)
 
     def heading(self) -> str:
         return f"Alert {self.key}"
@@ -317,6 +335,8 @@ class AlertDetailScreen(DetailScreen):
         if role_forbids(self.app, action):
             return False
         alert = self.alert
+        if action in ("open_order", "copy_number"):
+            return alert is not None and alert.order_id is not None
         if alert is None or action not in ("resend", "edit", "dismiss_alert"):
             return True
         if alert.state != AlertState.OPEN:
@@ -331,6 +351,33 @@ class AlertDetailScreen(DetailScreen):
 
 
 class OrderDetailScreen(DetailScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *DETAIL_KEYS,
+        Binding("a", "open_alert", "Alert", id="detail.alert"),
+        Binding("Y", "copy_reference", "Copy ref", show=False, id="detail.copy_reference"),
+    ]
+
+    def order_number(self) -> str | None:
+        return cast(OrderDetail, self.data).order.number if self.data is not None else None
+
+    def action_copy_reference(self) -> None:
+        order = cast(OrderDetail, self.data).order if self.data is not None else None
+        copy_text(self.app, order.reference if order is not None else None, "reference")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_alert":
+            return self.data is not None and bool(cast(OrderDetail, self.data).alerts)
+        return super().check_action(action, parameters)
+
+    def action_open_alert(self) -> None:
+        """The order's open alert (the newest one when none is open)."""
+        if self.data is None or not cast(OrderDetail, self.data).alerts:
+            return
+        alerts = cast(OrderDetail, self.data).alerts
+        chosen = next((a for a in alerts if a.state == AlertState.OPEN), None)
+        chosen = chosen or max(alerts, key=lambda alert: alert.id)
+        self.dashboard.open_alert_detail(chosen.id)
+
     def heading(self) -> str:
         if self.data is not None:  # as a person knows it: the shop's number
             return f"Order {safe(cast(OrderDetail, self.data).order.number, limit=60)}"

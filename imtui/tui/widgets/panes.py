@@ -394,18 +394,18 @@ class AlertsPane(RecordPane[AlertRow, AlertQuery]):
     number = 1
     sorts = ALERT_SORTS
     empty_text = "no alerts match — all quiet"
-    setup_note: str | None = None
-    """Said instead of "all quiet" while nothing can come in or go out: no account yet, or
-    one without a shop or a WMS (see :func:`imtui.tui.text.setup_note`)."""
+    quiet_note: str | None = None
+    """Said instead of "all quiet" when it is not: nothing can come in or go out yet, or
+    records wait held with no alert open (see :func:`imtui.tui.text.quiet_note`)."""
 
     def nothing_shown(self) -> str:
-        if getattr(self.spec, "text", "") or self.setup_note is None:
+        if getattr(self.spec, "text", "") or self.quiet_note is None:
             return super().nothing_shown()
-        return self.setup_note
+        return self.quiet_note
 
-    def show_setup(self, note: str | None) -> None:
-        if note != self.setup_note:
-            self.setup_note = note
+    def show_note(self, note: str | None) -> None:
+        if note != self.quiet_note:
+            self.quiet_note = note
             self.table.empty_text = self.nothing_shown()
             self.table.refresh()
 

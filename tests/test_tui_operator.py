@@ -1,0 +1,109 @@
+"""The support engineer's day over SSH, at 80x24 and 60x20: ctrl+c quits as in k9s and lazygit
+(asking only with typed changes in a form), and "all quiet" is never said while records wait
+held with no alert open."""
+
+from __future__ import annotations
+
+import pytest
+
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import AlertKind
+from imtui.engine import alert_actions
+from imtui.sandbox.seed import BAD_ADDRESSES
+from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
+from tests.conftest import ACTOR, add_shop_order
+from tests.tui_support import (
+    alerts,
+    hold_1001_for_its_address,
+    make_app,
+    pane,
+    screen_text,
+    settle,
+    wait_contact_form,
+    wait_for,
+)
+
+SIZES = [(80, 24), (60, 20)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_ctrl_c_quits_at_once_from_the_dashboard(db, world, engine, size):
+    app = make_app(db, engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: not app.is_running)  # no hint to press ctrl+q instead
+
+
+async def test_ctrl_c_in_a_form_with_typed_changes_asks_first(db, world, engine):
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_contact_form(None, world.account_id)
+        await wait_contact_form(pilot)
+        await pilot.press(*"Dana")
+        await pilot.press("ctrl+c")  # in a field, where ctrl+c would otherwise copy
+        await wait_for(pilot, lambda: "lose the changes" in screen_text(app))
+        assert app.is_running
+        await pilot.press("n")  # keep editing
+        await wait_for(pilot, lambda: app.screen.query_one("#field-name").value == "Dana")
+        await pilot.press("ctrl+c")
+        await wait_for(pilot, lambda: "lose the changes" in screen_text(app))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_all_quiet_is_not_said_while_records_wait_held(
+    db, sandbox, world, engine, clock, size
+):
+    await hold_1001_for_its_address(sandbox, engine)
+    [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.INCOMPLETE_ADDRESS)
+    with db.write() as session:  # dismissed: the alert closes, the order stays held
+        alert_actions.dismiss(session, alert_id=alert.id, actor=ACTOR, now=clock.now())
+    app = make_app(db, engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: "records wait: 1 held" in screen_text(app))
+        assert "all quiet" not in screen_text(app)
+
+
+async def test_y_copies_the_order_number_made_visible_and_details_open_each_other(
+    db, sandbox, world, engine
+):
+    from imtui.sandbox.seed import make_order
+
+    order = make_order(1)
+    order["name"] = "#1001\nrm -rf ~\x1b]52;c;eA==\x07"  # a shop's number, pasted into a shell
+    sandbox.shop.add_order(order)
+    add_shop_order(sandbox, 1002, address=BAD_ADDRESSES["missing_address1"])
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")  # orders, newest first: #1002, then the hostile one
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 2)
+        await pilot.press("j", "y")
+        await wait_for(pilot, lambda: app.clipboard != "")
+        assert app.clipboard == "#1001\\nrm -rf ~\\x1b]52;c;eA==\\x07"  # no newline, no escape
+        assert "\n" not in app.clipboard and "\x1b" not in app.clipboard
+
+        # an alert's detail → its order (o) → back to its alert (a), and y on a detail
+        await pilot.press("1")
+        await wait_for(pilot, lambda: len(pane(app, "alerts").records) == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        alert_screen = app.screen
+        await wait_for(pilot, lambda: alert_screen.data is not None)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
+        order_screen = app.screen
+        await wait_for(pilot, lambda: order_screen.data is not None)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.clipboard == "#1002")
+        await pilot.press("Y")
+        await wait_for(pilot, lambda: app.clipboard == order_screen.data.order.reference)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen is not order_screen)
+        assert isinstance(app.screen, AlertDetailScreen)
+        assert app.screen.key == alert_screen.key
