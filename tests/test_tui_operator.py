@@ -10,6 +10,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.engine import alert_actions
 from imtui.sandbox.seed import BAD_ADDRESSES
+from imtui.tui.commands import ActionCommands
 from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
 from tests.conftest import ACTOR, add_shop_order
 from tests.tui_support import (
@@ -107,3 +108,19 @@ async def test_y_copies_the_order_number_made_visible_and_details_open_each_othe
         await wait_for(pilot, lambda: app.screen is not order_screen)
         assert isinstance(app.screen, AlertDetailScreen)
         assert app.screen.key == alert_screen.key
+
+
+async def test_a_details_palette_lists_its_own_actions_not_textuals_scrolling(
+    db, sandbox, world, engine
+):
+    await hold_1001_for_its_address(sandbox, engine)
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        await wait_for(pilot, lambda: app.screen.data is not None)
+        listed = [str(hit.text) async for hit in ActionCommands(app.screen).discover()]
+        names = [text.split("  (")[0] for text in listed]
+        assert {"Back", "Resend", "Dismiss", "Order"} <= set(names)
+        assert not any(n.startswith(("Scroll", "Focus", "Page")) for n in names), names

@@ -41,6 +41,19 @@ def runs_on(screen: Screen[Any], action: str) -> DOMNode:
     return screen if hasattr(screen, f"action_{action.split('(')[0]}") else screen.app
 
 
+MOVING = frozenset({"form.next", "form.previous", "form.enter"})
+"""Bindings that move the focus between a form's fields: keys, not commands (as are the
+table's, ``table.*``)."""
+
+
+def is_command(binding_id: str | None) -> bool:
+    """One of the screen's own actions (every imtui binding has an id), not Textual's
+    scrolling and focus keys (Scroll Left, Focus Next) nor moving between rows or fields."""
+    if binding_id is None or binding_id in MOVING:
+        return False
+    return not binding_id.startswith("table.")
+
+
 class ActionCommands(Provider):
     def _commands(self) -> list[Command]:
         if getattr(self.screen, "is_dashboard", False):
@@ -60,7 +73,7 @@ class ActionCommands(Provider):
         commands: list[Command] = []
         for active in own_bindings(self.screen):
             binding = active.binding
-            if not active.enabled or binding.action in seen:
+            if not active.enabled or binding.action in seen or not is_command(binding.id):
                 continue
             seen.add(binding.action)
             shown = self.app.get_key_display(binding)
