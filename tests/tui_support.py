@@ -33,7 +33,7 @@ def make_app(
     return DashboardApp(Backend(db, engine, actor=ACTOR), start=start, keymap={}, live=live)
 
 
-async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(pilot: Any, condition: Callable[[], bool], timeout: float = 20.0) -> None:
     """Let the app run until ``condition()`` holds (workers post back asynchronously)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
