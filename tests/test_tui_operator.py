@@ -4,6 +4,8 @@ held with no alert open."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from imtui.domain.alerts import AlertState
@@ -12,11 +14,15 @@ from imtui.engine import alert_actions
 from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.tui.commands import ActionCommands
 from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
+from imtui.tui.text import display_zone, stamp
+from imtui.tui.widgets.status import header_parts
 from tests.conftest import ACTOR, add_shop_order
 from tests.tui_support import (
     alerts,
+    detail_lines,
     hold_1001_for_its_address,
     make_app,
+    notices,
     pane,
     screen_text,
     settle,
@@ -124,3 +130,52 @@ async def test_a_details_palette_lists_its_own_actions_not_textuals_scrolling(
         names = [text.split("  (")[0] for text in listed]
         assert {"Back", "Resend", "Dismiss", "Order"} <= set(names)
         assert not any(n.startswith(("Scroll", "Focus", "Page")) for n in names), names
+
+
+@pytest.fixture
+def zone(monkeypatch):
+    """Set IMTUI_TZ for one test (the zone is read once per process: forgotten around it)."""
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("IMTUI_TZ", name)
+        display_zone.cache_clear()
+
+    yield use
+    monkeypatch.delenv("IMTUI_TZ", raising=False)
+    display_zone.cache_clear()
+
+
+def test_every_time_is_in_one_zone_named_on_screen(zone):
+    zone("Asia/Kolkata")  # +05:30 all year: no daylight saving to blur the check
+    moment = datetime(2026, 12, 6, 3, 0, 5, tzinfo=UTC)
+    assert stamp(moment) == "2026-12-06 08:30:05 IST"
+    assert stamp(moment.replace(tzinfo=None)) == "2026-12-06 08:30:05 IST"  # the store's UTC
+    _, engine, _ = header_parts(
+        width=120,
+        account="Acme",
+        runs_worker=True,
+        next_run=moment,
+        worker_error=None,
+        counts=None,
+    )
+    assert engine.plain == "engine ⟳08:30:05 IST"
+
+
+async def test_a_zone_that_is_none_says_so_once_and_shows_utc(db, world, engine, zone):
+    zone("Mars/Olympus_Mons")
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert any("IMTUI_TZ=Mars/Olympus_Mons is not a time zone" in n for n in notices(app))
+    assert stamp(datetime(2026, 12, 6, 3, 0, tzinfo=UTC)).endswith("03:00:00 UTC")
+
+
+async def test_an_alerts_detail_shows_its_times_in_the_zone_named(db, sandbox, world, engine, zone):
+    zone("Asia/Kolkata")
+    await hold_1001_for_its_address(sandbox, engine)
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        await wait_for(pilot, lambda: " IST" in "\n".join(detail_lines(app)))

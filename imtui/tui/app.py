@@ -55,7 +55,7 @@ from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen, why_not_editable
 from imtui.tui.screens.setup import SetupScreen
-from imtui.tui.text import safe
+from imtui.tui.text import display_zone, safe
 from imtui.tui.watcher import DatabaseChanged, Watcher, WatchFailed
 from imtui.tui.widgets.status import StatusHeader
 
@@ -136,6 +136,9 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
+        _, bad_zone = display_zone()
+        if bad_zone:
+            self.notify(bad_zone, severity="warning", timeout=10)
         self.push_screen(DashboardScreen(self.account_id, alerts_filter=self.start.alerts_filter))
         self._paint_header()
         if self._backend is not None:

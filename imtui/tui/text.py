@@ -9,8 +9,11 @@ f-string into markup).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import os
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cache
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.text import Text
 
@@ -71,12 +74,47 @@ def countdown(when: datetime | None, now: datetime) -> str:
     return f"{span(delta)} late" if delta.total_seconds() < -60 else "now"
 
 
+ZONE_VARIABLE = "IMTUI_TZ"
+
+
+@cache
+def display_zone() -> tuple[tzinfo, str | None]:
+    """The one zone every time on screen is shown in: ``IMTUI_TZ`` (an IANA name such as
+    Europe/Berlin, or UTC) if set, else the machine's own; and why not, when ``IMTUI_TZ``
+    names no zone (then UTC, said once in the dashboard)."""
+    name = os.environ.get(ZONE_VARIABLE, "").strip()
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        return (local or UTC), None
+    try:
+        return ZoneInfo(name), None
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC, f"{ZONE_VARIABLE}={printable(name)[:60]} is not a time zone: times are in UTC"
+
+
+def in_zone(when: datetime) -> datetime:
+    """``when`` in the display zone (a time without a zone is the store's UTC)."""
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return aware.astimezone(display_zone()[0])
+
+
 def stamp(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M:%S") if when is not None else "—"
+    """A moment in full, with its zone's name: "2026-12-06 09:00:05 CET"."""
+    return in_zone(when).strftime("%Y-%m-%d %H:%M:%S %Z") if when is not None else "—"
 
 
 def short_stamp(when: datetime | None) -> str:
-    return when.strftime("%m-%d %H:%M") if when is not None else "—"
+    return in_zone(when).strftime("%m-%d %H:%M") if when is not None else "—"
+
+
+def clock_time(when: datetime) -> str:
+    """The time of day, in the display zone: "09:00:05"."""
+    return in_zone(when).strftime("%H:%M:%S")
+
+
+def zone_name(when: datetime) -> str:
+    """The display zone's name at ``when`` ("CET", "CEST", "UTC")."""
+    return in_zone(when).strftime("%Z")
 
 
 HOLD_REASONS = {

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from imtui.store.rows import HeaderCounts
-from imtui.tui.text import safe
+from imtui.tui.text import clock_time, safe, zone_name
 
 if TYPE_CHECKING:  # not at run time: the header paints before the database layer is loaded
     from imtui.store.outbox import OutboxCounts
@@ -192,11 +192,19 @@ def header_parts(
         error = safe(worker_error, limit=40)
         choices, style = [f"engine: {error}", "engine!", "!"], "$error"
     elif next_run is not None:
-        at = f"{next_run.astimezone():%H:%M:%S}"
-        choices, style = [f"engine ⟳{at}", f"⟳{at}", "⟳"], "$success"
+        at = clock_time(next_run)
+        zone = zone_name(next_run)  # the one zone every time on screen is in, named
+        choices = [f"engine ⟳{at} {zone}", f"engine ⟳{at}", f"⟳{at}", "⟳"]
+        style = "$success"
         if speed:
             fast = f"time ×{speed:g}"
-            choices = [f"engine ⟳{at} {fast}", f"⟳{at} {fast}", f"⟳ {fast}", *choices[1:]]
+            choices = [
+                f"engine ⟳{at} {zone} {fast}",
+                f"engine ⟳{at} {fast}",
+                f"⟳{at} {fast}",
+                f"⟳ {fast}",
+                *choices[2:],
+            ]
     else:
         choices, style = ["engine on", "on"], "$success"
     name = safe(account, limit=60)
