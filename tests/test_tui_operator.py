@@ -10,11 +10,13 @@ import pytest
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
-from imtui.engine import alert_actions
+from imtui.engine import alert_actions, order_actions
 from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.tui.commands import ActionCommands
+from imtui.tui.screens.audit import AuditScreen
 from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
 from imtui.tui.text import display_zone, stamp
+from imtui.tui.widgets.audit_pane import AuditPane
 from imtui.tui.widgets.status import header_parts
 from tests.conftest import ACTOR, add_shop_order
 from tests.tui_support import (
@@ -31,6 +33,15 @@ from tests.tui_support import (
 )
 
 SIZES = [(80, 24), (60, 20)]
+
+
+def orders_of(db):
+    from sqlmodel import select
+
+    from imtui.store.models import Order
+
+    with db.read() as session:
+        return list(session.exec(select(Order)))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
@@ -179,3 +190,63 @@ async def test_an_alerts_detail_shows_its_times_in_the_zone_named(db, sandbox, w
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
         await wait_for(pilot, lambda: " IST" in "\n".join(detail_lines(app)))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_e_on_an_order_held_for_an_unknown_sku_opens_what_fixes_it(
+    db, sandbox, world, engine, size
+):
+    add_shop_order(sandbox, 1001, sku="SKU-999")
+    await engine.run_once()
+    [alert] = alerts(db, kind=AlertKind.UNKNOWN_SKU)
+    app = make_app(db, engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        assert app.screen.key == alert.id
+        await wait_for(pilot, lambda: any(line.startswith("to fix") for line in detail_lines(app)))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_the_audit_log_shows_who_did_what_and_filters_by_who_and_on_what(
+    db, sandbox, world, engine, clock, size
+):
+    await hold_1001_for_its_address(sandbox, engine)
+    [order_row] = orders_of(db)
+    with db.write() as session:
+        order_actions.edit_order(
+            session,
+            order_key=str(order_row.id),
+            changes={"address1": "1 Main St"},
+            actor="dana\x1b]0;x\x07",  # an actor's name is text too: shown made visible
+            now=clock.now(),
+        )
+    app = make_app(db, engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen))
+        audit_pane = app.screen.query_one(AuditPane)
+        await wait_for(pilot, lambda: audit_pane.loaded_once and len(audit_pane.records) >= 4)
+        assert audit_pane.records[0].action == "order.edit"  # newest first
+        assert "\x1b" not in screen_text(app) and "dana\\x1b" in screen_text(app)
+
+        await pilot.press("slash", *f"on:order:{order_row.id}", "enter")
+        await wait_for(pilot, lambda: [r.action for r in audit_pane.records] == ["order.edit"])
+        await pilot.press("escape")  # the filter goes
+        await wait_for(pilot, lambda: len(audit_pane.records) >= 4)
+        await pilot.press("slash", *"colour:red", "enter")
+        await wait_for(pilot, lambda: any("is not a filter here" in n for n in notices(app)))
+        await pilot.press("escape", "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AuditScreen))
+
+        # and the order's own detail says who changed it
+        await pilot.press("2")
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
+        await wait_for(pilot, lambda: "Changed by" in "\n".join(detail_lines(app)))
+        assert any("order.edit" in line for line in detail_lines(app))

@@ -16,6 +16,7 @@ from imtui.domain.retry import Operation
 from imtui.store.alert_reads import alert_rows_where
 from imtui.store.models import Account, Alert, Attempt, Order, RetryItem
 from imtui.store.orders import address_of, lines_of
+from imtui.store.overview_reads import history_of
 from imtui.store.pages import clamp, id_cursor
 from imtui.store.queue_reads import as_retry_row, attempt_row
 from imtui.store.rows import OrderDetail, OrderFilter, OrderRow, Page, RetryRow
@@ -160,6 +161,7 @@ def order_detail(
         attempts=tuple(attempt_row(attempt) for attempt in attempts),
         attempts_total=int(total),
         alerts=tuple(alert_rows_where(session, col(Alert.order_id) == order_id, limit=50)),
+        history=history_of(session, f"order:{order_id}"),
     )
 
 

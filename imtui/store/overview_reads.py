@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from imtui.domain.alerts import AlertState
@@ -15,7 +15,7 @@ from imtui.domain.text import hide_url_passwords
 from imtui.store.beats import last_beat
 from imtui.store.models import Alert, AuditEntry, RetryItem
 from imtui.store.pages import clamp, id_cursor
-from imtui.store.rows import AuditRow, HeaderCounts, Page
+from imtui.store.rows import AuditFilter, AuditRow, HeaderCounts, Page
 
 
 def list_audit(session: Session, *, after: str | None = None, limit: int = 50) -> Page[AuditRow]:
@@ -25,18 +25,62 @@ def list_audit(session: Session, *, after: str | None = None, limit: int = 50) -
     if cursor is not None:
         query = query.where(col(AuditEntry.id) < cursor)
     found = list(session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit + 1)))
-    rows = [
-        AuditRow(
-            id=entry.id or 0,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            target=entry.target,
-            detail=hide_url_passwords(entry.detail),
-        )
-        for entry in found[:limit]
-    ]
+    rows = [as_audit_row(entry) for entry in found[:limit]]
     return Page(rows, str(rows[-1].id) if len(found) > limit else None)
+
+
+def as_audit_row(entry: AuditEntry) -> AuditRow:
+    return AuditRow(
+        id=entry.id or 0,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        target=entry.target,
+        detail=hide_url_passwords(entry.detail),
+    )
+
+
+def audit_conditions(where: AuditFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.actor:
+        conditions.append(col(AuditEntry.actor) == where.actor)
+    if where.action:
+        action = where.action
+        conditions.append(
+            or_(col(AuditEntry.action) == action, col(AuditEntry.action).startswith(f"{action}."))
+        )
+    if where.target:
+        conditions.append(col(AuditEntry.target) == where.target)
+    if where.search:
+        text = where.search
+        conditions.append(
+            or_(
+                *(
+                    col(column).contains(text, autoescape=True)
+                    for column in (
+                        AuditEntry.actor,
+                        AuditEntry.action,
+                        AuditEntry.target,
+                        AuditEntry.detail,
+                    )
+                )
+            )
+        )
+    return conditions
+
+
+HISTORY_LIMIT = 20
+
+
+def history_of(session: Session, target: str) -> tuple[AuditRow, ...]:
+    """What people did to ``target`` ("order:12"), newest first (``ix_audit_entry_target``)."""
+    found = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.target == target)
+        .order_by(col(AuditEntry.id).desc())
+        .limit(HISTORY_LIMIT)
+    )
+    return tuple(as_audit_row(entry) for entry in found)
 
 
 def header_counts(

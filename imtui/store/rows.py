@@ -246,6 +246,20 @@ class OrderDetail:
     """The newest attempts first, at most ``attempts_limit`` of them."""
     attempts_total: int
     alerts: tuple[AlertRow, ...]
+    history: tuple[AuditRow, ...] = ()
+    """What people did to the order (edits, resends), newest first: who changed it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Audit entries by who (exact), what (an action or its first word: "mapping" finds
+    mapping.set and mapping.delete), to what (exact: "order:12"), and free text in any of
+    them or the detail."""
+
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    search: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +441,10 @@ CONTACT_SORTS: dict[str, Sort[Any]] = _by_name(
     Sort("name", "account, then name", False, lambda r: (r.id,)),
 )
 """Contacts come as one short list in the store's order; the key only finds a row again."""
+
+AUDIT_SORTS: dict[str, Sort[AuditRow]] = _by_name(
+    Sort("newest", "newest first", True, lambda r: (r.id,)),
+)
 
 SETUP_SORTS: dict[str, Sort[Any]] = _by_name(
     Sort("account", "account", False, lambda r: (r.id,)),

@@ -23,9 +23,18 @@ from sqlmodel import Session, col, select
 from imtui.domain.retry import RetryState
 from imtui.store import rows
 from imtui.store.alert_reads import alert_conditions, as_alert_row
-from imtui.store.models import Account, Alert, Connection, Order, OutboxEmail, RetryItem
+from imtui.store.models import (
+    Account,
+    Alert,
+    AuditEntry,
+    Connection,
+    Order,
+    OutboxEmail,
+    RetryItem,
+)
 from imtui.store.order_reads import as_order_row, order_conditions
 from imtui.store.outbox import OutboxFilter, OutboxRow, as_outbox_row, state_condition
+from imtui.store.overview_reads import as_audit_row, audit_conditions
 from imtui.store.queue_reads import as_retry_row, queue_conditions
 from imtui.store.rows import (
     FAR_FUTURE,
@@ -33,6 +42,8 @@ from imtui.store.rows import (
     AlertFilter,
     AlertRow,
     Anchor,
+    AuditFilter,
+    AuditRow,
     OrderFilter,
     OrderRow,
     Position,
@@ -187,6 +198,24 @@ def outbox_window(
     if where.account_id is not None:
         query = query.where(OutboxEmail.account_id == where.account_id)
     return _window(session, query, OUTBOX_SORTS[sort], position, size, lambda r: as_outbox_row(*r))
+
+
+AUDIT_SORTS: dict[str, SortOrder[AuditRow]] = _with_columns(
+    rows.AUDIT_SORTS, {"newest": (col(AuditEntry.id),)}
+)
+
+
+def audit_window(
+    session: Session,
+    where: AuditFilter,
+    position: Position = TOP,
+    *,
+    size: int = 20,
+    sort: str = "newest",
+) -> Window[AuditRow]:
+    """The audit log, newest first, as a keyset window (the dashboard's audit screen)."""
+    query = select(AuditEntry).where(*audit_conditions(where))
+    return _window(session, query, AUDIT_SORTS[sort], position, size, as_audit_row)
 
 
 # -- "act on all matching": ids in pages, and a capped count -----------------------------------

@@ -30,7 +30,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from imtui.domain.failures import METHOD_HOLD_KINDS
+from imtui.domain.alerts import AlertState
+from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
@@ -39,6 +40,7 @@ from imtui.tui.holder import HoldsBackend, PlainApp
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone, EngineNotStarted
 from imtui.tui.screens.accounts import AccountScreen
+from imtui.tui.screens.audit import AuditScreen
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.connection_form import AccountFormScreen, ConnectionFormScreen
 from imtui.tui.screens.contact_form import ContactFormScreen
@@ -65,6 +67,10 @@ if TYPE_CHECKING:
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 """``styles/`` at the repository root, reached through the ``imtui/styles`` link and shipped in
 the wheel as package data."""
+
+
+NO_FORM_HOLDS = frozenset({AlertKind.UNKNOWN_SKU, AlertKind.CREDENTIALS_REJECTED})
+"""Holds no form here fixes (the WMS must learn the SKU; the connection needs credentials)."""
 
 
 def style_files() -> list[str | PurePath]:
@@ -417,12 +423,28 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         """An order's fix: the mapping form when it waits for one (as its alert's ``e``), else
         its form — refused at once when the order is in the WMS already."""
         refused = why_not_editable(order)
+        held = order.hold_reason if order.status == OrderStatus.HELD else None
         if refused:
             self.notify(refused, severity="warning")
-        elif order.status == OrderStatus.HELD and order.hold_reason in METHOD_HOLD_KINDS:
+        elif held in METHOD_HOLD_KINDS:
             self.open_mapping_form(order.account_id, order.ship_method_code)
+        elif held in NO_FORM_HOLDS:
+            self._open_what_fixes(order.id)
         else:
             self.open_order_form(order.id)
+
+    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
+    def _open_what_fixes(self, order_id: int) -> None:
+        """Nothing in the order's form fixes its hold: the detail of the alert holding it,
+        whose "to fix" line says what does (as the alert's own e leads there); the order's
+        detail should that alert be gone."""
+        detail = self.backend.order_detail(order_id)
+        alerts = detail.alerts if detail is not None else []
+        open_alert = next((a for a in alerts if a.state == AlertState.OPEN), None)
+        if open_alert is not None:
+            self.call_from_thread(self.open_alert_detail, open_alert.id)
+        else:
+            self.call_from_thread(self.open_order_detail, order_id)
 
     def open_mapping_form(self, account_id: int | None, source_code: str = "") -> None:
         self.push_screen(MappingFormScreen(account_id, source_code))
@@ -432,6 +454,10 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
 
     def open_outbox(self) -> None:
         self.push_screen(OutboxScreen(self.account_id, self.account_name))
+
+    def open_audit(self) -> None:
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen(None, "everyone"))
 
     def open_setup(self) -> None:
         if not isinstance(self.screen, SetupScreen):

@@ -60,6 +60,7 @@ from imtui.store.rows import (
     AlertDetail,
     AlertRow,
     AttemptRow,
+    AuditRow,
     HeaderCounts,
     MappingRow,
     OrderDetail,
@@ -69,7 +70,14 @@ from imtui.store.rows import (
     Window,
     window_of_list,
 )
-from imtui.tui.filters import AlertQuery, ContactQuery, OrderQuery, OutboxQuery, QueueQuery
+from imtui.tui.filters import (
+    AlertQuery,
+    AuditQuery,
+    ContactQuery,
+    OrderQuery,
+    OutboxQuery,
+    QueueQuery,
+)
 from imtui.tui.messages import EngineNotStarted, Refused
 from imtui.tui.setup_backend import SetupBackend
 
@@ -214,6 +222,9 @@ class Backend(SetupBackend):
             return replace(counts, setup=account_reads.setup_state(session, account_id=account_id))
 
         return self._read(read)
+
+    def audit(self, query: AuditQuery, position: Position, size: int) -> Window[AuditRow]:
+        return self._read(windows.audit_window, query.filter, position, size=size)
 
     def accounts(self) -> list[AccountRow]:
         return self._read(account_reads.list_accounts)

@@ -12,7 +12,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import OPERATION_WORDS, RetryState
-from imtui.store.rows import AlertFilter, OrderFilter, QueueFilter
+from imtui.store.rows import AlertFilter, AuditFilter, OrderFilter, QueueFilter
 
 OPERATION_OF_WORD = {word: operation for operation, word in OPERATION_WORDS.items()}
 OPEN_QUEUE_STATES = (RetryState.DUE, RetryState.HELD, RetryState.SKIPPED)
@@ -161,6 +161,42 @@ class QueueQuery:
 
     def with_account(self, account_id: int | None) -> QueueQuery:
         return replace(self, filter=replace(self.filter, account_id=account_id))
+
+
+AUDIT_KEYS = {
+    "who": "actor",
+    "actor": "actor",
+    "action": "action",
+    "did": "action",
+    "on": "target",
+    "target": "target",
+}
+"""An audit filter's words → the filter's fields (the short ones are what a person types)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """The audit log: ``who:dana action:mapping on:order:12`` and text (in any of them)."""
+
+    text: str = ""
+    filter: AuditFilter = field(default_factory=AuditFilter)
+    sort: str = "newest"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditQuery:
+        keyed, rest = _words(text)
+        problems = _Problems()
+        values: dict[str, str] = {}
+        for key, value in keyed.items():
+            if key in AUDIT_KEYS:
+                values[AUDIT_KEYS[key]] = value
+            else:
+                problems.unknown(f"{key}: is not a filter here — who:, action:, on:, or text")
+        problems.check()
+        return cls(text=text.strip(), filter=AuditFilter(search=rest or None, **values))
+
+    def with_account(self, account_id: int | None) -> AuditQuery:
+        return self  # the log is everyone's: an account's entries are not told apart
 
 
 @dataclass(frozen=True, slots=True)

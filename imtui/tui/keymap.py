@@ -190,6 +190,15 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         section="Email",
     ),
     KeyAction(
+        "audit",
+        "L",
+        "audit",
+        "Audit log",
+        "Who did what, newest first: every action from here, the CLI or an emailed link.",
+        show=False,
+        section="Panes",
+    ),
+    KeyAction(
         "copy",
         "y",
         "copy_number",

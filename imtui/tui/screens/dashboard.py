@@ -230,6 +230,9 @@ class DashboardScreen(Screen[None]):
     def action_setup(self) -> None:
         self.dashboard.open_setup()
 
+    def action_audit(self) -> None:
+        self.dashboard.open_audit()
+
     def action_account(self) -> None:
         self.dashboard.action_account()
 

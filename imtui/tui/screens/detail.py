@@ -444,6 +444,17 @@ class OrderDetailScreen(DetailScreen):
                     plain(alert.message, limit=300),
                 )
             parts.append(alerts)
+        if detail.history:
+            parts.append(Text("\nChanged by", style="bold"))
+            history = Table.grid(padding=(0, 2))
+            for entry in detail.history:
+                history.add_row(
+                    plain(stamp(entry.at)),
+                    plain(entry.actor, limit=100),
+                    plain(entry.action),
+                    plain(entry.detail, limit=300),
+                )
+            parts.append(history)
         parts.append(Text(""))
         parts.append(attempts_table(detail.attempts, detail.attempts_total))
         return parts

@@ -40,6 +40,7 @@ from imtui.store.rows import (
 )
 from imtui.tui.filters import (
     AlertQuery,
+    AuditQuery,
     ContactQuery,
     OrderQuery,
     OutboxQuery,
@@ -55,7 +56,9 @@ if TYPE_CHECKING:
     from imtui.tui.backend import Backend
 
 R = TypeVar("R")
-Q = TypeVar("Q", AlertQuery, OrderQuery, QueueQuery, ContactQuery, OutboxQuery, SetupQuery)
+Q = TypeVar(
+    "Q", AlertQuery, OrderQuery, QueueQuery, ContactQuery, OutboxQuery, SetupQuery, AuditQuery
+)
 
 KIND_LABELS: dict[str, str] = {
     # at most 12 cells: the KIND column's width at 80 columns
@@ -355,7 +358,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         names = list(self.sorts)
         following = names[(names.index(self.spec.sort) + 1) % len(names)]
         spec = self.spec
-        if isinstance(spec, ContactQuery | OutboxQuery | SetupQuery):
+        if isinstance(spec, ContactQuery | OutboxQuery | SetupQuery | AuditQuery):
             self.set_query(replace(spec, sort=following))  # no filter text to read again
         else:
             self.set_query(
