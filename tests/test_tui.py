@@ -222,7 +222,7 @@ async def test_mapping_form_releases_every_held_order_and_they_are_sent(db, sand
         assert form.query_one("#field-source_code").value == "SAME_DAY_COURIER"
         assert "UPS" in str(form.query_one("#known-carriers").render())
         assert app.focused is form.query_one("#field-carrier")
-        await pilot.press(*"UPS", "enter", *"92")
+        await pilot.press(*"UPS", "enter", *"03")  # a pair in use: saved without a question
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
         await wait_for(pilot, lambda: order(db, "#1001").status == OrderStatus.QUEUED)

@@ -104,7 +104,7 @@ async def test_mapping_form_refused_save_goes_to_the_first_bad_field_and_marks_f
         assert "required" in text_of(form, "#error-mode")
         assert "fix the fields" in text_of(form, "#form-error")
 
-        await pilot.press("tab", *"92")
+        await pilot.press("tab", *"03")
         assert text_of(form, "#error-mode").strip() == ""
         assert text_of(form, "#form-error").strip() == ""
         await pilot.press("ctrl+s")
@@ -112,7 +112,7 @@ async def test_mapping_form_refused_save_goes_to_the_first_bad_field_and_marks_f
 
     assert (mapping(db, "SAME_DAY_COURIER").carrier, mapping(db, "SAME_DAY_COURIER").mode) == (
         "UPS",
-        "92",
+        "03",
     )
 
 
@@ -491,7 +491,7 @@ async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
 
         await pilot.press("tab", *"03", "ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert "UPSX is not a carrier in use: save anyway?" in str(app.screen.question)
+        assert "UPSX 03 is not a carrier in use" in str(app.screen.question)
         await pilot.press("n")
         await wait_for(pilot, lambda: app.screen is form)
         assert form.query_one("#field-carrier").value == "UPSX"

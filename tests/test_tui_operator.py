@@ -14,22 +14,31 @@ from imtui.engine import alert_actions, order_actions
 from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.tui.commands import ActionCommands
 from imtui.tui.screens.audit import AuditScreen
+from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
+from imtui.tui.screens.lists import MappingsScreen
+from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.text import display_zone, stamp
 from imtui.tui.widgets.audit_pane import AuditPane
+from imtui.tui.widgets.mapping_pane import MappingsPane
 from imtui.tui.widgets.status import header_parts
 from tests.conftest import ACTOR, add_shop_order
 from tests.tui_support import (
     alerts,
+    app_opened_on_an_unmapped_method,
+    audit,
     detail_lines,
     hold_1001_for_its_address,
     make_app,
+    mapping,
     notices,
     pane,
     screen_text,
     settle,
+    text_of,
     wait_contact_form,
     wait_for,
+    wait_mapping_form,
 )
 
 SIZES = [(80, 24), (60, 20)]
@@ -250,3 +259,52 @@ async def test_the_audit_log_shows_who_did_what_and_filters_by_who_and_on_what(
         await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
         await wait_for(pilot, lambda: "Changed by" in "\n".join(detail_lines(app)))
         assert any("order.edit" in line for line in detail_lines(app))
+
+
+async def test_a_mode_not_in_use_with_its_carrier_is_warned_about_and_saving_asks(
+    db, sandbox, world, engine
+):
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await wait_mapping_form(pilot, "held")
+        await pilot.press(*"FedEx", "tab", *"FEDEX_GROUNDX")
+        await wait_for(
+            pilot, lambda: "not a mode in use with FedEx" in text_of(form, "#error-mode")
+        )
+        assert "spells it 'FEDEX_GROUND'" in text_of(form, "#error-mode")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "FedEx FEDEX_GROUNDX is not a mode in use" in str(app.screen.question)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is form)
+        await pilot.press("backspace")  # FEDEX_GROUND: in use, no question
+        await wait_for(pilot, lambda: text_of(form, "#error-mode").strip() == "")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_the_mappings_list_deletes_after_asking_and_m_off_a_method_opens_it(
+    db, sandbox, world, engine, size
+):
+    await hold_1001_for_its_address(sandbox, engine)  # an alert that is not about a method
+    app = make_app(db, engine)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingsScreen))
+        screen = app.screen
+        mappings_pane = screen.query_one(MappingsPane)
+        await wait_for(pilot, lambda: len(mappings_pane.records) == 2)
+        first = mappings_pane.records[0].source_code
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "held from then on" in str(app.screen.question)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(mappings_pane.records) == 1)
+        await pilot.press("enter")  # the other one, in its form
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingFormScreen))
+        await pilot.press("escape")
+    assert mapping(db, first) is None
+    assert [e.action for e in audit(db)][-1] == "mapping.delete"

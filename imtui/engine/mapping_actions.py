@@ -126,3 +126,15 @@ def delete_mapping(
     record_action(
         session, actor=actor, action="mapping.delete", target=f"method:{source_code}", now=now
     )
+
+
+def delete_mapping_by_id(session: Session, *, mapping_id: int, actor: str, now: datetime) -> str:
+    """The same, for the mapping a list row shows; returns its ship method's code."""
+    mapping = session.get(ShipMethodMapping, mapping_id)
+    if mapping is None:
+        raise ActionError(f"no mapping {mapping_id} (deleted meanwhile?)")
+    account = session.get(Account, mapping.account_id)
+    assert account is not None
+    code = mapping.source_code
+    delete_mapping(session, account=account, source_code=code, actor=actor, now=now)
+    return code

@@ -442,6 +442,11 @@ CONTACT_SORTS: dict[str, Sort[Any]] = _by_name(
 )
 """Contacts come as one short list in the store's order; the key only finds a row again."""
 
+MAPPING_SORTS: dict[str, Sort[Any]] = _by_name(
+    Sort("code", "account, then ship method", False, lambda r: (r.id,)),
+)
+"""Mappings come as one short list in the store's order, as CONTACT_SORTS."""
+
 AUDIT_SORTS: dict[str, Sort[AuditRow]] = _by_name(
     Sort("newest", "newest first", True, lambda r: (r.id,)),
 )

@@ -53,7 +53,7 @@ from imtui.tui.screens.detail import (
 )
 from imtui.tui.screens.form import leave_unless_typed
 from imtui.tui.screens.help import HelpScreen, screen_keys
-from imtui.tui.screens.lists import ContactsScreen, ListScreen, OutboxScreen
+from imtui.tui.screens.lists import ContactsScreen, ListScreen, MappingsScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen, why_not_editable
 from imtui.tui.screens.setup import SetupScreen
@@ -454,6 +454,10 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
 
     def open_outbox(self) -> None:
         self.push_screen(OutboxScreen(self.account_id, self.account_name))
+
+    def open_mappings(self) -> None:
+        if not isinstance(self.screen, MappingsScreen):
+            self.push_screen(MappingsScreen(self.account_id, self.account_name))
 
     def open_audit(self) -> None:
         if not isinstance(self.screen, AuditScreen):

@@ -56,6 +56,7 @@ from imtui.store.outbox import OutboxCounts, OutboxDetail, OutboxRow
 from imtui.store.people import access_of, actor_of
 from imtui.store.rows import (
     CONTACT_SORTS,
+    MAPPING_SORTS,
     AccountRow,
     AlertDetail,
     AlertRow,
@@ -74,6 +75,7 @@ from imtui.tui.filters import (
     AlertQuery,
     AuditQuery,
     ContactQuery,
+    MappingQuery,
     OrderQuery,
     OutboxQuery,
     QueueQuery,
@@ -279,6 +281,22 @@ class Backend(SetupBackend):
 
     def mappings(self, account_id: int | None = None) -> list[MappingRow]:
         return self._read(account_reads.list_mappings, account_id=account_id)
+
+    def mapping_window(
+        self, query: MappingQuery, position: Position, size: int
+    ) -> Window[MappingRow]:
+        every = self.mappings(query.account_id)
+        return window_of_list(every, position, size, MAPPING_SORTS[query.sort])
+
+    def delete_mappings(self, mapping_ids: Iterable[int]) -> ActionReport:
+        """Delete these mappings (by id); orders with their methods are held from then on."""
+
+        def delete(session: Any, mapping_id: int) -> str:
+            return mapping_actions.delete_mapping_by_id(
+                session, mapping_id=mapping_id, actor=self.actor, now=self.now()
+            )
+
+        return self._each(mapping_ids, delete)
 
     def count_alerts(self, query: AlertQuery) -> int:
         return self._read(windows.count_alerts, query.filter, query.search)

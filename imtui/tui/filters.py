@@ -200,6 +200,18 @@ class AuditQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class MappingQuery:
+    """An account's ship-method mappings (every account's when ``account_id`` is None)."""
+
+    account_id: int | None = None
+    sort: str = "code"
+    text: str = ""
+
+    def with_account(self, account_id: int | None) -> MappingQuery:
+        return replace(self, account_id=account_id)
+
+
+@dataclass(frozen=True, slots=True)
 class SetupQuery:
     """The accounts in view and their connections (every account when ``account_id`` is
     None)."""

@@ -142,6 +142,14 @@ DASHBOARD_KEYS: tuple[KeyAction, ...] = (
         show=False,
     ),
     KeyAction(
+        "mappings",
+        "M",
+        "mappings",
+        "Mappings",
+        "Every ship-method mapping: add, change, delete (asks).",
+        show=False,
+    ),
+    KeyAction(
         "alerts",
         "1",
         "show_pane('alerts')",

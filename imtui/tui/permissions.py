@@ -20,6 +20,8 @@ ACTION_ACTS: dict[str, Act] = {
     "cancel_email": Act.SEND_EMAIL,
     "add": Act.CHANGE_CONTACTS,
     "delete": Act.CHANGE_CONTACTS,
+    "add_mapping": Act.MAP_METHODS,
+    "delete_mapping": Act.MAP_METHODS,
     "add_account": Act.CHANGE_ACCOUNTS,
     "add_connection": Act.CHANGE_CONNECTIONS,
     "edit_connection": Act.CHANGE_CONNECTIONS,

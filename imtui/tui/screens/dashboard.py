@@ -413,9 +413,13 @@ class DashboardScreen(Screen[None]):
         if isinstance(record, AlertRow) and record.kind in METHOD_HOLD_KINDS:
             self.dashboard.open_fix(record.id)
             return
-        code = record.ship_method_code if isinstance(record, OrderRow) else ""
-        account = getattr(record, "account_id", None) or self.account_id
-        self.dashboard.open_mapping_form(account, code)
+        if isinstance(record, OrderRow):
+            self.dashboard.open_mapping_form(record.account_id, record.ship_method_code)
+        else:  # no ship method here: the list, where one can be picked, added or deleted
+            self.dashboard.open_mappings()
+
+    def action_mappings(self) -> None:
+        self.dashboard.open_mappings()
 
     @once_settled
     def action_resend(self) -> None:

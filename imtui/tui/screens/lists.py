@@ -15,12 +15,13 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.screen import Screen
 
-from imtui.tui.filters import ContactQuery, OutboxQuery
+from imtui.tui.filters import ContactQuery, MappingQuery, OutboxQuery
 from imtui.tui.messages import ActionDone
 from imtui.tui.permissions import role_forbids
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.keybar import KeyBar
+from imtui.tui.widgets.mapping_pane import MappingsPane
 from imtui.tui.widgets.panes import ContactsPane, OutboxPane, RecordPane
 from imtui.tui.widgets.record_table import RecordTable
 
@@ -252,3 +253,51 @@ class OutboxScreen(ListScreen):
         self.app.push_screen(
             ConfirmScreen(question, confirm="Cancel email", refuse="Keep it"), answered
         )
+
+
+class MappingsScreen(ListScreen):
+    """``M`` (or ``m`` where the row has no ship method): every shop ship method and the WMS
+    carrier and mode it is sent with; add, change, delete (which asks)."""
+
+    heading = "Ship-method mappings"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *LIST_KEYS,
+        Binding("n", "add_mapping", "Add", id="mappings.add"),
+        Binding("e,enter", "open", "Edit", id="mappings.edit", key_display="e"),
+        Binding("d", "delete_mapping", "Delete", id="mappings.delete"),
+    ]
+
+    def make_pane(self) -> RecordPane[Any, Any]:
+        return MappingsPane(MappingQuery(account_id=self.account_id))
+
+    def action_add_mapping(self) -> None:
+        self.dashboard.open_mapping_form(self.account_id)
+
+    def action_open(self) -> None:
+        record = self.pane.current
+        if record is not None:
+            self.dashboard.open_mapping_form(record.account_id, record.source_code)
+
+    def action_delete_mapping(self) -> None:
+        targets = self.pane.targets()
+        record = self.pane.current
+        if not targets:
+            return
+        if len(targets) == 1 and record is not None and record.id == targets[0]:
+            question = Content.assemble(
+                "Delete the mapping of ",
+                (safe(record.source_code, limit=60), "bold"),
+                f" to {safe(record.carrier, limit=30)} {safe(record.mode, limit=30)}?\n\n",
+                "Orders with this ship method are held from then on, until it is mapped again.",
+            )
+        else:
+            question = Content(
+                f"Delete {len(targets)} marked mappings? Orders with their ship methods are "
+                "held from then on."
+            )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act("deleted", lambda backend, ids: backend.delete_mappings(ids), targets)
+
+        self.app.push_screen(ConfirmScreen(question, confirm="Delete"), answered)

@@ -55,6 +55,21 @@ def carrier_warning(carrier: str, known: list[str]) -> str:
     return f"{NOT_IN_USE}: check the WMS has it"
 
 
+def mode_warning(carrier: str, mode: str, modes: dict[str, list[str]]) -> str:
+    """What to say next to the mode field: a mode no mapping uses with this carrier (the WMS
+    refuses an order whose carrier lacks the mode, one alert per order); "" when it is one,
+    or the carrier has none in use to compare with."""
+    carrier, mode = carrier.strip(), mode.strip()
+    known = modes.get(carrier, [])
+    if not mode or not known or mode in known:
+        return ""
+    said = f"not a mode in use with {safe(carrier, limit=30)}"
+    closest = closest_spelling(mode, known)
+    if closest is not None:
+        return f"{said}: check the WMS spells it '{safe(closest, limit=30)}'"
+    return f"{said} ({', '.join(safe(m, limit=20) for m in known[:4])}): check the WMS has it"
+
+
 class MappingFormScreen(FormScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save_form", "Save & release", id="mapping.save", priority=True),
@@ -68,6 +83,8 @@ class MappingFormScreen(FormScreen[None]):
         self.mappings: list[MappingRow] = []
         self.carriers: list[str] = []
         """The carriers in use (of every mapping): the ones the WMS is known to accept."""
+        self.modes: dict[str, list[str]] = {}
+        """The modes in use with each carrier."""
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -165,6 +182,9 @@ class MappingFormScreen(FormScreen[None]):
         by_carrier: dict[str, set[str]] = {}
         for mapping in mappings:
             by_carrier.setdefault(mapping.carrier, set()).add(mapping.mode)
+        self.modes = {carrier: sorted(modes) for carrier, modes in by_carrier.items()}
+        if self.current()["mode"].strip():
+            self._validate(("mode",))
         known = "; ".join(
             f"{safe(c, limit=30)}: {', '.join(safe(m, limit=30) for m in sorted(ms))}"
             for c, ms in sorted(by_carrier.items())
@@ -193,7 +213,7 @@ class MappingFormScreen(FormScreen[None]):
         invalid = []
         for name in names:
             problem = "required" if not values[name].strip() else ""
-            warning = carrier_warning(values[name], self.carriers) if name == "carrier" else ""
+            warning = self._warning(name, values)
             error = self.query_one(f"#error-{name}", Static)
             error.update(Content(problem or warning))
             warned = bool(warning) and not problem
@@ -205,12 +225,22 @@ class MappingFormScreen(FormScreen[None]):
                 invalid.append(name)
         return invalid
 
+    def _warning(self, name: str, values: dict[str, str]) -> str:
+        if name == "carrier":
+            return carrier_warning(values["carrier"], self.carriers)
+        if name == "mode":
+            return mode_warning(values["carrier"], values["mode"], self.modes)
+        return ""
+
+    def _warnings(self, values: dict[str, str]) -> list[str]:
+        return [w for w in (self._warning(n, values) for n in ("carrier", "mode")) if w]
+
     @on(Input.Changed, ".field")
     def _changed(self, event: Input.Changed) -> None:
         """A field's mark follows its value at once, not at the next save."""
         name = (event.input.id or "").removeprefix("field-")
         if name in FIELDS:
-            self._validate((name,))
+            self._validate(("carrier", "mode") if name == "carrier" else (name,))
             if all(value.strip() for value in self.current().values()):
                 self.fields_fixed()
 
@@ -228,8 +258,8 @@ class MappingFormScreen(FormScreen[None]):
             self.refuse_save(invalid[0])
             return
         values = self.current()
-        carrier = values["carrier"].strip()
-        if not carrier_warning(carrier, self.carriers):
+        warnings = self._warnings(values)
+        if not warnings:
             self._save(values)
             return
 
@@ -237,7 +267,12 @@ class MappingFormScreen(FormScreen[None]):
             if save:
                 self._save(values)
 
-        question = f"{safe(carrier, limit=60)} is not a carrier in use: save anyway?"
+        carrier, mode = (safe(values[n].strip(), limit=60) for n in ("carrier", "mode"))
+        what = "a carrier" if carrier_warning(values["carrier"], self.carriers) else "a mode"
+        question = (
+            f"{carrier} {mode} is not {what} in use: the WMS refuses every order it does not "
+            "know, one alert each. Save anyway?"
+        )
         self.app.push_screen(
             ConfirmScreen(Content(question), confirm="Save", refuse="Keep editing"), answered
         )

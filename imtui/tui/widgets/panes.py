@@ -42,6 +42,7 @@ from imtui.tui.filters import (
     AlertQuery,
     AuditQuery,
     ContactQuery,
+    MappingQuery,
     OrderQuery,
     OutboxQuery,
     QueueQuery,
@@ -57,7 +58,15 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 Q = TypeVar(
-    "Q", AlertQuery, OrderQuery, QueueQuery, ContactQuery, OutboxQuery, SetupQuery, AuditQuery
+    "Q",
+    AlertQuery,
+    OrderQuery,
+    QueueQuery,
+    ContactQuery,
+    OutboxQuery,
+    SetupQuery,
+    AuditQuery,
+    MappingQuery,
 )
 
 KIND_LABELS: dict[str, str] = {
@@ -358,7 +367,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         names = list(self.sorts)
         following = names[(names.index(self.spec.sort) + 1) % len(names)]
         spec = self.spec
-        if isinstance(spec, ContactQuery | OutboxQuery | SetupQuery | AuditQuery):
+        if isinstance(spec, ContactQuery | OutboxQuery | SetupQuery | AuditQuery | MappingQuery):
             self.set_query(replace(spec, sort=following))  # no filter text to read again
         else:
             self.set_query(
