@@ -21,8 +21,6 @@ from imtui.cli.context import (
 from imtui.cli.output import TextColumn, echo_fields, echo_json, emit, full_time
 from imtui.connectors.registry import PLATFORMS, connection_problems
 from imtui.domain.text import SECRET_MASK, hide_url_passwords, printable
-from imtui.engine import account_actions, action_rules, connection_actions
-from imtui.engine.connection_check import check_stored_connection
 from imtui.store import account_reads
 from imtui.store.rows import ConnectionRow
 
@@ -78,6 +76,8 @@ def account_group() -> None:
 @pass_app
 def account_add(app: AppContext, name: str, kind: str) -> None:
     """Add an account called NAME."""
+    from imtui.engine import account_actions
+
     with app.db.write() as session:
         account = account_actions.add_account(
             session, name=name, kind=kind, actor=app.actor, now=app.now()
@@ -153,6 +153,8 @@ def connection_add(
         --credential client_secret=- --credential user_login_id=1 \\
         --setting customer_id=1 --setting facility_id=1
     """
+    from imtui.engine import account_actions, action_rules
+
     setting_values = parse_pairs(settings, "setting")
     secrets = parse_secrets(credentials)
     problems = connection_problems(platform, base_url.strip(), secrets, setting_values)
@@ -207,6 +209,8 @@ def connection_list(app: AppContext, account_key: str | None, as_json: bool) -> 
 @pass_app
 def connection_show(app: AppContext, connection_key: str, as_json: bool) -> None:
     """Show one connection (by id or name); credential values are masked."""
+    from imtui.engine import account_actions
+
     with app.db.read() as session:
         connection = account_actions.connection_for(session, connection_key)
         row = account_reads.connection_row(session, connection.id or 0)
@@ -256,6 +260,8 @@ def connection_credentials(app: AppContext, connection_key: str, pairs: tuple[st
     standard input (KEY=-, prompted without echo on a terminal), which keeps secrets out of
     ps; @@ at the start stands for a literal @.
     """
+    from imtui.engine import account_actions
+
     secrets = parse_secrets(pairs)
     with app.db.write() as session:
         was_paused = account_actions.connection_for(session, connection_key).paused
@@ -285,6 +291,9 @@ def connection_test(app: AppContext, connection_key: str, as_json: bool) -> None
     Exit status 0 when the remote answered as it should; 1 with one line saying what it
     answered (in its own words) and how imtui would treat that (the failure class).
     """
+    from imtui.engine import account_actions
+    from imtui.engine.connection_check import check_stored_connection
+
     with app.db.read() as session:
         connection = account_actions.connection_for(session, connection_key)
     check = asyncio.run(check_stored_connection(connection))
@@ -304,6 +313,8 @@ def connection_test(app: AppContext, connection_key: str, as_json: bool) -> None
 def connection_pause(app: AppContext, connection_key: str, reason: str) -> None:
     """Pause CONN (id or name): nothing is read from or sent to it until it is resumed. Its
     records wait; none fails or is given up for the pause."""
+    from imtui.engine import connection_actions
+
     with app.db.write() as session:
         connection = connection_actions.pause_connection(
             session, connection_key=connection_key, reason=reason, actor=app.actor, now=app.now()
@@ -321,6 +332,8 @@ def connection_resume(app: AppContext, connection_key: str) -> None:
     """Resume CONN (id or name), paused by a person or for a remote's refusal: it is polled,
     and everything waiting on it is due, at once. Credentials that cannot be opened or lack a
     key are refused (replace them: it would only stop again)."""
+    from imtui.engine import connection_actions
+
     with app.db.write() as session:
         connection = connection_actions.resume_connection(
             session, connection_key=connection_key, actor=app.actor, now=app.now()
@@ -355,6 +368,8 @@ def connection_edit(
     connection add' checks them; settings not named stay as they are. Its platform cannot
     change, nor its credentials here ('imtui connection credentials'). A paused connection
     stays paused."""
+    from imtui.engine import account_actions, connection_actions
+
     if new_name is None and base_url is None and poll is None and not settings:
         raise click.UsageError("nothing to change: give --name, --url, --poll or --setting")
     values = parse_pairs(settings, "setting")

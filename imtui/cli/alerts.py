@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -27,11 +28,13 @@ from imtui.cli.output import (
 )
 from imtui.domain.alerts import AlertState, state_in_words
 from imtui.domain.failures import AlertKind
-from imtui.domain.fixes import fix_commands
 from imtui.domain.text import plural, printable
-from imtui.engine import alert_actions
-from imtui.store import alert_details, alert_reads
-from imtui.store.rows import AlertDetail, AlertFilter, fix_facts
+
+if TYPE_CHECKING:
+    from imtui.store.rows import AlertDetail
+
+# The store and the engine are imported by the commands that use them: a list needs neither
+# the engine nor the detail queries, and `imtui alerts --help` needs no database code at all.
 
 STATE_CHOICES = [*(s.value for s in AlertState), "all"]
 
@@ -72,6 +75,9 @@ def alerts_list(
     as_json: bool,
 ) -> None:
     """List alerts, newest first."""
+    from imtui.store import alert_reads
+    from imtui.store.rows import AlertFilter
+
     with app.db.read() as session:
         where = AlertFilter(
             states=() if state == "all" else (state,),
@@ -106,6 +112,8 @@ def alerts_show(app: AppContext, alert_id: int, as_json: bool) -> None:
 
 
 def _read_alert(app: AppContext, alert_id: int) -> AlertDetail:
+    from imtui.store import alert_details
+
     with app.db.read() as session:
         detail = alert_details.alert_detail(session, alert_id)
     if detail is None:
@@ -163,6 +171,8 @@ def alerts_dismiss(app: AppContext, alert_ids: tuple[int, ...], yes: bool) -> No
                 f"alert {alert.id} {alert.state} {alert.kind}: {first_line(alert.message)[:60]}"
             )
         click.confirm(f"Dismiss {len(alert_ids)} alert(s)?", abort=True, err=True)
+    from imtui.engine import alert_actions
+
     with app.db.write() as session:
         for alert_id in alert_ids:
             alert_actions.dismiss(session, alert_id=alert_id, actor=app.actor, now=app.now())
@@ -199,6 +209,9 @@ def open_command(app: AppContext, target: str, print_only: bool, no_worker: bool
         raise click.BadParameter(f"expected alert/ID, not {target!r}", param_hint="TARGET")
     detail = _read_alert(app, ALERT_ID.convert(key, None, None))
     if print_only or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from imtui.domain.fixes import fix_commands
+        from imtui.store.rows import fix_facts
+
         print_alert(detail)
         for command in fix_commands(fix_facts(detail)):
             click.echo(f"fix: {command}")

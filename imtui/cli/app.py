@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -22,30 +22,82 @@ from imtui.domain.text import printable
 
 PROG = "imtui"
 
-COMMANDS: dict[str, str] = {
-    "account": "imtui.cli.accounts:account_group",
-    "alerts": "imtui.cli.alerts:alerts_group",
-    "audit": "imtui.cli.overview:audit_group",
-    "connection": "imtui.cli.accounts:connection_group",
-    "contacts": "imtui.cli.contacts:contacts_group",
-    "dashboard": "imtui.cli.dashboard:dashboard_command",
-    "demo": "imtui.cli.demo:demo_command",
-    "mapping": "imtui.cli.mappings:mapping_group",
-    "open": "imtui.cli.alerts:open_command",
-    "orders": "imtui.cli.orders:orders_group",
-    "outbox": "imtui.cli.contacts:outbox_group",
-    "people": "imtui.cli.people:people_group",
-    "queue": "imtui.cli.queue:queue_group",
-    "sandbox": "imtui.cli.worker:sandbox_command",
-    "secrets": "imtui.cli.secrets:secrets_group",
-    "serve": "imtui.cli.serve:serve_command",
-    "link-session": "imtui.cli.serve:link_session_command",
-    "status": "imtui.cli.overview:status_command",
-    "whoami": "imtui.cli.people:whoami_command",
-    "worker": "imtui.cli.worker:worker_command",
+
+class Listed(NamedTuple):
+    """A command as ``imtui --help`` lists it, kept as data so that listing imports nothing.
+
+    ``summary`` is the command's ``short_help``, or, for a command without one, the opening of
+    its help, which click shortens to the terminal's width (``derived``) just as it would the
+    command's own. tests/test_cli_lazy.py holds each entry to the command it loads."""
+
+    target: str
+    """Where the command is: ``module:attribute``."""
+    summary: str = ""
+    derived: bool = False
+    hidden: bool = False
+
+    def stand_in(self, name: str) -> click.Command:
+        """A command that lists as the real one does, without its module."""
+        return click.Command(
+            name,
+            short_help=None if self.derived else self.summary,
+            help=self.summary if self.derived else None,
+            hidden=self.hidden,
+        )
+
+
+COMMANDS: dict[str, Listed] = {
+    "account": Listed("imtui.cli.accounts:account_group", "Warehouse and merchant accounts."),
+    "alerts": Listed("imtui.cli.alerts:alerts_group", "Failures talking to a shop or the WMS."),
+    "audit": Listed(
+        "imtui.cli.overview:audit_group", "The audit log: who did what, when.", derived=True
+    ),
+    "connection": Listed(
+        "imtui.cli.accounts:connection_group",
+        "The shops and the WMS an account talks to.",
+        derived=True,
+    ),
+    "contacts": Listed(
+        "imtui.cli.contacts:contacts_group", "Who is emailed an account's alerts, and how often."
+    ),
+    "dashboard": Listed(
+        "imtui.cli.dashboard:dashboard_command",
+        "The live dashboard (also: imtui with no command).",
+    ),
+    "demo": Listed("imtui.cli.demo:demo_command", "Watch imtui work against its built-in sandbox."),
+    "mapping": Listed(
+        "imtui.cli.mappings:mapping_group", "Ship method code → WMS carrier and mode."
+    ),
+    "open": Listed("imtui.cli.alerts:open_command", "Open the fix for an alert in the dashboard."),
+    "orders": Listed(
+        "imtui.cli.orders:orders_group",
+        "Orders from the shops and their way to the WMS.",
+        derived=True,
+    ),
+    "outbox": Listed("imtui.cli.contacts:outbox_group", "Alert emails: queued, failing, sent."),
+    "people": Listed("imtui.cli.people:people_group", "Who may see and do what."),
+    "queue": Listed("imtui.cli.queue:queue_group", "The retry queue: due, held, skipped, done."),
+    "sandbox": Listed("imtui.cli.worker:sandbox_command", "Serve a fake WMS and shop on loopback."),
+    "secrets": Listed(
+        "imtui.cli.secrets:secrets_group", "The key that seals connection credentials."
+    ),
+    "serve": Listed(
+        "imtui.cli.serve:serve_command", "Serve the fixes emailed links open, in a browser."
+    ),
+    "link-session": Listed("imtui.cli.serve:link_session_command", hidden=True),
+    "status": Listed(
+        "imtui.cli.overview:status_command", "Open alerts, the retry queue and email, counted."
+    ),
+    "whoami": Listed(
+        "imtui.cli.people:whoami_command",
+        "Who imtui takes you for on this database, and what you may do.",
+        derived=True,
+    ),
+    "worker": Listed("imtui.cli.worker:worker_command", "Run the engine until Ctrl-C or SIGTERM."),
 }
-"""Each command, imported when it runs (or when --help lists it): ``imtui`` alone opens the
-dashboard without loading every command's database and HTTP code first."""
+"""Each command, imported only when it runs or its own help is asked for (click's LazyGroup
+pattern): ``imtui --help`` lists them from this table, and ``imtui`` alone opens the dashboard,
+without loading every command's database, HTTP and UI code first."""
 
 EXPECTED = (
     ("imtui.engine.action_rules", "ActionError"),
@@ -64,7 +116,7 @@ def _is_a(exc: BaseException, module: str, name: str) -> bool:
 
 
 def load_command(name: str) -> click.Command:
-    module, _, attribute = COMMANDS[name].partition(":")
+    module, _, attribute = COMMANDS[name].target.partition(":")
     command = getattr(importlib.import_module(module), attribute)
     assert isinstance(command, click.Command)
     return command
@@ -81,6 +133,20 @@ class ImtuiGroup(click.Group):
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         return load_command(cmd_name) if cmd_name in COMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing, made from :data:`COMMANDS`: ``imtui --help`` imports none of
+        the commands it lists."""
+        listed = [(name, self._listed(name)) for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in listed if not command.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in shown])
+
+    def _listed(self, name: str) -> click.Command:
+        return self.commands.get(name) or COMMANDS[name].stand_in(name)
 
     def main(
         self,

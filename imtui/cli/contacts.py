@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,14 +25,17 @@ from imtui.cli.output import TextColumn, echo_block, echo_fields, echo_json, emi
 from imtui.domain.contacts import Frequency
 from imtui.domain.emails import when
 from imtui.domain.text import printable
-from imtui.engine import action_rules, contact_actions
-from imtui.notify.mailer import Mailer, SendReport
-from imtui.notify.settings import EmailSettings, EmailSettingsError, load_email_settings
 from imtui.store import contacts as contact_store
 from imtui.store import outbox as outbox_store
-from imtui.store.digests import ComposedDigest, preview_digest
-from imtui.store.models import AlertContact
-from imtui.store.queue import worker_identity
+
+if TYPE_CHECKING:
+    from imtui.notify.mailer import SendReport
+    from imtui.notify.settings import EmailSettings
+    from imtui.store.digests import ComposedDigest
+    from imtui.store.models import AlertContact
+
+# The engine's actions, the mailer and the email settings are imported by the commands that use
+# them: the lists need only the store.
 
 FREQUENCY_CHOICE = click.Choice([f.value for f in Frequency])
 FREQUENCY_HELP = (
@@ -98,6 +101,8 @@ def contacts_add(
     app: AppContext, name: str, email: str, frequency: str, account_key: str | None
 ) -> None:
     """Add NAME <EMAIL> as an alert contact."""
+    from imtui.engine import action_rules, contact_actions
+
     with app.db.write() as session:
         account = action_rules.account_for(session, account_key)
         contact = contact_actions.add_contact(
@@ -145,6 +150,8 @@ def contacts_edit(
     switching to off cancels them."""
     if name is None and email is None and frequency is None:
         raise click.UsageError("nothing to change: give --name, --email or --frequency")
+    from imtui.engine import contact_actions
+
     with app.db.write() as session:
         contact = contact_actions.edit_contact(
             session,
@@ -175,6 +182,8 @@ def contacts_delete(app: AppContext, contact_ids: tuple[int, ...], yes: bool) ->
                     raise CliError(f"no contact {contact_id}")
                 click.echo(f"contact {row.id}: {printable(row.name)} <{printable(row.email)}>")
         click.confirm(f"Delete {len(contact_ids)} contact(s)?", abort=True, err=True)
+    from imtui.engine import contact_actions
+
     with app.db.write() as session:
         cancelled = [
             contact_actions.delete_contact(
@@ -201,6 +210,9 @@ def contacts_digest(app: AppContext, contact_id: int, preview: bool, send: bool)
     time stays)."""
     if preview == send:
         raise click.UsageError("give one of --preview or --send")
+    from imtui.engine import contact_actions
+    from imtui.store.digests import preview_digest
+
     settings = _settings()
     if preview:
         with app.db.read() as session:
@@ -326,6 +338,12 @@ def outbox_send(app: AppContext, email_ids: tuple[int, ...]) -> None:
     settings = _settings()
     if not settings.enabled:
         raise CliError("email is off: set IMTUI_SMTP_HOST (see 'imtui outbox settings')")
+    import asyncio
+
+    from imtui.engine import contact_actions
+    from imtui.notify.mailer import Mailer
+    from imtui.store.queue import worker_identity
+
     if email_ids:
         with app.db.write() as session:
             for email_id in email_ids:
@@ -366,6 +384,8 @@ def _summary(report: SendReport) -> str:
 @pass_app
 def outbox_cancel(app: AppContext, email_ids: tuple[int, ...]) -> None:
     """Never send these queued emails. All or nothing."""
+    from imtui.engine import contact_actions
+
     with app.db.write() as session:
         for email_id in email_ids:
             contact_actions.cancel_email(session, email_id=email_id, actor=app.actor, now=app.now())
@@ -381,6 +401,8 @@ def outbox_settings() -> None:
 
 
 def _settings() -> EmailSettings:
+    from imtui.notify.settings import EmailSettingsError, load_email_settings
+
     try:
         return load_email_settings()
     except EmailSettingsError as exc:

@@ -13,7 +13,6 @@ from imtui.cli.context import (
 )
 from imtui.cli.output import TextColumn, emit
 from imtui.domain.text import plural, printable
-from imtui.engine import action_rules, mapping_actions
 from imtui.store import account_reads
 
 ACCOUNT_HELP = "The account (name or id); may be left out when there is only one."
@@ -57,6 +56,8 @@ def mapping_set(
 ) -> None:
     """Map ship method CODE to a WMS carrier and mode. Every order held because CODE had no
     mapping is released and goes to the WMS on the worker's next cycle."""
+    from imtui.engine import action_rules, mapping_actions
+
     with app.db.write() as session:
         account = action_rules.account_for(session, account_key)
         mapping, released = mapping_actions.set_mapping(
@@ -82,6 +83,8 @@ def mapping_set(
 @pass_app
 def mapping_delete(app: AppContext, code: str, account_key: str | None) -> None:
     """Delete the mapping of ship method CODE."""
+    from imtui.engine import action_rules, mapping_actions
+
     with app.db.write() as session:
         account = action_rules.account_for(session, account_key)
         mapping_actions.delete_mapping(

@@ -26,11 +26,17 @@ from imtui.cli.output import (
 )
 from imtui.cli.sending import SEND_HELP, Resend, send_or_queue
 from imtui.domain.orders import OrderStatus
+from imtui.domain.records import ADDRESS_FIELDS
 from imtui.domain.retry import Operation
 from imtui.domain.text import printable
-from imtui.engine import order_actions
 from imtui.store import order_reads
 from imtui.store.rows import AlertRow, OrderDetail, OrderFilter, RetryRow
+
+# The engine's order actions are imported by the commands that act: a list needs only the store.
+
+EDITABLE_FIELDS = (*ADDRESS_FIELDS, "ship_method_code")
+"""What ``--set`` may change: the engine's ``EDITABLE_ORDER_FIELDS``, named here so that the
+help needs no engine (tests/test_cli_lazy.py holds the two together)."""
 
 ORDER_COLUMNS = (
     TextColumn("ID", lambda r: r.id, 7, right=True),
@@ -94,6 +100,8 @@ def orders_show(app: AppContext, order_key: str, as_json: bool) -> None:
     """Everything about one order (id, number like #1001, or WMS reference): lines, address,
     status, its place in the retry queue, every attempt with the remote system's words, and
     its alerts."""
+    from imtui.engine import order_actions
+
     with app.db.read() as session:
         order_id = order_actions.order_for(session, order_key).id or 0
         detail = order_reads.order_detail(session, order_id)
@@ -189,7 +197,7 @@ def _print_alerts(alerts: tuple[AlertRow, ...]) -> None:
     multiple=True,
     required=True,
     metavar="FIELD=VALUE",
-    help="A field to change: " + ", ".join(order_actions.EDITABLE_ORDER_FIELDS) + ".",
+    help="A field to change: " + ", ".join(EDITABLE_FIELDS) + ".",
 )
 @click.option("--queue-only", is_flag=True, help=QUEUE_ONLY_HELP)
 @account_option(ACCOUNT_HELP)
@@ -202,6 +210,8 @@ def orders_edit(
     account_key: str | None,
 ) -> None:
     """Change an order's ship-to address or ship method, then send it to the WMS now."""
+    from imtui.engine import order_actions
+
     fields = parse_pairs(changes, "field")
     with app.db.write() as session:
         account_id = account_id_for(session, account_key)
@@ -232,6 +242,8 @@ def orders_resend(
     """Send orders to the WMS again, now (a shipped order gets its tracking resent to the shop).
     A held or skipped order comes back with a fresh retry window. All or nothing: one bad ORDER
     and none is re-queued."""
+    from imtui.engine import order_actions
+
     resends: list[Resend] = []
     with app.db.write() as session:
         account_id = account_id_for(session, account_key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from imtui.cli.context import (
@@ -18,8 +20,10 @@ from imtui.store import account_reads, overview_reads
 from imtui.store.beats import running_elsewhere
 from imtui.store.database import describe_url
 from imtui.store.first_screen import EmailSummary, read_email_summary
-from imtui.store.links import Serving, servers
 from imtui.store.rows import SetupState
+
+if TYPE_CHECKING:
+    from imtui.store.links import Serving
 
 REPLY_SHOWN = 120
 """How much of the mail server's reply the email line shows (it is one line, made printable)."""
@@ -96,8 +100,10 @@ def setup_lines(setup: SetupState) -> list[str]:
 
 def read_servers(app: AppContext) -> list[Serving] | None:
     """The ``imtui serve`` processes the database knows (None: this login may not read them —
-    only the workers' login does on a team database)."""
+    only the workers' login does on a team database). The link tables' module (and its
+    signing library) is imported here, for ``status`` alone."""
     from imtui.store.database import DatabaseError
+    from imtui.store.links import servers
 
     try:
         with app.db.read() as session:

@@ -8,7 +8,6 @@ import click
 from imtui.cli.context import AppContext, json_option, pass_app
 from imtui.cli.output import TextColumn, emit
 from imtui.domain.text import printable
-from imtui.engine import people_actions
 from imtui.store.people import access_of, account_names, list_people
 
 PEOPLE_COLUMNS = (
@@ -51,6 +50,8 @@ def people_list(app: AppContext, as_json: bool) -> None:
 def people_add(app: AppContext, login: str, role: str, accounts: tuple[str, ...]) -> None:
     """Let LOGIN (an OS login on SQLite, a database role on PostgreSQL) use imtui as ROLE, or
     change their role and accounts."""
+    from imtui.engine import people_actions
+
     with app.db.write() as session:
         detail = people_actions.add_person(
             session, login=login, role=role, accounts=list(accounts), actor=app.actor, now=app.now()
@@ -66,6 +67,8 @@ def people_add(app: AppContext, login: str, role: str, accounts: tuple[str, ...]
 @pass_app
 def people_remove(app: AppContext, login: str) -> None:
     """LOGIN may no longer use imtui here (their database role, if any, stays)."""
+    from imtui.engine import people_actions
+
     with app.db.write() as session:
         people_actions.remove(session, login=login, actor=app.actor, now=app.now())
     click.echo(f"removed {printable(login)}")

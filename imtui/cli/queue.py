@@ -20,7 +20,6 @@ from imtui.cli.output import TextColumn, emit, first_line, short_time
 from imtui.cli.sending import SEND_HELP, Resend, send_or_queue
 from imtui.domain.retry import OPERATION_WORDS, Operation, RetryState
 from imtui.domain.text import printable
-from imtui.engine import order_actions
 from imtui.store import queue_reads
 from imtui.store.rows import QueueFilter, RetryRow
 
@@ -102,6 +101,8 @@ def queue_list(
 def queue_resend(app: AppContext, item_ids: tuple[int, ...], queue_only: bool) -> None:
     """Try retry items again now, with a fresh retry window (also held and skipped ones).
     All or nothing: one bad ITEM_ID and none is re-queued."""
+    from imtui.engine import order_actions
+
     resends: list[Resend] = []
     with app.db.write() as session:
         for item_id in item_ids:

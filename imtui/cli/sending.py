@@ -15,7 +15,6 @@ from sqlmodel import Session
 from imtui.cli.context import AppContext
 from imtui.cli.output import first_line, full_time
 from imtui.domain.retry import Operation, RetryState
-from imtui.engine.runtime import Engine
 from imtui.store import account_reads, order_reads, queue_reads
 from imtui.store.database import Database
 from imtui.store.rows import RetryRow
@@ -76,6 +75,10 @@ def sends_here(database: Database) -> bool:
 
 
 async def _send(database: Database, resends: list[Resend]) -> None:
+    """The engine (httpx, the connectors) is imported only here: ``orders`` and ``queue``
+    import this module for their lists too."""
+    from imtui.engine.runtime import Engine
+
     engine = Engine(database)
     try:
         by_operation: dict[Operation, list[int]] = {}

@@ -43,7 +43,8 @@ class EngineScheduler:
         self.engine = engine
         self.tick_seconds = tick_seconds
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        # one line when a job overruns and one when it ends, not APScheduler's line every tick
+        # one line when a job starts overrunning and one when it keeps its interval again:
+        # neither APScheduler's warning every tick (filtered at its logger) nor a pair per late run
         watch_overruns(self.scheduler, JOB_NAMES)
         self.last_report: CycleReport | None = None
         self.last_error: str | None = None
