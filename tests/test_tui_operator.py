@@ -12,17 +12,18 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.engine import alert_actions, order_actions
 from imtui.sandbox.seed import BAD_ADDRESSES
+from imtui.store.rows import HeaderCounts
 from imtui.tui.commands import ActionCommands
 from imtui.tui.screens.audit import AuditScreen
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
 from imtui.tui.screens.lists import MappingsScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
-from imtui.tui.text import display_zone, stamp
+from imtui.tui.text import clock_time, display_zone, stamp
 from imtui.tui.widgets.audit_pane import AuditPane
 from imtui.tui.widgets.mapping_pane import MappingsPane
-from imtui.tui.widgets.status import header_parts
-from tests.conftest import ACTOR, add_shop_order
+from imtui.tui.widgets.status import header_line, header_parts
+from tests.conftest import ACTOR, add_shop_order, map_ship_method
 from tests.tui_support import (
     alerts,
     app_opened_on_an_unmapped_method,
@@ -32,7 +33,9 @@ from tests.tui_support import (
     make_app,
     mapping,
     notices,
+    order,
     pane,
+    screen_lines,
     screen_text,
     settle,
     text_of,
@@ -308,3 +311,58 @@ async def test_the_mappings_list_deletes_after_asking_and_m_off_a_method_opens_i
         await pilot.press("escape")
     assert mapping(db, first) is None
     assert [e.action for e in audit(db)][-1] == "mapping.delete"
+
+
+def test_a_60_column_header_keeps_the_next_cycles_time_and_the_account():
+    moment = datetime(2026, 12, 6, 3, 0, 5, tzinfo=UTC)
+    line = header_line(
+        width=60,
+        account="Acme Outdoors",
+        runs_worker=True,
+        next_run=moment,
+        worker_error=None,
+        counts=HeaderCounts(3, 1, 0, 2, 0),
+    ).plain
+    assert len(line) <= 60
+    assert "⟳" + clock_time(moment) in line  # the time, not a bare ⟳
+    assert "Acme Out" in line
+    assert "alr 3 · act 1 · due 0 · hld 2 · skp 0" in line  # every count, in short words
+
+
+async def test_at_60x20_help_and_quit_stay_on_the_footer_and_fields_stay_usable(
+    db, sandbox, world, engine
+):
+    await hold_1001_for_its_address(sandbox, engine)
+    app = make_app(db, engine)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer
+        for open_form in (
+            lambda: app.open_mapping_form(world.account_id, "SAME_DAY"),
+            lambda: app.open_order_form(order(db, "#1001").id),
+        ):
+            open_form()
+            await wait_for(pilot, lambda: app.screen.query(".field"))
+            await pilot.pause(0.2)
+            widths = [field.size.width for field in app.screen.query(".field")]
+            assert min(widths) >= 20, widths
+            assert "? Help" in screen_text(app).splitlines()[-1] or "Cancel" in screen_text(app)
+            app.pop_screen()
+            await pilot.pause(0.1)
+
+
+async def test_at_120_columns_a_ship_method_gets_the_room_short_addresses_leave(
+    db, sandbox, world, engine, clock
+):
+    map_ship_method(db, clock, "SAME_DAY_COURIER_EXPRESS", "UPS", "03")
+    add_shop_order(
+        sandbox, 1001, method="SAME_DAY_COURIER_EXPRESS", address={"city": "Ely", "name": "Al"}
+    )
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await wait_for(pilot, lambda: len(pane(app, "orders").records) == 1)
+        await pilot.pause(0.1)
+        assert "SAME_DAY_COURIER_EXPRESS" in "\n".join(screen_lines(app, "orders"))

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -48,6 +48,7 @@ ResultType = TypeVar("ResultType")
 FIX_FIELDS = "fix the fields marked above"
 DISCARD = "Discard your changes?"
 KEPT_AS_IS = "left as is unless you retype it"
+NARROW = 80
 SHOWN_ESCAPES = 3
 """Escapes named in a field's note before "…"."""
 
@@ -90,6 +91,11 @@ class FormScreen(Screen[ResultType]):
         """What the fields held when the form was opened (or filled in once loaded)."""
         self.stored: dict[str, str] = {}
         """The stored value each field was filled in with by :meth:`show_stored`."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 80 columns the labels and the notes beside the fields give the fields room
+        (``-narrow`` in screens.tcss): at 60 they had 8 cells."""
+        self.set_class(event.size.width < NARROW, "-narrow")
 
     # -- moving between fields -----------------------------------------------------------------
 

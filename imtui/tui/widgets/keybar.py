@@ -16,10 +16,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 if TYPE_CHECKING:
+    from textual.app import ComposeResult
     from textual.screen import Screen
+
+NARROW = 80
+"""Below this many columns the footer packs tighter, drops the palette's entry (``:`` still
+opens it) and puts the keys a person must always find first."""
+ALWAYS = ("help", "quit", "back")
+"""Actions (with or without an ``app.`` prefix) shown first on a narrow terminal: at 60
+columns they fell off the end."""
 
 Shown = tuple[tuple[str, str, str, bool, str], ...]
 
@@ -36,6 +46,23 @@ def shown_keys(screen: Screen) -> Shown:
 class KeyBar(Footer):
     _showing: Shown | None = None
 
+    def compose(self) -> ComposeResult:
+        items = list(super().compose())
+        if not self.compact:
+            yield from items
+            return
+        first = [i for i in items if isinstance(i, FooterKey) and _always(i.action)]
+        yield from first
+        yield from (i for i in items if not any(i is f for f in first))
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW
+        if narrow != self.compact:
+            self.compact = narrow
+            self.show_command_palette = not narrow
+            self._showing = None
+            self.call_later(self.recompose)
+
     def bindings_changed(self, screen: Screen) -> None:
         if not (screen.app.app_focus and self.is_attached and screen is self.screen):
             super().bindings_changed(screen)  # not rebuilt now: nothing is known to be shown
@@ -46,3 +73,7 @@ class KeyBar(Footer):
         if keys != self._showing:
             self._showing = keys
             super().bindings_changed(screen)
+
+
+def _always(action: str) -> bool:
+    return action.removeprefix("app.").split("(")[0] in ALWAYS

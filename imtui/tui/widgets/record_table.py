@@ -67,6 +67,7 @@ FLEX_MIN = 12
 FLEX_WANTED = 28
 """Narrower than this, the message-like column is worth more than the droppable ones."""
 FLEX_AMPLE = 40
+FLEX_STEP = 8
 """Wider than this, the message-like column gives room to columns that can grow."""
 MARK = "●"
 WAIT_LIMIT_S = 3.0
@@ -150,6 +151,8 @@ class RecordTable(Widget, can_focus=True):
         self.marked: frozenset[int] = frozenset()
         self._layout: list[tuple[int, int]] = []
         """(column index, width) of the columns shown at the current width."""
+        self._flex_needs = FLEX_AMPLE
+        """What the flexible column's text needs (see :meth:`_flex_need`)."""
         self._drawn: dict[int, tuple[object, ...]] = {}
         self._strips: dict[int, Strip] = {}
         self._last_rows_fit = -1
@@ -188,7 +191,25 @@ class RecordTable(Widget, can_focus=True):
         elif cursor_index is not None:
             self.cursor = cursor_index
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
+        need = self._flex_need(rows)
+        if need != self._flex_needs and self.size.width:
+            # The message-like column's longest text moved past a step: lay out again, so
+            # room it does not use goes to the columns that can grow (a ship method cut short
+            # beside short addresses).
+            self._flex_needs = need
+            self._layout = self._fit_columns(self.size.width)
+            self._drawn.clear()
+            self._strips.clear()
         self._repaint_changed()
+
+    def _flex_need(self, rows: list[TableRow]) -> int:
+        """The cells the flexible column's text takes in ``rows``, rounded up to a step of
+        FLEX_STEP (so a window that scrolls does not lay the table out at every row)."""
+        flex = next((i for i, c in enumerate(self.columns) if not c.width), None)
+        if flex is None or not rows:
+            return FLEX_AMPLE
+        longest = max(cell_len(row.cells[flex]) for row in rows)
+        return max(FLEX_MIN, -(-longest // FLEX_STEP) * FLEX_STEP)
 
     # -- keys in the order typed ---------------------------------------------------------------
     #
@@ -302,7 +323,9 @@ class RecordTable(Widget, can_focus=True):
         shown = sorted(shown + stand_ins)
         widths = {i: self.columns[i].width for i in shown}
         fixed = sum(w + 1 for w in widths.values() if w)
-        spare = width - fixed - 2 - FLEX_AMPLE  # the mark and its space: 2 cells
+        # The mark and its space take 2 cells; the flexible column keeps what its text needs
+        # (up to FLEX_AMPLE), the rest goes to the columns that can grow.
+        spare = width - fixed - 2 - min(FLEX_AMPLE, self._flex_needs)
         for i in shown:  # a wide terminal: first the columns that are often cut short
             column = self.columns[i]
             if spare <= 0:

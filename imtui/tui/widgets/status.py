@@ -158,24 +158,10 @@ def header_parts(
     time on screen reads its clock. For a dashboard running no engine, ``elsewhere`` says
     whether one runs on the database all the same (None: not known). ``email`` puts the
     failing and refused emails first among the counts, when there are any."""
-    right: list[tuple[str, str]] = []
-    if counts is not None and counts.setup is not None and counts.setup.paused:
-        # A paused connection reads and sends nothing: first, like email that fails — those
-        # whose credentials the remote refused apart ("auth"), a person paused the others.
-        rejected = sum(1 for paused in counts.setup.paused if paused.rejected)
-        if rejected:
-            right += _count("auth✗", rejected, "$error bold")
-        if len(counts.setup.paused) > rejected:
-            right += _count("paused", len(counts.setup.paused) - rejected, "$error bold")
-    if counts is not None:
-        right += _count("alerts", counts.open_alerts, "$warning")
-        right += _count("act", counts.needs_person, "$error bold")
-        right += _count("due", counts.due_now, "")
-        right += _count("held", counts.held, "$error")
-        right += _count("skip", counts.skipped, "$error", last=True)
-    right_text = Content.assemble(*right)
-    if counts is not None and email is not None:
-        right_text = _with_email(right_text, email, width)
+    right_text = count_parts(counts, email, width, LABELS)
+    if width - right_text.cell_length - 3 < NEEDED_FOR_TIME:
+        # A narrow terminal: short words, so the next cycle's time and the account still fit.
+        right_text = count_parts(counts, email, width, SHORT_LABELS)
     room = width - right_text.cell_length - 3  # two cells between the halves, one at the end
 
     if note:
@@ -223,6 +209,38 @@ def header_parts(
     if name:
         left.append((name, "bold"))
     return Content.assemble(*left), Content.styled(engine, style), right_text
+
+
+LABELS = {"alerts": "alerts", "act": "act", "due": "due", "held": "held", "skip": "skip"}
+SHORT_LABELS = {"alerts": "alr", "act": "act", "due": "due", "held": "hld", "skip": "skp"}
+NEEDED_FOR_TIME = len("⟳00:00:00") + 2 + 8
+"""Cells the engine's next cycle and eight of the account's name take, with the gap."""
+
+
+def count_parts(
+    counts: HeaderCounts | None, email: OutboxCounts | None, width: int, labels: dict[str, str]
+) -> Content:
+    """The header's counts: paused connections and failing email first when there are any,
+    then alerts, act, due, held, skip — always all five, in ``labels``' words."""
+    right: list[tuple[str, str]] = []
+    if counts is not None and counts.setup is not None and counts.setup.paused:
+        # A paused connection reads and sends nothing: first, like email that fails — those
+        # whose credentials the remote refused apart ("auth"), a person paused the others.
+        rejected = sum(1 for paused in counts.setup.paused if paused.rejected)
+        if rejected:
+            right += _count("auth✗", rejected, "$error bold")
+        if len(counts.setup.paused) > rejected:
+            right += _count("paused", len(counts.setup.paused) - rejected, "$error bold")
+    if counts is not None:
+        right += _count(labels["alerts"], counts.open_alerts, "$warning")
+        right += _count(labels["act"], counts.needs_person, "$error bold")
+        right += _count(labels["due"], counts.due_now, "")
+        right += _count(labels["held"], counts.held, "$error")
+        right += _count(labels["skip"], counts.skipped, "$error", last=True)
+    right_text = Content.assemble(*right)
+    if counts is not None and email is not None:
+        right_text = _with_email(right_text, email, width)
+    return right_text
 
 
 def _with_email(counts: Content, email: OutboxCounts, width: int) -> Content:
