@@ -231,7 +231,7 @@ def test_account_connection_and_mapping_crud_never_prints_credentials(db_path: s
         ("EXPRESS", "FedEx", "ThirdParty"),
         ("UPS_GROUND", "UPS", "Prepaid"),
     ]
-    run("mapping", "delete", "EXPRESS", "--account", "acme")
+    run("mapping", "delete", "EXPRESS", "--account", "acme", "--yes")  # no terminal to ask on
     assert "EXPRESS" not in run("mapping", "list").output
 
     audit = json.loads(run("audit", "list", "--json").output)
@@ -666,27 +666,6 @@ def test_a_connection_name_two_accounts_use_is_refused_naming_each(seeded: str) 
     line = assert_one_line_error(imtui(seeded, "connection", "credentials", "shop", "x=1"))
     assert "used by several accounts" in line and "(Other)" in line and "use the id" in line
     assert dump(seeded) == before  # no account's credentials changed on a guess
-
-
-def test_the_sandbox_prints_commands_that_connect_an_account_to_it(tmp_path) -> None:
-    import shlex
-
-    from imtui.sandbox import Sandbox
-    from imtui.sandbox.server import describe
-
-    db = str(tmp_path / "s.db")
-    with Sandbox() as sandbox:
-        commands = [
-            line.strip()
-            for line in describe(sandbox).splitlines()
-            if line.strip().startswith("imtui ")
-        ]
-        assert len(commands) >= 4
-        for command in commands:
-            result = imtui(db, *shlex.split(command)[1:])
-            assert result.exit_code == 0, (command, result.output)
-        listed = imtui(db, "connection", "list").output
-        assert sandbox.wms_url in listed and sandbox.shop_url in listed
 
 
 def test_status_says_whether_an_engine_runs(seeded: str) -> None:

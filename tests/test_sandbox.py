@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -530,13 +531,13 @@ def test_stop_is_quick_even_with_a_request_hanging(sb: Sandbox) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_serve_forever_prints_urls_and_stops_cleanly_on_signal(signum: int) -> None:
+def test_serve_forever_prints_urls_and_stops_cleanly_on_signal(signum: int, tmp_path: Path) -> None:
     code = "from imtui.sandbox import serve_forever; serve_forever(0, 0, seed=3, orders=5)"
     process = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)},
         text=True,
     )
     assert process.stdout is not None and process.stderr is not None
@@ -548,7 +549,9 @@ def test_serve_forever_prints_urls_and_stops_cleanly_on_signal(signum: int) -> N
         if words:
             banner[words[0]] = words[1:]
     assert "client_secret" in banner
-    assert banner["imtui"] == []  # the last command printed: open the dashboard on it
+    # the last command printed: open the dashboard on the sandbox's own fresh database
+    assert banner["imtui"][0] == "--db" and banner["imtui"][1].startswith(str(tmp_path))
+    assert " ".join(banner["5"]) == "go to the WMS on the first poll"  # all five are fine
     shop_url, token = banner["Shop"][0], banner["access"][-1]
     orders = httpx.get(
         f"{shop_url}/admin/api/2024-10/orders.json", headers={"X-Shopify-Access-Token": token}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from imtui.cli.context import (
     AppContext,
+    CliError,
     account_id_for,
     account_option,
     json_option,
@@ -14,6 +17,7 @@ from imtui.cli.context import (
 from imtui.cli.output import TextColumn, emit
 from imtui.domain.text import plural, printable
 from imtui.store import account_reads
+from imtui.store.rows import MappingRow
 
 ACCOUNT_HELP = "The account (name or id); may be left out when there is only one."
 
@@ -80,14 +84,54 @@ def mapping_set(
 @mapping_group.command("delete")
 @click.argument("code")
 @account_option(ACCOUNT_HELP)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def mapping_delete(app: AppContext, code: str, account_key: str | None) -> None:
-    """Delete the mapping of ship method CODE."""
+def mapping_delete(app: AppContext, code: str, account_key: str | None, yes: bool) -> None:
+    """Delete the mapping of ship method CODE: orders with that ship method are held from then
+    on, until it is mapped again. Asks first unless --yes; without a terminal to ask on, --yes
+    is required."""
     from imtui.engine import action_rules, mapping_actions
 
+    if not yes:
+        confirm_delete(app, code, account_key)
     with app.db.write() as session:
         account = action_rules.account_for(session, account_key)
         mapping_actions.delete_mapping(
             session, account=account, source_code=code, actor=app.actor, now=app.now()
         )
     click.echo(f"deleted the mapping of {printable(code)} for account {printable(account.name)}")
+
+
+def confirm_delete(app: AppContext, code: str, account_key: str | None) -> None:
+    """Ask before a deletion that holds every later order of the method; a typo'd code or
+    account is told first, and a script without --yes is refused rather than left waiting."""
+    mapping = read_mapping(app, code, account_key)
+    if not _stdin_is_a_terminal():
+        raise CliError(
+            f"the mapping of {printable(code)} was not deleted (no terminal to ask on): "
+            "add --yes to delete without asking"
+        )
+    click.confirm(
+        f"Delete the mapping of {printable(code)} to {printable(mapping.carrier)} "
+        f"{printable(mapping.mode)}? Orders with this ship method are held from then on.",
+        default=False,
+        abort=True,
+        err=True,
+    )
+
+
+def read_mapping(app: AppContext, code: str, account_key: str | None) -> MappingRow:
+    """The mapping to delete, or the one line :func:`delete_mapping` would refuse with."""
+    from imtui.engine import action_rules
+
+    with app.db.read() as session:
+        account = action_rules.account_for(session, account_key)
+        rows = account_reads.list_mappings(session, account_id=account.id)
+    for row in rows:
+        if row.source_code == code:
+            return row
+    raise CliError(f"no mapping for ship method {code!r}")
+
+
+def _stdin_is_a_terminal() -> bool:
+    return sys.stdin.isatty()

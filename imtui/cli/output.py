@@ -1,6 +1,10 @@
 """How the CLI prints: plain fixed-column tables that fit the terminal (80 columns when it is not
 one), JSON for scripts, and UTC times. Every cell goes through :func:`printable` first, so no
-order field or remote message can drive the terminal."""
+order field or remote message can drive the terminal.
+
+A list whose values are worth reading whole (the audit log's details) may ask for them whole when
+its output goes to a pipe or a file: each column then as wide as its widest value, nothing cut,
+still one line per row."""
 
 from __future__ import annotations
 
@@ -34,8 +38,13 @@ class TextColumn:
     wide: bool = False
 
 
+def stdout_is_a_terminal() -> bool:
+    """One place to ask, so that tests (whose output is never a terminal) can say it is."""
+    return sys.stdout.isatty()
+
+
 def terminal_width() -> int:
-    if sys.stdout.isatty():
+    if stdout_is_a_terminal():
         return max(shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns, 40)
     return DEFAULT_WIDTH
 
@@ -50,6 +59,23 @@ def render_table(rows: Iterable[Any], columns: Sequence[TextColumn], width: int)
         cells = [_text(column.value(row)) for column in shown]
         lines.append(_line(cells, widths, shown))
     return lines
+
+
+def render_whole(rows: Iterable[Any], columns: Sequence[TextColumn]) -> list[str]:
+    """Every column, each as wide as its widest value: a reader of a pipe or a file gets each
+    value whole (times to the second), where a terminal's table cuts them to fit."""
+    body = [[_whole_text(column.value(row)) for column in columns] for row in rows]
+    titles = [column.title for column in columns]
+    widths = [
+        max(display_width(cell) for cell in cells) for cells in zip(titles, *body, strict=True)
+    ]
+    return [_line(cells, widths, columns) for cells in (titles, *body)]
+
+
+def _whole_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _text(value)
 
 
 def _line(cells: Sequence[str], widths: Sequence[int], columns: Sequence[TextColumn]) -> str:
@@ -107,11 +133,14 @@ def echo_table(
     *,
     empty: str,
     next_cursor: str | None = None,
+    whole_when_piped: bool = False,
 ) -> None:
     if not rows:
         click.echo(empty)
         return
-    for line in render_table(rows, columns, terminal_width()):
+    whole = whole_when_piped and not stdout_is_a_terminal()
+    lines = render_whole(rows, columns) if whole else render_table(rows, columns, terminal_width())
+    for line in lines:
         click.echo(line)
     more_hint(next_cursor)
 
@@ -146,12 +175,22 @@ def emit(
     as_json: bool,
     empty: str,
     next_cursor: str | None = None,
+    whole_when_piped: bool = False,
 ) -> None:
+    """Rows as JSON, or as a table; ``whole_when_piped`` prints each value whole when stdout is
+    not a terminal (the other lists keep the 80-column table there that ``imtui --help``
+    promises)."""
     if as_json:
         echo_json(list(rows))
         more_hint(next_cursor)
     else:
-        echo_table(rows, columns, empty=empty, next_cursor=next_cursor)
+        echo_table(
+            rows,
+            columns,
+            empty=empty,
+            next_cursor=next_cursor,
+            whole_when_piped=whole_when_piped,
+        )
 
 
 def echo_fields(pairs: Iterable[tuple[str, object]], *, indent: str = "  ") -> None:

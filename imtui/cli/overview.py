@@ -184,7 +184,8 @@ def audit_group() -> None:
 @json_option
 @pass_app
 def audit_list(app: AppContext, limit: int, after: str | None, as_json: bool) -> None:
-    """List audit entries, newest first."""
+    """List audit entries, newest first. On a terminal the table fits its width; piped or
+    redirected, every value is printed whole (times to the second), one line per entry."""
     with app.db.read() as session:
         page = overview_reads.list_audit(session, after=after, limit=limit)
     emit(
@@ -193,4 +194,5 @@ def audit_list(app: AppContext, limit: int, after: str | None, as_json: bool) ->
         as_json=as_json,
         empty="the audit log is empty",
         next_cursor=page.next_cursor,
+        whole_when_piped=True,
     )

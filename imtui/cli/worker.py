@@ -161,15 +161,19 @@ async def _watch(scheduler: EngineScheduler, stopping: asyncio.Event) -> None:
     help="none: all goes well; flaky: a few percent of requests fail (5xx, 429, drops); "
     "storm: a third or more do, some after the WMS took the order.",
 )
+@pass_app
 def sandbox_command(
-    port_wms: int, port_shop: int, seed: int, orders: int, faults_profile: str
+    app: AppContext, port_wms: int, port_shop: int, seed: int, orders: int, faults_profile: str
 ) -> None:
     """Serve a fake WMS and a fake shop on 127.0.0.1 for demos and trials, until Ctrl-C. Prints
-    their URLs, credentials and the imtui commands that connect an account to them."""
+    their URLs, credentials, what the shop holds, and the lines that connect an account to
+    them, in the order to run them: on the database given to it (--db or IMTUI_DB), else on a
+    new one in a temporary folder. The database is not opened here."""
     from imtui.sandbox import serve_forever
 
+    app.check_database()
     try:
-        serve_forever(port_wms, port_shop, seed, orders, faults_profile)
+        serve_forever(port_wms, port_shop, seed, orders, faults_profile, db=app.db_url)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     except OSError as exc:

@@ -9,7 +9,9 @@ product exists for exactly those.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import count, islice
 from typing import Any, Literal
@@ -187,3 +189,70 @@ def realistic_orders(
 ) -> list[dict[str, Any]]:
     """The first ``total`` orders of :func:`order_stream`."""
     return list(islice(order_stream(seed, start=start, bad_rate=bad_rate), total))
+
+
+ADDRESS_FIELDS = ("address1", "city", "province_code", "zip", "country_code")
+"""What a US ``shipping_address`` needs before the WMS takes it (the seed's bad ones lack one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSummary:
+    """What a shop's orders hold, counted, so that the sandbox's banner says what a first poll
+    will really find rather than what a seed usually makes."""
+
+    names: tuple[str, ...]
+    methods: tuple[str, ...]
+    skus: tuple[str, ...]
+    unmapped: dict[str, int]
+    """Ship method → orders using it, for methods no mapping covers."""
+    unstocked: dict[str, int]
+    """SKU → orders carrying it, for SKUs the WMS does not stock."""
+    bad_addresses: int
+    ready: int
+    """Orders with none of those problems: the ones a first poll delivers."""
+
+
+def summarize_orders(
+    orders: Iterable[Mapping[str, Any]], *, mapped: Collection[str], stocked: Collection[str]
+) -> SeedSummary:
+    """Count what ``orders`` (in the shop's shape) hold against the mappings and the WMS's
+    stock."""
+    listed = list(orders)
+    unmapped: Counter[str] = Counter()
+    unstocked: Counter[str] = Counter()
+    bad_addresses = ready = 0
+    for order in listed:
+        missing = sorted(set(_methods(order)) - set(mapped))
+        foreign = sorted(set(_skus(order)) - set(stocked))
+        incomplete = not _address_complete(order.get("shipping_address"))
+        unmapped.update(missing)
+        unstocked.update(foreign)
+        bad_addresses += incomplete
+        ready += not (missing or foreign or incomplete)
+    return SeedSummary(
+        names=tuple(str(order.get("name", "")) for order in listed),
+        methods=tuple(sorted({code for order in listed for code in _methods(order)})),
+        skus=tuple(sorted({sku for order in listed for sku in _skus(order)}, key=_sku_order)),
+        unmapped=dict(unmapped),
+        unstocked=dict(unstocked),
+        bad_addresses=bad_addresses,
+        ready=ready,
+    )
+
+
+def _methods(order: Mapping[str, Any]) -> list[str]:
+    return [str(line.get("code") or "") for line in order.get("shipping_lines") or []]
+
+
+def _skus(order: Mapping[str, Any]) -> list[str]:
+    return [str(item.get("sku") or "") for item in order.get("line_items") or []]
+
+
+def _sku_order(sku: str) -> tuple[str, int]:
+    """``SKU-2`` before ``SKU-10``."""
+    stem, _, number = sku.rpartition("-")
+    return (stem, int(number)) if number.isdigit() else (sku, -1)
+
+
+def _address_complete(address: Mapping[str, str] | None) -> bool:
+    return address is not None and all(address.get(field) for field in ADDRESS_FIELDS)

@@ -15,18 +15,21 @@ import shlex
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Self, TextIO
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from imtui.sandbox.clock import Clock, system_clock
 from imtui.sandbox.faults import FaultPlan, fault_profile
 from imtui.sandbox.network import Network
-from imtui.sandbox.seed import SANDBOX_MAPPINGS, realistic_orders
+from imtui.sandbox.seed import SANDBOX_MAPPINGS, SeedSummary, realistic_orders, summarize_orders
 from imtui.sandbox.shop import API_VERSION, FakeShop, build_shop_app
 from imtui.sandbox.wms import FakeWms, build_wms_app
 
@@ -259,24 +262,105 @@ class Sandbox:
         self.stop()
 
 
-def describe(sandbox: Sandbox) -> str:
-    """What a person needs to point imtui (or curl) at a running sandbox — and the commands
-    that do it, ready to paste."""
-    credentials = sandbox.wms_credentials
-    wms = " ".join(f"--credential {key}={value}" for key, value in credentials.items())
-    commands = [
-        "imtui account add Sandbox",
-        f"imtui connection add --account Sandbox --name WMS --platform wms_3pl"
-        f" --url {sandbox.wms_url} {wms} --setting customer_id=1 --setting facility_id=1",
-        f"imtui connection add --account Sandbox --name Shop --platform shopify"
-        f" --url {sandbox.shop_url} --credential access_token={sandbox.shop_token}",
+SECRET_VARIABLES = {
+    "client_id": "SANDBOX_WMS_CLIENT_ID",
+    "client_secret": "SANDBOX_WMS_SECRET",
+    "user_login_id": "SANDBOX_WMS_LOGIN",
+    "access_token": "SANDBOX_SHOP_TOKEN",
+}
+"""The environment variable each credential is handed over in (``KEY=@VAR``), as the README
+recommends: no secret on an imtui command line, which ``ps`` shows every user. Prefixed, so that
+pasting them never replaces a real WMS's ``WMS_SECRET`` in that shell."""
+DB_VARIABLE = "SANDBOX_DB"
+"""Where a database URL with a password goes, for the same reason."""
+
+
+def fresh_database() -> str:
+    """A new SQLite file in a private temporary folder: the sandbox's orders never land in a
+    person's own database, and a second sandbox's steps never meet the first one's account."""
+    return str(Path(tempfile.mkdtemp(prefix="imtui-sandbox-")) / "imtui.db")
+
+
+def database_argument(db: str) -> tuple[list[str], str]:
+    """``--db`` for the printed commands (and the export it needs, if any). A bare path is made
+    absolute (another terminal may be in another folder); a URL with a password goes through
+    :data:`DB_VARIABLE`."""
+    if "://" not in db:
+        db = str(Path(db).expanduser().resolve())
+    if urlsplit(db).password:
+        return [f"export {DB_VARIABLE}={shlex.quote(db)}"], f'--db "${DB_VARIABLE}"'
+    return [], f"--db {shlex.quote(db)}"
+
+
+def steps(sandbox: Sandbox, *, db: str) -> list[str]:
+    """The shell lines that connect an account on ``db`` to the sandbox, in the order to run
+    them: the secrets into the environment, the account, its mappings — before the connections,
+    so the first poll finds every usual ship method mapped instead of holding its orders and
+    emailing the contacts — then the WMS before the shop, and the dashboard."""
+    exports, db_option = database_argument(db)
+    imtui = f"imtui {db_option}"
+    secrets = {**sandbox.wms_credentials, "access_token": sandbox.shop_token}
+    wms_keys = " ".join(
+        f"--credential {key}=@{SECRET_VARIABLES[key]}" for key in sandbox.wms_credentials
+    )
+    return [
+        *exports,
+        *(f"export {SECRET_VARIABLES[key]}={shlex.quote(value)}" for key, value in secrets.items()),
+        f"{imtui} account add Sandbox",
         *(
-            f"imtui mapping set {code} --account Sandbox --carrier {shlex.quote(carrier)}"
+            f"{imtui} mapping set {code} --account Sandbox --carrier {shlex.quote(carrier)}"
             f" --mode {shlex.quote(mode)}"
             for code, (carrier, mode) in SANDBOX_MAPPINGS.items()
         ),
-        "imtui",
+        f"{imtui} connection add --account Sandbox --name WMS --platform wms_3pl"
+        f" --url {sandbox.wms_url} {wms_keys} --setting customer_id=1 --setting facility_id=1",
+        f"{imtui} connection add --account Sandbox --name Shop --platform shopify"
+        f" --url {sandbox.shop_url} --credential access_token=@{SECRET_VARIABLES['access_token']}",
+        imtui,
     ]
+
+
+def contents(sandbox: Sandbox) -> list[str]:
+    """What the shop holds, counted from the shop itself: how many orders a first poll
+    delivers, and which need a person on purpose."""
+    found = summarize_orders(
+        sandbox.shop.orders.values(), mapped=SANDBOX_MAPPINGS, stocked=sandbox.wms.skus
+    )
+    if not found.names:
+        return ["no orders waiting (imtui sandbox --orders N seeds some)"]
+    span = found.names[0] if len(found.names) == 1 else f"{found.names[0]}–{found.names[-1]}"
+    go = "goes" if found.ready == 1 else "go"
+    faults = " (the faults send some round the retries)" if sandbox.faults.rules else ""
+    return [
+        f"{_count(len(found.names), 'order')} waiting ({span}): "
+        f"{_count(len(found.methods), 'ship method')}, {_count(len(found.skus), 'SKU')}",
+        f"{found.ready} {go} to the WMS on the first poll{faults}",
+        *(f"on purpose, for a person: {problem}" for problem in _problems(found)),
+    ]
+
+
+def _problems(found: SeedSummary) -> list[str]:
+    problems = [
+        f"{_count(n, 'order')} for {code}, which no command below maps"
+        for code, n in sorted(found.unmapped.items())
+    ]
+    problems += [
+        f"{_count(n, 'order')} with {sku}, which the WMS does not stock"
+        for sku, n in sorted(found.unstocked.items())
+    ]
+    if found.bad_addresses:
+        problems.append(f"{_count(found.bad_addresses, 'order')} with an incomplete address")
+    return problems
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def describe(sandbox: Sandbox, *, db: str) -> str:
+    """What a person needs to point imtui (or curl) at a running sandbox — and the lines that
+    do it on ``db``, ready to paste in order."""
+    credentials = sandbox.wms_credentials
     return "\n".join(
         [
             f"  WMS   {sandbox.wms_url}",
@@ -286,10 +370,11 @@ def describe(sandbox: Sandbox) -> str:
             "        customer id 1, facility id 1",
             f"  Shop  {sandbox.shop_url}   (Admin API {API_VERSION})",
             f"        access token   {sandbox.shop_token}",
+            *(f"        {line}" for line in contents(sandbox)),
             "",
-            "  To try imtui on it, in another terminal (IMTUI_DB=/tmp/sandbox.db keeps it apart",
-            "  from your own database; SAME_DAY_COURIER is left unmapped on purpose):",
-            *(f"    {command}" for command in commands),
+            "  To try imtui on it, paste these into another terminal, in this order (the",
+            "  mappings come before the connections, so the first poll holds no order for them):",
+            *(f"    {line}" for line in steps(sandbox, db=db)),
         ]
     )
 
@@ -303,8 +388,10 @@ def serve_forever(
     *,
     host: str = "127.0.0.1",
     out: TextIO | None = None,
+    db: str | None = None,
 ) -> None:
-    """``imtui sandbox``: serve until Ctrl-C or SIGTERM, then stop cleanly (no traceback).
+    """``imtui sandbox``: serve until Ctrl-C or SIGTERM, then stop cleanly (no traceback). The
+    printed commands use ``db`` (a :func:`fresh_database` when None).
 
     Raises ValueError for an unknown fault profile and OSError when a port is taken, before
     anything is printed.
@@ -324,7 +411,8 @@ def serve_forever(
         await sandbox.start_async()
         try:
             header = f"imtui sandbox: seed {seed}, {orders} orders, faults: {faults_profile}"
-            print(f"{header}\n{describe(sandbox)}\nCtrl-C stops.", file=stream, flush=True)
+            text = describe(sandbox, db=db or fresh_database())
+            print(f"{header}\n{text}\nCtrl-C stops.", file=stream, flush=True)
             await stopping.wait()
         finally:
             await sandbox.stop_async()

@@ -114,12 +114,6 @@ class AccountFormScreen(DashboardForm):
         self.set_focus(self.query_one("#field-name", Input))
         self.remember_opened()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.request_save()
-        else:
-            self.action_cancel()
-
     def save(self) -> None:
         name = self.typed("name")
         if not name:
@@ -373,12 +367,9 @@ class ConnectionFormScreen(DashboardForm):
             self.fields_fixed()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.request_save()
-        elif event.button.id == "test":
+        if event.button.id == "test":
+            event.stop()
             self.action_test_form()
-        else:
-            self.action_cancel()
 
     def save(self) -> None:
         if not self.loaded:

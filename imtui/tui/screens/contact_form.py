@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from imtui.tui.messages import Refused
 from imtui.tui.screens.form import FormScreen, form_footer
@@ -189,12 +189,6 @@ class ContactFormScreen(FormScreen[None]):
         self.touched.add(name)
         if self.loaded and not self._validate(self.touched):
             self.fields_fixed()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.request_save()
-        else:
-            self.action_cancel()
 
     def save(self) -> None:
         if not self.loaded:

@@ -113,6 +113,14 @@ class FormScreen(Screen[ResultType]):
 
     # -- saving ----------------------------------------------------------------------------------
 
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self) -> None:
+        self.request_save()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
     def action_save_form(self) -> None:
         """Bound to ctrl+s (a priority binding) by each form, with its own description."""
         self.request_save()

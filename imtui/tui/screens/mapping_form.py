@@ -244,12 +244,6 @@ class MappingFormScreen(FormScreen[None]):
             if all(value.strip() for value in self.current().values()):
                 self.fields_fixed()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.request_save()
-        else:
-            self.action_cancel()
-
     def save(self) -> None:
         if self.account_id is None:
             return

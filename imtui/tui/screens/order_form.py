@@ -196,12 +196,6 @@ class OrderFormScreen(FormScreen[None]):
         if self.detail is not None and not self._validate():
             self.fields_fixed()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.request_save()
-        else:
-            self.action_cancel()
-
     def save(self) -> None:
         if self.detail is None:
             return
