@@ -366,3 +366,17 @@ async def test_at_120_columns_a_ship_method_gets_the_room_short_addresses_leave(
         await wait_for(pilot, lambda: len(pane(app, "orders").records) == 1)
         await pilot.pause(0.1)
         assert "SAME_DAY_COURIER_EXPRESS" in "\n".join(screen_lines(app, "orders"))
+
+
+async def test_the_footer_stays_under_a_question_and_the_help(db, sandbox, world, engine):
+    await hold_1001_for_its_address(sandbox, engine)
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.2)
+        footer = screen_text(app).splitlines()[-1]
+        assert "y Yes" in footer and "n No" in footer
+        await pilot.press("n", "question_mark")
+        await wait_for(pilot, lambda: "Close" in screen_text(app).splitlines()[-1])

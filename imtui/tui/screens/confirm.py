@@ -11,6 +11,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from imtui.tui.widgets.keybar import KeyBar
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -32,6 +34,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button(f"{self.confirm} (y)", variant="error", id="yes")
                 yield Button(f"{self.refuse} (n)", id="no")
+        yield KeyBar()  # the keys of the question, where the footer always is
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -16,6 +16,7 @@ from textual.widgets import Static
 from imtui.domain.retry import ORDER_SKIP_WINDOW
 from imtui.tui.keymap import APP_KEYS, DASHBOARD_KEYS, KeyAction, key_display, own_bindings
 from imtui.tui.permissions import refusals
+from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.scroll_text import ScrollText
 
 SECTIONS = ("Rows", "Everything matching the filter", "Panes", "In the filter", "Email", "App")
@@ -117,6 +118,7 @@ class HelpScreen(ModalScreen[None]):
             ):
                 yield Static(Content.styled(heading, "bold"), classes="help-section")
                 yield Static(self._words(rows))
+        yield KeyBar()  # esc closes: said where the footer always is
 
     def _table(self, keys: list[KeyAction]) -> Table:
         return self._words([(key_display(self.app, key, self.keymap), key.help) for key in keys])
