@@ -38,11 +38,11 @@ class SetupScreen(ListScreen):
     heading = "Accounts & connections"
     BINDINGS: ClassVar[list[BindingType]] = [
         *LIST_KEYS,
-        Binding("n", "add_connection", "Add conn", id="setup.add_connection"),
-        Binding("N", "add_account", "Add account", id="setup.add_account"),
+        Binding("n", "add_connection", "Add", id="setup.add_connection"),
+        Binding("N", "add_account", "Account", id="setup.add_account"),
         Binding("e,enter", "edit_connection", "Edit", id="setup.edit", key_display="e"),
         Binding("c", "replace_credentials", "Credentials", id="setup.credentials"),
-        Binding("p", "pause_resume", "Pause/resume", id="setup.pause"),
+        Binding("p", "pause_resume", "Pause", id="setup.pause"),
         Binding("t", "test_connection", "Test", id="setup.test"),
     ]
 

@@ -22,9 +22,9 @@ class MappingsPane(RecordPane[MappingRow, MappingQuery]):
     sorts = MAPPING_SORTS
     empty_text = "no mappings: n adds one (every order's method needs one)"
     columns = [
-        Column("code", "SHOP METHOD", 0),
-        Column("carrier", "CARRIER", 14, max_width=24),
-        Column("mode", "MODE", 12, max_width=24),
+        Column("code", "SHOP METHOD", 22, max_width=40),
+        Column("carrier", "CARRIER", 10, max_width=16),
+        Column("mode", "MODE", 0),
         Column("billing", "BILLING", 10, drop=1),
         Column("updated", "CHANGED", 11, drop=2),
         Column("account", "ACCOUNT", 14, drop=3),
