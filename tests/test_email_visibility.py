@@ -236,7 +236,7 @@ def test_the_header_email_counts_are_a_warning_and_shorten_on_a_small_terminal()
     styles = {wide.plain[s.start : s.end]: str(s.style) for s in wide.spans}
     assert styles["3 failing"] == "$warning" and styles["1 refused"] == "$warning bold"
     _, _, narrow = header_parts(width=80, email=email, **state)
-    assert narrow.plain.startswith("✉ 3 fail · 1 ref · alerts 2")
+    assert narrow.plain.startswith("✉ 3 fail · 1 ref · alr 2")  # short words: the time fits
     quiet = OutboxCounts(waiting=5, failing=0, oldest_waiting_since=NOW, failed=0)
     _, _, calm = header_parts(width=160, email=quiet, **state)
     assert calm.plain == "alerts 2 · act 0 · due 0 · held 0 · skip 0"
