@@ -49,7 +49,7 @@ def claim_cancellations(session: Session, *, request: ClaimRequest) -> Claimed[C
         assert connection is not None
         work.append(
             Cancellation(
-                item_id=item.id or 0,
+                item_id=item.id,
                 connection=connection,
                 reference=order.reference,
                 wms_order_id=order.wms_order_id,

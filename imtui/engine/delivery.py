@@ -10,13 +10,21 @@ from sqlmodel import Session, col, select
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.domain.orders import Carrier, OrderStatus, missing_address_fields
 from imtui.domain.records import OrderLine, WmsOrderRequest
-from imtui.domain.retry import Operation, RetryState
+from imtui.domain.retry import Operation
 from imtui.engine.connections import ConnectorPool
 from imtui.engine.outcomes import Outcome, apply_outcome
 from imtui.engine.pipeline import Claimed, Work
 from imtui.store.models import Connection, Order, ShipMethodMapping
 from imtui.store.orders import address_of, lines_by_order
-from imtui.store.queue import ClaimRequest, claim_due, mark_in_flight, release_lease
+from imtui.store.queue import (
+    ClaimedItem,
+    ClaimRequest,
+    among,
+    cancel_claimed,
+    claim_due,
+    items_by_id,
+    mark_in_flight,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,58 +42,87 @@ def claim_deliveries(
 ) -> Claimed[Delivery]:
     """Lease due deliveries; hold locally those that must not be sent (B3)."""
     items = claim_due(session, [Operation.DELIVER_ORDER], request)
-    now, owner = request.now, request.owner
     if not items:
         return Claimed(work=[], claimed=0)
-    orders: dict[int, Order] = {}
-    for order in session.exec(
-        select(Order).where(col(Order.id).in_([item.subject_id for item in items]))
-    ):
-        assert order.id is not None
-        orders[order.id] = order
-    lines = lines_by_order(session, list(orders))
+    orders = _orders_of(session, items)
+    # The shop cancelled these since they were queued: never sent (B11). A send in flight
+    # before that is the cancellation's to find in the WMS.
+    cancelled = {item.id for item in items if orders[item.subject_id].status in GONE}
+    cancel_claimed(session, sorted(cancelled), request.now)
+    sendable = [item for item in items if item.id not in cancelled]
+    work, holds = _deliveries(session, sendable, orders)
+    _hold(session, holds, request)
+    mark_in_flight(session, [delivery.item_id for delivery in work], request.now)
+    return Claimed(work=work, claimed=len(items))
+
+
+GONE = (OrderStatus.CANCELLING, OrderStatus.CANCELLED)
+"""Order states in which a queued delivery is never sent: the shop cancelled the order."""
+
+
+def _orders_of(session: Session, items: list[ClaimedItem]) -> dict[int, Order]:
+    ids = [item.subject_id for item in items]
+    orders = session.exec(select(Order).where(among(session, col(Order.id), ids)))
+    return {order.id or 0: order for order in orders}
+
+
+def _deliveries(
+    session: Session, items: list[ClaimedItem], orders: dict[int, Order]
+) -> tuple[list[Delivery], list[tuple[ClaimedItem, Failure]]]:
+    """What to send, and what to hold locally instead (with why)."""
+    lines = lines_by_order(session, [item.subject_id for item in items])
     connections: dict[int, Connection] = {}
     mappings: dict[tuple[int, str], ShipMethodMapping | None] = {}
     work: list[Delivery] = []
+    holds: list[tuple[ClaimedItem, Failure]] = []
     for item in items:
         order = orders[item.subject_id]
-        if order.status in (OrderStatus.CANCELLING, OrderStatus.CANCELLED):
-            # The shop cancelled it since it was queued: never sent (B11). A send in flight
-            # before that is the cancellation's to find in the WMS.
-            item.state, item.next_attempt_at = RetryState.CANCELLED, None
-            release_lease(item)
-            session.add(item)
-            continue
-        connection = connections.get(item.connection_id) or session.get(
-            Connection, item.connection_id
-        )
-        assert connection is not None and connection.id is not None
-        connections[connection.id] = connection
         key = (order.account_id, order.ship_method_code)
         if key not in mappings:
-            mappings[key] = session.exec(
-                select(ShipMethodMapping).where(
-                    ShipMethodMapping.account_id == order.account_id,
-                    ShipMethodMapping.source_code == order.ship_method_code,
-                )
-            ).first()
-        hold = local_hold(order, mappings[key])
-        if hold is not None:
-            apply_outcome(session, item, Outcome(item.id or 0, failure=hold), now=now, worker=owner)
-            continue
+            mappings[key] = _mapping(session, *key)
         mapping = mappings[key]
+        hold = local_hold(order, mapping)
+        if hold is not None:
+            holds.append((item, hold))
+            continue
         assert mapping is not None
+        if item.connection_id not in connections:
+            connection = session.get(Connection, item.connection_id)
+            assert connection is not None
+            connections[item.connection_id] = connection
+        connection = connections[item.connection_id]
         carrier = Carrier(mapping.carrier, mapping.mode, mapping.billing_code)
         work.append(
             Delivery(
-                item_id=item.id or 0,
+                item_id=item.id,
                 connection=connection,
-                request=build_request(order, lines[order.id or 0], carrier, connection),
+                request=build_request(order, lines[item.subject_id], carrier, connection),
                 look_up_first=item.in_flight_since is not None,
             )
         )
-    mark_in_flight(session, [delivery.item_id for delivery in work], now)
-    return Claimed(work=work, claimed=len(items))
+    return work, holds
+
+
+def _mapping(session: Session, account_id: int, code: str) -> ShipMethodMapping | None:
+    return session.exec(
+        select(ShipMethodMapping).where(
+            ShipMethodMapping.account_id == account_id,
+            ShipMethodMapping.source_code == code,
+        )
+    ).first()
+
+
+def _hold(
+    session: Session, holds: list[tuple[ClaimedItem, Failure]], request: ClaimRequest
+) -> None:
+    """Record the local holds as failed attempts (an alert each, the order held): the rare
+    path, so through the ORM rows the failure rules work on."""
+    if not holds:
+        return
+    rows = items_by_id(session, [item.id for item, _ in holds])
+    for item, failure in holds:
+        outcome = Outcome(item.id, failure=failure)
+        apply_outcome(session, rows[item.id], outcome, now=request.now, worker=request.owner)
 
 
 def local_hold(order: Order, mapping: ShipMethodMapping | None) -> Failure | None:

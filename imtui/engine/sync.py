@@ -16,7 +16,15 @@ from imtui.engine.outcomes import Outcome, apply_poll_success
 from imtui.engine.pipeline import Claimed, Work
 from imtui.store.connections import end_poll, mark_polled, sources_of_account
 from imtui.store.models import Connection, InventoryLevel, Order
-from imtui.store.queue import ClaimRequest, claim_due, enqueue, mark_in_flight
+from imtui.store.queue import (
+    ClaimedItem,
+    ClaimRequest,
+    among,
+    claim_due,
+    enqueue,
+    mark_in_flight,
+    name_pushes,
+)
 
 
 def store_warehouse_state(
@@ -159,43 +167,77 @@ def claim_pushes(
     request: ClaimRequest,
 ) -> Claimed[Work]:
     items = claim_due(session, [operation], request)
-    now = request.now
-    work: list[Work] = []
-    for item in items:
-        connection = session.get(Connection, item.connection_id)
-        assert connection is not None
-        if operation is Operation.PUSH_TRACKING:
-            order = session.get(Order, item.subject_id)
-            assert order is not None
-            work.append(
-                TrackingPush(
-                    item_id=item.id or 0,
-                    connection=connection,
-                    request=FulfillmentRequest(
-                        remote_order_id=order.source_order_id,
-                        tracking_number=order.tracking_number or "",
-                        carrier=order.carrier or "",
-                    ),
-                )
-            )
-        else:
-            level = session.get(InventoryLevel, item.subject_id)
-            assert level is not None
-            key = push_key(item.id or 0, level.pushed_available, level.wms_available)
-            if item.idempotency_key != key:
-                item.idempotency_key = key  # kept on the row: the queue shows what was sent
-                session.add(item)
-            work.append(
-                InventoryPush(
-                    item_id=item.id or 0,
-                    connection=connection,
-                    sku=level.sku,
-                    available=level.wms_available,
-                    idempotency_key=key,
-                )
-            )
-    mark_in_flight(session, [push.item_id for push in work], now)
+    if not items:
+        return Claimed(work=[], claimed=0)
+    connections = _connections_of(session, items)
+    work = (
+        _tracking_pushes(session, items, connections)
+        if operation is Operation.PUSH_TRACKING
+        else _inventory_pushes(session, items, connections)
+    )
+    mark_in_flight(session, [push.item_id for push in work], request.now)
     return Claimed(work=work, claimed=len(items))
+
+
+def _connections_of(session: Session, items: list[ClaimedItem]) -> dict[int, Connection]:
+    ids = sorted({item.connection_id for item in items})
+    return {
+        connection.id or 0: connection
+        for connection in session.exec(select(Connection).where(col(Connection.id).in_(ids)))
+    }
+
+
+def _tracking_pushes(
+    session: Session, items: list[ClaimedItem], connections: dict[int, Connection]
+) -> list[Work]:
+    ids = [item.subject_id for item in items]
+    orders = {
+        order.id: order
+        for order in session.exec(select(Order).where(among(session, col(Order.id), ids)))
+    }
+    return [
+        TrackingPush(
+            item_id=item.id,
+            connection=connections[item.connection_id],
+            request=FulfillmentRequest(
+                remote_order_id=orders[item.subject_id].source_order_id,
+                tracking_number=orders[item.subject_id].tracking_number or "",
+                carrier=orders[item.subject_id].carrier or "",
+            ),
+        )
+        for item in items
+    ]
+
+
+def _inventory_pushes(
+    session: Session, items: list[ClaimedItem], connections: dict[int, Connection]
+) -> list[Work]:
+    """Each push with its idempotency key, kept on its row (the queue shows what was sent)."""
+    ids = [item.subject_id for item in items]
+    levels = {
+        level.id: level
+        for level in session.exec(
+            select(InventoryLevel).where(among(session, col(InventoryLevel.id), ids))
+        )
+    }
+    work: list[Work] = []
+    renamed: dict[int, str] = {}
+    for item in items:
+        level = levels[item.subject_id]
+        key = push_key(item.id, level.pushed_available, level.wms_available)
+        if item.idempotency_key != key:
+            renamed[item.id] = key
+        work.append(
+            InventoryPush(
+                item_id=item.id,
+                connection=connections[item.connection_id],
+                sku=level.sku,
+                available=level.wms_available,
+                idempotency_key=key,
+            )
+        )
+    name_pushes(session, renamed)
+    return work
 
 
 async def send_push(pool: ConnectorPool, push: Work) -> Outcome:

@@ -150,6 +150,7 @@ class InventoryLevel(SQLModel, table=True):
 OPEN_ONLY = text("state = 'open'")
 ALERT_EMAILS_ONLY = text("kind = 'alert'")
 UNSENT_EMAILS_ONLY = text("state IN ('queued', 'sending')")
+DUE_ONLY = text("state = 'due'")
 
 
 class Alert(SQLModel, table=True):
@@ -212,6 +213,17 @@ class RetryItem(SQLModel, table=True):
         UniqueConstraint("operation", "subject_id"),
         Index("ix_retry_due", "state", "next_attempt_at"),
         Index("ix_retry_state_id", "state", "id"),
+        # A claim's filter and order (store/queue.py claim_due): one account's oldest due rows
+        # of one operation, read in order until the batch is full, however long the backlog.
+        Index(
+            "ix_retry_claim",
+            "account_id",
+            "operation",
+            "next_attempt_at",
+            "id",
+            sqlite_where=DUE_ONLY,
+            postgresql_where=DUE_ONLY,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

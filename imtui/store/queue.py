@@ -10,12 +10,24 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    literal,
+    literal_column,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlmodel import Session, SQLModel, col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from imtui.domain.outbox import OutboxState
 from imtui.domain.retry import Operation, RetryState, requeued
@@ -110,17 +122,62 @@ class ClaimRequest:
     before it finishes would find nothing and send the record again."""
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedItem:
+    """A row just leased, with the columns the jobs read to send it. The claim's UPDATE
+    returns them, so no ORM object is loaded only to have two of its columns changed."""
+
+    id: int
+    operation: str
+    subject_id: int
+    connection_id: int
+    next_attempt_at: datetime
+    in_flight_since: datetime | None
+    """Set: the last send's outcome is unknown (see :func:`mark_in_flight`)."""
+    idempotency_key: str | None
+
+
+CLAIMED_COLUMNS = tuple(field.name for field in fields(ClaimedItem))
+
+
 def claim_due(
     session: Session, operations: Sequence[Operation], request: ClaimRequest
-) -> list[RetryItem]:
-    """Lease up to ``request.limit`` due rows of unpaused connections to ``request.owner``."""
-    now, limit, only_ids = request.now, request.limit, request.only_ids
+) -> list[ClaimedItem]:
+    """Lease up to ``request.limit`` due rows of unpaused connections to ``request.owner``,
+    oldest due first, in one statement: an UPDATE of the rows a LIMITed sub-select picks (and,
+    on PostgreSQL, locks, skipping rows another claim holds), returning what the jobs read."""
+    table = _retry_table()
+    claimed = session.execute(
+        update(table)
+        .where(table.c.id.in_(_due_to_claim(operations, request)))
+        .values(lease_owner=request.owner, lease_expires_at=request.now + request.lease)
+        .returning(*(table.c[name] for name in CLAIMED_COLUMNS))
+    )
+    items = [ClaimedItem(*row) for row in claimed]
+    items.sort(key=lambda item: (item.next_attempt_at, item.id))
+    return items
+
+
+def _due_to_claim(
+    operations: Sequence[Operation], request: ClaimRequest
+) -> SelectOfScalar[int | None]:
+    """The claim's sub-select. Its WHERE begins with what ``ix_retry_claim`` holds (state
+    'due', the account, the operation, due by now) and it orders by the index's last columns,
+    so PostgreSQL walks that index from the oldest due row and stops at the LIMIT instead of
+    sorting every due row. The other conditions only skip the few rows in flight at the head.
+
+    'due' is written into the statement, not bound: a partial index serves only a query whose
+    WHERE implies the index's, and neither SQLite nor a generic plan of a statement psycopg
+    has prepared can see that through a parameter. The LIMIT is written in for the same
+    generic plans: not knowing it, PostgreSQL expects the sub-select to return many rows and
+    reads the whole table to join them (70 ms at 300,000 rows, not 3)."""
+    now = request.now
     query = (
         select(col(RetryItem.id))
         .join(Connection, col(Connection.id) == RetryItem.connection_id)
         .where(
-            RetryItem.state == RetryState.DUE,
-            col(RetryItem.operation).in_([str(op) for op in operations]),
+            col(RetryItem.state) == literal_column(f"'{RetryState.DUE}'"),
+            _operation_in(operations),
             col(RetryItem.next_attempt_at) <= now,
             or_(col(RetryItem.lease_expires_at).is_(None), col(RetryItem.lease_expires_at) < now),
             or_(
@@ -130,42 +187,85 @@ def claim_due(
             col(Connection.paused).is_(False),
         )
         .order_by(col(RetryItem.next_attempt_at), col(RetryItem.id))
-        .limit(limit)
+        .limit(literal(request.limit, literal_execute=True))
     )
-    if only_ids is not None:
-        query = query.where(col(RetryItem.id).in_(list(only_ids)))
     if request.account_id is not None:
         query = query.where(RetryItem.account_id == request.account_id)
+    if request.only_ids is not None:
+        query = query.where(col(RetryItem.id).in_(list(request.only_ids)))
     if request.for_update:
         query = query.with_for_update(skip_locked=True, of=RetryItem)
-    ids = list(session.exec(query))
-    if not ids:
-        return []
-    session.execute(
-        update(RetryItem)
-        .where(col(RetryItem.id).in_(ids))
-        .values(lease_owner=request.owner, lease_expires_at=now + request.lease)
-    )
-    items = list(
-        session.exec(
-            select(RetryItem)
-            .where(col(RetryItem.id).in_(ids))
-            .execution_options(populate_existing=True)
+    return query
+
+
+def _operation_in(operations: Sequence[Operation]) -> ColumnElement[bool]:
+    """One operation — every claim the engine makes — as a plain ``=`` on the index's second
+    column. Several go as an IN list, which PostgreSQL 15 cannot read in index order: such a
+    claim sorts what it finds."""
+    if len(operations) == 1:
+        return col(RetryItem.operation) == str(operations[0])
+    return col(RetryItem.operation).in_([str(op) for op in operations])
+
+
+def _retry_table() -> Table:
+    # SQLModel gives a table class its __table__ when the class is made; its types omit it
+    table: Table = RetryItem.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def among(
+    session: Session, column: SQLCoreOperations[Any], ids: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column IN ids`` for a batch's ids, written as each database reads it cheapest. The
+    usual IN list has SQLAlchemy write, and psycopg parse, one placeholder per id: 0.8 ms of
+    CPU a statement of 128 ids on PostgreSQL, 0.35 as one array parameter (``= ANY``, whose
+    text stays the same from batch to batch, so psycopg prepares it). SQLite takes the ids
+    written into the statement (0.36 ms, 0.28)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(bindparam(None, list(ids), expanding=True, literal_execute=True))
+
+
+def cancel_claimed(session: Session, item_ids: Sequence[int], now: datetime) -> None:
+    """Claimed rows whose record must never be sent (the shop cancelled the order since it
+    was queued): out of the queue and no longer leased, in one statement."""
+    if item_ids:
+        table = _retry_table()
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(list(item_ids)))
+            .values(
+                state=RetryState.CANCELLED,
+                next_attempt_at=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
         )
-    )
-    items.sort(key=lambda item: ids.index(item.id))
-    return items
+
+
+def name_pushes(session: Session, keys: dict[int, str]) -> None:
+    """Keep each push's idempotency key on its row, in one executemany: the same key goes
+    with every retry of that push, and the queue shows what was sent."""
+    if keys:
+        table = _retry_table()
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("item_id"))
+            .values(idempotency_key=bindparam("key")),
+            [{"item_id": item_id, "key": key} for item_id, key in keys.items()],
+        )
 
 
 def mark_in_flight(session: Session, item_ids: list[int], now: datetime) -> None:
     """Just before the sends: from here until its outcome is recorded, a row's send outcome is
     unknown, so whoever claims it next looks the record up before sending again."""
     if item_ids:
+        table = _retry_table()
         session.execute(
-            update(RetryItem)
-            .where(col(RetryItem.id).in_(item_ids))
-            .values(in_flight_since=now, attempts=RetryItem.attempts + 1)
-            .execution_options(synchronize_session=False)
+            update(table)
+            .where(among(session, table.c.id, item_ids))
+            .values(in_flight_since=now, attempts=table.c.attempts + 1)
         )
 
 
@@ -288,7 +388,7 @@ def still_leased_to(
     if not item_ids:
         return set()
     query = select(RetryItem.id).where(
-        col(RetryItem.id).in_(list(item_ids)), RetryItem.lease_owner == owner
+        among(session, col(RetryItem.id), item_ids), RetryItem.lease_owner == owner
     )
     if lock:
         query = query.with_for_update()
