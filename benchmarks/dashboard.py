@@ -18,8 +18,13 @@ each writes to the terminal and reports, with the targets beside them:
   sandbox WMS, next to the same key on the same dashboard with its engine idle, measured in
   the same run (``--only storm`` runs just this one, on a small database of its own).
 
-The benchmark writes the database directly with sqlite3: it plays the other process, and bulk
-inserts are the only way to make a million rows in seconds.
+``--db postgresql://…`` measures the same on PostgreSQL: the same rows, built there by COPY if
+the database is empty (and kept for the next runs), and the URL handed to the dashboard in
+``IMTUI_DB``. The first paint's target is the bare app's plus 0.1 s on SQLite and plus 0.3 s on
+PostgreSQL (issue 15); ``--only starts`` measures just that, each start listed.
+
+The benchmark writes the database directly with sqlite3 (psycopg on PostgreSQL): it plays the
+other process, and bulk inserts are the only way to make a million rows in seconds.
 
 Run it on a quiet machine: it prints the load average before and after, and the figures mean
 little if something else was busy. imtui's modules are byte-compiled first, as an installed
@@ -42,9 +47,11 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -73,29 +80,21 @@ def stamp(when: datetime) -> str:
     return when.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def build_database(path: Path) -> None:
-    sys.path.insert(0, str(ROOT))
-    from imtui.store.database import Database
+Table = tuple[str, tuple[str, ...], Iterable[tuple[object, ...]]]
+"""A table's name, the columns written, and its rows."""
 
-    if path.exists():
-        path.unlink()
-    Database(f"sqlite:///{path}").dispose()  # the schema, by the real migrations
-    now = datetime.now(UTC)
+
+def bench_tables(now: datetime) -> list[Table]:
+    """The benchmark's rows, the same for SQLite and PostgreSQL (times as naive UTC text)."""
     t = stamp(now)
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    con.execute("INSERT INTO account (id, name, kind, created_at) VALUES (1, 'Bench Outdoors', 'merchant', ?)", (t,))  # fmt: skip
-    for cid, name, role, platform in ((1, "Shop", "source", "shopify"), (2, "3PL", "wms", "wms_3pl")):  # fmt: skip
-        con.execute(
-            "INSERT INTO connection (id, account_id, name, role, platform, base_url, credentials,"
-            " settings, poll_interval_s, paused, paused_reason, created_at, updated_at)"
-            " VALUES (?, 1, ?, ?, ?, 'http://127.0.0.1:9', '{}', '{}', 300, 1, 'benchmark', ?, ?)",
-            (cid, name, role, platform, t, t),
-        )
+    accounts = [(1, "Bench Outdoors", "merchant", t)]
+    connections = [
+        (cid, 1, name, role, platform, "http://127.0.0.1:9", "{}", "{}", 300, True, "benchmark", t, t)
+        for cid, name, role, platform in ((1, "Shop", "source", "shopify"), (2, "3PL", "wms", "wms_3pl"))
+    ]  # fmt: skip
     statuses = ["fulfilled"] * 90 + ["delivered"] * 5 + ["shipped"] * 3 + ["held", "queued"]
     methods = ["UPS_GROUND", "FEDEX_GROUND", "USPS_PRIORITY", "SAME_DAY_COURIER"]
-    rows = (
+    orders = (
         (
             n, 1, 1, str(n), f"#{n}", f"BENCH-{n}", methods[n % 4], "", f"Customer {n}", "", "",
             "", "Austin", "TX", "78701", "US", "", statuses[n % 100],
@@ -104,19 +103,11 @@ def build_database(path: Path) -> None:
         )
         for n in range(1, ORDERS + 1)
     )  # fmt: skip
-    con.executemany(
-        'INSERT INTO "order" (id, account_id, source_connection_id, source_order_id, number,'
-        " reference, ship_method_code, ship_method_title, ship_name, ship_company, ship_address1,"
-        " ship_address2, ship_city, ship_state, ship_zip, ship_country, ship_phone, status,"
-        " hold_reason, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        rows,
-    )
     kinds = ["remote_error", "unreachable", "unknown_sku", "incomplete_address"]
-    alert_rows = (
+    alerts = (
         (
             n, 1, 2, kinds[n % 4], "record", f"bench:{n}",
-            "open" if n > ALERTS - OPEN_ALERTS else "resolved", int(n % 4 >= 2),
+            "open" if n > ALERTS - OPEN_ALERTS else "resolved", n % 4 >= 2,
             f"benchmark alert {n}: HTTP 503 Service Unavailable", n * 10, f"#{n * 10}",
             f"deliver:{n * 10}", 503, 1 + n % 5,
             stamp(now - timedelta(seconds=ALERTS - n)), stamp(now - timedelta(seconds=ALERTS - n)),
@@ -125,14 +116,8 @@ def build_database(path: Path) -> None:
         )
         for n in range(1, ALERTS + 1)
     )  # fmt: skip
-    con.executemany(
-        "INSERT INTO alert (id, account_id, connection_id, kind, scope, fingerprint, state,"
-        " needs_person, message, order_id, order_number, subject, http_status, count, first_seen,"
-        " last_seen, resolved_at, resolved_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        alert_rows,
-    )
     states = ["due"] * 8 + ["held", "skipped"]
-    retry_rows = (
+    retries = (
         (
             n, 1, 2, "deliver_order", ORDERS - n, f"#{ORDERS - n}", states[n % 10], n % 20,
             n % 20, "HTTP 503 Service Unavailable", "transient",
@@ -141,17 +126,109 @@ def build_database(path: Path) -> None:
         )
         for n in range(1, RETRIES + 1)
     )  # fmt: skip
-    con.executemany(
-        "INSERT INTO retry_item (id, account_id, connection_id, operation, subject_id,"
-        " subject_label, state, attempts, consecutive_failures, last_error, last_failure_class,"
-        " next_attempt_at, deadline_at, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        retry_rows,
-    )
+    return [
+        ("account", ("id", "name", "kind", "created_at"), accounts),
+        ("connection", ("id", "account_id", "name", "role", "platform", "base_url", "credentials",
+                        "settings", "poll_interval_s", "paused", "paused_reason", "created_at",
+                        "updated_at"), connections),
+        ('"order"', ("id", "account_id", "source_connection_id", "source_order_id", "number",
+                     "reference", "ship_method_code", "ship_method_title", "ship_name",
+                     "ship_company", "ship_address1", "ship_address2", "ship_city", "ship_state",
+                     "ship_zip", "ship_country", "ship_phone", "status", "hold_reason",
+                     "created_at", "updated_at"), orders),
+        ("alert", ("id", "account_id", "connection_id", "kind", "scope", "fingerprint", "state",
+                   "needs_person", "message", "order_id", "order_number", "subject", "http_status",
+                   "count", "first_seen", "last_seen", "resolved_at", "resolved_by"), alerts),
+        ("retry_item", ("id", "account_id", "connection_id", "operation", "subject_id",
+                        "subject_label", "state", "attempts", "consecutive_failures", "last_error",
+                        "last_failure_class", "next_attempt_at", "deadline_at", "created_at",
+                        "updated_at"), retries),
+    ]  # fmt: skip
+
+
+def build_database(path: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from imtui.store.database import Database
+
+    if path.exists():
+        path.unlink()
+    Database(f"sqlite:///{path}").dispose()  # the schema, by the real migrations
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    for table, columns, rows in bench_tables(datetime.now(UTC)):
+        marks = ",".join("?" * len(columns))
+        con.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
     con.commit()
     con.execute("ANALYZE")
     con.commit()
     con.close()
+
+
+def build_postgres(url: str) -> None:
+    """The same rows on PostgreSQL, by COPY, in one transaction; then the sequences past the
+    ids written (the dashboard's engine and :func:`commit_delays` insert after them)."""
+    sys.path.insert(0, str(ROOT))
+    from imtui.store.database import Database
+
+    Database(url).dispose()  # the schema, by the real migrations
+    with connect(url) as con:
+        for table, columns, rows in bench_tables(datetime.now(UTC)):
+            with con.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            con.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")  # fmt: skip
+    with connect(url, autocommit=True) as con:
+        con.execute("VACUUM ANALYZE")
+
+
+def connect(url: str, *, autocommit: bool = False) -> Any:
+    """A psycopg connection to an imtui ``--db`` URL, read as the dashboard's helper reads it."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT))
+    from imtui.store.first_screen_pg import connect_arguments
+
+    arguments = connect_arguments(url)
+    if arguments is None:
+        raise SystemExit(f"not a PostgreSQL URL the benchmark can read: {url!r}")
+    return psycopg.connect(autocommit=autocommit, **arguments)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The database the dashboard is measured on: the cached SQLite file, or the PostgreSQL
+    database ``--db`` names (its URL goes to the dashboard in ``IMTUI_DB``, off the command
+    line, as a password should)."""
+
+    path: Path | None = None
+    url: str | None = None
+
+    @property
+    def name(self) -> str:
+        return "SQLite" if self.path is not None else "PostgreSQL"
+
+    @property
+    def paint_slack(self) -> float:
+        """The first paint's target over a bare Textual app's (issue 15)."""
+        return 0.1 if self.path is not None else 0.3
+
+    @property
+    def mark(self) -> str:
+        return "?" if self.path is not None else "%s"
+
+    def connect(self) -> Any:
+        if self.path is not None:
+            return sqlite3.connect(self.path, timeout=10)
+        assert self.url is not None
+        return connect(self.url)
+
+    def dashboard(self) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, "-m", "imtui.cli"]
+        if self.path is not None:
+            return [*argv, "--db", str(self.path)], environment()
+        assert self.url is not None
+        return argv, {**environment(), "IMTUI_DB": self.url}
 
 
 def database() -> Path:
@@ -163,6 +240,26 @@ def database() -> Path:
         build_database(path)
         print(f"  built in {time.perf_counter() - started:.1f} s (cached for next runs)")
     return path
+
+
+def postgres_database(url: str) -> str:
+    """The benchmark's rows in the database ``url`` names: built there if it holds no imtui
+    data, used as it is if it holds exactly the benchmark's; refused otherwise (never a
+    database of real data)."""
+    with connect(url) as con:
+        found = con.execute("SELECT to_regclass('account') IS NOT NULL").fetchone()[0]
+        accounts = con.execute("SELECT name FROM account").fetchall() if found else []
+        if accounts == [("Bench Outdoors",)]:
+            orders = con.execute('SELECT count(*) FROM "order"').fetchone()[0]
+            if orders == ORDERS:
+                return url
+    if accounts:
+        raise SystemExit("--db holds other data: give an empty PostgreSQL database")
+    started = time.perf_counter()
+    print(f"building on PostgreSQL: {ORDERS:,} orders, {ALERTS:,} alerts, {RETRIES:,} retries…")
+    build_postgres(url)
+    print(f"  built in {time.perf_counter() - started:.1f} s (kept there for next runs)")
+    return url
 
 
 # -- a program in a pseudo-terminal -----------------------------------------------------------
@@ -329,8 +426,8 @@ def start_bare() -> Terminal:
     return term
 
 
-def start_dashboard(db: Path) -> Terminal:
-    term = Terminal([sys.executable, "-m", "imtui.cli", "--db", str(db)], environment())
+def start_dashboard(db: Target) -> Terminal:
+    term = Terminal(*db.dashboard())
     term.start()
     return term
 
@@ -338,7 +435,7 @@ def start_dashboard(db: Path) -> Terminal:
 NEWEST_ALERT = f"benchmark alert {ALERTS}".encode()
 
 
-def first_paints(db: Path, runs: int) -> tuple[list[float], list[float]]:
+def first_paints(db: Target, runs: int) -> tuple[list[float], list[float]]:
     """Start → first full paint, alternating the two programs so both see the same machine;
     one start of each first, unmeasured, so both find their files in the page cache."""
     bare: list[float] = []
@@ -387,9 +484,17 @@ def measure_keys(term: Terminal, presses: int) -> dict[str, list[float]]:
     return keys
 
 
-def commit_delays(term: Terminal, db: Path, times: int = 5) -> list[float]:
+ELSEWHERE = (
+    "INSERT INTO alert (id, account_id, connection_id, kind, scope, fingerprint, state,"
+    " needs_person, message, count, first_seen, last_seen)"
+    " VALUES (?, 1, 2, 'remote_error', 'record', ?, 'open', ?, ?, 1, ?, ?)"
+)
+"""An open alert committed "from another process" (SQLite's parameter marks)."""
+
+
+def commit_delays(term: Terminal, db: Target, times: int = 5) -> list[float]:
     delays: list[float] = []
-    con = sqlite3.connect(db, timeout=10)
+    con = db.connect()
     try:
         for n in range(times):
             alert_id = ALERTS + 1000 + n + int(time.time()) % 100000 * 10
@@ -398,10 +503,8 @@ def commit_delays(term: Terminal, db: Path, times: int = 5) -> list[float]:
             since = term.mark()
             t = stamp(datetime.now(UTC))
             con.execute(
-                "INSERT INTO alert (id, account_id, connection_id, kind, scope, fingerprint, state,"
-                " needs_person, message, count, first_seen, last_seen)"
-                " VALUES (?, 1, 2, 'remote_error', 'record', ?, 'open', 0, ?, 1, ?, ?)",
-                (alert_id, f"elsewhere:{alert_id}", message, t, t),
+                ELSEWHERE.replace("?", db.mark),
+                (alert_id, f"elsewhere:{alert_id}", False, message, t, t),
             )
             con.commit()
             committed = time.monotonic()
@@ -414,14 +517,14 @@ def commit_delays(term: Terminal, db: Path, times: int = 5) -> list[float]:
     return delays
 
 
-def remove_leftovers(con: sqlite3.Connection) -> None:
+def remove_leftovers(con: Any) -> None:
     """Rows this benchmark commits "from another process" (also left by an interrupted run)."""
     con.execute("DELETE FROM alert_event WHERE alert_id IN (SELECT id FROM alert WHERE fingerprint LIKE 'elsewhere:%')")  # fmt: skip
     con.execute("DELETE FROM alert WHERE fingerprint LIKE 'elsewhere:%'")
     con.commit()
 
 
-def run_dashboard(db: Path, presses: int, idle_s: float) -> dict[str, object]:
+def run_dashboard(db: Target, presses: int, idle_s: float) -> dict[str, object]:
     term = start_dashboard(db)
     try:
         term.wait_for(NEWEST_ALERT)
@@ -461,16 +564,23 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def report(bare: dict[str, float], dash: dict[str, object], starts: tuple[list[float], list[float]]) -> list[str]:  # fmt: skip
+def paint_report(db: Target, starts: tuple[list[float], list[float]]) -> list[str]:
+    """The first paint against a bare Textual app's in the same run: the dashboard's own start
+    (its imports, the helper's read) is what is over the bare app's."""
     bare_starts, dash_starts = starts
     first, first_bare = statistics.median(dash_starts), statistics.median(bare_starts)
-    worst = max(dash_starts)
-    lines = [
-        f"{'measure':40} {'dashboard':>14} {'bare app':>10}  target",
+    slack = db.paint_slack
+    met = first <= 1.5 and first - first_bare <= slack
+    return [
+        f"{'measure (' + db.name + ')':40} {'dashboard':>14} {'bare app':>10}  target",
         f"{'start → first full paint (median)':40} {first:>12.2f} s {first_bare:>8.2f} s"
-        f"  ≤ 1.5 s and ≤ bare + 0.5 s ({verdict(first <= 1.5 and first - first_bare <= 0.5)})",
-        f"{'start → first full paint (worst of ' + str(len(dash_starts)) + ')':40} {worst:>12.2f} s {max(bare_starts):>8.2f} s",
+        f"  ≤ 1.5 s and ≤ bare + {slack:.1f} s: +{first - first_bare:.2f} s ({verdict(met)})",
+        f"{'start → first full paint (worst of ' + str(len(dash_starts)) + ')':40} {max(dash_starts):>12.2f} s {max(bare_starts):>8.2f} s",
     ]  # fmt: skip
+
+
+def report(db: Target, bare: dict[str, float], dash: dict[str, object], starts: tuple[list[float], list[float]]) -> list[str]:  # fmt: skip
+    lines = paint_report(db, starts)
     keys = dash["keys"]
     assert isinstance(keys, dict)
     for name, figures in keys.items():
@@ -678,16 +788,24 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
     parser.add_argument("--starts", type=int, default=5, help="starts of each program timed")
     parser.add_argument(
-        "--only", choices=("storm",), default=None,
-        help="storm: only the keys while the engine delivers 10,000 orders (no 1M-row database)",
+        "--only", choices=("storm", "starts"), default=None,
+        help="storm: only the keys while the engine delivers 10,000 orders (no 1M-row database);"
+        " starts: only start → first full paint, next to the bare app's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--db", metavar="URL", default=None,
+        help="measure on this PostgreSQL database (postgresql://…; the rows are built there if it"
+        " is empty) instead of the cached SQLite file; the storm keeps its own SQLite file",
     )  # fmt: skip
     args = parser.parse_args()
     prepare()
     if args.only == "storm":
         return main_storm()
-    db = database()
-    with sqlite3.connect(db, timeout=10) as con:
+    db = Target(url=postgres_database(args.db)) if args.db else Target(path=database())
+    with contextlib.closing(db.connect()) as con:
         remove_leftovers(con)
+    if args.only == "starts":
+        return main_starts(db, args.starts)
     load_before = machine_load()
     print(f"machine before: {load_before}", flush=True)
     try:
@@ -699,9 +817,9 @@ def main() -> int:
         print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     load_after = machine_load()
-    lines = report(bare, dash, starts) + storm_report(storm)
+    lines = report(db, bare, dash, starts) + storm_report(storm)
     print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, {ORDERS:,} orders / "
-          f"{ALERTS:,} alerts ({OPEN_ALERTS:,} open) / {RETRIES:,} retry rows")  # fmt: skip
+          f"{ALERTS:,} alerts ({OPEN_ALERTS:,} open) / {RETRIES:,} retry rows on {db.name}")  # fmt: skip
     print(f"machine: before {load_before}; after {load_after}")
     print("\n".join(lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -712,6 +830,24 @@ def main() -> int:
             indent=2,
         )
     )  # fmt: skip
+    return 0
+
+
+def main_starts(db: Target, runs: int) -> int:
+    """Only the first paints (``--only starts``): each start listed, the load beside them."""
+    load_before = machine_load()
+    print(f"machine before: {load_before}", flush=True)
+    try:
+        starts = first_paints(db, runs)
+    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    load_after = machine_load()
+    print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, on {db.name}")
+    print(f"machine: before {load_before}; after {load_after}")
+    print("\n".join(paint_report(db, starts)))
+    for name, values in (("dashboard", starts[1]), ("bare app", starts[0])):
+        print(f"  {name} starts: {' '.join(f'{v:.2f}' for v in values)} s")
     return 0
 
 

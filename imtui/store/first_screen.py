@@ -9,10 +9,12 @@ threads ask. Started first thing, this process reads the first rows on another c
 dashboard loads Textual and paints its frame; the dashboard shows what it wrote, then opens the
 database itself, behind the painted screen.
 
-On an SQLite file (the usual case) it does not even load SQLAlchemy: the header's five counts
-and the newest open alerts are two plain statements, read with :mod:`sqlite3` on a read-only
-connection, the same rows the store's queries give (a test holds the two to each other). Any
-other database is read through the store as usual.
+It does not even load SQLAlchemy: the header's five counts and the newest open alerts are plain
+statements (:func:`read_screen`), read on an SQLite file with :mod:`sqlite3` on a read-only
+connection, and on PostgreSQL with psycopg in a read-only transaction under the login the URL
+names (:mod:`imtui.store.first_screen_pg`) — the same rows the store's queries give, row-level
+security included (tests hold the two to each other). Any other database (an SQLite URL with
+options) is read through the store as usual.
 
 It only reads, and only a database already at the newest schema (the dashboard migrates, never
 this); on anything unusual it writes nothing and exits non-zero, and the dashboard reads the rows
@@ -26,10 +28,11 @@ import os
 import pickle
 import sqlite3
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
@@ -120,49 +123,76 @@ def read_email_summary(session: Session, *, account_id: int | None = None) -> Em
     )
 
 
+class Rows(Protocol):
+    """A cursor after a statement."""
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Sequence[Any]: ...
+
+
+class Queryable(Protocol):
+    """What :func:`read_screen` needs of a connection: :mod:`sqlite3`'s and psycopg's both."""
+
+    def execute(self, query: str, params: tuple[Any, ...], /) -> Rows: ...
+
+
 def read_first_screen_sqlite(path: Path, rows: int, now: datetime) -> FirstScreen | None:
     """The same, from an SQLite file with :mod:`sqlite3` alone; None if its schema is not the
     newest (a migration is due: the dashboard does it, then reads for itself)."""
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        found = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-        if found is None or found[0] != head_revision():
-            return None
-        counts = HeaderCounts(
-            open_alerts=_count(connection, "alert", "state = ?", AlertState.OPEN),
-            needs_person=_count(
-                connection, "alert", "state = ? AND needs_person IS 1", AlertState.OPEN
-            ),
-            due_now=_count(
-                connection,
-                "retry_item",
-                "state = ? AND next_attempt_at <= ?",
-                RetryState.DUE,
-                _stored(now),
-            ),
-            held=_count(connection, "retry_item", "state = ?", RetryState.HELD),
-            skipped=_count(connection, "retry_item", "state = ?", RetryState.SKIPPED),
-            engine_beat=_time(
-                connection.execute("SELECT max(beat_at) FROM engine_beat").fetchone()[0]
-            ),
-        )
-        found_rows = connection.execute(
-            f"SELECT {ALERT_COLUMNS} FROM alert"
-            " JOIN account ON account.id = alert.account_id"
-            " LEFT OUTER JOIN connection ON connection.id = alert.connection_id"
-            " WHERE alert.state IN (?) ORDER BY alert.id DESC LIMIT ?",
-            (AlertState.OPEN.value, rows + 1),
-        ).fetchall()
+        return read_screen(connection, rows, _stored(now))
     finally:
         connection.close()
+
+
+def read_first_screen_postgres(url: str, rows: int, now: datetime) -> FirstScreen | None:
+    """The same from PostgreSQL with psycopg alone (:mod:`imtui.store.first_screen_pg`), as the
+    login ``url`` names: row-level security filters these statements as it does the store's."""
+    from imtui.store.first_screen_pg import connect_read_only, stored
+
+    connection = connect_read_only(url)
+    try:
+        return read_screen(connection, rows, stored(now), mark="%s")
+    finally:
+        connection.close()
+
+
+def read_screen(
+    connection: Queryable, rows: int, now: object, mark: str = "?"
+) -> FirstScreen | None:
+    """The schema check, the header's counts and the newest open alerts in plain SQL that
+    SQLite and PostgreSQL read alike: ``mark`` is the driver's parameter mark, ``now`` the
+    time as the driver binds one the store wrote. None if the schema is not the newest."""
+
+    def one(sql: str, *values: Any) -> Any:
+        return connection.execute(sql.replace("?", mark), values).fetchone()
+
+    def count(table: str, where: str, *values: Any) -> int:
+        return int(one(f"SELECT count(id) FROM {table} WHERE {where}", *values)[0])
+
+    found = one("SELECT version_num FROM alembic_version")
+    if found is None or found[0] != head_revision():
+        return None
+    counts = HeaderCounts(
+        open_alerts=count("alert", "state = ?", AlertState.OPEN.value),
+        needs_person=count("alert", "state = ? AND needs_person = ?", AlertState.OPEN.value, True),
+        due_now=count(
+            "retry_item", "state = ? AND next_attempt_at <= ?", RetryState.DUE.value, now
+        ),
+        held=count("retry_item", "state = ?", RetryState.HELD.value),
+        skipped=count("retry_item", "state = ?", RetryState.SKIPPED.value),
+        engine_beat=_time(one("SELECT max(beat_at) FROM engine_beat")[0]),
+    )
+    found_rows = connection.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alert"
+        " JOIN account ON account.id = alert.account_id"
+        " LEFT OUTER JOIN connection ON connection.id = alert.connection_id"
+        f" WHERE alert.state IN ({mark}) ORDER BY alert.id DESC LIMIT {mark}",
+        (AlertState.OPEN.value, rows + 1),
+    ).fetchall()
     alerts = [_alert_row(row) for row in found_rows[:rows]]
     return FirstScreen(counts, Window(alerts, True, len(found_rows) <= rows))
-
-
-def _count(connection: sqlite3.Connection, table: str, where: str, *values: Any) -> int:
-    return int(
-        connection.execute(f"SELECT count(id) FROM {table} WHERE {where}", values).fetchone()[0]
-    )
 
 
 def _stored(when: datetime) -> str:
@@ -170,12 +200,13 @@ def _stored(when: datetime) -> str:
     return when.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _at(value: str) -> datetime:
-    """A time as SQLite holds it: naive UTC text."""
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+def _at(value: str | datetime) -> datetime:
+    """A time as the database holds it: naive UTC, text in SQLite."""
+    naive = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return naive.replace(tzinfo=UTC)
 
 
-def _time(value: str | None) -> datetime | None:
+def _time(value: str | datetime | None) -> datetime | None:
     return None if value is None else _at(value)
 
 
@@ -227,26 +258,34 @@ def sqlite_file(url: str | None) -> Path | None:
     return None
 
 
+def read_lightly(rows: int, now: datetime) -> FirstScreen | None:
+    """The first screen of the database ``IMTUI_DB`` names, by the lightest way to it: plain
+    SQL on SQLite and PostgreSQL, the store for anything else (an SQLite URL with options)."""
+    path = sqlite_file(None)
+    if path is not None:
+        return read_first_screen_sqlite(path, rows, now) if path.is_file() else None
+    from imtui.store.first_screen_pg import is_postgres_url
+
+    url = os.environ.get("IMTUI_DB", "")
+    if is_postgres_url(url):
+        return read_first_screen_postgres(url, rows, now)
+    from imtui.store.database import Database
+    from imtui.store.migrate import stored_revision
+
+    database = Database(None, migrate=False)
+    try:
+        current = stored_revision(database) == head_revision()
+        return read_first_screen(database, rows, now) if current else None
+    finally:
+        database.dispose()
+
+
 def main(argv: list[str]) -> int:
     [rows_text] = argv
     rows = max(1, min(int(rows_text), 200))
     # The wall clock: a dashboard's start is in real time (the engine's clock is the same).
     now = datetime.now(UTC)
-    path = sqlite_file(None)
-    if path is not None:
-        if not path.is_file():
-            return 3
-        screen = read_first_screen_sqlite(path, rows, now)
-    else:
-        from imtui.store.database import Database
-        from imtui.store.migrate import stored_revision
-
-        database = Database(None, migrate=False)
-        try:
-            current = stored_revision(database) == head_revision()
-            screen = read_first_screen(database, rows, now) if current else None
-        finally:
-            database.dispose()
+    screen = read_lightly(rows, now)
     if screen is None:
         return 3  # a migration is due: the dashboard does it, then reads for itself
     sys.stdout.buffer.write(pickle.dumps(screen, protocol=pickle.HIGHEST_PROTOCOL))
