@@ -347,7 +347,8 @@ async def test_at_60x20_help_and_quit_stay_on_the_footer_and_fields_stay_usable(
             await pilot.pause(0.2)
             widths = [field.size.width for field in app.screen.query(".field")]
             assert min(widths) >= 20, widths
-            assert "? Help" in screen_text(app).splitlines()[-1] or "Cancel" in screen_text(app)
+            # the form's own footer, once laid out for the narrow width
+            await wait_for(pilot, lambda: "Cancel" in screen_text(app).splitlines()[-1])
             app.pop_screen()
             await pilot.pause(0.1)
 
