@@ -185,6 +185,7 @@ def build_postgres(url: str) -> None:
 def connect(url: str, *, autocommit: bool = False) -> Any:
     """A psycopg connection to an imtui ``--db`` URL, read as the dashboard's helper reads it."""
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
     sys.path.insert(0, str(ROOT))
     from imtui.store.first_screen_pg import connect_arguments
@@ -192,7 +193,7 @@ def connect(url: str, *, autocommit: bool = False) -> Any:
     arguments = connect_arguments(url)
     if arguments is None:
         raise SystemExit(f"not a PostgreSQL URL the benchmark can read: {url!r}")
-    return psycopg.connect(autocommit=autocommit, **arguments)
+    return psycopg.connect(make_conninfo("", **arguments), autocommit=autocommit)
 
 
 @dataclass(frozen=True)
@@ -722,7 +723,7 @@ def run_storm(presses: int) -> dict[str, object]:
         started = time.perf_counter()
         build_storm_database(path, urls)
         print(f"storm: {STORM_ORDERS:,} orders queued for the sandbox WMS ({STORM_LATENCY * 1000:.0f} ms a request) in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
-        term = start_dashboard(path)
+        term = start_dashboard(Target(path=path))
         try:
             # the newest alert first: its row is the first, the one after it the second
             first, second = storm_marker(STORM_ROWS), storm_marker(STORM_ROWS - 1)
