@@ -461,7 +461,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
 
     def open_audit(self) -> None:
         if not isinstance(self.screen, AuditScreen):
-            self.push_screen(AuditScreen(None, "everyone"))
+            self.push_screen(AuditScreen(None, ""))  # everyone's: no account in the title
 
     def open_setup(self) -> None:
         if not isinstance(self.screen, SetupScreen):

@@ -223,18 +223,18 @@ class SetupBackend:
 
     # -- test connection --------------------------------------------------------------------
 
+    def _stored(self, connection_id: int) -> Any:
+        """The stored connection (credentials opened, or Unreadable), read once; Refused when
+        there is none."""
+        try:
+            return self._read(account_actions.connection_for, str(connection_id))
+        except action_rules.ActionError as exc:
+            raise Refused(str(exc)) from exc
+
     def check_connection(self, connection_id: int) -> ConnectionCheck:
         """A harmless read against the stored connection's remote (a token and one small
         read); the queue, the alerts and the connection are left as they are."""
-
-        def stored(session: Session) -> Any:
-            return account_actions.connection_for(session, str(connection_id))
-
-        try:
-            connection = self._read(stored)
-        except action_rules.ActionError as exc:
-            raise Refused(str(exc)) from exc
-        return asyncio.run(check_stored_connection(connection))
+        return asyncio.run(check_stored_connection(self._stored(connection_id)))
 
     def check_values(
         self,
@@ -250,16 +250,8 @@ class SetupBackend:
         (``connection_id``); the values stay in this process and go only to the remote."""
         typed = {key: value for key, value in credentials.items() if value}
         if connection_id is not None:
-
-            def stored(session: Session) -> tuple[str, dict[str, str]]:
-                connection = account_actions.connection_for(session, str(connection_id))
-                kept = connection.credentials
-                return connection.base_url, {} if isinstance(kept, Unreadable) else dict(kept)
-
-            try:
-                stored_url, stored_credentials = self._read(stored)
-            except action_rules.ActionError as exc:
-                raise Refused(str(exc)) from exc
-            base_url = stored_url if base_url is None else base_url
-            typed = {**stored_credentials, **typed}
+            connection = self._stored(connection_id)
+            kept = connection.credentials
+            base_url = connection.base_url if base_url is None else base_url
+            typed = {**({} if isinstance(kept, Unreadable) else dict(kept)), **typed}
         return asyncio.run(check_connection(platform, base_url or "", typed, settings))

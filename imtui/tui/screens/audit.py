@@ -15,7 +15,6 @@ from imtui.tui.screens.lists import LIST_KEYS, ListScreen
 from imtui.tui.text import safe
 from imtui.tui.widgets.audit_pane import AuditPane
 from imtui.tui.widgets.field import FieldInput
-from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.panes import RecordPane
 
 FILTER_HELP = "who:NAME action:mapping on:order:12, or text — enter applies, esc leaves"
@@ -31,13 +30,10 @@ class AuditScreen(ListScreen):
     def make_pane(self) -> RecordPane[Any, Any]:
         return AuditPane(AuditQuery())
 
-    def compose(self) -> ComposeResult:
-        pane = self.make_pane().add_class("-active")
-        yield pane
+    def under_pane(self) -> ComposeResult:
         field = FieldInput(id="audit-filter", placeholder=FILTER_HELP, select_on_focus=False)
         field.display = False
         yield field
-        yield KeyBar()
 
     @property
     def filter_field(self) -> Input:

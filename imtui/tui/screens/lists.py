@@ -64,7 +64,12 @@ class ListScreen(Screen[None]):
         pane = self.make_pane().add_class("-active")
         pane.note = safe(self.account_name, limit=40)
         yield pane
+        yield from self.under_pane()
         yield KeyBar()
+
+    def under_pane(self) -> ComposeResult:
+        """What a screen shows between its list and the footer (nothing, unless it says)."""
+        yield from ()
 
     def on_mount(self) -> None:
         self.set_focus(self.pane.table)

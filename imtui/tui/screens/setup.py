@@ -18,7 +18,6 @@ from imtui.tui.messages import Refused
 from imtui.tui.screens.confirm import ConfirmScreen
 from imtui.tui.screens.lists import LIST_KEYS, ListScreen
 from imtui.tui.text import safe
-from imtui.tui.widgets.keybar import KeyBar
 from imtui.tui.widgets.setup_pane import SetupPane
 
 if TYPE_CHECKING:
@@ -49,12 +48,8 @@ class SetupScreen(ListScreen):
     def make_pane(self) -> RecordPane[Any, Any]:
         return SetupPane(SetupQuery(account_id=self.account_id))
 
-    def compose(self) -> ComposeResult:
-        pane = self.make_pane().add_class("-active")
-        pane.note = safe(self.account_name, limit=40)
-        yield pane
-        yield Static(Content(""), id="setup-check")
-        yield KeyBar()
+    def under_pane(self) -> ComposeResult:
+        yield Static(Content(""), id="setup-check")  # what the last t found, in full
 
     @property
     def setup(self) -> SetupPane:
