@@ -21,8 +21,9 @@ from sqlmodel import Session, col, select
 from imtui.domain.retry import Operation
 from imtui.store.database import Database
 from imtui.store.migrate import alembic_config
-from imtui.store.models import Account, Connection, RetryItem
+from imtui.store.models import Account, Connection, Order, RetryItem, ShipMethodMapping
 from imtui.store.queue import ClaimedItem, ClaimRequest, claim_due
+from imtui.store.types import UTCDateTime
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -361,3 +362,55 @@ def migrate(database: Database, revision: str, *, down: bool = False) -> None:
 def retry_indexes(database: Database) -> dict[str, Any]:
     with database.read_engine.connect() as connection:
         return {index["name"]: index for index in inspect(connection).get_indexes("retry_item")}
+
+
+def test_migration_0014_proves_the_mappings_an_order_already_reached_the_wms_through(
+    db_url: str,
+) -> None:
+    """Up from 0013: a mapping with a delivered (or shipped) order is proven from its last
+    change; one whose orders are only queued or held, or that has none, is not."""
+    database = Database(db_url, migrate=False)
+    try:
+        migrate(database, "0013")
+        with database.write() as session:
+            account_id, wms_id = add_account(session, "Acme")
+            for number, (code, status) in enumerate(
+                (("SHIPPED", "shipped"), ("QUEUED_ONLY", "queued"), ("QUEUED_ONLY", "held"))
+            ):
+                session.add(
+                    Order(
+                        account_id=account_id,
+                        source_connection_id=wms_id,
+                        source_order_id=str(number),
+                        number=f"#{number}",
+                        reference=f"R-{number}",
+                        status=status,
+                        ship_method_code=code,
+                        created_at=NOW,
+                        updated_at=NOW,
+                    )
+                )
+            for code in ("SHIPPED", "QUEUED_ONLY", "NO_ORDERS"):  # no delivered_at in 0013
+                session.execute(
+                    text(
+                        "INSERT INTO ship_method_mapping (account_id, source_code, carrier, mode,"
+                        " billing_code, created_at, updated_at)"
+                        " VALUES (:account, :code, 'UPS', '03', 'Prepaid', :now, :now)"
+                    ),
+                    {"account": account_id, "code": code, "now": stored(NOW, database)},
+                )
+        migrate(database, "head")
+        with database.read() as session:
+            proven = {
+                m.source_code: m.delivered_at for m in session.exec(select(ShipMethodMapping))
+            }
+        assert proven == {"SHIPPED": NOW, "QUEUED_ONLY": None, "NO_ORDERS": None}
+        migrate(database, "0013", down=True)
+        migrate(database, "head")
+    finally:
+        database.dispose()
+
+
+def stored(when: datetime, database: Database) -> Any:
+    """A time as the store keeps it (UTCDateTime's text on SQLite)."""
+    return UTCDateTime().process_bind_param(when, database.write_engine.dialect)

@@ -182,6 +182,9 @@ def test_other_lists_keep_their_80_columns_when_piped(db_path: str) -> None:
     ok(db_path, "mapping", "set", "X" * 120, "--carrier", "UPS", "--mode", "03")
     listed = ok(db_path, "mapping", "list").stdout
     assert "X" * 120 not in listed and listed.splitlines()[1].endswith("X…")
+    assert all(len(line) <= 80 for line in listed.splitlines()), listed
+    title, row = listed.splitlines()
+    assert "DELIVERED" in title and "not yet" in row  # nothing went out through it yet
 
 
 def test_an_empty_audit_log_says_so_piped(db_path: str) -> None:

@@ -10,10 +10,10 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.orders import OrderStatus
 from imtui.domain.retry import Operation, RetryState
-from imtui.engine import account_actions, order_actions
+from imtui.engine import account_actions, action_rules, mapping_actions, order_actions
 from imtui.sandbox import FaultRule
 from imtui.store.alerts import alert_history
-from imtui.store.models import Alert, Attempt, Connection, Order, RetryItem
+from imtui.store.models import Alert, Attempt, Connection, Order, RetryItem, ShipMethodMapping
 from tests.conftest import ACTOR, add_shop_order, map_ship_method
 
 HOUR = timedelta(hours=1)
@@ -120,12 +120,32 @@ async def test_b3_wms_rejection_is_not_retried_until_the_mapping_changes(
         clock.advance(HOUR)
         await engine.run_once()
     assert sandbox.wms.posts(order.reference) == 1
+    assert proven(db, "DHL_EXPRESS") is None  # refused: DHL EXP is not "in use"
     map_ship_method(db, clock, "DHL_EXPRESS", "UPS", "92")
     await engine.run_once()
     assert order_by_number(db, "#1005").status == OrderStatus.DELIVERED
     assert sandbox.wms.created(order.reference) == 1
     (alert,) = alerts(db, kind=AlertKind.UNKNOWN_CARRIER)
     assert alert.state == AlertState.RESOLVED
+    assert proven(db, "DHL_EXPRESS") == clock.now()  # UPS 92 delivered: in use
+    with db.write() as session:  # a new billing code keeps the pair; a new mode does not
+        account = action_rules.account_for(session, None)
+        mapping_actions.set_mapping(
+            session, account=account, source_code="DHL_EXPRESS", carrier="UPS", mode="92",
+            billing_code="Collect", actor=ACTOR, now=clock.now(),
+        )  # fmt: skip
+    assert proven(db, "DHL_EXPRESS") == clock.now()
+    map_ship_method(db, clock, "DHL_EXPRESS", "UPS", "03")
+    assert proven(db, "DHL_EXPRESS") is None
+
+
+def proven(db, code: str):
+    """When the WMS last took an order through the mapping of ``code`` (None: unproven)."""
+    with db.read() as session:
+        found = session.exec(
+            select(ShipMethodMapping).where(ShipMethodMapping.source_code == code)
+        ).one()
+        return found.delivered_at
 
 
 async def test_b3_incomplete_address_is_held_locally_and_an_edit_sends_it_now(

@@ -26,6 +26,7 @@ from imtui.store.models import (
     InventoryLevel,
     Order,
     RetryItem,
+    ShipMethodMapping,
 )
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -238,3 +239,58 @@ def assert_attempts(database: Database, items: list[int], outcomes: list[str]) -
         (True, outcome, LATER) for outcome in outcomes
     ]
     assert {attempts[i].worker for i in items} == {OWNER}
+
+
+def mapping(session: Session, account_id: int, code: str) -> int:
+    return add(
+        session,
+        ShipMethodMapping(
+            account_id=account_id,
+            source_code=code,
+            carrier="UPS",
+            mode="03",
+            created_at=NOW,
+            updated_at=NOW,
+        ),
+    )
+
+
+def test_a_delivery_proves_the_mapping_it_went_out_through_once_an_hour(
+    database: Database, shop: tuple[int, int, int]
+) -> None:
+    """The mapping of a delivered order's method (of its own account) is noted as delivered;
+    one no delivered order went through is not; a second delivery within the hour writes
+    nothing, one after it moves the time on."""
+    account_id = shop[0]
+    with database.write() as session:
+        other = add(session, Account(name="Other", created_at=NOW))
+        ups = mapping(session, account_id, "UPS_GROUND")
+        fedex = mapping(session, account_id, "FEDEX_2DAY")
+        elsewhere = mapping(session, other, "UPS_GROUND")  # same code, another account
+        first = order(session, shop, 1, ship_method_code="UPS_GROUND")
+        later = order(session, shop, 2, ship_method_code="UPS_GROUND")
+        unsent = order(session, shop, 3, ship_method_code="FEDEX_2DAY")
+        items = [leased(session, shop, Operation.DELIVER_ORDER, o) for o in (first, later)]
+        leased(session, shop, Operation.DELIVER_ORDER, unsent)  # sent, no answer yet
+    mappings = [ups, fedex, elsewhere]
+
+    def deliver(item: int, at: datetime) -> dict[int, datetime | None]:
+        with database.write() as session:
+            apply_outcomes(session, [Outcome(item, label="sent")], clock=lambda: at, worker=OWNER)
+        found = rows_by_id(database, ShipMethodMapping, mappings)
+        return {m: found[m].delivered_at for m in mappings}
+
+    assert deliver(items[0], LATER) == {ups: LATER, fedex: None, elsewhere: None}
+    with database.write() as session:  # sent again meanwhile (a retry)
+        row = session.get(RetryItem, items[0])
+        assert row is not None
+        row.state, row.lease_owner = "due", OWNER
+        session.add(row)
+    assert deliver(items[1], LATER + timedelta(minutes=30))[ups] == LATER  # not rewritten
+    with database.write() as session:
+        row = session.get(RetryItem, items[1])
+        assert row is not None
+        row.state, row.lease_owner = "due", OWNER
+        session.add(row)
+    an_hour_on = LATER + timedelta(minutes=61)
+    assert deliver(items[1], an_hour_on) == {ups: an_hour_on, fedex: None, elsewhere: None}

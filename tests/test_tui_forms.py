@@ -475,10 +475,12 @@ async def test_esc_on_a_changed_contact_form_asks(db, world, engine):
 async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
     db, sandbox, world, engine
 ):
-    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine, proven=True)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await wait_mapping_form(pilot, "held")
-        assert "Carriers in use: FedEx" in text_of(form, "#known-carriers")
+        assert "In use (delivered): FedEx: FEDEX_GROUND; UPS: 03" in text_of(
+            form, "#known-carriers"
+        )
 
         await pilot.press(*"ups")  # the WMS spells it "UPS", and compares as spelt
         warning = text_of(form, "#error-carrier")
@@ -512,7 +514,7 @@ async def test_a_carrier_not_in_use_is_warned_about_and_saving_it_asks_first(
 
 
 async def test_a_carrier_in_use_saves_without_asking(db, sandbox, world, engine):
-    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine, proven=True)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await wait_mapping_form(pilot, "held")
         type_fast(pilot, *"FedEx", "tab", *"FEDEX_GROUND")

@@ -10,6 +10,7 @@ import pytest
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
+from imtui.domain.orders import OrderStatus
 from imtui.engine import alert_actions, order_actions
 from imtui.sandbox.seed import BAD_ADDRESSES
 from imtui.store.rows import HeaderCounts
@@ -267,7 +268,7 @@ async def test_the_audit_log_shows_who_did_what_and_filters_by_who_and_on_what(
 async def test_a_mode_not_in_use_with_its_carrier_is_warned_about_and_saving_asks(
     db, sandbox, world, engine
 ):
-    app = await app_opened_on_an_unmapped_method(db, sandbox, engine)
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine, proven=True)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await wait_mapping_form(pilot, "held")
         await pilot.press(*"FedEx", "tab", *"FEDEX_GROUNDX")
@@ -285,6 +286,50 @@ async def test_a_mode_not_in_use_with_its_carrier_is_warned_about_and_saving_ask
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
         assert not isinstance(app.screen, ConfirmScreen)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_a_pair_the_wms_refused_is_not_blessed_as_in_use(db, sandbox, world, engine, size):
+    """The issue's walk: UPS 01 saved anyway, the WMS refuses the released order — and the
+    form, opened again, still lists 01 as not delivered yet and warns about it; the mappings
+    list says which pairs delivered."""
+    app = await app_opened_on_an_unmapped_method(db, sandbox, engine, proven=True)
+    async with app.run_test(size=size) as pilot:
+        form = await wait_mapping_form(pilot, "held")
+        await pilot.press(*"UPS", "tab", *"01")
+        await wait_for(pilot, lambda: "not a mode in use with UPS" in text_of(form, "#error-mode"))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: not isinstance(app.screen, (ConfirmScreen, MappingFormScreen))
+        )
+        await engine.run_once()  # the WMS refuses UPS 01
+        assert order(db, "#1001").status == OrderStatus.HELD
+        saved = mapping(db, "SAME_DAY_COURIER")
+        assert saved is not None and (saved.mode, saved.delivered_at) == ("01", None)
+
+        app.open_mapping_form(world.account_id, "SAME_DAY_COURIER")
+        form = await wait_mapping_form(pilot, "mapped to UPS 01")
+        await wait_for(
+            pilot, lambda: "Not delivered yet: UPS: 01" in text_of(form, "#known-carriers")
+        )
+        assert "In use (delivered): FedEx: FEDEX_GROUND; UPS: 03" in text_of(
+            form, "#known-carriers"
+        )
+        await wait_for(pilot, lambda: "not a mode in use with UPS" in text_of(form, "#error-mode"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MappingFormScreen))
+
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, MappingsScreen))
+        mappings_pane = app.screen.query_one(MappingsPane)
+        await wait_for(pilot, lambda: len(mappings_pane.records) == 3)
+        await pilot.pause(0.1)
+        lines = screen_text(app).splitlines()
+        rows = {line.split()[0]: line for line in lines if line.split()[:1]}
+        assert "not yet" in rows["SAME_DAY_COURIER"], lines
+        assert "not yet" not in rows["UPS_GROUND"], lines
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])

@@ -24,7 +24,7 @@ from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
 from imtui.tui.widgets.panes import RecordPane
-from tests.conftest import ACTOR, add_shop_order
+from tests.conftest import ACTOR, STANDARD_METHODS, add_shop_order
 
 
 def make_app(
@@ -127,10 +127,17 @@ async def outage_on_1001_to_1003(sandbox: Any, engine: Engine) -> None:
     await engine.run_once()
 
 
-async def app_opened_on_an_unmapped_method(db: Database, sandbox: Any, engine: Engine) -> Any:
+async def app_opened_on_an_unmapped_method(
+    db: Database, sandbox: Any, engine: Engine, *, proven: bool = False
+) -> Any:
     """Order #1001 held for SAME_DAY_COURIER, which has no mapping, and the dashboard started
-    on its alert (``imtui open alert/<id>``): that is, on the alert's mapping form."""
+    on its alert (``imtui open alert/<id>``): that is, on the alert's mapping form. ``proven``:
+    in the same cycle, one order through each standard mapping reaches the WMS (#1101, #1102),
+    so their carriers and modes are in use."""
     add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    if proven:
+        for number, method in enumerate(STANDARD_METHODS, start=1101):
+            add_shop_order(sandbox, number, method=method)
     await engine.run_once()
     [alert] = alerts(db, state=AlertState.OPEN, kind=AlertKind.UNMAPPED_SHIP_METHOD)
     return make_app(db, engine, start=StartAt(alert_id=alert.id))

@@ -25,11 +25,14 @@ MAPPING_COLUMNS = (
     TextColumn("ID", lambda r: r.id, 5, right=True),
     TextColumn("ACCOUNT", lambda r: r.account, 12),
     TextColumn("CARRIER", lambda r: r.carrier, 10),
-    TextColumn("MODE", lambda r: r.mode, 18),
+    TextColumn("MODE", lambda r: r.mode, 12),
     TextColumn("BILLING", lambda r: r.billing_code, 9),
-    TextColumn("UPDATED", lambda r: r.updated_at, 11),
+    TextColumn("DELIVERED", lambda r: r.delivered_at or "not yet", 11),
+    TextColumn("UPDATED", lambda r: r.updated_at, 11, wide=True),
     TextColumn("SHIP METHOD CODE", lambda r: r.source_code),
 )
+"""80 columns: DELIVERED is when the WMS last took an order through the mapping ("not yet":
+its carrier and mode are unproven); UPDATED shows from 120 columns."""
 
 
 @click.group("mapping", short_help="Ship method code → WMS carrier and mode.")

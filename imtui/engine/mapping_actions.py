@@ -55,6 +55,8 @@ def set_mapping(
             created_at=now,
             updated_at=now,
         )
+    if (mapping.carrier, mapping.mode) != (carrier, mode):
+        mapping.delivered_at = None  # a new pair: unproven until the WMS takes an order
     mapping.carrier, mapping.mode, mapping.billing_code = carrier, mode, billing_code
     mapping.updated_at = now
     session.add(mapping)

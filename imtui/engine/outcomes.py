@@ -27,7 +27,15 @@ from imtui.store.alerts import (
     raise_alert,
     resolve_alerts_for,
 )
-from imtui.store.models import Alert, Attempt, Connection, InventoryLevel, Order, RetryItem
+from imtui.store.models import (
+    Alert,
+    Attempt,
+    Connection,
+    InventoryLevel,
+    Order,
+    RetryItem,
+    ShipMethodMapping,
+)
 from imtui.store.queue import among, items_by_id, release_lease
 
 SUBJECT_PREFIX = {operation: channel for channel, operation in CHANNEL_OPERATIONS.items()}
@@ -279,6 +287,37 @@ def _record_delivered(done: Done, delivered: Succeeded) -> None:
             }
             for key, outcome in delivered
         ],
+    )
+    _note_mappings_delivered(done, [key.subject_id for key, _ in delivered])
+
+
+MAPPING_NOTE_EVERY = timedelta(hours=1)
+"""How stale a mapping's "last delivered" may grow before a delivery writes it again: a busy
+mapping is written once an hour, not once per batch (and two workers rarely wait on its row)."""
+
+
+def _note_mappings_delivered(done: Done, order_ids: list[int]) -> None:
+    """The ship-method mappings these orders went out through have now delivered: their
+    carrier and mode are proven (what the mapping form counts as "in use")."""
+    mappings, orders = _table(ShipMethodMapping), _table(Order)
+    through = (
+        select(literal_column("1"))
+        .select_from(orders)
+        .where(
+            among(done.session, orders.c.id, order_ids),
+            orders.c.account_id == mappings.c.account_id,
+            orders.c.ship_method_code == mappings.c.source_code,
+        )
+        .exists()
+    )
+    stale = done.now - MAPPING_NOTE_EVERY
+    done.session.execute(
+        update(mappings)
+        .where(
+            (mappings.c.delivered_at.is_(None)) | (mappings.c.delivered_at < stale),
+            through,
+        )
+        .values(delivered_at=done.now)
     )
 
 

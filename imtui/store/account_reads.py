@@ -112,6 +112,7 @@ def list_mappings(session: Session, *, account_id: int | None = None) -> list[Ma
             mode=mapping.mode,
             billing_code=mapping.billing_code,
             updated_at=mapping.updated_at,
+            delivered_at=mapping.delivered_at,
         )
         for mapping, name in session.exec(query)
     ]

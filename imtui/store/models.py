@@ -128,6 +128,9 @@ class ShipMethodMapping(SQLModel, table=True):
     billing_code: str = Field(default="Prepaid", max_length=100)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
+    delivered_at: datetime | None = _time()
+    """When the WMS last took an order sent with this carrier and mode: None while the pair
+    is unproven (new, or changed since)."""
 
 
 class InventoryLevel(SQLModel, table=True):

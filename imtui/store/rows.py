@@ -219,6 +219,9 @@ class MappingRow:
     mode: str
     billing_code: str
     updated_at: datetime
+    delivered_at: datetime | None = None
+    """When the WMS last took an order sent through it; None while its carrier and mode are
+    unproven."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,11 @@
 method (B9) and wakes the engine, so they go on the next cycle without anyone editing them.
 
 A carrier the WMS does not know fails every order released to it ("bad carrier"), so a carrier
-that is none of the ones in use is warned about as it is typed, and saving it asks first. The
-WMS compares carriers exactly as spelt ("ups" is not "UPS"), and so does the form. With no
-carriers in use yet there is nothing to compare with, and no warning.
+that is none of the ones in use is warned about as it is typed, and saving it asks first; so is
+a mode not in use with its carrier. "In use" means the WMS took an order sent with it: a pair
+saved and then refused for every order proves nothing (the 3PL API lists no carriers or modes
+to check against). The WMS compares carriers exactly as spelt ("ups" is not "UPS"), and so does
+the form. With nothing delivered yet there is nothing to compare with, and no warning.
 """
 
 from __future__ import annotations
@@ -70,6 +72,39 @@ def mode_warning(carrier: str, mode: str, modes: dict[str, list[str]]) -> str:
     return f"{said} ({', '.join(safe(m, limit=20) for m in known[:4])}): check the WMS has it"
 
 
+def pairs_in_use(
+    mappings: list[MappingRow],
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The carriers and modes in use — the WMS took an order sent with them — and those of
+    mappings it has not taken one through yet (new, changed, or refused every time)."""
+    proven: dict[str, set[str]] = {}
+    for mapping in mappings:
+        if mapping.delivered_at is not None:
+            proven.setdefault(mapping.carrier, set()).add(mapping.mode)
+    unproven: dict[str, set[str]] = {}
+    for mapping in mappings:
+        if mapping.mode not in proven.get(mapping.carrier, ()):
+            unproven.setdefault(mapping.carrier, set()).add(mapping.mode)
+    return proven, unproven
+
+
+def known_pairs(proven: dict[str, set[str]], unproven: dict[str, set[str]]) -> str:
+    """The form's line under its fields: what the WMS has taken, and what it has not yet."""
+
+    def listed(pairs: dict[str, set[str]]) -> str:
+        return "; ".join(
+            f"{safe(carrier, limit=30)}: {', '.join(safe(m, limit=30) for m in sorted(modes))}"
+            for carrier, modes in sorted(pairs.items())
+        )
+
+    if not proven and not unproven:
+        return "No mappings yet."
+    said = [f"In use (delivered): {listed(proven)}" if proven else "Nothing delivered yet."]
+    if unproven:
+        said.append(f"Not delivered yet: {listed(unproven)}")
+    return "\n".join(said)
+
+
 class MappingFormScreen(FormScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save_form", "Save & release", id="mapping.save", priority=True),
@@ -82,9 +117,9 @@ class MappingFormScreen(FormScreen[None]):
         self.source_code = source_code
         self.mappings: list[MappingRow] = []
         self.carriers: list[str] = []
-        """The carriers in use (of every mapping): the ones the WMS is known to accept."""
+        """The carriers in use: the WMS took an order sent with them (of any mapping)."""
         self.modes: dict[str, list[str]] = {}
-        """The modes in use with each carrier."""
+        """The modes in use with each carrier: the WMS took an order sent with the pair."""
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -172,26 +207,21 @@ class MappingFormScreen(FormScreen[None]):
         if held:
             about += f" {plural(held, 'order')} {agree(held, 'is', 'are')} held for {code}."
         self.query_one("#form-about", Static).update(Content(about))
-        carriers = sorted({m.carrier for m in mappings})
-        self.carriers = carriers
+        proven, unproven = pairs_in_use(mappings)
+        self.carriers = sorted(proven)
+        self.modes = {carrier: sorted(modes) for carrier, modes in proven.items()}
         if self.current()["carrier"].strip():  # typed before the carriers came
             self._validate(("carrier",))
-        modes = sorted({m.mode for m in mappings})
-        self.query_one("#field-carrier", Input).suggester = SuggestFromList(carriers)
-        self.query_one("#field-mode", Input).suggester = SuggestFromList(modes)
-        by_carrier: dict[str, set[str]] = {}
-        for mapping in mappings:
-            by_carrier.setdefault(mapping.carrier, set()).add(mapping.mode)
-        self.modes = {carrier: sorted(modes) for carrier, modes in by_carrier.items()}
         if self.current()["mode"].strip():
             self._validate(("mode",))
-        known = "; ".join(
-            f"{safe(c, limit=30)}: {', '.join(safe(m, limit=30) for m in sorted(ms))}"
-            for c, ms in sorted(by_carrier.items())
+        # Suggestions come from every mapping: a pair not proven yet is still worth offering.
+        self.query_one("#field-carrier", Input).suggester = SuggestFromList(
+            sorted({m.carrier for m in mappings})
         )
-        self.query_one("#known-carriers", Static).update(
-            Content(f"Carriers in use: {known}" if known else "No mappings yet.")
+        self.query_one("#field-mode", Input).suggester = SuggestFromList(
+            sorted({m.mode for m in mappings})
         )
+        self.query_one("#known-carriers", Static).update(Content(known_pairs(proven, unproven)))
 
     def _prefill(self, current: MappingRow) -> None:
         """The current mapping into the fields — but what was typed meanwhile stays."""

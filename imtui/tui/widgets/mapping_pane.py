@@ -25,10 +25,13 @@ class MappingsPane(RecordPane[MappingRow, MappingQuery]):
         Column("code", "SHOP METHOD", 22, max_width=40),
         Column("carrier", "CARRIER", 10, max_width=16),
         Column("mode", "MODE", 0),
+        Column("delivered", "DELIVERED", 11),
         Column("billing", "BILLING", 10, drop=1),
         Column("updated", "CHANGED", 11, drop=2),
         Column("account", "ACCOUNT", 14, drop=3),
     ]
+    """DELIVERED: when the WMS last took an order through the mapping; "not yet" while its
+    carrier and mode are unproven (a WMS that refuses the pair never proves it)."""
 
     def fetch(self, backend: Backend, position: Position, size: int) -> Window[MappingRow]:
         return backend.mapping_window(self.spec, position, size)
@@ -40,6 +43,7 @@ class MappingsPane(RecordPane[MappingRow, MappingQuery]):
                 safe(record.source_code, limit=200),
                 safe(record.carrier, limit=100),
                 safe(record.mode, limit=100),
+                short_stamp(record.delivered_at) if record.delivered_at else "not yet",
                 safe(record.billing_code, limit=60),
                 short_stamp(record.updated_at),
                 safe(record.account, limit=60),
