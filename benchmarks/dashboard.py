@@ -13,6 +13,9 @@ each writes to the terminal and reports, with the targets beside them:
   on the million-order pane (p50/p95 over repeated presses),
 - peak memory (VmHWM of the process),
 - bytes written to the terminal per second and CPU while idle,
+- bytes written for one screen change — opening an alert's detail, help, going back, switching
+  panes — next to the first full paint's (issue 16: ≤ 9 KB for a detail or help at 80x24;
+  ``--only screens`` runs just this),
 - the delay from a commit by another process (this one) to its row on screen,
 - key → repaint while the dashboard's own engine delivers 10,000 orders (a storm) to the
   sandbox WMS, next to the same key on the same dashboard with its engine idle, measured in
@@ -525,16 +528,51 @@ def remove_leftovers(con: Any) -> None:
     con.commit()
 
 
+SCREEN_CHANGES: tuple[tuple[str, bytes, bytes], ...] = (
+    ("detail", b"\r", b"Alert "),
+    ("back", b"\x1b", b"All accounts"),
+    ("help", b"?", b"Close"),
+    ("back", b"\x1b", b"All accounts"),
+    ("pane switch", b"2", b"2 Orders"),
+    ("pane switch", b"1", b"1 Alerts"),
+)
+"""Each key, the change it makes, and what shows the change has been painted."""
+SCREEN_CHANGE_TARGET = 9 * 1024
+"""Bytes for a detail or help at 80x24 (issue 16): a second on a 64 kbit/s link."""
+
+
+def screen_change_bytes(term: Terminal, times: int) -> dict[str, list[int]]:
+    """Everything written from a key until the terminal has been quiet for 0.3 s: the whole
+    change, every paint it made (a header tick that falls inside is counted too). One round
+    first, unmeasured: in the seconds after the start the engine's own start holds the
+    interpreter, and a detail's read waits for it (its "loading…" is painted meanwhile)."""
+    written: dict[str, list[int]] = {name: [] for name, _, _ in SCREEN_CHANGES}
+    for round_ in range(times + 1):
+        for name, keys, shown in SCREEN_CHANGES:
+            term.settle(0.3)
+            since = term.mark()
+            term.send(keys)
+            term.wait_for(shown, since, timeout=10)
+            term._quiet_since(since, 0.3, time.monotonic() + 5)
+            if round_:
+                written[name].append(len(term.text_since(since)))
+            time.sleep(0.2)  # a key after esc within the escape delay would read as alt+key
+    return written
+
+
 def run_dashboard(db: Target, presses: int, idle_s: float) -> dict[str, object]:
     term = start_dashboard(db)
     try:
         term.wait_for(NEWEST_ALERT)
         term.settle(1.0)
-        results: dict[str, object] = {}
+        results: dict[str, object] = {"first_paint_bytes": len(term.text_since(0))}
         since = term.mark()
         term.send(b"2")  # the million orders
         term.wait_for(b"2 Orders", since)
         keys = measure_keys(term, presses)
+        term.send(b"1")  # back on the alerts, whose rows open a detail
+        term.settle(0.5)
+        results["screen_changes"] = screen_change_bytes(term, max(3, presses // 4))
         results["keys"] = {
             name: {"p50_ms": statistics.median(v) * 1000, "p95_ms": percentile(v, 95) * 1000, "n": len(v)}
             for name, v in keys.items() if v
@@ -555,8 +593,10 @@ def run_bare(idle_s: float) -> dict[str, float]:
     try:
         term.wait_for(b"bare-ready")
         term.settle()
+        first_paint = len(term.text_since(0))
         rate, cpu = term.idle(idle_s)
-        return {"idle_bytes_s": rate, "idle_cpu": cpu, "memory_mb": term.peak_memory_mb()}
+        return {"idle_bytes_s": rate, "idle_cpu": cpu, "memory_mb": term.peak_memory_mb(),
+                "first_paint_bytes": first_paint}  # fmt: skip
     finally:
         term.stop()
 
@@ -593,6 +633,7 @@ def report(db: Target, bare: dict[str, float], dash: dict[str, object], starts: 
     rate = float(dash["idle_bytes_s"])  # type: ignore[arg-type]
     cpu = float(dash["idle_cpu"]) * 100  # type: ignore[arg-type]
     commit = float(dash["commit_to_screen_s"])  # type: ignore[arg-type]
+    lines += screen_change_report(dash, bare)
     lines += [
         f"{'peak memory':40} {memory:>11.0f} MB {bare['memory_mb']:>7.0f} MB  ≤ 200 MB ({verdict(memory <= 200)})",
         f"{'idle: bytes to the terminal':40} {rate:>10.0f} B/s {bare['idle_bytes_s']:>6.0f} B/s  ≤ 200 B/s ({verdict(rate <= 200)})",
@@ -600,6 +641,54 @@ def report(db: Target, bare: dict[str, float], dash: dict[str, object], starts: 
         f"{'commit elsewhere → row on screen (max)':40} {commit:>12.2f} s {'':>10}  ≤ 1 s ({verdict(commit <= 1)})",
     ]  # fmt: skip
     return lines
+
+
+def screen_change_report(dash: dict[str, object], bare: dict[str, float]) -> list[str]:
+    """Bytes per screen change, next to the first full paint's (the dashboard's and the bare
+    app's): a detail and help within 9 KB at 80x24; going back and switching panes shown."""
+    first = int(dash["first_paint_bytes"])  # type: ignore[call-overload]
+    lines = [f"{'bytes: start → first full paint':40} {first / 1024:>11.1f} KB {bare['first_paint_bytes'] / 1024:>7.1f} KB  (what a screen costs)"]  # fmt: skip
+    changes = dash["screen_changes"]
+    assert isinstance(changes, dict)
+    for name, sizes in changes.items():
+        worst = max(sizes) / 1024
+        median = statistics.median(sizes) / 1024
+        target = ""
+        if name in ("detail", "help"):
+            met = max(sizes) <= SCREEN_CHANGE_TARGET
+            target = f"  max ≤ {SCREEN_CHANGE_TARGET // 1024} KB ({verdict(met)})"
+        lines.append(f"{'bytes: ' + name + ' (median/max of ' + str(len(sizes)) + ')':40} {median:>5.1f}/{worst:>4.1f} KB {'':>10}{target}")  # fmt: skip
+    return lines
+
+
+def main_screens(db: Target, times: int) -> int:
+    """Only the bytes per screen change (``--only screens``)."""
+    load_before = machine_load()
+    print(f"machine before: {load_before}", flush=True)
+    try:
+        bare_term = start_bare()
+        try:
+            bare_term.wait_for(b"bare-ready")
+            bare_term.settle()
+            bare = {"first_paint_bytes": float(len(bare_term.text_since(0)))}
+        finally:
+            bare_term.stop()
+        term = start_dashboard(db)
+        try:
+            term.wait_for(NEWEST_ALERT)
+            term.settle(1.0)
+            dash: dict[str, object] = {"first_paint_bytes": len(term.text_since(0))}
+            dash["screen_changes"] = screen_change_bytes(term, times)
+        finally:
+            term.stop()
+    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, on {db.name}")
+    print(f"machine: before {load_before}; after {machine_load()}")
+    print(f"{'measure':40} {'dashboard':>14} {'bare app':>10}  target")
+    print("\n".join(screen_change_report(dash, bare)))
+    return 0
 
 
 # -- a storm: the dashboard's engine delivering 10,000 orders while keys are pressed ----------
@@ -789,9 +878,10 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measured")
     parser.add_argument("--starts", type=int, default=5, help="starts of each program timed")
     parser.add_argument(
-        "--only", choices=("storm", "starts"), default=None,
+        "--only", choices=("storm", "starts", "screens"), default=None,
         help="storm: only the keys while the engine delivers 10,000 orders (no 1M-row database);"
-        " starts: only start → first full paint, next to the bare app's",
+        " starts: only start → first full paint, next to the bare app's;"
+        " screens: only the bytes per screen change",
     )  # fmt: skip
     parser.add_argument(
         "--db", metavar="URL", default=None,
@@ -807,6 +897,8 @@ def main() -> int:
         remove_leftovers(con)
     if args.only == "starts":
         return main_starts(db, args.starts)
+    if args.only == "screens":
+        return main_screens(db, max(3, args.presses // 4))
     load_before = machine_load()
     print(f"machine before: {load_before}", flush=True)
     try:

@@ -1,4 +1,4 @@
-"""Holding the screen still while a change that comes in two steps completes.
+"""Holding the screen still while a change that comes in steps completes: one paint per change.
 
 Applying a filter is two steps a frame or more apart: focus moves from the filter line to the
 pane as enter is read (so keys typed after enter already go to the pane), and the rows arrive
@@ -7,11 +7,22 @@ rows in its focused colours, once with the new — and the key costs two frames.
 what is on the terminal until the second step is done, then paints once; keys are still read
 and acted on meanwhile. It never holds longer than its limit: a slow read shows its "reading…"
 title rather than a frozen screen.
+
+A screen change (a detail, help, a form, back) comes in more steps: Textual paints the new
+screen as it builds it — its frame, its content once read, its footer once its keys are known,
+again when a scrollbar appears and text rewraps — three or four full paints for one key (18–26
+KB at 80x24, three seconds on a 64 kbit/s link). A batch would stop the layouts those steps
+need, so instead the app keeps from the terminal what it would write (:class:`ScreenChangeHold`,
+applied by :class:`imtui.tui.holder.PlainApp`) and paints the screen once: when it has read what
+it shows and nothing more has changed for :data:`SETTLE_S`, and at the latest :data:`LONGEST_S`
+after the change (a screen that never settles is painted as it is then).
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
 
 from textual.app import App
@@ -30,3 +41,94 @@ class PaintHold:
         """Paint what changed meanwhile; a second release does nothing."""
         self._timer.stop()
         self._held.close()
+
+
+# -- screen changes ----------------------------------------------------------------------------
+
+SETTLE_S = 0.03
+"""Quiet after the last change before the screen is painted: longer than the gap between a
+screen's own steps (its footer, a rewrap), short enough not to be felt."""
+LONGEST_S = 0.5
+"""The longest a screen change keeps the terminal waiting: a slow read shows "loading…" then."""
+
+
+class ReadsBeforePaint:
+    """A screen that reads what it shows as it opens or comes back on top: its paint waits for
+    the read (a frame saying "loading…" for 40 ms, or last minute's rows, is a paint the
+    terminal need not get)."""
+
+    last_read: float = 0.0
+    """When (monotonic) what was read was last put on the screen: Textual paints it a frame
+    later, so the quiet that ends a hold counts from here too."""
+
+    @property
+    def reading(self) -> bool:
+        """Rows asked for are not shown yet."""
+        return False
+
+    def note_read(self) -> None:
+        self.last_read = time.monotonic()
+
+
+class BuildsLate:
+    """A widget that finishes building after the screen's first paint — the footer of keys,
+    rebuilt once the screen's keys are known: the paint of a screen change waits for it."""
+
+    building: bool = False
+    built_at: float = 0.0
+    """When (monotonic) it last finished building: the quiet that ends a hold counts from here
+    too."""
+
+    def building_starts(self) -> None:
+        self.building = True
+
+    def building_ends(self) -> None:
+        self.building = False
+        self.built_at = time.monotonic()
+
+
+@dataclass
+class ScreenChangeHold:
+    """Whether the terminal is being kept waiting for a screen change, since when, and what
+    was kept from it meanwhile."""
+
+    since: float | None = None
+    last_change: float = 0.0
+    changes: int = 0
+    """Paints kept (and changes begun): a check that sees this move knows it was not quiet."""
+    kept: bool = False
+    checking: bool = False
+    """Every part of the screen is being asked whether it has work queued (see holder.py)."""
+
+    @property
+    def holding(self) -> bool:
+        return self.since is not None
+
+    def begin(self, now: float) -> None:
+        """A screen change: hold from now (a change during a hold extends it)."""
+        if self.since is None:
+            self.since = now
+        self.last_change = now
+        self.changes += 1
+
+    def keep(self, now: float) -> None:
+        """A paint was kept from the terminal."""
+        self.kept = True
+        self.last_change = now
+        self.changes += 1
+
+    def due(self, now: float, *, reading: bool) -> bool:
+        """Time to paint, if nothing is queued: read and quiet for SETTLE_S, or overdue."""
+        if self.since is None:
+            return False
+        return self.overdue(now) or (not reading and now - self.last_change >= SETTLE_S)
+
+    def overdue(self, now: float) -> bool:
+        """Held LONGEST_S already: paint as it is."""
+        return self.since is not None and now - self.since >= LONGEST_S
+
+    def end(self) -> bool:
+        """Stop holding; whether a paint was kept (and the screen must be painted whole)."""
+        kept = self.kept
+        self.since, self.kept, self.checking = None, False, False
+        return kept

@@ -16,6 +16,7 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
@@ -28,7 +29,7 @@ from imtui.domain.text import agree, plural
 from imtui.store.rows import AlertRow, HeaderCounts, OrderDetail, OrderRow, RetryRow, Window
 from imtui.tui.clipboard import copy_text
 from imtui.tui.filters import AlertQuery, FilterError, OrderQuery, QueueQuery
-from imtui.tui.frames import PaintHold
+from imtui.tui.frames import PaintHold, ReadsBeforePaint
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.permissions import role_forbids
@@ -91,7 +92,7 @@ ORDER_OPERATIONS = (Operation.DELIVER_ORDER, Operation.PUSH_TRACKING)
 """Queue rows about an order (the others are about a SKU's stock or a cancellation)."""
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ReadsBeforePaint, Screen[None]):
     BINDINGS = bindings(DASHBOARD_KEYS)
     is_dashboard: ClassVar[bool] = True
     """The command palette offers the dashboard's actions here (see commands.py)."""
@@ -145,6 +146,15 @@ class DashboardScreen(Screen[None]):
     def panes(self) -> list[RecordPane[Any, Any]]:
         return [self.query_one(f"#{name}", RecordPane) for name in PANES]
 
+    @property
+    def reading(self) -> bool:
+        """The pane on show has rows on their way (back on top, the dashboard re-reads what
+        changed meanwhile; the panes not on show paint nothing)."""
+        try:
+            return self.pane().reading
+        except NoMatches:
+            return False
+
     def pane(self, name: str | None = None) -> RecordPane[Any, Any]:
         return self.query_one(f"#{name or self.active}", RecordPane)
 
@@ -179,6 +189,7 @@ class DashboardScreen(Screen[None]):
 
     @on(RecordPane.Changed)
     def _on_pane_changed(self, message: RecordPane.Changed) -> None:
+        self.note_read()
         self._update_tabs()
         if message.pane is self._held_for and not message.pane.reading:
             self._release_hold()  # the new rows and the tabs are painted in one frame

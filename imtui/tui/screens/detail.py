@@ -31,6 +31,7 @@ from imtui.domain.retry import Operation
 from imtui.store.rows import AlertDetail, AlertRow, AttemptRow, OrderDetail, RetryRow
 from imtui.tui.clipboard import copy_text
 from imtui.tui.fixes import fix_form, how_to_fix
+from imtui.tui.frames import ReadsBeforePaint
 from imtui.tui.permissions import role_forbids
 from imtui.tui.text import hold_reason, safe, safe_block, stamp
 from imtui.tui.widgets.keybar import KeyBar
@@ -158,13 +159,18 @@ def stamp_or_none(when: datetime | None) -> str | None:
     return stamp(when) if when is not None else None
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(ReadsBeforePaint, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = DETAIL_KEYS
 
     def __init__(self, key: int) -> None:
         super().__init__()
         self.key = key
         self.data: Any = None
+        self.first_load_done = False
+
+    @property
+    def reading(self) -> bool:
+        return not self.first_load_done
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not role_forbids(self.app, action)
@@ -198,6 +204,8 @@ class DetailScreen(Screen[None]):
         raise NotImplementedError
 
     def _show(self, data: Any) -> None:
+        self.first_load_done = True
+        self.note_read()
         if data == self.data:
             return  # nothing changed: nothing repaints
         self.data = data

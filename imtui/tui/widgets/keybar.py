@@ -10,6 +10,9 @@ leaves itself alone when they are equal.
 While a line lies over it (the dashboard's filter line, class ``-covered``), it does not rebuild
 at all: what it would show cannot be seen, and when the line closes the keys are usually the ones
 it already shows.
+
+A rebuild is the last step of a screen change: the change's one paint waits for it
+(:class:`imtui.tui.frames.BuildsLate`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+
+from imtui.tui.frames import BuildsLate
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -43,8 +48,14 @@ def shown_keys(screen: Screen) -> Shown:
     )
 
 
-class KeyBar(Footer):
+class KeyBar(BuildsLate, Footer):
     _showing: Shown | None = None
+
+    async def recompose(self) -> None:
+        try:
+            await super().recompose()
+        finally:
+            self.building_ends()
 
     def compose(self) -> ComposeResult:
         items = list(super().compose())
@@ -61,6 +72,7 @@ class KeyBar(Footer):
             self.compact = narrow
             self.show_command_palette = not narrow
             self._showing = None
+            self.building_starts()
             self.call_later(self.recompose)
 
     def bindings_changed(self, screen: Screen) -> None:
@@ -72,6 +84,7 @@ class KeyBar(Footer):
         keys = shown_keys(screen)
         if keys != self._showing:
             self._showing = keys
+            self.building_starts()  # Footer rebuilds after the next refresh
             super().bindings_changed(screen)
 
 
