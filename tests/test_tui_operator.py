@@ -66,9 +66,10 @@ async def test_ctrl_c_quits_at_once_from_the_dashboard(db, world, engine, size):
         await wait_for(pilot, lambda: not app.is_running)  # no hint to press ctrl+q instead
 
 
-async def test_ctrl_c_in_a_form_with_typed_changes_asks_first(db, world, engine):
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_ctrl_c_in_a_form_with_typed_changes_asks_first(db, world, engine, size):
     app = make_app(db, engine)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         app.open_contact_form(None, world.account_id)
         await wait_contact_form(pilot)
@@ -99,8 +100,9 @@ async def test_all_quiet_is_not_said_while_records_wait_held(
         assert "all quiet" not in screen_text(app)
 
 
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
 async def test_y_copies_the_order_number_made_visible_and_details_open_each_other(
-    db, sandbox, world, engine
+    db, sandbox, world, engine, size
 ):
     from imtui.sandbox.seed import make_order
 
@@ -110,7 +112,7 @@ async def test_y_copies_the_order_number_made_visible_and_details_open_each_othe
     add_shop_order(sandbox, 1002, address=BAD_ADDRESSES["missing_address1"])
     await engine.run_once()
     app = make_app(db, engine)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await pilot.press("2")  # orders, newest first: #1002, then the hostile one
         await wait_for(pilot, lambda: len(pane(app, "orders").records) == 2)
@@ -140,12 +142,13 @@ async def test_y_copies_the_order_number_made_visible_and_details_open_each_othe
         assert app.screen.key == alert_screen.key
 
 
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
 async def test_a_details_palette_lists_its_own_actions_not_textuals_scrolling(
-    db, sandbox, world, engine
+    db, sandbox, world, engine, size
 ):
     await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
@@ -194,11 +197,14 @@ async def test_a_zone_that_is_none_says_so_once_and_shows_utc(db, world, engine,
     assert stamp(datetime(2026, 12, 6, 3, 0, tzinfo=UTC)).endswith("03:00:00 UTC")
 
 
-async def test_an_alerts_detail_shows_its_times_in_the_zone_named(db, sandbox, world, engine, zone):
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_an_alerts_detail_shows_its_times_in_the_zone_named(
+    db, sandbox, world, engine, zone, size
+):
     zone("Asia/Kolkata")
     await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
@@ -265,11 +271,12 @@ async def test_the_audit_log_shows_who_did_what_and_filters_by_who_and_on_what(
         assert any("order.edit" in line for line in detail_lines(app))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
 async def test_a_mode_not_in_use_with_its_carrier_is_warned_about_and_saving_asks(
-    db, sandbox, world, engine
+    db, sandbox, world, engine, size
 ):
     app = await app_opened_on_an_unmapped_method(db, sandbox, engine, proven=True)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         form = await wait_mapping_form(pilot, "held")
         await pilot.press(*"FedEx", "tab", *"FEDEX_GROUNDX")
         await wait_for(
@@ -414,10 +421,11 @@ async def test_at_120_columns_a_ship_method_gets_the_room_short_addresses_leave(
         assert "SAME_DAY_COURIER_EXPRESS" in "\n".join(screen_lines(app, "orders"))
 
 
-async def test_the_footer_stays_under_a_question_and_the_help(db, sandbox, world, engine):
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "60x20"])
+async def test_the_footer_stays_under_a_question_and_the_help(db, sandbox, world, engine, size):
     await hold_1001_for_its_address(sandbox, engine)
     app = make_app(db, engine)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

@@ -298,3 +298,32 @@ async def test_ctrl_t_typed_right_behind_a_credential_tests_with_all_of_it(
         assert "OK in" in text_of(form, "#form-check")
         await pilot.press("escape", "y")
     assert len(connections(db)) == 2  # tested, never saved
+
+
+async def test_a_connection_on_a_platform_this_imtui_does_not_know_opens_saying_so(
+    db, sandbox, world, engine
+):
+    """Stored by a newer imtui (or one that knew a platform since dropped): its form says why
+    it cannot edit it, saves nothing, and its test names the platform — no traceback."""
+    with db.write() as session:
+        shop = session.get(Connection, world.shop_id)
+        shop.platform = "woocommerce"
+        session.add(shop)
+    app = make_app(db, engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_setup(pilot)
+        await cursor_to(pilot, screen, "Shop")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionFormScreen))
+        form = app.screen
+        await wait_for(pilot, lambda: "does not know" in text_of(form, "#form-about"))
+        assert "'woocommerce'" in text_of(form, "#form-about")
+        await pilot.press("ctrl+s")  # nothing to save
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: "platform 'woocommerce' (known:" in screen_text(app))
+    assert app.return_code in (None, 0)
+    assert connections(db)[1].platform == "woocommerce"  # untouched

@@ -214,6 +214,19 @@ class ConnectionFormScreen(DashboardForm):
         if self.connection_id is not None and connection is None:
             about.update(Content(f"no connection {self.connection_id} (deleted meanwhile?)"))
             return
+        if connection is not None and connection.platform not in PLATFORM_FIELDS:
+            # Stored by another imtui (newer, or one that knew a platform since dropped): this
+            # form has no fields for it, and saving would write what it cannot check.
+            about.update(
+                Content(
+                    f"connection {connection.id} is on platform"
+                    f" '{safe(connection.platform, limit=40)}', which this imtui does not know:"
+                    " edit it with the imtui that added it (esc goes back)"
+                )
+            )
+            for part in ("#connection-grid", "#platform-grid", "#save", "#test"):
+                self.query_one(part).display = False
+            return
         self.connection = connection
         if connection is not None:
             self.platform = connection.platform
