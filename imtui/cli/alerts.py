@@ -31,7 +31,7 @@ from imtui.domain.failures import AlertKind
 from imtui.domain.text import plural, printable
 
 if TYPE_CHECKING:
-    from imtui.store.rows import AlertDetail
+    from imtui.store.rows import AlertDetail, AlertRow, Page
 
 # The store and the engine are imported by the commands that use them: a list needs neither
 # the engine nor the detail queries, and `imtui alerts --help` needs no database code at all.
@@ -75,16 +75,17 @@ def alerts_list(
     as_json: bool,
 ) -> None:
     """List alerts, newest first."""
-    from imtui.store import alert_reads
-    from imtui.store.rows import AlertFilter
+    states = () if state == "all" else (state,)
+    page = None if account_key is not None else _light_page(app, states, kind, after, limit)
+    if page is None:
+        from imtui.store import alert_reads
+        from imtui.store.rows import AlertFilter
 
-    with app.db.read() as session:
-        where = AlertFilter(
-            states=() if state == "all" else (state,),
-            account_id=account_id_for(session, account_key),
-            kind=kind,
-        )
-        page = alert_reads.list_alerts(session, where, after=after, limit=limit)
+        with app.db.read() as session:
+            where = AlertFilter(
+                states=states, account_id=account_id_for(session, account_key), kind=kind
+            )
+            page = alert_reads.list_alerts(session, where, after=after, limit=limit)
     emit(
         page.rows,
         alert_columns(with_state=state != AlertState.OPEN),
@@ -92,6 +93,25 @@ def alerts_list(
         empty=f"no {'' if state == 'all' else state + ' '}alerts",
         next_cursor=page.next_cursor,
     )
+
+
+def _light_page(
+    app: AppContext, states: tuple[str, ...], kind: str | None, after: str | None, limit: int
+) -> Page[AlertRow] | None:
+    """The page read from an SQLite file with sqlite3 alone (imtui.store.light_lists); None
+    when that way does not apply or fails — the store's way then reads it, or says why not."""
+    import sqlite3
+
+    from imtui.store.first_screen import sqlite_file
+    from imtui.store.light_lists import alert_page_sqlite
+
+    path = sqlite_file(app.db_url)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return alert_page_sqlite(path, states, kind, after=after, limit=limit)
+    except sqlite3.Error:
+        return None  # locked, not a database, unreadable: the store says so in one line
 
 
 @alerts_group.command("show")

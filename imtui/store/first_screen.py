@@ -191,7 +191,7 @@ def read_screen(
         f" WHERE alert.state IN ({mark}) ORDER BY alert.id DESC LIMIT {mark}",
         (AlertState.OPEN.value, rows + 1),
     ).fetchall()
-    alerts = [_alert_row(row) for row in found_rows[:rows]]
+    alerts = [alert_row_of(row) for row in found_rows[:rows]]
     return FirstScreen(counts, Window(alerts, True, len(found_rows) <= rows))
 
 
@@ -210,7 +210,8 @@ def _time(value: str | datetime | None) -> datetime | None:
     return None if value is None else _at(value)
 
 
-def _alert_row(row: tuple[Any, ...]) -> AlertRow:
+def alert_row_of(row: tuple[Any, ...]) -> AlertRow:
+    """An alert row from the columns of :data:`ALERT_COLUMNS`, as the driver gives them."""
     (alert_id, account_id, account, connection_id, connection, kind, state, needs_person,
      message, order_id, order_number, sku, subject, http_status, count, first_seen, last_seen,
      resolved_at, resolved_by) = row  # fmt: skip
