@@ -19,7 +19,7 @@ from imtui.cli.context import (
     pass_app,
 )
 from imtui.cli.output import TextColumn, echo_fields, echo_json, emit, full_time
-from imtui.connectors.registry import PLATFORMS, connection_problems
+from imtui.domain.platforms import PLATFORM_FIELDS as PLATFORMS
 from imtui.domain.text import SECRET_MASK, hide_url_passwords, printable
 from imtui.store import account_reads
 from imtui.store.rows import ConnectionRow
@@ -153,6 +153,7 @@ def connection_add(
         --credential client_secret=- --credential user_login_id=1 \\
         --setting customer_id=1 --setting facility_id=1
     """
+    from imtui.connectors.registry import connection_problems  # httpx: only to add one
     from imtui.engine import account_actions, action_rules
 
     setting_values = parse_pairs(settings, "setting")
