@@ -746,7 +746,7 @@ def build_storm_database(path: Path, urls: tuple[str, str, dict[str, str], str])
     db = Database(f"sqlite:///{path}")
     try:
         now = datetime.now(UTC)
-        wms_id = wire(db, urls, now)
+        _, wms_id = wire(db, urls, now)
         load_due_orders(db, wms_id, STORM_ORDERS, 1, now)
     finally:
         db.dispose()

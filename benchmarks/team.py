@@ -168,7 +168,7 @@ def run_team(
     if not signal:
         drop_signal(url)
     now = datetime.now(UTC)
-    wms_id = wire(db, urls, now)
+    _, wms_id = wire(db, urls, now)
     workers = start_workers(url, n, logs)
     try:
         wait_for_beats(db, n)
