@@ -32,12 +32,15 @@ from tests.tui_support import (
 SIZE = (80, 24)
 
 
-async def open_setup(pilot: Any) -> SetupScreen:
+async def open_setup(pilot: Any, at: str | None = None) -> SetupScreen:
+    """``A``, its rows read, and the cursor on the connection named ``at`` (if given)."""
     app = pilot.app
     await pilot.press("A")
     await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
     screen = app.screen
     await wait_for(pilot, lambda: screen.query_one(SetupPane).loaded_once)
+    if at is not None:
+        await cursor_to(pilot, screen, at)
     return screen
 
 
@@ -171,8 +174,7 @@ async def test_t_tests_a_connection_in_place_and_leaves_the_queue_alone(
     app = make_app(db, engine)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        screen = await open_setup(pilot)
-        await cursor_to(pilot, screen, "Shop")
+        screen = await open_setup(pilot, at="Shop")
         await pilot.press("t")
         await wait_for(pilot, lambda: "OK in" in text_of(screen, "#setup-check"), timeout=15)
         await wait_for(pilot, lambda: "OK " in screen_text(app))  # the row's TEST cell
@@ -206,8 +208,7 @@ async def test_replacing_rejected_credentials_resumes_the_connection_and_the_hel
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await wait_for(pilot, lambda: "auth✗ 1" in screen_text(app))  # the header says so
-        screen = await open_setup(pilot)
-        await cursor_to(pilot, screen, "3PL")
+        screen = await open_setup(pilot, at="3PL")
         assert "PAUSED" in screen_text(app)
         await pilot.press("c")
         form = await wait_form(pilot, ConnectionFormScreen)
@@ -231,8 +232,7 @@ async def test_p_pauses_after_asking_and_p_again_resumes(db, sandbox, world, eng
     app = make_app(db, engine)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        screen = await open_setup(pilot)
-        await cursor_to(pilot, screen, "Shop")
+        await open_setup(pilot, at="Shop")
         await pilot.press("p")
         await wait_for(pilot, lambda: "Pause connection" in screen_text(app))
         await pilot.press("y")
@@ -242,8 +242,7 @@ async def test_p_pauses_after_asking_and_p_again_resumes(db, sandbox, world, eng
         await pilot.press("escape")
         await wait_for(pilot, lambda: "paused 1" in screen_text(app))  # the header counts it
 
-        screen = await open_setup(pilot)
-        await cursor_to(pilot, screen, "Shop")
+        await open_setup(pilot, at="Shop")
         await pilot.press("p")  # resuming asks nothing: it only lets work go on
         await wait_for(pilot, lambda: "PAUSED" not in screen_text(app))
         await pilot.press("escape")
@@ -259,8 +258,7 @@ async def test_an_edit_saves_what_changed_and_a_refused_one_says_why_in_place(
     app = make_app(db, engine)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        screen = await open_setup(pilot)
-        await cursor_to(pilot, screen, "Shop")
+        screen = await open_setup(pilot, at="Shop")
         await pilot.press("e")
         form = await wait_form(pilot, ConnectionFormScreen)
         assert form.query_one("#field-url").value == sandbox.shop_url
@@ -312,8 +310,7 @@ async def test_a_connection_on_a_platform_this_imtui_does_not_know_opens_saying_
     app = make_app(db, engine)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        screen = await open_setup(pilot)
-        await cursor_to(pilot, screen, "Shop")
+        screen = await open_setup(pilot, at="Shop")
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, ConnectionFormScreen))
         form = app.screen
