@@ -21,7 +21,14 @@ from sqlmodel import Session, col, select
 from imtui.domain.retry import Operation
 from imtui.store.database import Database
 from imtui.store.migrate import alembic_config
-from imtui.store.models import Account, Connection, Order, RetryItem, ShipMethodMapping
+from imtui.store.models import (
+    Account,
+    Attempt,
+    Connection,
+    Order,
+    RetryItem,
+    ShipMethodMapping,
+)
 from imtui.store.queue import ClaimedItem, ClaimRequest, claim_due
 from imtui.store.types import UTCDateTime
 
@@ -367,44 +374,65 @@ def retry_indexes(database: Database) -> dict[str, Any]:
 def test_migration_0014_proves_the_mappings_an_order_already_reached_the_wms_through(
     db_url: str,
 ) -> None:
-    """Up from 0013: a mapping with a delivered (or shipped) order is proven from its last
-    change; one whose orders are only queued or held, or that has none, is not."""
+    """Up from 0013: a mapping is proven at the last order the WMS created through it since
+    its last change; not by an order it only refused, nor by one created before the mapping
+    changed (then it carried another pair), nor with no order at all."""
     database = Database(db_url, migrate=False)
     try:
         migrate(database, "0013")
         with database.write() as session:
-            account_id, wms_id = add_account(session, "Acme")
-            for number, (code, status) in enumerate(
-                (("SHIPPED", "shipped"), ("QUEUED_ONLY", "queued"), ("QUEUED_ONLY", "held"))
-            ):
+            account = add_account(session, "Acme")
+            attempts = {  # method → (attempt time, ok, outcome)
+                "CREATED": (NOW + timedelta(hours=2), True, "sent"),
+                "REFUSED": (NOW + timedelta(hours=2), False, "needs_person"),
+                "CHANGED_SINCE": (NOW - timedelta(hours=2), True, "sent"),
+            }
+            for number, (code, (at, ok, outcome)) in enumerate(attempts.items()):
+                order = Order(
+                    account_id=account[0],
+                    source_connection_id=account[1],
+                    source_order_id=str(number),
+                    number=f"#{number}",
+                    reference=f"R-{number}",
+                    ship_method_code=code,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+                session.add(order)
+                session.flush()
+                [item_id] = add_rows(session, [row(account, order.id or 0, timedelta(0))])
                 session.add(
-                    Order(
-                        account_id=account_id,
-                        source_connection_id=wms_id,
-                        source_order_id=str(number),
-                        number=f"#{number}",
-                        reference=f"R-{number}",
-                        status=status,
-                        ship_method_code=code,
-                        created_at=NOW,
-                        updated_at=NOW,
+                    Attempt(
+                        retry_item_id=item_id,
+                        operation=str(Operation.DELIVER_ORDER),
+                        subject_id=order.id or 0,
+                        at=at,
+                        ok=ok,
+                        outcome=outcome,
+                        message="",
+                        worker="w",
                     )
                 )
-            for code in ("SHIPPED", "QUEUED_ONLY", "NO_ORDERS"):  # no delivered_at in 0013
+            for code in (*attempts, "NO_ORDERS"):  # no delivered_at in 0013
                 session.execute(
                     text(
                         "INSERT INTO ship_method_mapping (account_id, source_code, carrier, mode,"
                         " billing_code, created_at, updated_at)"
                         " VALUES (:account, :code, 'UPS', '03', 'Prepaid', :now, :now)"
                     ),
-                    {"account": account_id, "code": code, "now": stored(NOW, database)},
+                    {"account": account[0], "code": code, "now": stored(NOW, database)},
                 )
         migrate(database, "head")
         with database.read() as session:
             proven = {
                 m.source_code: m.delivered_at for m in session.exec(select(ShipMethodMapping))
             }
-        assert proven == {"SHIPPED": NOW, "QUEUED_ONLY": None, "NO_ORDERS": None}
+        assert proven == {
+            "CREATED": NOW + timedelta(hours=2),
+            "REFUSED": None,
+            "CHANGED_SINCE": None,
+            "NO_ORDERS": None,
+        }
         migrate(database, "0013", down=True)
         migrate(database, "head")
     finally:

@@ -162,3 +162,17 @@ def test_a_file_that_is_not_a_database_gets_the_stores_one_line(tmp_path):
     assert run.returncode != 0
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert path.read_bytes().startswith(b"these are my notes")  # untouched
+
+
+@pytest.mark.parametrize("name", ["a#b.db", "c?d.db", "e%41f.db"])
+def test_a_file_whose_name_has_uri_characters_is_the_file_read(filled, name):
+    """The name is the file's, not a URI's: nothing beside it is opened or created."""
+    db, path = filled
+    db.dispose()
+    odd = path.with_name(name)
+    path.rename(odd)
+    before = sorted(p.name for p in odd.parent.iterdir())
+    page = alert_page_sqlite(odd, ("open",), None, after=None, limit=5)
+    assert page is not None and len(page.rows) == 5
+    after = sorted(p.name for p in odd.parent.iterdir() if not p.name.startswith(name))
+    assert after == [n for n in before if not n.startswith(name)]  # its -wal/-shm aside

@@ -274,23 +274,32 @@ def test_a_delivery_proves_the_mapping_it_went_out_through_once_an_hour(
         leased(session, shop, Operation.DELIVER_ORDER, unsent)  # sent, no answer yet
     mappings = [ups, fedex, elsewhere]
 
-    def deliver(item: int, at: datetime) -> dict[int, datetime | None]:
+    def deliver(
+        item: int, at: datetime, routed: tuple[str, str] | None = ("UPS", "03")
+    ) -> dict[int, datetime | None]:
+        label = "sent" if routed else "linked"
         with database.write() as session:
-            apply_outcomes(session, [Outcome(item, label="sent")], clock=lambda: at, worker=OWNER)
+            apply_outcomes(
+                session, [Outcome(item, label=label, routed=routed)], clock=lambda: at, worker=OWNER
+            )
         found = rows_by_id(database, ShipMethodMapping, mappings)
         return {m: found[m].delivered_at for m in mappings}
 
+    def again(item: int) -> None:  # sent again (a retry)
+        with database.write() as session:
+            row = session.get(RetryItem, item)
+            assert row is not None
+            row.state, row.lease_owner = "due", OWNER
+            session.add(row)
+
+    # Sent with another pair than the mapping holds now (changed meanwhile), or found already
+    # in the WMS (sent before, with whatever mapping there was then): proves nothing.
+    assert deliver(items[0], LATER, routed=("UPS", "92")) == dict.fromkeys(mappings)
+    again(items[0])
+    assert deliver(items[0], LATER, routed=None) == dict.fromkeys(mappings)
+    again(items[0])
     assert deliver(items[0], LATER) == {ups: LATER, fedex: None, elsewhere: None}
-    with database.write() as session:  # sent again meanwhile (a retry)
-        row = session.get(RetryItem, items[0])
-        assert row is not None
-        row.state, row.lease_owner = "due", OWNER
-        session.add(row)
     assert deliver(items[1], LATER + timedelta(minutes=30))[ups] == LATER  # not rewritten
-    with database.write() as session:
-        row = session.get(RetryItem, items[1])
-        assert row is not None
-        row.state, row.lease_owner = "due", OWNER
-        session.add(row)
+    again(items[1])
     an_hour_on = LATER + timedelta(minutes=61)
     assert deliver(items[1], an_hour_on) == {ups: an_hour_on, fedex: None, elsewhere: None}

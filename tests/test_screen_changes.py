@@ -60,3 +60,26 @@ async def test_a_covered_dashboard_is_not_read_again_until_it_is_uncovered(
 
         await pilot.press("escape")  # uncovered: it catches up
         await wait_for(pilot, lambda: len(alerts.records) == 2)
+
+
+async def test_a_detail_of_a_record_that_is_gone_says_so_and_popped_screens_are_let_go(
+    db, sandbox, world, engine
+):
+    add_shop_order(sandbox, 1001, method="SAME_DAY_COURIER")
+    await engine.run_once()
+    app = make_app(db, engine, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_alert_detail(9999)
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        gone = app.screen
+        await wait_for(pilot, lambda: "it is gone" in str(gone.query_one("#detail-body").render()))
+
+        app.open_alert_detail(1)  # a detail over the one that is gone: it is covered
+        await wait_for(pilot, lambda: app.screen is not gone)
+        app.refresh_now()
+        await wait_for(pilot, lambda: gone in app._stale)
+        await pilot.press("escape", "escape")  # both closed
+        await wait_for(pilot, lambda: not isinstance(app.screen, AlertDetailScreen))
+        await pilot.pause(0.2)
+        assert gone not in app._stale  # not kept alive by the note that it missed a change

@@ -179,7 +179,8 @@ async def send_delivery(pool: ConnectorPool, delivery: Delivery) -> Outcome:
             return Outcome(delivery.item_id, label="linked", wms_order=found)
     try:
         created = await wms.create_order(delivery.request)
-        return Outcome(delivery.item_id, label="sent", wms_order=created)
+        routed = (delivery.request.carrier, delivery.request.mode)
+        return Outcome(delivery.item_id, label="sent", wms_order=created, routed=routed)
     except ConnectorError as exc:
         if exc.failure.failure_class is not FailureClass.DUPLICATE:
             return Outcome(delivery.item_id, failure=exc.failure)

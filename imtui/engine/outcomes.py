@@ -59,6 +59,10 @@ class Outcome:
     still_in_flight: bool = False
     """The failure came before any send (the look-up that should settle an unknown outcome
     failed): the record stays marked in flight, whatever the failure's class."""
+    routed: tuple[str, str] | None = None
+    """A delivery the WMS created from this very request: the carrier and mode it carried
+    (proven by it). None for one it already had ("linked": sent before, perhaps with another
+    mapping)."""
 
     @property
     def ok(self) -> bool:
@@ -288,7 +292,12 @@ def _record_delivered(done: Done, delivered: Succeeded) -> None:
             for key, outcome in delivered
         ],
     )
-    _note_mappings_delivered(done, [key.subject_id for key, _ in delivered])
+    by_pair: dict[tuple[str, str], list[int]] = {}
+    for key, outcome in delivered:
+        if outcome.routed is not None:
+            by_pair.setdefault(outcome.routed, []).append(key.subject_id)
+    for pair, order_ids in by_pair.items():
+        _note_mappings_delivered(done, pair, order_ids)
 
 
 MAPPING_NOTE_EVERY = timedelta(hours=1)
@@ -296,28 +305,37 @@ MAPPING_NOTE_EVERY = timedelta(hours=1)
 mapping is written once an hour, not once per batch (and two workers rarely wait on its row)."""
 
 
-def _note_mappings_delivered(done: Done, order_ids: list[int]) -> None:
-    """The ship-method mappings these orders went out through have now delivered: their
-    carrier and mode are proven (what the mapping form counts as "in use")."""
+def _note_mappings_delivered(done: Done, pair: tuple[str, str], order_ids: list[int]) -> None:
+    """The ship-method mappings these orders went out through, still on the carrier and mode
+    they carried, have now delivered: that pair is proven (what the mapping form counts as
+    "in use"). Best effort: a mapping row another worker is noting is skipped, not waited for
+    (two workers noting two mappings in opposite order would otherwise deadlock)."""
     mappings, orders = _table(ShipMethodMapping), _table(Order)
+    candidate = mappings.alias("candidate")
+    carrier, mode = pair
     through = (
         select(literal_column("1"))
         .select_from(orders)
         .where(
             among(done.session, orders.c.id, order_ids),
-            orders.c.account_id == mappings.c.account_id,
-            orders.c.ship_method_code == mappings.c.source_code,
+            orders.c.account_id == candidate.c.account_id,
+            orders.c.ship_method_code == candidate.c.source_code,
         )
         .exists()
     )
     stale = done.now - MAPPING_NOTE_EVERY
-    done.session.execute(
-        update(mappings)
+    due = (
+        select(candidate.c.id)
         .where(
-            (mappings.c.delivered_at.is_(None)) | (mappings.c.delivered_at < stale),
+            candidate.c.carrier == carrier,
+            candidate.c.mode == mode,
+            (candidate.c.delivered_at.is_(None)) | (candidate.c.delivered_at < stale),
             through,
         )
-        .values(delivered_at=done.now)
+        .with_for_update(skip_locked=True)
+    )
+    done.session.execute(
+        update(mappings).where(mappings.c.id.in_(due)).values(delivered_at=done.now)
     )
 
 

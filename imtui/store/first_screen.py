@@ -139,11 +139,18 @@ class Queryable(Protocol):
 def read_first_screen_sqlite(path: Path, rows: int, now: datetime) -> FirstScreen | None:
     """The same, from an SQLite file with :mod:`sqlite3` alone; None if its schema is not the
     newest (a migration is due: the dashboard does it, then reads for itself)."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    connection = open_read_only(path)
     try:
         return read_screen(connection, rows, _stored(now))
     finally:
         connection.close()
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """The SQLite file at ``path``, read-only. Named by a ``file:`` URI, percent-encoded: a
+    ``#``, ``?`` or ``%`` in a file's name is part of the name (pasted into the URI, ``a#b.db``
+    opened — and created — ``a``, read-write)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
 
 
 def read_first_screen_postgres(url: str, rows: int, now: datetime) -> FirstScreen | None:

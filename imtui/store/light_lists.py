@@ -10,10 +10,9 @@ migrates an older file).
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-from imtui.store.first_screen import ALERT_COLUMNS, alert_row_of
+from imtui.store.first_screen import ALERT_COLUMNS, alert_row_of, open_read_only
 from imtui.store.migrate import head_revision
 from imtui.store.pages import clamp, id_cursor
 from imtui.store.rows import AlertRow, Page
@@ -38,7 +37,7 @@ def alert_page_sqlite(
         conditions.append("alert.id < ?")
         values.append(cursor)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    connection = open_read_only(path)
     try:
         found = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         if found is None or found[0] != head_revision():

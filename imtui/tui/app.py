@@ -144,7 +144,9 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        self.screen_change_signal.subscribe(self, self._screen_shown)
+        # At once, inside the change: a covered screen's re-read begins before the paint
+        # decides (frames.py), so its rows are read, not shown old and then new.
+        self.screen_change_signal.subscribe(self, self._screen_shown, immediate=True)
         _, bad_zone = display_zone()
         if bad_zone:
             self.notify(bad_zone, severity="warning", timeout=10)
@@ -273,6 +275,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     def _screen_shown(self, screen: Screen[Any]) -> None:
         """On top again: what changed while it was covered is read, its ages and header
         brought up to date (in the one paint the screen change makes)."""
+        self._stale &= set(self.screen_stack)  # popped while covered: gone for good
         if not self.shows(screen):
             return  # covered again already
         if screen in self._stale:
@@ -323,6 +326,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             self._probe()
 
     def _refresh_screens(self) -> None:
+        self._stale &= set(self.screen_stack)
         seen: set[int] = set()
         for screen in self.screen_stack:
             refresh = getattr(screen, "refresh_data", None)

@@ -99,6 +99,8 @@ class ScreenChangeHold:
     kept: bool = False
     checking: bool = False
     """Every part of the screen is being asked whether it has work queued (see holder.py)."""
+    rounds: int = 0
+    """Rounds of asking begun: a round's answers count only while it is the latest."""
 
     @property
     def holding(self) -> bool:
@@ -131,4 +133,5 @@ class ScreenChangeHold:
         """Stop holding; whether a paint was kept (and the screen must be painted whole)."""
         kept = self.kept
         self.since, self.kept, self.checking = None, False, False
+        self.rounds += 1  # a round still on its way answers nothing now
         return kept

@@ -57,7 +57,12 @@ class PlainApp(App[None]):
         part of it has handled what it had queued without a paint being kept meanwhile (on a
         busy machine the steps of a change come further apart than SETTLE_S)."""
         hold = self._screen_hold
-        if hold is None or hold.checking:
+        if hold is None:
+            return
+        if hold.overdue(time.monotonic()):
+            self._paint_held()  # whatever a round still waits for
+            return
+        if hold.checking:
             return
         screen = self.screen
         reading = False
@@ -71,18 +76,16 @@ class PlainApp(App[None]):
         now = time.monotonic()
         if not hold.due(now, reading=reading):
             return
-        if hold.overdue(now):
-            self._paint_held()
-            return
         hold.checking = True
-        changes = hold.changes
+        hold.rounds += 1
+        this_round, changes = hold.rounds, hold.changes
         nodes = [self, *screen.walk_children(with_self=True)]
         waiting = len(nodes)
 
         def handled() -> None:
             nonlocal waiting
             waiting -= 1
-            if waiting == 0 and hold.checking:
+            if waiting == 0 and hold.checking and hold.rounds == this_round:
                 hold.checking = False
                 if hold.changes == changes:
                     self._paint_held()

@@ -204,10 +204,10 @@ class DetailScreen(ReadsBeforePaint, Screen[None]):
         raise NotImplementedError
 
     def _show(self, data: Any) -> None:
-        self.first_load_done = True
+        shown_before, self.first_load_done = self.first_load_done, True
         self.note_read()
-        if data == self.data:
-            return  # nothing changed: nothing repaints
+        if shown_before and data == self.data:
+            return  # nothing changed: nothing repaints (a first None says "it is gone")
         self.data = data
         self.refresh_bindings()  # what the keys can do may depend on what was read
         self.query_one("#detail-title", Static).update(Content(f" {self.heading()}"))
