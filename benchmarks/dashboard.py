@@ -50,11 +50,11 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 
@@ -661,31 +661,50 @@ def screen_change_report(dash: dict[str, object], bare: dict[str, float]) -> lis
     return lines
 
 
-def main_screens(db: Target, times: int) -> int:
-    """Only the bytes per screen change (``--only screens``)."""
+T = TypeVar("T")
+
+
+def measured(run: Callable[[], T]) -> tuple[T, str, str] | None:
+    """``run()``, the machine's load printed before it: (its result, the load before, the
+    load after), or None once it has said why it failed."""
     load_before = machine_load()
     print(f"machine before: {load_before}", flush=True)
     try:
-        bare_term = start_bare()
-        try:
-            bare_term.wait_for(b"bare-ready")
-            bare_term.settle()
-            bare = {"first_paint_bytes": float(len(bare_term.text_since(0)))}
-        finally:
-            bare_term.stop()
-        term = start_dashboard(db)
-        try:
-            term.wait_for(NEWEST_ALERT)
-            term.settle(1.0)
-            dash: dict[str, object] = {"first_paint_bytes": len(term.text_since(0))}
-            dash["screen_changes"] = screen_change_bytes(term, times)
-        finally:
-            term.stop()
+        result = run()
     except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
         print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    return result, load_before, machine_load()
+
+
+def screens_only(db: Target, times: int) -> tuple[dict[str, float], dict[str, object]]:
+    """The bare app's first paint in bytes, then the dashboard's and its screen changes."""
+    bare_term = start_bare()
+    try:
+        bare_term.wait_for(b"bare-ready")
+        bare_term.settle()
+        bare = {"first_paint_bytes": float(len(bare_term.text_since(0)))}
+    finally:
+        bare_term.stop()
+    term = start_dashboard(db)
+    try:
+        term.wait_for(NEWEST_ALERT)
+        term.settle(1.0)
+        dash: dict[str, object] = {"first_paint_bytes": len(term.text_since(0))}
+        dash["screen_changes"] = screen_change_bytes(term, times)
+    finally:
+        term.stop()
+    return bare, dash
+
+
+def main_screens(db: Target, times: int) -> int:
+    """Only the bytes per screen change (``--only screens``)."""
+    done = measured(lambda: screens_only(db, times))
+    if done is None:
         return 1
+    (bare, dash), load_before, load_after = done
     print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, on {db.name}")
-    print(f"machine: before {load_before}; after {machine_load()}")
+    print(f"machine: before {load_before}; after {load_after}")
     print(f"{'measure':40} {'dashboard':>14} {'bare app':>10}  target")
     print("\n".join(screen_change_report(dash, bare)))
     return 0
@@ -899,17 +918,17 @@ def main() -> int:
         return main_starts(db, args.starts)
     if args.only == "screens":
         return main_screens(db, max(3, args.presses // 4))
-    load_before = machine_load()
-    print(f"machine before: {load_before}", flush=True)
-    try:
-        starts = first_paints(db, args.starts)
-        bare = run_bare(args.idle)
-        dash = run_dashboard(db, args.presses, args.idle)
-        storm = run_storm(STORM_PRESSES)
-    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
-        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    done = measured(
+        lambda: (
+            first_paints(db, args.starts),
+            run_bare(args.idle),
+            run_dashboard(db, args.presses, args.idle),
+            run_storm(STORM_PRESSES),
+        )
+    )
+    if done is None:
         return 1
-    load_after = machine_load()
+    (starts, bare, dash, storm), load_before, load_after = done
     lines = report(db, bare, dash, starts) + storm_report(storm)
     print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, {ORDERS:,} orders / "
           f"{ALERTS:,} alerts ({OPEN_ALERTS:,} open) / {RETRIES:,} retry rows on {db.name}")  # fmt: skip
@@ -928,14 +947,10 @@ def main() -> int:
 
 def main_starts(db: Target, runs: int) -> int:
     """Only the first paints (``--only starts``): each start listed, the load beside them."""
-    load_before = machine_load()
-    print(f"machine before: {load_before}", flush=True)
-    try:
-        starts = first_paints(db, runs)
-    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
-        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    done = measured(lambda: first_paints(db, runs))
+    if done is None:
         return 1
-    load_after = machine_load()
+    starts, load_before, load_after = done
     print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, on {db.name}")
     print(f"machine: before {load_before}; after {load_after}")
     print("\n".join(paint_report(db, starts)))
@@ -945,14 +960,10 @@ def main_starts(db: Target, runs: int) -> int:
 
 
 def main_storm() -> int:
-    load_before = machine_load()
-    print(f"machine before: {load_before}", flush=True)
-    try:
-        storm = run_storm(STORM_PRESSES)
-    except (TimeoutError, OSError, subprocess.SubprocessError) as exc:
-        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    done = measured(lambda: run_storm(STORM_PRESSES))
+    if done is None:
         return 1
-    load_after = machine_load()
+    storm, load_before, load_after = done
     print(f"\nimtui dashboard at {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, its engine delivering "
           f"{STORM_ORDERS:,} orders to the sandbox WMS ({STORM_LATENCY * 1000:.0f} ms a request)")  # fmt: skip
     print(f"machine: before {load_before}; after {load_after}")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from imtui.tui.frames import LONGEST_S, SETTLE_S, ScreenChangeHold
 from imtui.tui.screens.detail import AlertDetailScreen
 from tests.conftest import add_shop_order
-from tests.tui_support import make_app, pane, settle, wait_for
+from tests.tui_support import make_app, open_alert_detail, pane, settle, wait_for
 
 
 def test_a_change_is_painted_once_quiet_and_read_or_once_overdue() -> None:
@@ -47,9 +47,7 @@ async def test_a_covered_dashboard_is_not_read_again_until_it_is_uncovered(
         await settle(pilot)
         alerts = pane(app, "alerts")
         assert len(alerts.records) == 1
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
-        await wait_for(pilot, lambda: app.screen.data is not None)
+        await open_alert_detail(pilot)
 
         add_shop_order(sandbox, 1002, method="NEXT_DAY_AIR")  # a second unmapped method
         clock.advance(timedelta(minutes=10))  # the next poll

@@ -31,6 +31,7 @@ from tests.tui_support import (
     hold_1001_for_its_address,
     make_app,
     notices,
+    open_alert_detail,
     order,
     outage_on_1001_to_1003,
     pane,
@@ -142,9 +143,7 @@ async def test_enter_opens_the_detail_with_every_attempt_verbatim(db, sandbox, w
     app = make_app(db, engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
-        await wait_for(pilot, lambda: app.screen.data is not None)
+        await open_alert_detail(pilot)
         text = app.screen.query_one("#detail-body").render_line(0).text  # it drew
         assert text is not None
         _, order_detail = app.screen.data
@@ -338,9 +337,7 @@ async def test_untrusted_text_is_shown_literally_and_never_reaches_the_terminal(
         assert "[bold]x" in lines and "[/]" in lines and "[link=http://x]y[/link]" in lines
         assert "\\x1b]52;c;AAAA\\x07" in lines and "\\u202e" in lines
         assert "\x1b" not in lines and "\u202e" not in lines
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
-        await wait_for(pilot, lambda: app.screen.data is not None)
+        await open_alert_detail(pilot)
         shot = screen_text(app)
         assert "[link=http://x]y[/link]" in shot and "\x1b]52" not in shot
         await pilot.press("escape", "2", "e")

@@ -34,6 +34,7 @@ from tests.tui_support import (
     make_app,
     mapping,
     notices,
+    open_alert_detail,
     order,
     pane,
     screen_lines,
@@ -124,10 +125,7 @@ async def test_y_copies_the_order_number_made_visible_and_details_open_each_othe
         # an alert's detail → its order (o) → back to its alert (a), and y on a detail
         await pilot.press("1")
         await wait_for(pilot, lambda: len(pane(app, "alerts").records) == 1)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
-        alert_screen = app.screen
-        await wait_for(pilot, lambda: alert_screen.data is not None)
+        alert_screen = await open_alert_detail(pilot)
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OrderDetailScreen))
         order_screen = app.screen
@@ -150,9 +148,7 @@ async def test_a_details_palette_lists_its_own_actions_not_textuals_scrolling(
     app = make_app(db, engine)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
-        await wait_for(pilot, lambda: app.screen.data is not None)
+        await open_alert_detail(pilot)
         listed = [str(hit.text) async for hit in ActionCommands(app.screen).discover()]
         names = [text.split("  (")[0] for text in listed]
         assert {"Back", "Resend", "Dismiss", "Order"} <= set(names)
@@ -206,8 +202,7 @@ async def test_an_alerts_detail_shows_its_times_in_the_zone_named(
     app = make_app(db, engine)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        await open_alert_detail(pilot)
         await wait_for(pilot, lambda: " IST" in "\n".join(detail_lines(app)))
 
 

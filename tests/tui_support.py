@@ -19,7 +19,7 @@ from imtui.store.models import Alert, AuditEntry, Order, RetryItem, ShipMethodMa
 from imtui.tui.app import DashboardApp, StartAt
 from imtui.tui.backend import Backend
 from imtui.tui.screens.contact_form import ContactFormScreen
-from imtui.tui.screens.detail import OrderDetailScreen
+from imtui.tui.screens.detail import AlertDetailScreen, OrderDetailScreen
 from imtui.tui.screens.lists import ContactsScreen, OutboxScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
@@ -144,6 +144,16 @@ async def app_opened_on_an_unmapped_method(
 
 
 # -- screens coming up ------------------------------------------------------------------------
+
+
+async def open_alert_detail(pilot: Any) -> AlertDetailScreen:
+    """``enter`` on the alert under the cursor: its detail, once read."""
+    app = pilot.app
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+    detail = app.screen
+    await wait_for(pilot, lambda: detail.data is not None)
+    return detail
 
 
 async def wait_order_form(pilot: Any) -> OrderFormScreen:

@@ -36,7 +36,7 @@ from imtui.store.models import (
     RetryItem,
     ShipMethodMapping,
 )
-from imtui.store.queue import among, items_by_id, release_lease
+from imtui.store.queue import CANCELLED, among, items_by_id, release_lease
 
 SUBJECT_PREFIX = {operation: channel for channel, operation in CHANNEL_OPERATIONS.items()}
 
@@ -527,13 +527,7 @@ def stop_sending(session: Session, order_id: int, now: datetime) -> None:
             col(RetryItem.state) != RetryState.DONE,
             col(RetryItem.in_flight_since).is_(None),
         )
-        .values(
-            state=RetryState.CANCELLED,
-            next_attempt_at=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
+        .values(**CANCELLED, updated_at=now)
         .execution_options(synchronize_session="fetch")
     )
 

@@ -226,21 +226,22 @@ def among(
     return column.in_(bindparam(None, list(ids), expanding=True, literal_execute=True))
 
 
+CANCELLED: dict[str, Any] = {
+    "state": RetryState.CANCELLED,
+    "next_attempt_at": None,
+    "lease_owner": None,
+    "lease_expires_at": None,
+}
+"""A retry row whose record must never be sent: out of the queue, held by nobody."""
+
+
 def cancel_claimed(session: Session, item_ids: Sequence[int], now: datetime) -> None:
     """Claimed rows whose record must never be sent (the shop cancelled the order since it
     was queued): out of the queue and no longer leased, in one statement."""
     if item_ids:
         table = _retry_table()
         session.execute(
-            update(table)
-            .where(table.c.id.in_(list(item_ids)))
-            .values(
-                state=RetryState.CANCELLED,
-                next_attempt_at=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
+            update(table).where(table.c.id.in_(list(item_ids))).values(**CANCELLED, updated_at=now)
         )
 
 

@@ -255,9 +255,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         self.counts = message.counts
         self._paint_header()
         if self.shows(self.dashboard):
-            self.dashboard.show_counts(message.counts)
-        else:
-            self._stale.add(self.dashboard)
+            self.dashboard.show_counts(message.counts)  # else when it is on top again
         if message.rows:
             self._refresh_screens()
         if self._watcher is not None:
@@ -283,9 +281,9 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             refresh = getattr(screen, "refresh_data", None)
             if refresh is not None:
                 refresh()
-            if isinstance(screen, DashboardScreen) and self.counts is not None:
-                screen.show_counts(self.counts)
         if isinstance(screen, DashboardScreen):
+            if self.counts is not None:
+                screen.show_counts(self.counts)
             self._tick()
 
     @on(WatchFailed)
@@ -326,20 +324,19 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             self._probe()
 
     def _refresh_screens(self) -> None:
-        self._stale &= set(self.screen_stack)
-        seen: set[int] = set()
-        for screen in self.screen_stack:
-            refresh = getattr(screen, "refresh_data", None)
-            if refresh is not None and not self.shows(screen):
-                self._stale.add(screen)  # read when it is on top again
-            elif refresh is not None and id(screen) not in seen:
-                seen.add(id(screen))
-                try:
-                    refresh()
-                except NoMatches:
-                    # A screen opened under another (``imtui open`` lands on a form) may not
-                    # have composed its panes yet; it reads everything when it does.
-                    continue
+        """Something was committed: the screen on top re-reads now, each covered one when it
+        is on top again (:meth:`_screen_shown`)."""
+        *covered, top = self.screen_stack
+        self._stale = {screen for screen in covered if hasattr(screen, "refresh_data")}
+        refresh = getattr(top, "refresh_data", None)
+        if refresh is None:
+            return
+        try:
+            refresh()
+        except NoMatches:
+            # A screen opened under another (``imtui open`` lands on a form) may not have
+            # composed its panes yet; it reads everything when it does.
+            return
 
     def _tick(self) -> None:
         if not self.is_running:
