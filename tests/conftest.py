@@ -4,6 +4,7 @@ the loopback sandbox, an injected clock, and a wired-up account ("world")."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -232,3 +233,12 @@ def smtp() -> Iterator[object]:
 
     with mail_server() as server:
         yield server
+
+
+def dump(db_path: str) -> str:
+    """The whole SQLite database as SQL: equal dumps mean nothing changed."""
+    connection = sqlite3.connect(db_path)
+    try:
+        return "\n".join(connection.iterdump())
+    finally:
+        connection.close()

@@ -25,7 +25,7 @@ from imtui.engine.ingest import store_source_orders
 from imtui.store import overview_reads, queue_reads
 from imtui.store.database import Database
 from imtui.store.rows import HeaderCounts, QueueFilter
-from tests.conftest import add_shop_order
+from tests.conftest import add_shop_order, dump
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SHOP_TOKEN = "shpat_super_secret_token_1"
@@ -51,15 +51,6 @@ def ok(db_path: str, *args: str, **kwargs: object) -> Result:
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert "Traceback" not in result.output
     return result
-
-
-def dump(db_path: str) -> str:
-    """The whole database as SQL: equal dumps mean nothing changed."""
-    connection = sqlite3.connect(db_path)
-    try:
-        return "\n".join(connection.iterdump())
-    finally:
-        connection.close()
 
 
 def assert_one_line_error(result: Result, code: int = 1) -> str:

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from imtui.cli import cli
 from imtui.store.audit import record_action
 from imtui.store.database import Database
+from tests.conftest import dump
 
 QUESTION = (
     "Delete the mapping of SAME_DAY to UPS 03? Orders with this ship method are held from "
@@ -39,14 +40,6 @@ def ok(db_path: str, *args: str, input: str | None = None) -> Result:
     result = imtui(db_path, *args, input=input)
     assert result.exit_code == 0, (result.stdout, result.stderr)
     return result
-
-
-def dump(db_path: str) -> str:
-    connection = sqlite3.connect(db_path)
-    try:
-        return "\n".join(connection.iterdump())
-    finally:
-        connection.close()
 
 
 @pytest.fixture

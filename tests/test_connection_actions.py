@@ -5,7 +5,6 @@ PostgreSQL where they touch the database."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from imtui.store.database import Database
 from imtui.store.models import AuditEntry, Connection, RetryItem
 from imtui.store.queue import ClaimRequest, claim_due
 from imtui.store.secrets import Unreadable
+from tests.conftest import dump
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ACTOR = "tester"
@@ -547,14 +547,6 @@ def test_an_edit_form_keeps_blank_credentials() -> None:
 
 def imtui(db_path: str, *args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, ["--db", db_path, *args], env=env)
-
-
-def dump(db_path: str) -> str:
-    connection = sqlite3.connect(db_path)
-    try:
-        return "\n".join(connection.iterdump())
-    finally:
-        connection.close()
 
 
 @pytest.fixture
