@@ -81,3 +81,23 @@ async def test_a_detail_of_a_record_that_is_gone_says_so_and_popped_screens_are_
         await wait_for(pilot, lambda: not isinstance(app.screen, AlertDetailScreen))
         await pilot.pause(0.2)
         assert gone not in app._stale  # not kept alive by the note that it missed a change
+
+
+async def test_a_hold_outliving_the_last_screen_ends_quietly(db, world, engine):
+    """Leaving pops every screen: a screen change still held then has nothing to paint, and
+    its timer must not ask for a screen (ScreenStackError at exit, seen in CI)."""
+    app = make_app(db, engine, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app._screen_changed(app.screen)  # a screen change begins: held
+        hold = app._screen_hold
+        assert hold is not None and hold.holding
+        stack = app._screen_stacks[app._current_mode]
+        kept = list(stack)
+        stack.clear()  # as when the app is taken apart
+        try:
+            app._paint_if_due()
+            app._refresh_screens()
+            assert not hold.holding and not app.shows(kept[0])
+        finally:
+            stack.extend(kept)

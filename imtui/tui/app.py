@@ -268,7 +268,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         repaints the whole top screen for any change below it — 4 KB a second at 80x24 under
         a detail, for a header nobody can see, 7 KB under help for a dimmed backdrop. It
         catches up when it is on top again."""
-        return screen is self.screen
+        return bool(self.screen_stack) and screen is self.screen
 
     def _screen_shown(self, screen: Screen[Any]) -> None:
         """On top again: what changed while it was covered is read, its ages and header
@@ -326,6 +326,8 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     def _refresh_screens(self) -> None:
         """Something was committed: the screen on top re-reads now, each covered one when it
         is on top again (:meth:`_screen_shown`)."""
+        if not self.screen_stack:
+            return  # leaving
         *covered, top = self.screen_stack
         self._stale = {screen for screen in covered if hasattr(screen, "refresh_data")}
         refresh = getattr(top, "refresh_data", None)

@@ -59,6 +59,9 @@ class PlainApp(App[None]):
         hold = self._screen_hold
         if hold is None:
             return
+        if not self.screen_stack:  # leaving: the last screen is gone, nothing to paint
+            self._paint_held()
+            return
         if hold.overdue(time.monotonic()):
             self._paint_held()  # whatever a round still waits for
             return
@@ -97,7 +100,7 @@ class PlainApp(App[None]):
     def _paint_held(self) -> None:
         if self._hold_timer is not None:
             self._hold_timer.pause()
-        if self._screen_hold is not None and self._screen_hold.end():
+        if self._screen_hold is not None and self._screen_hold.end() and self.screen_stack:
             self.screen.refresh()  # whole: what was kept is not on the terminal
 
     def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
