@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import json
 import socket
 import ssl
 import struct
@@ -29,7 +30,7 @@ from imtui.connectors.aiohttp_transport import AiohttpTransport, _kind_of
 from imtui.connectors.errors import CallKind
 from imtui.connectors.http_connection import HttpConnection, _merged
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
-from tests.hostile_remote import HostileRemote, Reply, json_reply
+from tests.hostile_remote import HostileRemote, Reply, gzipped, json_reply
 
 Act = Callable[[socket.socket, bytes], None]
 """What a raw server does with a connection once it has read a request (its head and body)."""
@@ -362,3 +363,65 @@ async def test_a_refused_connection_is_transient_and_says_so(closed_port: int) -
     failure = await failure_of(http, "POST", CallKind.SEND)
     assert failure.failure_class is FailureClass.TRANSIENT
     assert failure.message == f"connection refused by 127.0.0.1:{closed_port}"
+
+
+def _as_sent(request: httpx.Request) -> tuple[str, str, list[tuple[str, str]], bytes]:
+    fields = sorted((name.lower(), value) for name, value in request.headers.multi_items())
+    return request.method, str(request.url), fields, request.read()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "options"),
+    [
+        ("POST", "/orders", {"json": {"referenceNum": "Ré-1", "qty": 2}, "headers": {"X-A": "1"}}),
+        ("GET", "/orders", {"params": {"pgnum": 2, "rql": "a==b"}}),
+        ("POST", "/graphql.json", {"content": "{}", "headers": {"content-type": "text/x"}}),
+        ("PUT", "/orders/7", {}),
+        ("GET", "/orders", {"headers": {"accept-encoding": "identity"}}),
+    ],
+)
+async def test_a_request_sent_straight_to_the_transport_is_the_one_the_client_builds(
+    method: str, url: str, options: dict[str, object]
+) -> None:
+    """Host, the client's headers under the caller's, the body's length and type, timeouts:
+    the same bytes go out as through ``AsyncClient.send``."""
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    http = HttpConnection(
+        "http://wms.example:8080/api",
+        headers={"Accept": "application/hal+json"},
+        transport=httpx.MockTransport(record),
+    )
+    await http.request(method, url, call=CallKind.READ, **options)  # type: ignore[arg-type]
+    await http.aclose()
+    built = http.client.build_request(method, url, **options)  # type: ignore[arg-type]
+    assert _as_sent(sent[0]) == _as_sent(built)
+    assert sent[0].extensions["timeout"] == built.extensions["timeout"]
+
+
+async def test_a_response_read_past_the_client_is_whole_and_decoded() -> None:
+    body = json.dumps({"orders": ["x" * 5000]}).encode()
+    routes = {("GET", "/orders"): gzipped(Reply(200, {"content-type": "application/json"}, body))}
+    with HostileRemote(routes) as remote:
+        http = HttpConnection(remote.url)
+        response = await http.request("GET", "/orders", call=CallKind.READ)
+        await http.aclose()
+    assert response.content == body
+    assert await response.aread() == body
+    assert response.json() == {"orders": ["x" * 5000]}
+    assert response.headers["content-length"] == str(len(body))
+    assert "content-encoding" not in response.headers
+    assert response.request.url == f"{remote.url}/orders"
+
+
+async def test_a_failure_straight_from_the_transport_names_the_host() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")  # as a transport may: without the request
+
+    http = HttpConnection("http://wms.example:8443", transport=httpx.MockTransport(refuse))
+    failure = await failure_of(http, "POST", CallKind.SEND)
+    assert "wms.example:8443" in failure.message
