@@ -2,14 +2,19 @@
 latency per request, next to the sequential lower bound and the ideal for the concurrency.
 
 Run:  python benchmarks/delivery_throughput.py [--orders 10000] [--latency 0.05] [--concurrency 64]
-      [--db URL] [--due 300000 [--due-seconds 20]]
+      [--runs 3] [--db URL] [--due 300000 [--due-seconds 20]]
       (default: a fresh SQLite file; a PostgreSQL URL gets a throw-away schema of its own)
 
 The sandbox runs in its own process (as a real WMS would be elsewhere), so the figures are the
-engine's own: claims, sends, outcome writes. Also reported: the worst event-loop lag seen
-while delivering (target: never blocked for more than 100 ms), the CPU this process spent
-per delivered order (on PostgreSQL the server's own CPU is not in it), the time each claim
-statement took, and a check that every order arrived exactly once.
+engine's own: claims, sends, outcome writes. The queue is drained ``--runs`` times (fresh
+orders each time) and the median drain by rate is shown, each drain's rate and CPU beside it:
+on a shared two-core machine one drain's figures move by 5-10 %.
+
+Targets (issue 15): at concurrency 64, 1,100 orders/s on SQLite (0.85 of the ideal), 1,000 on
+PostgreSQL, the event loop never blocked for more than 50 ms; at 128, 1,600/s and 100 ms; at
+any, 0.4 ms of this process's CPU per delivered order (on PostgreSQL the server's own CPU is
+not in it; the sandbox's, the WMS side, is shown beside it). Also reported: the time each
+claim statement took, and a check that every order arrived exactly once.
 
 ``--due N`` then queues N more due orders and drains them for ``--due-seconds``: a claim
 must not slow down with the backlog (its time per batch next to the 10,000-order figure of
@@ -45,9 +50,13 @@ from imtui.engine.runtime import Engine, EngineSettings, settle_heap
 from imtui.store.database import Database, resolve_url
 from imtui.store.models import Order, OrderLine, RetryItem
 
-TARGET_RATE = 500.0
-TARGET_LAG_MS = 100.0
 TARGET_CPU_MS = 0.4
+TARGETS = {  # concurrency: (orders/s on SQLite, on PostgreSQL, worst loop lag in ms), issue 15
+    64: (1_100.0, 1_000.0, 50.0),
+    128: (1_600.0, 1_600.0, 100.0),
+}
+OTHER_TARGET = (500.0, 500.0, 100.0)
+"""Any other concurrency: the first round's floor."""
 TARGET_CLAIM_RATIO = 1.5
 TARGET_RATE_LOSS = 0.10
 LOAD_CHUNK = 5_000
@@ -63,6 +72,9 @@ def sandbox_process(conn: Any, latency: float) -> None:
             request = conn.recv()
             if request == "stop":
                 break
+            if request == "cpu":  # its CPU so far: what the WMS side cost the machine
+                conn.send(time.process_time())
+                continue
             references = request
             created = [sb.wms.created(ref) for ref in references]
             posts = [sb.wms.posts(ref) for ref in references]
@@ -278,6 +290,8 @@ class Drain:
     lag: list[float] = field(default_factory=list)
     claims: list[float] = field(default_factory=list)
     writes: dict[str, float] = field(default_factory=dict)
+    sandbox_cpu: float = 0.0
+    """The sandbox process's CPU over the drain (the WMS's side, on the same machine)."""
 
     @property
     def rate(self) -> float:
@@ -373,6 +387,9 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=EngineSettings().concurrency)
     parser.add_argument("--baseline-orders", type=int, default=100)
+    parser.add_argument(
+        "--runs", type=int, default=3, help="drains of --orders; the median is shown"
+    )
     parser.add_argument("--db", default=None)
     parser.add_argument("--due", type=int, default=0, help="then N due rows, drained for a time")
     parser.add_argument("--due-seconds", type=float, default=20.0)
@@ -396,12 +413,21 @@ def run(args: argparse.Namespace, db_url: str) -> int:
     base = asyncio.run(deliver(db_url, account_id, 1))
     per_order = base.elapsed / max(base.delivered, 1)
 
-    refs = load_due_orders(db, wms_id, args.orders, 100_000, now)
+    drains: list[Drain] = []
+    refs: list[str] = []
     load_before = load()
-    main_drain = asyncio.run(deliver(db_url, account_id, args.concurrency))
+    for run_number in range(args.runs):
+        refs += load_due_orders(db, wms_id, args.orders, 100_000 * (run_number + 1), now)
+        parent.send("cpu")
+        sandbox_cpu = parent.recv()
+        drain = asyncio.run(deliver(db_url, account_id, args.concurrency))
+        parent.send("cpu")
+        drain.sandbox_cpu = parent.recv() - sandbox_cpu
+        drains.append(drain)
     load_after = load()
     parent.send(refs + base_refs)
     exactly_once = once(*parent.recv())
+    main_drain = sorted(drains, key=lambda d: d.rate)[len(drains) // 2]
 
     backlog: tuple[Drain, bool, str] | None = None
     if args.due:
@@ -410,11 +436,12 @@ def run(args: argparse.Namespace, db_url: str) -> int:
     server.join(timeout=10)
     db.dispose()
 
-    met = report(args, db, main_drain, per_order, exactly_once, (load_before, load_after))
+    met = report(args, db, drains, per_order, exactly_once, (load_before, load_after))
     if backlog is not None:
         met = report_backlog(args, main_drain, backlog) and met
     print("\nall targets met" if met else "\nSOME TARGETS MISSED")
-    return 0 if main_drain.delivered == args.orders and exactly_once else 1
+    complete = all(drain.delivered == args.orders for drain in drains)
+    return 0 if complete and exactly_once else 1
 
 
 def drain_backlog(
@@ -437,19 +464,29 @@ def drain_backlog(
 def report(
     args: argparse.Namespace,
     db: Database,
-    drain: Drain,
+    drains: list[Drain],
     per_order: float,
     exactly_once: bool,
     loads: tuple[str, str],
 ) -> bool:
+    """The median drain (by rate) in full, each drain's rate and CPU beside it."""
+    drain = sorted(drains, key=lambda d: d.rate)[len(drains) // 2]
+    dialect = db.url.split(":")[0].split("+")[0]
+    sqlite_rate, postgres_rate, target_lag = TARGETS.get(args.concurrency, OTHER_TARGET)
+    target_rate = sqlite_rate if dialect == "sqlite" else postgres_rate
     ideal = args.concurrency / args.latency
     sequential_bound = args.orders * args.latency
     worst_lag = max(drain.lag) if drain.lag else 0.0
     p99_lag = quantile(drain.lag, 99) if len(drain.lag) > 100 else worst_lag
+    each = ", ".join(f"{d.rate:,.0f}/s {d.cpu_ms_per_order:.3f} ms" for d in drains)
     rows = [
         ("orders delivered", f"{drain.delivered:,} of {args.orders:,}", f"{args.orders:,}"),
-        ("wall time", f"{drain.elapsed:.1f} s", f"<= {args.orders / TARGET_RATE:.0f} s"),
-        ("orders/s", f"{drain.rate:,.0f}", f">= {TARGET_RATE:.0f}"),
+        ("wall time", f"{drain.elapsed:.1f} s", f"<= {args.orders / target_rate:.1f} s"),
+        (
+            "orders/s",
+            f"{drain.rate:,.0f} ({drain.rate / ideal:.2f} of the ideal)",
+            f">= {target_rate:,.0f}",
+        ),
         ("ideal for concurrency", f"{ideal:,.0f} /s  ({args.concurrency} x 1/{args.latency}s)", ""),
         (
             "sequential lower bound",
@@ -467,21 +504,28 @@ def report(
         (
             "worst event-loop lag",
             f"{worst_lag:.1f} ms (p99 {p99_lag:.1f} ms)",
-            f"<= {TARGET_LAG_MS:.0f} ms",
+            f"<= {target_lag:.0f} ms",
         ),
         ("CPU per delivered order", drain.cpu_figure(), f"<= {TARGET_CPU_MS} ms"),
+        (
+            "the sandbox's CPU per order",
+            f"{drain.sandbox_cpu * 1000 / max(drain.delivered, 1):.3f} ms (the WMS side, "
+            "another process on this machine)",
+            "",
+        ),
+        (f"each of {len(drains)} drains", each, ""),
         ("claim statement per batch", claim_figure(drain), ""),
         ("exactly once (created, posts)", "yes" if exactly_once else "NO", "yes"),
         ("load average (before, after)", f"{loads[0]} / {loads[1]}", ""),
     ]
     print(
-        f"\nimtui delivery benchmark — {db.url.split(':')[0]}, latency "
-        f"{args.latency * 1000:.0f} ms, concurrency {args.concurrency}"
+        f"\nimtui delivery benchmark — {dialect}, latency "
+        f"{args.latency * 1000:.0f} ms, concurrency {args.concurrency}, median of {len(drains)}"
     )
     print_rows(rows)
     return (
-        drain.rate >= TARGET_RATE
-        and worst_lag <= TARGET_LAG_MS
+        drain.rate >= target_rate
+        and worst_lag <= target_lag
         and exactly_once
         and drain.cpu_ms_per_order <= TARGET_CPU_MS
     )

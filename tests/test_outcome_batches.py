@@ -15,7 +15,7 @@ from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.records import WmsOrder
 from imtui.domain.retry import Operation
-from imtui.engine.outcomes import Outcome, apply_outcomes
+from imtui.engine.outcomes import Outcome, Routed, apply_outcomes
 from imtui.store.alerts import AlertSubject, raise_alert
 from imtui.store.database import Database
 from imtui.store.models import (
@@ -275,9 +275,10 @@ def test_a_delivery_proves_the_mapping_it_went_out_through_once_an_hour(
     mappings = [ups, fedex, elsewhere]
 
     def deliver(
-        item: int, at: datetime, routed: tuple[str, str] | None = ("UPS", "03")
+        item: int, at: datetime, carried: tuple[str, str] | None = ("UPS", "03")
     ) -> dict[int, datetime | None]:
-        label = "sent" if routed else "linked"
+        label = "sent" if carried else "linked"
+        routed = Routed(ups, *carried) if carried else None
         with database.write() as session:
             apply_outcomes(
                 session, [Outcome(item, label=label, routed=routed)], clock=lambda: at, worker=OWNER
@@ -294,9 +295,9 @@ def test_a_delivery_proves_the_mapping_it_went_out_through_once_an_hour(
 
     # Sent with another pair than the mapping holds now (changed meanwhile), or found already
     # in the WMS (sent before, with whatever mapping there was then): proves nothing.
-    assert deliver(items[0], LATER, routed=("UPS", "92")) == dict.fromkeys(mappings)
+    assert deliver(items[0], LATER, carried=("UPS", "92")) == dict.fromkeys(mappings)
     again(items[0])
-    assert deliver(items[0], LATER, routed=None) == dict.fromkeys(mappings)
+    assert deliver(items[0], LATER, carried=None) == dict.fromkeys(mappings)
     again(items[0])
     assert deliver(items[0], LATER) == {ups: LATER, fedex: None, elsewhere: None}
     assert deliver(items[1], LATER + timedelta(minutes=30))[ups] == LATER  # not rewritten

@@ -72,12 +72,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 # connect covers DNS, TCP and TLS, as httpcore's did; the gate in front keeps
                 # the pool's own wait (also counted in it) at nothing.
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=connect,
-                    sock_connect=connect,
-                    sock_read=timeouts.get("read"),
-                ),
+                timeout=_timeout(connect, timeouts.get("read")),
             )
         except aiohttp.ClientError as exc:
             raise _translated(exc, request) from exc
@@ -131,6 +126,13 @@ def _new_session(max_connections: int) -> aiohttp.ClientSession:
     # before a send goes again), so the one switch there is, aiohttp's own tests', is off.
     session._retry_connection = False
     return session
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for httpx's, made once per pair (every request of a connection
+    carries the same)."""
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_connect=connect, sock_read=read)
 
 
 def _http_version(version: aiohttp.HttpVersion | None) -> bytes:

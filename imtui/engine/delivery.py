@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from imtui.domain.failures import AlertKind, ConnectorError, Failure, FailureClass
 from imtui.domain.orders import Carrier, OrderStatus, missing_address_fields
 from imtui.domain.records import OrderLine, WmsOrderRequest
 from imtui.domain.retry import Operation
 from imtui.engine.connections import ConnectorPool
-from imtui.engine.outcomes import Outcome, apply_outcome
+from imtui.engine.outcomes import Outcome, Routed, apply_outcome
 from imtui.engine.pipeline import Claimed, Work
-from imtui.store.models import Connection, Order, ShipMethodMapping
-from imtui.store.orders import address_of, lines_by_order
+from imtui.store.models import Connection, ShipMethodMapping
+from imtui.store.orders import OrderToSend, lines_by_order, orders_to_send
 from imtui.store.queue import (
     ClaimedItem,
     ClaimRequest,
-    among,
     cancel_claimed,
     claim_due,
     items_by_id,
@@ -32,6 +31,8 @@ class Delivery(Work):
     connection: Connection
     request: WmsOrderRequest
     look_up_first: bool
+    mapping_id: int
+    """The ship-method mapping that gave the request its carrier and mode."""
     """The last send's outcome is unknown: ask the WMS before sending again."""
 
 
@@ -44,7 +45,7 @@ def claim_deliveries(
     items = claim_due(session, [Operation.DELIVER_ORDER], request)
     if not items:
         return Claimed(work=[], claimed=0)
-    orders = _orders_of(session, items)
+    orders = orders_to_send(session, [item.subject_id for item in items])
     # The shop cancelled these since they were queued: never sent (B11). A send in flight
     # before that is the cancellation's to find in the WMS.
     cancelled = {item.id for item in items if orders[item.subject_id].status in GONE}
@@ -60,14 +61,8 @@ GONE = (OrderStatus.CANCELLING, OrderStatus.CANCELLED)
 """Order states in which a queued delivery is never sent: the shop cancelled the order."""
 
 
-def _orders_of(session: Session, items: list[ClaimedItem]) -> dict[int, Order]:
-    ids = [item.subject_id for item in items]
-    orders = session.exec(select(Order).where(among(session, col(Order.id), ids)))
-    return {order.id or 0: order for order in orders}
-
-
 def _deliveries(
-    session: Session, items: list[ClaimedItem], orders: dict[int, Order]
+    session: Session, items: list[ClaimedItem], orders: dict[int, OrderToSend]
 ) -> tuple[list[Delivery], list[tuple[ClaimedItem, Failure]]]:
     """What to send, and what to hold locally instead (with why)."""
     lines = lines_by_order(session, [item.subject_id for item in items])
@@ -98,6 +93,7 @@ def _deliveries(
                 connection=connection,
                 request=build_request(order, lines[item.subject_id], carrier, connection),
                 look_up_first=item.in_flight_since is not None,
+                mapping_id=mapping.id or 0,
             )
         )
     return work, holds
@@ -125,7 +121,7 @@ def _hold(
         apply_outcome(session, rows[item.id], outcome, now=request.now, worker=request.owner)
 
 
-def local_hold(order: Order, mapping: ShipMethodMapping | None) -> Failure | None:
+def local_hold(order: OrderToSend, mapping: ShipMethodMapping | None) -> Failure | None:
     """Why the order must wait for a person before it may be sent, if it must (B3)."""
     if mapping is None:
         title = f" ({order.ship_method_title})" if order.ship_method_title else ""
@@ -134,7 +130,7 @@ def local_hold(order: Order, mapping: ShipMethodMapping | None) -> Failure | Non
             AlertKind.UNMAPPED_SHIP_METHOD,
             f"Ship method '{order.ship_method_code}'{title} has no mapping to a WMS carrier",
         )
-    missing = missing_address_fields(address_of(order))
+    missing = missing_address_fields(order.address)
     if missing:
         return Failure(
             FailureClass.LOCAL_HOLD,
@@ -146,7 +142,7 @@ def local_hold(order: Order, mapping: ShipMethodMapping | None) -> Failure | Non
 
 
 def build_request(
-    order: Order, lines: tuple[OrderLine, ...], carrier: Carrier, connection: Connection
+    order: OrderToSend, lines: tuple[OrderLine, ...], carrier: Carrier, connection: Connection
 ) -> WmsOrderRequest:
     return WmsOrderRequest(
         reference=order.reference,
@@ -155,7 +151,7 @@ def build_request(
         carrier=carrier.carrier,
         mode=carrier.mode,
         billing_code=carrier.billing_code,
-        ship_to=address_of(order),
+        ship_to=order.address,
         lines=lines,
     )
 
@@ -179,7 +175,7 @@ async def send_delivery(pool: ConnectorPool, delivery: Delivery) -> Outcome:
             return Outcome(delivery.item_id, label="linked", wms_order=found)
     try:
         created = await wms.create_order(delivery.request)
-        routed = (delivery.request.carrier, delivery.request.mode)
+        routed = Routed(delivery.mapping_id, delivery.request.carrier, delivery.request.mode)
         return Outcome(delivery.item_id, label="sent", wms_order=created, routed=routed)
     except ConnectorError as exc:
         if exc.failure.failure_class is not FailureClass.DUPLICATE:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, literal_column, update
 from sqlmodel import Session, SQLModel, col, select
@@ -45,6 +45,14 @@ def subject_of(item: RetryKey) -> str:
     return f"{SUBJECT_PREFIX[Operation(item.operation)]}:{item.subject_id}"
 
 
+class Routed(NamedTuple):
+    """The mapping a delivery went out through, and the carrier and mode it carried."""
+
+    mapping_id: int
+    carrier: str
+    mode: str
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one attempt of one claimed row came to."""
@@ -59,10 +67,10 @@ class Outcome:
     still_in_flight: bool = False
     """The failure came before any send (the look-up that should settle an unknown outcome
     failed): the record stays marked in flight, whatever the failure's class."""
-    routed: tuple[str, str] | None = None
-    """A delivery the WMS created from this very request: the carrier and mode it carried
-    (proven by it). None for one it already had ("linked": sent before, perhaps with another
-    mapping)."""
+    routed: Routed | None = None
+    """A delivery the WMS created from this very request: the mapping it went out through and
+    the carrier and mode it carried (proven by it). None for one it already had ("linked":
+    sent before, perhaps with another mapping)."""
 
     @property
     def ok(self) -> bool:
@@ -292,12 +300,7 @@ def _record_delivered(done: Done, delivered: Succeeded) -> None:
             for key, outcome in delivered
         ],
     )
-    by_pair: dict[tuple[str, str], list[int]] = {}
-    for key, outcome in delivered:
-        if outcome.routed is not None:
-            by_pair.setdefault(outcome.routed, []).append(key.subject_id)
-    for pair, order_ids in by_pair.items():
-        _note_mappings_delivered(done, pair, order_ids)
+    _note_mappings_delivered(done, {o.routed for _, o in delivered if o.routed is not None})
 
 
 MAPPING_NOTE_EVERY = timedelta(hours=1)
@@ -305,38 +308,38 @@ MAPPING_NOTE_EVERY = timedelta(hours=1)
 mapping is written once an hour, not once per batch (and two workers rarely wait on its row)."""
 
 
-def _note_mappings_delivered(done: Done, pair: tuple[str, str], order_ids: list[int]) -> None:
+def _note_mappings_delivered(done: Done, routes: set[Routed]) -> None:
     """The ship-method mappings these orders went out through, still on the carrier and mode
     they carried, have now delivered: that pair is proven (what the mapping form counts as
-    "in use"). Best effort: a mapping row another worker is noting is skipped, not waited for
-    (two workers noting two mappings in opposite order would otherwise deadlock)."""
-    mappings, orders = _table(ShipMethodMapping), _table(Order)
+    "in use"). One statement of the same text per mapping (a batch rarely uses more than a
+    few). Best effort: a mapping row another worker is noting is skipped, not waited for (two
+    workers noting two mappings in opposite order would otherwise deadlock)."""
+    if not routes:
+        return
+    mappings = _table(ShipMethodMapping)
     candidate = mappings.alias("candidate")
-    carrier, mode = pair
-    through = (
-        select(literal_column("1"))
-        .select_from(orders)
-        .where(
-            among(done.session, orders.c.id, order_ids),
-            orders.c.account_id == candidate.c.account_id,
-            orders.c.ship_method_code == candidate.c.source_code,
-        )
-        .exists()
-    )
-    stale = done.now - MAPPING_NOTE_EVERY
     due = (
         select(candidate.c.id)
         .where(
-            candidate.c.carrier == carrier,
-            candidate.c.mode == mode,
-            (candidate.c.delivered_at.is_(None)) | (candidate.c.delivered_at < stale),
-            through,
+            candidate.c.id == bindparam("route_mapping"),
+            candidate.c.carrier == bindparam("route_carrier"),
+            candidate.c.mode == bindparam("route_mode"),
+            candidate.c.delivered_at.is_(None)
+            | (candidate.c.delivered_at < bindparam("noted_before")),
         )
         .with_for_update(skip_locked=True)
     )
-    done.session.execute(
-        update(mappings).where(mappings.c.id.in_(due)).values(delivered_at=done.now)
-    )
+    stale = done.now - MAPPING_NOTE_EVERY
+    for route in sorted(routes):
+        done.session.execute(
+            update(mappings).where(mappings.c.id.in_(due)).values(delivered_at=done.now),
+            {
+                "route_mapping": route.mapping_id,
+                "route_carrier": route.carrier,
+                "route_mode": route.mode,
+                "noted_before": stale,
+            },
+        )
 
 
 def _record_tracked(done: Done, tracked: Succeeded) -> None:

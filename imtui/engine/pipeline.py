@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -63,26 +64,49 @@ async def run_pipeline(
     *,
     max_claims: int | None = None,
 ) -> PipelineStats:
-    """Drain what is due now. ``claim(limit)`` leases rows; ``send(work)`` never raises."""
+    """Drain what is due now. ``claim(limit)`` leases rows; ``send(work)`` never raises.
+
+    At most ``concurrency`` senders run, each taking the next claimed work as it finishes one
+    (no task and no semaphore wait per send). The next batch is claimed while half of one
+    still waits for a sender: a claim takes a few milliseconds in its thread, and senders left
+    idle meanwhile cost a fifth of the rate. Senders wake this loop only when it has something
+    to do: claim, record, or finish.
+    """
     stats = PipelineStats()
     concurrency = engine.settings.concurrency
-    gate = asyncio.Semaphore(concurrency)
-    # Finished sends report here: O(1) per completion, where asyncio.wait over every running
-    # task would cost O(running) per wake-up.
-    results: asyncio.Queue[Outcome] = asyncio.Queue()
-    tasks: set[asyncio.Task[None]] = set()
+    refill_below = concurrency + engine.settings.claim_batch // 2
+    pending: deque[W] = deque()
+    senders: set[asyncio.Task[None]] = set()
     running = 0
+    """Claimed work not yet finished: pending or being sent."""
     finished: list[Outcome] = []
     recording: asyncio.Task[None] | None = None
     exhausted = False
     claims = 0
     last_flush = time.monotonic()
+    wake = asyncio.Event()
 
-    async def bounded(work: W) -> None:
-        async with gate:
+    def wanted() -> bool:
+        """Whether this loop has work now (a claim, a full batch to record, the end)."""
+        refill = not exhausted and running < refill_below and not engine.stopping
+        return refill or running == 0 or len(finished) >= FLUSH_SIZE
+
+    async def sender() -> None:
+        nonlocal running
+        while pending:
+            work = pending.popleft()
             started = time.monotonic()
             outcome = await _never_raise(send, work)
-        results.put_nowait(replace(outcome, duration_ms=int((time.monotonic() - started) * 1000)))
+            finished.append(replace(outcome, duration_ms=int((time.monotonic() - started) * 1000)))
+            running -= 1
+            if wanted():
+                wake.set()
+
+    def staff() -> None:
+        while len(senders) < min(concurrency, len(pending)):
+            task = asyncio.create_task(sender())
+            senders.add(task)
+            task.add_done_callback(senders.discard)
 
     async def record(outcomes: list[Outcome]) -> None:
         await engine.record_outcomes(outcomes)
@@ -101,29 +125,26 @@ async def run_pipeline(
 
     try:
         while True:
-            if not exhausted and running < concurrency and not engine.stopping:
+            if not exhausted and running < refill_below and not engine.stopping:
                 batch = await claim(engine.settings.claim_batch)
                 claims += 1
                 stats.claimed += batch.claimed
                 exhausted = batch.claimed == 0 or (max_claims is not None and claims >= max_claims)
-                for work in batch.work:
-                    task = asyncio.create_task(bounded(work))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                pending.extend(batch.work)
                 running += len(batch.work)
                 stats.sent += len(batch.work)
+                staff()
             if running == 0:
                 break
             # With outcomes waiting to be recorded, wait no longer than their flush is due;
-            # with none, until a send finishes (a timeout of 0 here spun a core while a slow
+            # with none, until a sender wakes us (a timeout of 0 here spun a core while a slow
             # remote kept every send waiting).
-            wait = max(0.0, FLUSH_EVERY_S - (time.monotonic() - last_flush)) if finished else None
-            with contextlib.suppress(TimeoutError):
-                finished.append(await asyncio.wait_for(results.get(), wait))
-                running -= 1
-            while not results.empty():
-                finished.append(results.get_nowait())
-                running -= 1
+            wake.clear()
+            if not wanted():
+                wait = FLUSH_EVERY_S - (time.monotonic() - last_flush) if finished else None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await wake.wait()
             if finished and (
                 len(finished) >= FLUSH_SIZE
                 or running == 0
@@ -138,10 +159,11 @@ async def run_pipeline(
         # Only reached with sends still running when recording failed (database locked or
         # gone) or the cycle was cancelled. Their rows stay leased and marked in flight, so
         # whoever claims them after the lease looks each record up before sending again.
-        for task in tasks:
+        pending.clear()
+        for task in senders:
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        if senders:
+            await asyncio.wait(senders)
         if recording is not None and not recording.done():
             recording.cancel()
     return stats

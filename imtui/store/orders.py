@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -14,6 +15,7 @@ from imtui.domain.shop_updates import ShopVersion, to_text
 from imtui.domain.text import printable
 from imtui.store.models import Connection, Order
 from imtui.store.models import OrderLine as OrderLineRow
+from imtui.store.queue import among
 
 
 def address_of(order: Order) -> Address:
@@ -44,16 +46,53 @@ def replace_lines(session: Session, order_id: int, lines: tuple[OrderLine, ...])
         session.add(OrderLineRow(order_id=order_id, sku=line.sku, quantity=line.quantity))
 
 
+@dataclass(frozen=True, slots=True)
+class OrderToSend:
+    """What a delivery needs of an order: read for a whole claimed batch as plain rows, which
+    cost a third of what loading the batch's ORM objects did."""
+
+    id: int
+    account_id: int
+    status: str
+    reference: str
+    ship_method_code: str
+    ship_method_title: str
+    address: Address
+
+
+_TO_SEND = (
+    col(Order.id),
+    col(Order.account_id),
+    col(Order.status),
+    col(Order.reference),
+    col(Order.ship_method_code),
+    col(Order.ship_method_title),
+    *(col(getattr(Order, f"ship_{name}")) for name in ADDRESS_FIELDS),
+)
+
+
+def orders_to_send(session: Session, order_ids: list[int]) -> dict[int, OrderToSend]:
+    """The orders with these ids, by id."""
+    rows = session.execute(select(*_TO_SEND).where(among(session, col(Order.id), order_ids)))
+    return {
+        order_id: OrderToSend(
+            order_id, account_id, status, reference, code, title, Address(*(v or "" for v in ship))
+        )
+        for order_id, account_id, status, reference, code, title, *ship in rows
+    }
+
+
 def lines_by_order(session: Session, order_ids: list[int]) -> dict[int, tuple[OrderLine, ...]]:
+    """The lines of these orders, in the order they were stored."""
     found: dict[int, list[OrderLine]] = {order_id: [] for order_id in order_ids}
     if order_ids:
-        rows = session.exec(
-            select(OrderLineRow)
-            .where(col(OrderLineRow.order_id).in_(order_ids))
+        rows = session.execute(
+            select(col(OrderLineRow.order_id), col(OrderLineRow.sku), col(OrderLineRow.quantity))
+            .where(among(session, col(OrderLineRow.order_id), order_ids))
             .order_by(col(OrderLineRow.id))
         )
-        for row in rows:
-            found[row.order_id].append(OrderLine(sku=row.sku, quantity=row.quantity))
+        for order_id, sku, quantity in rows:
+            found[order_id].append(OrderLine(sku=sku, quantity=quantity))
     return {order_id: tuple(lines) for order_id, lines in found.items()}
 
 

@@ -1,0 +1,100 @@
+"""The send loop every operation shares (engine/pipeline.py): at most ``concurrency`` sends at
+once, the next batch claimed before the senders run dry, each claimed work sent once, and a
+stop that claims nothing more but finishes what it holds."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import pytest
+
+from imtui.engine import pipeline
+from imtui.engine.outcomes import Outcome
+from imtui.engine.pipeline import Claimed, Work, run_pipeline
+from imtui.engine.runtime import Engine, EngineSettings
+from imtui.store.database import Database
+
+
+@dataclass
+class Remote:
+    """Counts what is sent, and how much at once."""
+
+    seconds: float = 0.01
+    sent: list[int] = field(default_factory=list)
+    now: int = 0
+    peak: int = 0
+
+    async def send(self, work: Work) -> Outcome:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            await asyncio.sleep(self.seconds)
+        finally:
+            self.now -= 1
+        self.sent.append(work.item_id)
+        return Outcome(work.item_id)
+
+
+@dataclass
+class Queue:
+    """Hands out ``total`` works in batches, noting how many sends were running at each
+    claim."""
+
+    remote: Remote
+    total: int
+    given: int = 0
+    running_at_claim: list[int] = field(default_factory=list)
+
+    async def claim(self, limit: int) -> Claimed[Work]:
+        self.running_at_claim.append(self.remote.now)
+        await asyncio.sleep(0.005)  # a claim takes its time in its thread
+        first, self.given = self.given, min(self.total, self.given + limit)
+        work = [Work(item_id) for item_id in range(first, self.given)]
+        return Claimed(work=work, claimed=len(work))
+
+
+async def test_sends_stay_within_the_concurrency_and_the_next_claim_comes_while_they_run(
+    db: Database,
+) -> None:
+    engine = Engine(db, settings=EngineSettings(concurrency=4, claim_batch=6))
+    remote = Remote()
+    queue = Queue(remote, total=60)
+    stats = await run_pipeline(engine, queue.claim, remote.send)
+    await engine.aclose()
+    assert sorted(remote.sent) == list(range(60))
+    assert remote.peak == 4
+    assert stats.sent == stats.claimed == 60
+    # The first two claims fill the senders and the buffer behind them; every later one was
+    # made with the senders busy: none sat idle waiting for it.
+    assert queue.running_at_claim[:2] == [0, 0]
+    assert all(running == 4 for running in queue.running_at_claim[2:]), queue.running_at_claim
+
+
+async def test_a_stop_claims_nothing_more_and_sends_what_it_holds(db: Database) -> None:
+    engine = Engine(db, settings=EngineSettings(concurrency=4, claim_batch=6))
+    remote = Remote(seconds=0.02)
+    queue = Queue(remote, total=1_000)
+    asyncio.get_running_loop().call_later(0.05, setattr, engine, "stopping", True)
+    stats = await run_pipeline(engine, queue.claim, remote.send)
+    await engine.aclose()
+    assert queue.given < 1_000
+    assert sorted(remote.sent) == list(range(queue.given))
+    assert stats.sent == queue.given
+
+
+async def test_a_send_that_ends_the_batch_wakes_the_loop_at_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing to record yet and nothing to claim, the loop waits for the senders, not
+    for the flush interval: a batch of quick sends ends when its last send does."""
+    monkeypatch.setattr(pipeline, "FLUSH_EVERY_S", 5.0)
+    engine = Engine(db, settings=EngineSettings(concurrency=4, claim_batch=3))
+    remote = Remote(seconds=0.001)
+    queue = Queue(remote, total=3)
+    started = asyncio.get_running_loop().time()
+    await run_pipeline(engine, queue.claim, remote.send)
+    elapsed = asyncio.get_running_loop().time() - started
+    await engine.aclose()
+    assert sorted(remote.sent) == [0, 1, 2]
+    assert elapsed < 2.0
