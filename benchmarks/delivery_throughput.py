@@ -323,7 +323,8 @@ async def deliver(
     engine = Engine(
         Database(db_url, migrate=False),
         clock=SystemClock(),
-        settings=EngineSettings(concurrency=concurrency, claim_batch=max(100, concurrency * 2)),
+        # The engine's claim batch (256) at its concurrency (64), as many per sender above it.
+        settings=EngineSettings(concurrency=concurrency, claim_batch=max(256, concurrency * 4)),
     )
     await engine.recover()
     settle_heap()  # as `imtui worker` does once it has started (imtui.service.Service.start)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 
@@ -98,3 +99,18 @@ async def test_a_send_that_ends_the_batch_wakes_the_loop_at_once(
     await engine.aclose()
     assert sorted(remote.sent) == [0, 1, 2]
     assert elapsed < 2.0
+
+
+async def test_work_that_waited_past_half_its_lease_is_left_for_the_next_claim(
+    db: Database,
+) -> None:
+    """A remote that holds every sender (a long rate limit) must not have the rest sent after
+    their lease ran out: another engine may hold them by then."""
+    settings = EngineSettings(concurrency=1, claim_batch=3, lease=timedelta(seconds=0.2))
+    engine = Engine(db, settings=settings)
+    remote = Remote(seconds=0.15)
+    queue = Queue(remote, total=3)
+    stats = await run_pipeline(engine, queue.claim, remote.send, max_claims=1)
+    await engine.aclose()
+    assert remote.sent == [0]  # claimed with it, 1 waited 0.15 s of a 0.2 s lease, 2 longer
+    assert stats.sent == 1

@@ -75,7 +75,12 @@ async def run_pipeline(
     stats = PipelineStats()
     concurrency = engine.settings.concurrency
     refill_below = concurrency + engine.settings.claim_batch // 2
-    pending: deque[W] = deque()
+    pending: deque[tuple[W, float]] = deque()
+    """Claimed work waiting for a sender, with when it was claimed."""
+    send_within = engine.settings.lease.total_seconds() / 2
+    """Work that waited longer is not sent: the lease must outlast the send (a remote that
+    rate-limits every sender can hold the rest back for minutes). Its row is claimed again
+    once the lease is over and, marked in flight, looked up before it is sent."""
     senders: set[asyncio.Task[None]] = set()
     running = 0
     """Claimed work not yet finished: pending or being sent."""
@@ -94,10 +99,14 @@ async def run_pipeline(
     async def sender() -> None:
         nonlocal running
         while pending:
-            work = pending.popleft()
+            work, claimed_at = pending.popleft()
             started = time.monotonic()
-            outcome = await _never_raise(send, work)
-            finished.append(replace(outcome, duration_ms=int((time.monotonic() - started) * 1000)))
+            if started - claimed_at < send_within:
+                outcome = await _never_raise(send, work)
+                duration_ms = int((time.monotonic() - started) * 1000)
+                finished.append(replace(outcome, duration_ms=duration_ms))
+            else:
+                stats.sent -= 1  # its lease is running out: left for the next claim
             running -= 1
             if wanted():
                 wake.set()
@@ -130,7 +139,8 @@ async def run_pipeline(
                 claims += 1
                 stats.claimed += batch.claimed
                 exhausted = batch.claimed == 0 or (max_claims is not None and claims >= max_claims)
-                pending.extend(batch.work)
+                claimed_at = time.monotonic()
+                pending.extend((work, claimed_at) for work in batch.work)
                 running += len(batch.work)
                 stats.sent += len(batch.work)
                 staff()
