@@ -150,10 +150,15 @@ def _headers(request: httpx.Request) -> list[tuple[str, str]]:
 
 
 def _body(request: httpx.Request) -> bytes | AsyncIterator[bytes] | None:
+    """The body whole when it is known (a request httpx has read, or one built on a
+    ``ByteStream``): aiohttp sends it with its ``Content-Length``. A stream goes chunked."""
+    stream = request.stream
+    if isinstance(stream, httpx.ByteStream):
+        return b"".join(stream) or None
     try:
         content = request.content
     except httpx.RequestNotRead:
-        return _chunks(request.stream)
+        return _chunks(stream)
     return content or None
 
 

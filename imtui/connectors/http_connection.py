@@ -214,15 +214,15 @@ class HttpConnection:
             fields.append(("Content-Length", str(len(body or b""))))
         if json is not None and "content-type" not in replaced:
             fields.append(("Content-Type", "application/json"))
-        request = httpx.Request(
+        # A whole body as a ByteStream: the transport sends it with its length, as it does a
+        # request httpx has read, without read() passing it through once more.
+        return httpx.Request(
             method,
             url,
             headers=fields,
             stream=httpx.ByteStream(body or b""),
             extensions=self._extensions,
         )
-        request.read()
-        return request
 
     def _target(self, url: str) -> httpx.URL:
         """``url`` under the base URL, merged as httpx merges it, parsed once per distinct URL:

@@ -6,7 +6,7 @@ Everything here runs inside the caller's write transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -78,7 +78,12 @@ class Outcome:
 
 
 def apply_outcomes(
-    session: Session, outcomes: list[Outcome], *, clock: Callable[[], datetime], worker: str
+    session: Session,
+    outcomes: list[Outcome],
+    *,
+    clock: Callable[[], datetime],
+    worker: str,
+    keys: Mapping[int, RetryKey] | None = None,
 ) -> None:
     """Record a batch of outcomes in one transaction.
 
@@ -93,7 +98,8 @@ def apply_outcomes(
     before it was first seen.
     """
     with session.no_autoflush:
-        keys = _keys_of(session, outcomes)
+        if keys is None:  # what their rows are about, unless the caller has just read it
+            keys = _keys_of(session, outcomes)
         now = clock()
         connection_ids = {key.connection_id for key in keys.values()}
         candidates = open_alerts_touching(

@@ -124,7 +124,7 @@ def record_own_outcomes(
     mine = still_leased_to(session, [outcome.item_id for outcome in outcomes], worker, lock=lock)
     kept = [outcome for outcome in outcomes if outcome.item_id in mine]
     if kept:
-        apply_outcomes(session, kept, clock=clock, worker=worker)
+        apply_outcomes(session, kept, clock=clock, worker=worker, keys=mine)
     return len(outcomes) - len(kept)
 
 

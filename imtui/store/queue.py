@@ -382,18 +382,22 @@ def release_leases_of(
 
 def still_leased_to(
     session: Session, item_ids: Sequence[int], owner: str, *, lock: bool
-) -> set[int]:
-    """Which of these rows ``owner`` still holds. ``lock`` (PostgreSQL): keep them held until
-    this transaction ends, so no sweep or claim can take one between this check and the
-    outcome written over it."""
+) -> dict[int, Any]:
+    """The rows among these that ``owner`` still holds, by id: the columns that name what each
+    is about (``id``, ``operation``, ``subject_id``, ``connection_id``), which recording their
+    outcomes needs next. ``lock`` (PostgreSQL): keep them held until this transaction ends, so
+    no sweep or claim can take one between this check and the outcome written over it."""
     if not item_ids:
-        return set()
-    query = select(RetryItem.id).where(
-        among(session, col(RetryItem.id), item_ids), RetryItem.lease_owner == owner
-    )
+        return {}
+    query = select(
+        col(RetryItem.id),
+        col(RetryItem.operation),
+        col(RetryItem.subject_id),
+        col(RetryItem.connection_id),
+    ).where(among(session, col(RetryItem.id), item_ids), RetryItem.lease_owner == owner)
     if lock:
         query = query.with_for_update()
-    return {int(item_id) for item_id in session.exec(query) if item_id is not None}
+    return {row.id: row for row in session.execute(query)}
 
 
 def process_is_alive(pid: int) -> bool:
