@@ -5,13 +5,15 @@ stop that claims nothing more but finishes what it holds."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 
 import pytest
 
+from imtui.domain.failures import AlertKind, Failure, FailureClass
+from imtui.domain.records import WmsOrder
 from imtui.engine import pipeline
-from imtui.engine.outcomes import Outcome
+from imtui.engine.outcomes import Outcome, Routed
 from imtui.engine.pipeline import Claimed, Work, run_pipeline
 from imtui.engine.runtime import Engine, EngineSettings
 from imtui.store.database import Database
@@ -114,3 +116,20 @@ async def test_work_that_waited_past_half_its_lease_is_left_for_the_next_claim(
     await engine.aclose()
     assert remote.sent == [0]  # claimed with it, 1 waited 0.15 s of a 0.2 s lease, 2 longer
     assert stats.sent == 1
+
+
+def test_a_timed_outcome_keeps_everything_else() -> None:
+    """``Outcome.taking`` copies field by field: a field added to Outcome must be added there."""
+    failure = Failure(FailureClass.TRANSIENT, AlertKind.REMOTE_ERROR, "busy")
+    outcome = Outcome(
+        7,
+        failure=failure,
+        label="linked",
+        wms_order=WmsOrder(wms_id="W1", reference="R1", tracking_number="1Z"),
+        pushed_available=3,
+        duration_ms=1,
+        still_in_flight=True,
+        routed=Routed(2, "UPS", "03"),
+    )
+    assert outcome.taking(250) == replace(outcome, duration_ms=250)
+    assert len(fields(Outcome)) == 8

@@ -76,6 +76,19 @@ class Outcome:
     def ok(self) -> bool:
         return self.failure is None
 
+    def taking(self, duration_ms: int) -> Outcome:
+        """This outcome, timed (``dataclasses.replace`` cost 1 % of a send's CPU)."""
+        return Outcome(
+            self.item_id,
+            self.failure,
+            self.label,
+            self.wms_order,
+            self.pushed_available,
+            duration_ms,
+            self.still_in_flight,
+            self.routed,
+        )
+
 
 def apply_outcomes(
     session: Session,
