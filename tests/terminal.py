@@ -22,15 +22,26 @@ BOOTSTRAP = (
 )
 """Made the terminal's controlling process, as a login shell's child would be."""
 
+BOOTSTRAP_DETACHED = BOOTSTRAP.replace("fcntl.ioctl(0, termios.TIOCSCTTY, 0); ", "")
+"""On the terminal without it being the controlling one: its end sends no hang-up signal."""
+
 
 class Terminal:
     """``imtui ARGS`` on an 80x24 (or ``size``) pseudo-terminal, TERM=xterm-256color, with its
     per-user files in ``home``."""
 
-    def __init__(self, home: Path, args: list[str], *, size: tuple[int, int] = (80, 24)) -> None:
+    def __init__(
+        self,
+        home: Path,
+        args: list[str],
+        *,
+        size: tuple[int, int] = (80, 24),
+        controlling: bool = True,
+    ) -> None:
         self.home = home
         self.args = args
         self.size = size
+        self._bootstrap = BOOTSTRAP if controlling else BOOTSTRAP_DETACHED
         self.written = b""
         self._since = 0
         """Where the output after the last keys sent begins."""
@@ -55,7 +66,7 @@ class Terminal:
         for name in ("TEXTUAL", "TEXTUAL_DRIVER", "NO_COLOR", "IMTUI_DB"):
             env.pop(name, None)
         self._process = subprocess.Popen(
-            [sys.executable, "-c", BOOTSTRAP, *self.args],
+            [sys.executable, "-c", self._bootstrap, *self.args],
             stdin=child,
             stdout=child,
             stderr=child,
@@ -96,6 +107,13 @@ class Terminal:
                 raise AssertionError(f"the program ended: {self.written[-2000:]!r}")
             self.read(0.05)
 
+    def hang_up(self) -> subprocess.Popen[bytes]:
+        """Close the terminal's side, as a dropped SSH connection does; the program's process."""
+        os.close(self._main)
+        self._main = -1
+        assert self._process is not None
+        return self._process
+
     def keys(self, data: bytes, *, settle: float = 0.3) -> None:
         self._since = len(self.written)
         os.write(self._main, data)
@@ -109,7 +127,7 @@ class Terminal:
     ) -> None:
         process = self._process
         try:
-            if process is not None and process.poll() is None:
+            if process is not None and process.poll() is None and self._main >= 0:
                 os.write(self._main, b"\x11")  # ctrl+q
                 end = time.monotonic() + 5.0
                 while process.poll() is None and time.monotonic() < end:
@@ -122,4 +140,5 @@ class Terminal:
                 if process.poll() is None:
                     process.kill()
                 process.wait(timeout=10)
-            os.close(self._main)
+            if self._main >= 0:
+                os.close(self._main)

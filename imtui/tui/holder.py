@@ -4,6 +4,8 @@ then."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -36,9 +38,24 @@ class HoldsBackend(Generic[B]):
         return self._backend is not None
 
 
+TERMINAL_CHECK_S = 1.0
+"""How often the app looks whether its terminal is still there."""
+
+
 class PlainApp(App[None]):
     _screen_hold: ScreenChangeHold | None = None
     _hold_timer: Timer | None = None
+
+    @on(events.Mount)
+    def _watch_the_terminal(self) -> None:
+        """Leave once the terminal is gone. A hang-up signal says so when the terminal is the
+        process's controlling one; when it is not (a program that started us without one),
+        Textual's input thread reads end-of-file and spins a core, and nothing else notices."""
+        stdin = sys.__stdin__
+        if self.is_headless or stdin is None or not os.isatty(stdin.fileno()):
+            return
+        fd = stdin.fileno()
+        self.set_interval(TERMINAL_CHECK_S, lambda: None if os.isatty(fd) else self.exit())
 
     @on(events.Mount)
     def _hold_paints_on_screen_changes(self) -> None:
