@@ -365,9 +365,9 @@ async def test_a_refused_connection_is_transient_and_says_so(closed_port: int) -
     assert failure.message == f"connection refused by 127.0.0.1:{closed_port}"
 
 
-def _as_sent(request: httpx.Request) -> tuple[str, str, list[tuple[str, str]], bytes]:
-    fields = sorted((name.lower(), value) for name, value in request.headers.multi_items())
-    return request.method, str(request.url), fields, request.read()
+def _as_sent(request: httpx.Request) -> tuple[str, str, list[tuple[bytes, bytes]], bytes]:
+    """What goes on the wire: the headers as written (names in their case), the body."""
+    return request.method, str(request.url), sorted(request.headers.raw), request.read()
 
 
 @pytest.mark.parametrize(
@@ -425,3 +425,17 @@ async def test_a_failure_straight_from_the_transport_names_the_host() -> None:
     http = HttpConnection("http://wms.example:8443", transport=httpx.MockTransport(refuse))
     failure = await failure_of(http, "POST", CallKind.SEND)
     assert "wms.example:8443" in failure.message
+
+
+async def test_a_closed_connection_sends_nothing() -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    http = HttpConnection("http://wms.example", transport=httpx.MockTransport(record))
+    await http.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await http.request("GET", "/orders", call=CallKind.READ)
+    assert sent == []

@@ -133,3 +133,59 @@ def test_a_timed_outcome_keeps_everything_else() -> None:
     )
     assert outcome.taking(250) == replace(outcome, duration_ms=250)
     assert len(fields(Outcome)) == 8
+
+
+async def test_outcomes_are_recorded_within_the_flush_interval_while_a_send_is_slow(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two quick sends and one slow: the quick ones are recorded at the next flush (0.2 s),
+    not when the slow one ends — a stop's grace running out meanwhile would lose them."""
+    engine = Engine(db, settings=EngineSettings(concurrency=3, claim_batch=3))
+    recorded: list[tuple[float, list[int]]] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def record(outcomes: list[Outcome]) -> None:
+        recorded.append((loop.time() - started, sorted(o.item_id for o in outcomes)))
+
+    monkeypatch.setattr(engine, "record_outcomes", record)
+
+    async def send(work: Work) -> Outcome:
+        await asyncio.sleep(1.5 if work.item_id == 2 else 0.01)
+        return Outcome(work.item_id)
+
+    queue = Queue(Remote(), total=3)
+    await run_pipeline(engine, queue.claim, send)
+    await engine.aclose()
+    first_at, first = recorded[0]
+    assert first == [0, 1]
+    assert first_at < 1.0
+    assert recorded[-1][1] == [2]
+
+
+async def test_work_claimed_as_the_last_sender_ends_still_gets_a_sender(db: Database) -> None:
+    """A claim whose answer comes in the very turn the last sender finishes: its work is
+    sent, not left waiting for a sender that has already gone."""
+    engine = Engine(db, settings=EngineSettings(concurrency=1, claim_batch=1))
+    answered = asyncio.Event()
+    claims = 0
+    sent: list[int] = []
+
+    async def claim(limit: int) -> Claimed[Work]:
+        nonlocal claims
+        claims += 1
+        if claims == 2:
+            await answered.wait()  # comes back as the first send ends
+        work = [Work(claims)] if claims <= 2 else []
+        return Claimed(work=work, claimed=len(work))
+
+    async def send(work: Work) -> Outcome:
+        await asyncio.sleep(0.01)
+        sent.append(work.item_id)
+        answered.set()
+        return Outcome(work.item_id)
+
+    engine.stopping = False
+    await asyncio.wait_for(run_pipeline(engine, claim, send), timeout=5)
+    await engine.aclose()
+    assert sent == [1, 2]

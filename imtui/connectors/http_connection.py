@@ -96,7 +96,11 @@ class HttpConnection:
             transport=self._transport,
             follow_redirects=False,
         )
-        self._headers = [(name.lower(), name, value) for name, value in self.client.headers.items()]
+        self._headers = [
+            (name.decode("latin-1").lower(), name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in self.client.headers.raw
+        ]
+        """The client's headers as it sends them (names in their own case), keyed lower-case."""
         self._extensions = {"timeout": self.client.timeout.as_dict()}
         # Our own gate in front of the pool: it enforces the pool timeout (aiohttp counts the
         # wait for a connection into its connect timeout), and requests queued here cost
@@ -164,6 +168,8 @@ class HttpConnection:
         self, method: str, url: str, auth: httpx.Auth | None, kwargs: dict[str, Any]
     ) -> httpx.Response:
         target = self._target(url)
+        if self.client.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         if auth is None and kwargs.keys() <= _DIRECT_OPTIONS:
             # What AsyncClient.send adds — auth flows, redirects, hooks, cookies, mounts (a
             # client given a transport has none, nor takes a proxy from the environment) —

@@ -31,9 +31,9 @@ class Delivery(Work):
     connection: Connection
     request: WmsOrderRequest
     look_up_first: bool
+    """The last send's outcome is unknown: ask the WMS before sending again."""
     mapping_id: int
     """The ship-method mapping that gave the request its carrier and mode."""
-    """The last send's outcome is unknown: ask the WMS before sending again."""
 
 
 def claim_deliveries(

@@ -91,29 +91,38 @@ async def run_pipeline(
     last_flush = time.monotonic()
     wake = asyncio.Event()
 
+    staffed = 0
+    """Senders still taking work (a finished task leaves ``senders`` a loop turn later)."""
+
     def wanted() -> bool:
         """Whether this loop has work now (a claim, a full batch to record, the end)."""
         refill = not exhausted and running < refill_below and not engine.stopping
         return refill or running == 0 or len(finished) >= FLUSH_SIZE
 
     async def sender() -> None:
-        nonlocal running
-        while pending:
-            work, claimed_at = pending.popleft()
-            started = time.monotonic()
-            if started - claimed_at < send_within:
-                outcome = await _never_raise(send, work)
-                duration_ms = int((time.monotonic() - started) * 1000)
-                finished.append(outcome.taking(duration_ms))
-            else:
-                stats.sent -= 1  # its lease is running out: left for the next claim
-            running -= 1
-            if wanted():
-                wake.set()
+        nonlocal running, staffed
+        try:
+            while pending:
+                work, claimed_at = pending.popleft()
+                started = time.monotonic()
+                if started - claimed_at < send_within:
+                    outcome = await _never_raise(send, work)
+                    duration_ms = int((time.monotonic() - started) * 1000)
+                    finished.append(outcome.taking(duration_ms))
+                else:
+                    stats.sent -= 1  # its lease is running out: left for the next claim
+                running -= 1
+                # The first outcome since a flush starts the wait for the next one.
+                if len(finished) == 1 or wanted():
+                    wake.set()
+        finally:
+            staffed -= 1
 
     def staff() -> None:
-        while len(senders) < min(concurrency, len(pending)):
+        nonlocal staffed
+        while staffed < min(concurrency, len(pending)):
             task = asyncio.create_task(sender())
+            staffed += 1
             senders.add(task)
             task.add_done_callback(senders.discard)
 
