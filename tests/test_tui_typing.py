@@ -5,16 +5,20 @@ app go idle between keys as ``pilot.press`` does."""
 
 from __future__ import annotations
 
+import time
+
 from imtui.domain.orders import OrderStatus
 from imtui.tui.screens.detail import OrderDetailScreen
 from imtui.tui.screens.mapping_form import MappingFormScreen
 from imtui.tui.screens.order_form import OrderFormScreen
+from imtui.tui.widgets import record_table
 from tests.conftest import add_shop_order
 from tests.tui_support import (
     app_opened_on_an_unmapped_method,
     hold_1001_for_its_address,
     make_app,
     mapping,
+    notices,
     order,
     pane,
     screen_lines,
@@ -145,8 +149,11 @@ async def test_a_text_filter_finds_what_the_orders_pane_shows_city_and_ship_meth
 
 
 async def test_keys_typed_behind_g_or_G_act_on_the_row_those_keys_lead_to(
-    db, sandbox, world, engine
+    db, sandbox, world, engine, monkeypatch
 ):
+    # Ordering only: on a machine loaded enough to take 3 s for a page, the keys behind
+    # would be dropped (the next test), not run out of turn.
+    monkeypatch.setattr(record_table, "WAIT_LIMIT_S", 60.0)
     for number in range(1001, 1031):  # more orders than the 80x24 pane shows
         add_shop_order(sandbox, number)
     await engine.run_once()
@@ -196,3 +203,34 @@ async def test_a_filter_with_several_mistakes_names_each_and_every_choice(
         shown = " ".join(shown.split())
         for told in ("kind:nonsense", "incomplete_address", "skipped", "state:xyz", "bogus:"):
             assert told in shown, (told, shown)
+
+
+async def test_keys_typed_behind_g_are_dropped_not_run_on_the_old_rows_when_the_rows_are_late(
+    db, sandbox, world, engine, monkeypatch
+):
+    """A page that does not come in time (a slow or failed read): the space typed behind g
+    must not mark the row the cursor was on before — it is dropped, and the person told."""
+    monkeypatch.setattr(record_table, "WAIT_LIMIT_S", 0.3)
+    for number in range(1001, 1031):
+        add_shop_order(sandbox, number)
+    await engine.run_once()
+    app = make_app(db, engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        orders = pane(app, "orders")
+        type_fast(pilot, "2", "G")
+        await wait_for(pilot, lambda: orders.records and orders.records[-1].number == "#1001")
+        await settle(pilot)
+        read = orders.backend.orders
+
+        def slow_read(*args, **kwargs):
+            time.sleep(1.0)  # in the pane's reading thread: longer than the wait
+            return read(*args, **kwargs)
+
+        monkeypatch.setattr(orders.backend, "orders", slow_read)
+        type_fast(pilot, "g", "j", "space")
+        await wait_for(pilot, lambda: any("were not used" in n for n in notices(app)))
+        await wait_for(pilot, lambda: orders.records and orders.records[0].number == "#1030")
+        await settle(pilot)
+        assert orders.marked == frozenset()
+        assert orders.current is not None and orders.current.number == "#1030"

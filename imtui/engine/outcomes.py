@@ -12,7 +12,19 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, insert, literal_column, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, SQLModel, col, select
 
 from imtui.domain.alerts import CHANNEL_OPERATIONS, AlertScope, AlertState, alert_kind_for
@@ -291,34 +303,49 @@ class Done:
 
 def _record_delivered(done: Done, delivered: Succeeded) -> None:
     """The WMS has these orders: delivered (unless already further on), no longer held, and
-    linked to the WMS's id where it told us one — one executemany of one short statement."""
+    linked to the WMS's id where it told us one — one statement for the batch."""
     if not delivered:
         return
     done.record(delivered)
     orders = _table(Order)
-    done.session.execute(
-        update(orders)
-        .where(orders.c.id == bindparam("order_id"))
-        .values(
-            status=case(
-                (
-                    orders.c.status.in_([_written(status) for status in NOT_IN_WMS]),
-                    _written(OrderStatus.DELIVERED),
-                ),
-                else_=orders.c.status,
+    moved = {
+        "status": case(
+            (
+                orders.c.status.in_([_written(status) for status in NOT_IN_WMS]),
+                _written(OrderStatus.DELIVERED),
             ),
-            hold_reason=None,
-            updated_at=done.now,
-            wms_order_id=func.coalesce(bindparam("wms_order_id"), orders.c.wms_order_id),
+            else_=orders.c.status,
         ),
-        [
-            {
-                "order_id": key.subject_id,
-                "wms_order_id": outcome.wms_order.wms_id if outcome.wms_order else None,
-            }
-            for key, outcome in delivered
-        ],
-    )
+        "hold_reason": None,
+        "updated_at": done.now,
+    }
+    order_ids = [key.subject_id for key, _ in delivered]
+    wms_ids = [o.wms_order.wms_id if o.wms_order else None for _, o in delivered]
+    if done.session.get_bind().dialect.name == "postgresql":
+        # The batch as two arrays joined to the table, one statement: psycopg's executemany
+        # adapts and sends each row on its own (outcome records 0.068 -> 0.063 ms an order).
+        given = select(
+            func.unnest(bindparam("order_ids", order_ids, type_=ARRAY(Integer))).label("id"),
+            func.unnest(bindparam("wms_ids", wms_ids, type_=ARRAY(String))).label("wms_id"),
+        ).subquery("given")
+        done.session.execute(
+            update(orders)
+            .where(orders.c.id == given.c.id)
+            .values(**moved, wms_order_id=func.coalesce(given.c.wms_id, orders.c.wms_order_id))
+        )
+    else:  # SQLite: one executemany
+        done.session.execute(
+            update(orders)
+            .where(orders.c.id == bindparam("order_id"))
+            .values(
+                **moved,
+                wms_order_id=func.coalesce(bindparam("wms_order_id"), orders.c.wms_order_id),
+            ),
+            [
+                {"order_id": order_id, "wms_order_id": wms_id}
+                for order_id, wms_id in zip(order_ids, wms_ids, strict=True)
+            ],
+        )
     _note_mappings_delivered(done, {o.routed for _, o in delivered if o.routed is not None})
 
 

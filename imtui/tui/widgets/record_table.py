@@ -234,8 +234,22 @@ class RecordTable(Widget, can_focus=True):
         self._waiting += 1
         asked = self._waiting
         self.post_message(self.Scroll(self, kind))
-        # Should the window never come (a failed read), keys are not held for ever.
-        self.set_timer(WAIT_LIMIT_S, lambda: self.settled() if self._waiting == asked else None)
+        # Should the window not come (a failed or very slow read), keys are not held for ever.
+        self.set_timer(WAIT_LIMIT_S, lambda: self._give_up() if self._waiting == asked else None)
+
+    def _give_up(self) -> None:
+        """The window asked for has not come: the keys typed behind the one that asked for it
+        are dropped, not run on the rows still shown — r or d there would act on a record the
+        person did not mean."""
+        dropped = len(self._deferred)
+        self._deferred.clear()
+        self._waiting = 0
+        if dropped:
+            self.app.notify(
+                f"The rows did not come within {WAIT_LIMIT_S:g} s: {dropped} key(s) typed "
+                "after the move were not used.",
+                severity="warning",
+            )
 
     def set_marked(self, marked: frozenset[int]) -> None:
         self.marked = marked
