@@ -23,6 +23,7 @@ from tests.conftest import add_shop_order
 from tests.test_tui_email import add_contact, emails, seed_outbox
 from tests.tui_support import (
     alerts,
+    app_on_orders,
     audit,
     make_app,
     open_list,
@@ -96,10 +97,7 @@ async def test_ctrl_p_opens_the_palette_as_colon_does(db, world, engine):
 
 @pytest.mark.slow
 async def test_rows_move_with_k_up_the_page_keys_home_and_end(db, sandbox, world, engine):
-    for number in range(1001, 1061):
-        add_shop_order(sandbox, number)
-    await engine.run_once()
-    app = make_app(db, engine)
+    app = await app_on_orders(db, sandbox, engine, 60)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("2")

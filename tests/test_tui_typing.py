@@ -14,6 +14,7 @@ from imtui.tui.screens.order_form import OrderFormScreen
 from imtui.tui.widgets import record_table
 from tests.conftest import add_shop_order
 from tests.tui_support import (
+    app_on_orders,
     app_opened_on_an_unmapped_method,
     hold_1001_for_its_address,
     make_app,
@@ -154,10 +155,7 @@ async def test_keys_typed_behind_g_or_G_act_on_the_row_those_keys_lead_to(
     # Ordering only: on a machine loaded enough to take 3 s for a page, the keys behind
     # would be dropped (the next test), not run out of turn.
     monkeypatch.setattr(record_table, "WAIT_LIMIT_S", 60.0)
-    for number in range(1001, 1031):  # more orders than the 80x24 pane shows
-        add_shop_order(sandbox, number)
-    await engine.run_once()
-    app = make_app(db, engine)
+    app = await app_on_orders(db, sandbox, engine, 30)  # more than the 80x24 pane shows
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         orders = pane(app, "orders")
@@ -211,10 +209,7 @@ async def test_keys_typed_behind_g_are_dropped_not_run_on_the_old_rows_when_the_
     """A page that does not come in time (a slow or failed read): the space typed behind g
     must not mark the row the cursor was on before — it is dropped, and the person told."""
     monkeypatch.setattr(record_table, "WAIT_LIMIT_S", 0.3)
-    for number in range(1001, 1031):
-        add_shop_order(sandbox, number)
-    await engine.run_once()
-    app = make_app(db, engine)
+    app = await app_on_orders(db, sandbox, engine, 30)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         orders = pane(app, "orders")

@@ -127,6 +127,15 @@ async def outage_on_1001_to_1003(sandbox: Any, engine: Engine) -> None:
     await engine.run_once()
 
 
+async def app_on_orders(db: Database, sandbox: Any, engine: Engine, count: int) -> Any:
+    """Orders #1001 to #1000 + ``count`` in the shop, one cycle run (each delivered), and the
+    dashboard made (not yet started) on them: more than a page, for the moving keys."""
+    for number in range(1001, 1001 + count):
+        add_shop_order(sandbox, number)
+    await engine.run_once()
+    return make_app(db, engine)
+
+
 async def app_opened_on_an_unmapped_method(
     db: Database, sandbox: Any, engine: Engine, *, proven: bool = False
 ) -> Any:

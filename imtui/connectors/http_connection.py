@@ -392,7 +392,7 @@ def _read_response(streamed: httpx.Response, body: bytes, request: httpx.Request
     )
     # What ``read()`` stores, without passing the body through httpx's decoder and chunker
     # once more (it was read and decoded above): that pass cost a tenth of a request's CPU.
-    # tests/test_http_connection.py holds httpx to it.
+    # tests/test_http_transport.py holds httpx to it.
     response._content = body
     return response
 

@@ -80,9 +80,10 @@ class ConnectorPool:
 
     def __init__(self, *, timeout: float | None = None) -> None:
         self._timeout = timeout
-        self._live: dict[int, tuple[str, Any]] = {}
+        self._live: dict[int, tuple[str, Any, Connection]] = {}
+        """By connection id: the settings a connector was built from, the connector, and the
+        record last handed in for it."""
         self._retired: list[Any] = []
-        self._last: dict[int, tuple[Connection, Any]] = {}
 
     def source(self, connection: Connection) -> OrderSource:
         # one cache for both kinds: a connection's id is only ever built by one of the two
@@ -97,15 +98,9 @@ class ConnectorPool:
         each delivery of a claimed batch holds its batch's one read — gets the same connector
         without its settings compared again (a JSON dump per order, 2 % of a send's CPU)."""
         assert connection.id is not None
-        last = self._last.get(connection.id)
-        if last is not None and last[0] is connection:
-            return last[1]
-        connector = self._current(connection, build)
-        self._last[connection.id] = (connection, connector)
-        return connector
-
-    def _current(self, connection: Connection, build: Any) -> Any:
-        assert connection.id is not None
+        known = self._live.get(connection.id)
+        if known is not None and known[2] is connection:
+            return known[1]
         if isinstance(connection.credentials, Unreadable):
             # No key, or not theirs: the connection stops with an alert saying so. An empty
             # credential is never sent to the remote in their place.
@@ -122,8 +117,8 @@ class ConnectorPool:
             sort_keys=True,
             default=str,
         )
-        known = self._live.get(connection.id)
         if known is not None and known[0] == identity:
+            self._live[connection.id] = (identity, known[1], connection)
             return known[1]
         if known is not None:
             self._retired.append(known[1])
@@ -143,14 +138,13 @@ class ConnectorPool:
             raise ConnectorError(
                 Failure(FailureClass.CONNECTION, AlertKind.BAD_CONFIGURATION, str(exc))
             ) from exc
-        self._live[connection.id] = (identity, connector)
+        self._live[connection.id] = (identity, connector, connection)
         return connector
 
     async def aclose(self) -> None:
-        for _, connector in self._live.values():
+        for _, connector, _ in self._live.values():
             await connector.aclose()
         for connector in self._retired:
             await connector.aclose()
         self._live.clear()
         self._retired.clear()
-        self._last.clear()

@@ -48,7 +48,7 @@ from imtui.store.models import (
     RetryItem,
     ShipMethodMapping,
 )
-from imtui.store.queue import CANCELLED, among, items_by_id, release_lease
+from imtui.store.queue import CANCELLED, among, items_by_id, release_lease, retry_keys
 
 SUBJECT_PREFIX = {operation: channel for channel, operation in CHANNEL_OPERATIONS.items()}
 
@@ -124,7 +124,7 @@ def apply_outcomes(
     """
     with session.no_autoflush:
         if keys is None:  # what their rows are about, unless the caller has just read it
-            keys = _keys_of(session, outcomes)
+            keys = retry_keys(session, [outcome.item_id for outcome in outcomes])
         now = clock()
         connection_ids = {key.connection_id for key in keys.values()}
         candidates = open_alerts_touching(
@@ -141,18 +141,6 @@ def apply_outcomes(
             {(keys[o.item_id].connection_id, keys[o.item_id].operation) for o in outcomes if o.ok}
         ):
             settle_outage(session, connection_id, Operation(operation), now, candidates)
-
-
-def _keys_of(session: Session, outcomes: list[Outcome]) -> dict[int, RetryKey]:
-    rows = session.execute(
-        select(
-            RetryItem.id,
-            RetryItem.operation,
-            RetryItem.subject_id,
-            RetryItem.connection_id,
-        ).where(among(session, col(RetryItem.id), [outcome.item_id for outcome in outcomes]))
-    )
-    return {row.id: row for row in rows}
 
 
 def _bulk(key: RetryKey) -> bool:

@@ -82,6 +82,7 @@ async def run_pipeline(
     rate-limits every sender can hold the rest back for minutes). Its row is claimed again
     once the lease is over and, marked in flight, looked up before it is sent."""
     senders: set[asyncio.Task[None]] = set()
+    """The senders still taking work (each leaves as it ends, not a loop turn later)."""
     running = 0
     """Claimed work not yet finished: pending or being sent."""
     finished: list[Outcome] = []
@@ -91,16 +92,13 @@ async def run_pipeline(
     last_flush = time.monotonic()
     wake = asyncio.Event()
 
-    staffed = 0
-    """Senders still taking work (a finished task leaves ``senders`` a loop turn later)."""
-
     def wanted() -> bool:
         """Whether this loop has work now (a claim, a full batch to record, the end)."""
         refill = not exhausted and running < refill_below and not engine.stopping
         return refill or running == 0 or len(finished) >= FLUSH_SIZE
 
     async def sender() -> None:
-        nonlocal running, staffed
+        nonlocal running
         try:
             while pending:
                 work, claimed_at = pending.popleft()
@@ -116,15 +114,11 @@ async def run_pipeline(
                 if len(finished) == 1 or wanted():
                     wake.set()
         finally:
-            staffed -= 1
+            senders.discard(asyncio.current_task())
 
     def staff() -> None:
-        nonlocal staffed
-        while staffed < min(concurrency, len(pending)):
-            task = asyncio.create_task(sender())
-            staffed += 1
-            senders.add(task)
-            task.add_done_callback(senders.discard)
+        while len(senders) < min(concurrency, len(pending)):
+            senders.add(asyncio.create_task(sender()))
 
     async def record(outcomes: list[Outcome]) -> None:
         await engine.record_outcomes(outcomes)
@@ -179,10 +173,11 @@ async def run_pipeline(
         # gone) or the cycle was cancelled. Their rows stay leased and marked in flight, so
         # whoever claims them after the lease looks each record up before sending again.
         pending.clear()
-        for task in senders:
+        running_senders = list(senders)
+        for task in running_senders:
             task.cancel()
-        if senders:
-            await asyncio.wait(senders)
+        if running_senders:
+            await asyncio.wait(running_senders)
         if recording is not None and not recording.done():
             recording.cancel()
     return stats

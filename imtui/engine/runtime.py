@@ -52,7 +52,7 @@ from imtui.store.queue import (
     process_is_alive,
     release_dead_leases,
     release_dead_polls,
-    still_leased_to,
+    retry_keys,
     worker_host,
     worker_identity,
 )
@@ -121,7 +121,8 @@ def record_own_outcomes(
     """Record the outcomes of the rows this engine still holds; returns how many it no longer
     held. An engine stopped (SIGSTOP, a frozen VM) past its beat's silence has had its leases
     taken over: what it learned then is left to the new holder, who looks the record up."""
-    mine = still_leased_to(session, [outcome.item_id for outcome in outcomes], worker, lock=lock)
+    ids = [outcome.item_id for outcome in outcomes]
+    mine = retry_keys(session, ids, held_by=worker, lock=lock)
     kept = [outcome for outcome in outcomes if outcome.item_id in mine]
     if kept:
         apply_outcomes(session, kept, clock=clock, worker=worker, keys=mine)

@@ -380,13 +380,14 @@ def release_leases_of(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def still_leased_to(
-    session: Session, item_ids: Sequence[int], owner: str, *, lock: bool
+def retry_keys(
+    session: Session, item_ids: Sequence[int], *, held_by: str | None = None, lock: bool = False
 ) -> dict[int, Any]:
-    """The rows among these that ``owner`` still holds, by id: the columns that name what each
-    is about (``id``, ``operation``, ``subject_id``, ``connection_id``), which recording their
-    outcomes needs next. ``lock`` (PostgreSQL): keep them held until this transaction ends, so
-    no sweep or claim can take one between this check and the outcome written over it."""
+    """These rows by id, with the columns that name what each is about (``id``,
+    ``operation``, ``subject_id``, ``connection_id``): what recording their outcomes needs.
+    ``held_by``: only the rows that owner still holds. ``lock`` (PostgreSQL): keep them held
+    until this transaction ends, so no sweep or claim can take one between this check and the
+    outcome written over it."""
     if not item_ids:
         return {}
     query = select(
@@ -394,7 +395,9 @@ def still_leased_to(
         col(RetryItem.operation),
         col(RetryItem.subject_id),
         col(RetryItem.connection_id),
-    ).where(among(session, col(RetryItem.id), item_ids), RetryItem.lease_owner == owner)
+    ).where(among(session, col(RetryItem.id), item_ids))
+    if held_by is not None:
+        query = query.where(RetryItem.lease_owner == held_by)
     if lock:
         query = query.with_for_update()
     return {row.id: row for row in session.execute(query)}
