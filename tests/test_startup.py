@@ -255,6 +255,11 @@ class Gate:
         assert self.open.wait(20)
         return self.give()
 
+    answer = __call__
+
+    def answered(self, within: float) -> bool:
+        return self.open.wait(within)
+
 
 FIRST_RUN = "no account yet — A sets one up: an account, its shop, its WMS"
 """The empty alerts pane on a database with no account."""
@@ -301,3 +306,67 @@ async def test_the_dashboard_exits_when_its_database_cannot_be_opened(
         await wait_for(pilot, lambda: app._exit, timeout=10)
     assert app.return_code == 1
     assert app.opening_failure is failure
+
+
+class Answered:
+    """A first screen read before the app composes its first frame (the usual case: the
+    helper started first thing, on the other core)."""
+
+    def __init__(self, screen: FirstScreen) -> None:
+        self.screen = screen
+        self.asked: list[str] = []
+
+    def answered(self, within: float) -> bool:
+        self.asked.append(threading.current_thread().name)
+        return True
+
+    def answer(self) -> FirstScreen:
+        return self.screen
+
+
+async def test_rows_read_before_the_first_frame_are_in_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """No frame of "loading…" and then another with the rows: the rows are in the screen the
+    app composes first, taken on the app's own thread (no worker waits for them), while the
+    database is still being opened."""
+    from datetime import UTC, datetime
+
+    from imtui.store.rows import AlertRow
+
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    when = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    alert = AlertRow(
+        7, 1, "acme", None, None, "remote_down", "WMS unreachable", "open", False,
+        "connect timeout", None, None, None, None, None, 3, when, when, None, None,
+    )  # fmt: skip
+    first = Answered(FirstScreen(HeaderCounts(1, 0, 0, 0, 0), Window([alert], True, True)))
+    opening = Gate(lambda: Backend(db, actor="t"))
+    app = DashboardApp(opening, keymap={}, first_screen=first)
+    async with app.run_test(size=(80, 24)) as pilot:
+        alerts = pane(app, "alerts")
+        assert alerts.records == [alert] and alerts.loaded_once
+        assert first.asked == [threading.current_thread().name]
+        assert not [w for w in app.workers if w.group == "first-screen"]
+        assert "connect timeout" in "".join(screen_lines(app, "alerts"))
+        assert app.counts is not None and app.counts.open_alerts == 1
+        opening.open.set()
+        await wait_for(pilot, lambda: app.backend_ready)
+
+
+@pytest.mark.slow
+def test_the_first_screen_helper_answers_and_is_never_left_behind(tmp_path: Path):
+    from imtui.cli.context import AppContext
+    from imtui.cli.dashboard import start_first_screen
+
+    path = tmp_path / "current.db"
+    Database(f"sqlite:///{path}").dispose()
+    helper = start_first_screen(AppContext(str(path)))
+    assert helper is not None and helper.answered(within=30)
+    screen = helper.answer()
+    assert isinstance(screen, FirstScreen) and screen.alerts.rows == []
+    helper.stop()  # read already: nothing to do, and no error
+    unwanted = start_first_screen(AppContext(str(path)))
+    assert unwanted is not None
+    unwanted.stop()  # the dashboard did not start after all: at once, killed and reaped
+    assert not unwanted.running

@@ -256,7 +256,7 @@ async def test_c_and_o_are_in_the_tab_strip_help_and_palette(db, world, engine):
         await wait_for(pilot, lambda: isinstance(app.screen, ContactsScreen))
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, OutboxScreen))
-        stack = [type(screen).__name__ for screen in app.screen_stack[1:]]
+        stack = [type(screen).__name__ for screen in app.screen_stack]
         assert stack == ["DashboardScreen", "OutboxScreen"]
         await pilot.press("2")  # straight back to a dashboard pane
         await wait_for(pilot, lambda: app.screen is app.dashboard)

@@ -1,8 +1,8 @@
 """``imtui`` with no command (and ``imtui dashboard``): the live dashboard on the configured
 database, with the engine's scheduler running in the same process unless ``--no-worker``.
 
-Nothing heavy is imported before the dashboard is on screen. A helper process reads the first
-rows on another core while this one loads Textual and paints the frame
+Nothing heavy is imported before the dashboard is on screen. A helper process, started first of
+all, reads the first rows on another core while this one loads Textual and builds the frame
 (:mod:`imtui.store.first_screen`); the database layer (SQLAlchemy) is then loaded in a worker
 behind the painted screen, and the engine (httpx, APScheduler) is built after that.
 ``python -X importtime -m imtui.cli`` shows what is left.
@@ -16,7 +16,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,8 +38,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("imtui.dashboard")
 
 
+def is_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def needs_terminal(what: str, instead: str) -> None:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not is_a_terminal():
         raise CliError(f"{what} needs a terminal; {instead}")
 
 
@@ -92,15 +97,72 @@ def open_backend(app_context: AppContext, *, worker: bool, tick: float) -> Backe
     )
 
 
-def start_first_screen(app_context: AppContext) -> Callable[[], FirstScreen | None]:
-    """Start the helper that reads the first screen on another core (see
-    :mod:`imtui.store.first_screen`); returns what waits for its answer (None: no answer)."""
+class FirstScreenHelper:
+    """The helper process reading the first screen on another core (see
+    :mod:`imtui.store.first_screen`), as the dashboard waits for it."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+
+    def answered(self, within: float) -> bool:
+        """Whether the helper has finished, waiting at most ``within`` seconds. (One that
+        wrote more than a pipe holds finishes only once read: :meth:`answer` reads it.)"""
+        try:
+            self._process.wait(within)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def answer(self) -> FirstScreen | None:
+        """What the helper read, waiting for it (None: no answer)."""
+        import pickle
+
+        from imtui.store.rows import FirstScreen
+
+        try:
+            data, _ = self._process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            return None
+        if self._process.returncode != 0 or not data:
+            return None
+        screen = pickle.loads(data)  # from our own child process, over a pipe
+        return screen if isinstance(screen, FirstScreen) else None
+
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
+    def stop(self) -> None:
+        """Not needed after all (the dashboard did not start): gone, not left behind."""
+        if self.running:
+            self._process.kill()
+        self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+@contextmanager
+def first_screen_helper(app_context: AppContext) -> Iterator[FirstScreenHelper | None]:
+    """The helper that reads the first screen, started now (None: no terminal, or it could
+    not be started), and never outliving the block."""
+    helper = start_first_screen(app_context) if is_a_terminal() else None
+    try:
+        yield helper
+    finally:
+        if helper is not None:
+            helper.stop()
+
+
+def start_first_screen(app_context: AppContext) -> FirstScreenHelper | None:
+    """Start the helper that reads the first screen (None: it could not be started)."""
     env = dict(os.environ)
     if app_context.db_url:
         env["IMTUI_DB"] = app_context.db_url
     rows = shutil.get_terminal_size().lines
     try:
-        helper = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "imtui.store.first_screen", str(rows)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -108,32 +170,18 @@ def start_first_screen(app_context: AppContext) -> Callable[[], FirstScreen | No
             env=env,
         )
     except OSError:
-        return lambda: None
-
-    def answer() -> FirstScreen | None:
-        import pickle
-
-        from imtui.store.rows import FirstScreen
-
-        try:
-            data, _ = helper.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            helper.kill()
-            helper.communicate()
-            return None
-        if helper.returncode != 0 or not data:
-            return None
-        screen = pickle.loads(data)  # from our own child process, over a pipe
-        return screen if isinstance(screen, FirstScreen) else None
-
-    return answer
+        return None
+    return FirstScreenHelper(process)
 
 
 async def run_dashboard(
-    app_context: AppContext, *, worker: bool, tick: float, start: StartAt | None = None
+    app_context: AppContext,
+    *,
+    worker: bool,
+    tick: float,
+    start: StartAt | None = None,
+    first_screen: FirstScreenHelper | None = None,
 ) -> None:
-    # First, before Textual loads: the helper that reads the first rows on the other core.
-    first_screen = start_first_screen(app_context) if start is None else None
     from imtui.tui.app import DashboardApp
 
     app = DashboardApp(
@@ -169,7 +217,11 @@ async def run_dashboard(
 def dashboard_command(app: AppContext, no_worker: bool, tick: float) -> None:
     """Alerts, orders and the retry queue, live, with keys to resend, dismiss and fix. The
     engine runs in the same process (unless --no-worker); q quits, ? lists every key."""
-    app.check_database()  # a wrong --db is one line now, not a dashboard that never loads
-    needs_terminal("the dashboard", "use the other commands (imtui --help) in scripts")
-    log_to_file()
-    asyncio.run(run_dashboard(app, worker=not no_worker, tick=tick))
+    # First of all: the helper that reads the first rows on the other core, while this process
+    # checks the file and loads Textual. (On a file that cannot be opened it reads nothing.)
+    with first_screen_helper(app) as first_screen:
+        app.check_database()  # a wrong --db is one line now, not a dashboard that never loads
+        needs_terminal("the dashboard", "use the other commands (imtui --help) in scripts")
+        log_to_file()
+        run = run_dashboard(app, worker=not no_worker, tick=tick, first_screen=first_screen)
+        asyncio.run(run)

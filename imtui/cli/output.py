@@ -159,6 +159,8 @@ def echo_json(value: Any) -> None:
 def jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a row (imtui.store.rows)
+        return {name: jsonable(item) for name, item in zip(value._fields, value, strict=True)}
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, dict):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual import on, work
 from textual.app import SystemCommand
@@ -77,6 +77,18 @@ def style_files() -> list[str | PurePath]:
     return [*sorted(STYLES.glob("*.tcss"))]
 
 
+class FirstScreenSource(Protocol):
+    """The first screen read elsewhere (the command line's helper process)."""
+
+    def answered(self, within: float) -> bool:
+        """Whether it is read, waiting at most ``within`` seconds."""
+        ...
+
+    def answer(self) -> FirstScreen | None:
+        """What was read, waiting for it (None: nothing, the app reads for itself)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class StartAt:
     """Where the dashboard opens: ``imtui open alert/<id>`` lands on that alert's fix."""
@@ -97,6 +109,9 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     TICK_SECONDS = 1.0
     ENGINE_RETRY_SECONDS = 5.0
     """How soon an engine that could not start here is tried again."""
+    FIRST_SCREEN_WAIT_S = 0.15
+    """How long the first frame waits for the first screen's rows, when they are not read yet:
+    a frame without them costs a paint, and another when they come."""
     ENGINE_STOP_SECONDS = 10.0
     """How long the engine started here has, as the app leaves, to record what it sends."""
 
@@ -107,12 +122,14 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         start: StartAt | None = None,
         keymap: dict[str, str] | None = None,
         live: bool = True,
-        first_screen: Callable[[], FirstScreen | None] | None = None,
+        first_screen: FirstScreenSource | None = None,
     ) -> None:
         """``backend`` is ready, or a function that opens it (called in a worker thread);
-        ``first_screen`` waits for the first rows read elsewhere (also in a worker)."""
+        ``first_screen`` has the first rows read elsewhere: in the first frame if they come
+        soon enough, else as soon as they come."""
         super().__init__()
         self._first_screen = first_screen
+        self._first_screen_shown = False
         self._backend: Backend | None = None
         self._open_backend: Callable[[], Backend] | None = None
         if callable(backend):
@@ -141,6 +158,28 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
 
     # -- start and stop ----------------------------------------------------------------------
 
+    def get_default_screen(self) -> DashboardScreen:
+        """The dashboard is the app's first screen (not pushed over Textual's blank one, which
+        cost a second screen's styles and layout before the first paint), with the first
+        screen's rows in it when the helper has them."""
+        first = self._first_screen_now()
+        return DashboardScreen(
+            self.account_id,
+            alerts_filter=self.start.alerts_filter,
+            first_alerts=first.alerts if first is not None else None,
+        )
+
+    def _first_screen_now(self) -> FirstScreen | None:
+        if self._first_screen is None or self._backend is not None:
+            return None
+        if not self._first_screen.answered(within=self.FIRST_SCREEN_WAIT_S):
+            return None  # a worker waits for it (on_mount)
+        first, self._first_screen = self._first_screen.answer(), None
+        if first is not None:
+            self.counts = first.counts
+            self._first_screen_shown = True
+        return first
+
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
@@ -150,19 +189,20 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         _, bad_zone = display_zone()
         if bad_zone:
             self.notify(bad_zone, severity="warning", timeout=10)
-        self.push_screen(DashboardScreen(self.account_id, alerts_filter=self.start.alerts_filter))
         self._paint_header()
         if self._backend is not None:
             self._backend_ready()
         elif self._first_screen is not None:
             self._wait_for_first_screen()
+        elif self._first_screen_shown:
+            self.call_after_refresh(self._open)  # as below: after the paint of the first rows
         else:
             self._open()
 
     @work(thread=True, exclusive=True, group="first-screen", exit_on_error=False)
     def _wait_for_first_screen(self) -> FirstScreen | None:
         assert self._first_screen is not None
-        return self._first_screen()
+        return self._first_screen.answer()
 
     def _show_first_screen(self, screen: FirstScreen | None) -> None:
         if screen is not None and self._backend is None:

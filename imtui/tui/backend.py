@@ -19,7 +19,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -221,7 +221,7 @@ class Backend(SetupBackend):
 
         def read(session: Any) -> HeaderCounts:
             counts = overview_reads.header_counts(session, now=self.now(), account_id=account_id)
-            return replace(counts, setup=account_reads.setup_state(session, account_id=account_id))
+            return counts._replace(setup=account_reads.setup_state(session, account_id=account_id))
 
         return self._read(read)
 

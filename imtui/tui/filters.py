@@ -5,8 +5,7 @@ is every order held for one ship method — ready for "resend all matching".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
@@ -54,10 +53,9 @@ class _Problems:
             raise FilterError("\n".join(self.found))
 
 
-@dataclass(frozen=True, slots=True)
-class AlertQuery:
+class AlertQuery(NamedTuple):
     text: str = ""
-    filter: AlertFilter = field(default_factory=AlertFilter)
+    filter: AlertFilter = AlertFilter()
     search: str | None = None
     sort: str = "newest"
 
@@ -85,7 +83,7 @@ class AlertQuery:
         )
 
     def with_account(self, account_id: int | None) -> AlertQuery:
-        return replace(self, filter=replace(self.filter, account_id=account_id))
+        return self._replace(filter=self.filter._replace(account_id=account_id))
 
     def open_only(self) -> AlertQuery | None:
         """What this matches that is open — the only alerts a dismissal closes — or None when
@@ -93,13 +91,12 @@ class AlertQuery:
         states = self.filter.states
         if states and AlertState.OPEN not in states:
             return None
-        return replace(self, filter=replace(self.filter, states=(AlertState.OPEN,)))
+        return self._replace(filter=self.filter._replace(states=(AlertState.OPEN,)))
 
 
-@dataclass(frozen=True, slots=True)
-class OrderQuery:
+class OrderQuery(NamedTuple):
     text: str = ""
-    filter: OrderFilter = field(default_factory=OrderFilter)
+    filter: OrderFilter = OrderFilter()
     ship_method: str | None = None
     sort: str = "newest"
 
@@ -125,13 +122,12 @@ class OrderQuery:
         )
 
     def with_account(self, account_id: int | None) -> OrderQuery:
-        return replace(self, filter=replace(self.filter, account_id=account_id))
+        return self._replace(filter=self.filter._replace(account_id=account_id))
 
 
-@dataclass(frozen=True, slots=True)
-class QueueQuery:
+class QueueQuery(NamedTuple):
     text: str = ""
-    filter: QueueFilter = field(default_factory=QueueFilter)
+    filter: QueueFilter = QueueFilter()
     search: str | None = None
     sort: str = "next_attempt"
 
@@ -160,7 +156,7 @@ class QueueQuery:
         )
 
     def with_account(self, account_id: int | None) -> QueueQuery:
-        return replace(self, filter=replace(self.filter, account_id=account_id))
+        return self._replace(filter=self.filter._replace(account_id=account_id))
 
 
 AUDIT_KEYS = {
@@ -174,12 +170,11 @@ AUDIT_KEYS = {
 """An audit filter's words → the filter's fields (the short ones are what a person types)."""
 
 
-@dataclass(frozen=True, slots=True)
-class AuditQuery:
+class AuditQuery(NamedTuple):
     """The audit log: ``who:dana action:mapping on:order:12`` and text (in any of them)."""
 
     text: str = ""
-    filter: AuditFilter = field(default_factory=AuditFilter)
+    filter: AuditFilter = AuditFilter()
     sort: str = "newest"
 
     @classmethod
@@ -199,8 +194,7 @@ class AuditQuery:
         return self  # the log is everyone's: an account's entries are not told apart
 
 
-@dataclass(frozen=True, slots=True)
-class MappingQuery:
+class MappingQuery(NamedTuple):
     """An account's ship-method mappings (every account's when ``account_id`` is None)."""
 
     account_id: int | None = None
@@ -208,11 +202,10 @@ class MappingQuery:
     text: str = ""
 
     def with_account(self, account_id: int | None) -> MappingQuery:
-        return replace(self, account_id=account_id)
+        return self._replace(account_id=account_id)
 
 
-@dataclass(frozen=True, slots=True)
-class SetupQuery:
+class SetupQuery(NamedTuple):
     """The accounts in view and their connections (every account when ``account_id`` is
     None)."""
 
@@ -221,11 +214,10 @@ class SetupQuery:
     text: str = ""
 
     def with_account(self, account_id: int | None) -> SetupQuery:
-        return replace(self, account_id=account_id)
+        return self._replace(account_id=account_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ContactQuery:
+class ContactQuery(NamedTuple):
     """An account's alert contacts (all accounts' when ``account_id`` is None)."""
 
     account_id: int | None = None
@@ -233,7 +225,7 @@ class ContactQuery:
     text: str = ""
 
     def with_account(self, account_id: int | None) -> ContactQuery:
-        return replace(self, account_id=account_id)
+        return self._replace(account_id=account_id)
 
 
 OUTBOX_VIEWS: dict[str, tuple[str, ...]] = {
@@ -246,8 +238,7 @@ OUTBOX_VIEWS: dict[str, tuple[str, ...]] = {
 """What ``f`` steps through on the outbox, in order."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxQuery:
+class OutboxQuery(NamedTuple):
     view: str = "all"
     account_id: int | None = None
     sort: str = "newest"
@@ -266,7 +257,7 @@ class OutboxQuery:
 
     def next_view(self) -> OutboxQuery:
         views = list(OUTBOX_VIEWS)
-        return replace(self, view=views[(views.index(self.view) + 1) % len(views)])
+        return self._replace(view=views[(views.index(self.view) + 1) % len(views)])
 
     def with_account(self, account_id: int | None) -> OutboxQuery:
-        return replace(self, account_id=account_id)
+        return self._replace(account_id=account_id)

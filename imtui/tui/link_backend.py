@@ -12,7 +12,6 @@ the workers send what a fix releases, on their next cycle.
 from __future__ import annotations
 
 import inspect
-from dataclasses import replace
 from typing import Any, NoReturn
 
 from imtui.domain.alerts import AlertState
@@ -122,7 +121,7 @@ class LinkBackend(Backend):
     def count_orders(self, query: OrderQuery) -> int:
         """Only ever counts within the alert's account, whatever the query said."""
         return super().count_orders(
-            replace(query, filter=replace(query.filter, account_id=self.account_id))
+            query._replace(filter=query.filter._replace(account_id=self.account_id))
         )
 
     def order_detail(self, order_id: int) -> OrderDetail | None:
@@ -132,7 +131,7 @@ class LinkBackend(Backend):
         order = super().order_detail(order_id)
         if order is None:
             return None
-        return replace(order, alerts=tuple(a for a in order.alerts if a.id == self.alert_id))
+        return order._replace(alerts=tuple(a for a in order.alerts if a.id == self.alert_id))
 
     # -- the two fixes -------------------------------------------------------------------------
 

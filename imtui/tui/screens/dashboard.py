@@ -104,10 +104,19 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
 
-    def __init__(self, account_id: int | None = None, *, alerts_filter: str = "") -> None:
+    def __init__(
+        self,
+        account_id: int | None = None,
+        *,
+        alerts_filter: str = "",
+        first_alerts: Window[AlertRow] | None = None,
+    ) -> None:
+        """``first_alerts``: the first rows, read before the database was open here (the
+        app's helper), shown in the first frame."""
         super().__init__()
         self.account_id = account_id
         self.alerts_filter = alerts_filter
+        self._first_alerts = first_alerts
         self.active = "alerts"
         self._hold: PaintHold | None = None
         self._held_for: RecordPane[Any, Any] | None = None
@@ -139,6 +148,9 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
 
     def on_mount(self) -> None:
         self.show_pane(self.active)
+        if self._first_alerts is not None:
+            self.show_first_alerts(self._first_alerts)
+            self._first_alerts = None
 
     # -- panes -------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ one), and hands the rows to its :class:`RecordTable`, which repaints only the li
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -368,7 +367,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         following = names[(names.index(self.spec.sort) + 1) % len(names)]
         spec = self.spec
         if isinstance(spec, ContactQuery | OutboxQuery | SetupQuery | AuditQuery | MappingQuery):
-            self.set_query(replace(spec, sort=following))  # no filter text to read again
+            self.set_query(spec._replace(sort=following))  # no filter text to read again
         else:
             self.set_query(
                 type(spec).parse(spec.text, account_id=spec.filter.account_id, sort=following)
