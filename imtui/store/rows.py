@@ -10,19 +10,19 @@ dashboard's start over a bare Textual app's (issue 15). Built in their thousands
 they are quicker to make too. Change one with ``row._replace(…)``.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
 from imtui.domain.fixes import FixFacts
 from imtui.domain.platforms import credential_keys
-from imtui.domain.records import Address, OrderLine
 from imtui.domain.retry import RetryState
+
+if TYPE_CHECKING:
+    from imtui.domain.records import Address, OrderLine
 
 R = TypeVar("R")
 
@@ -228,12 +228,12 @@ class AuditRow(NamedTuple):
 
 class OrderDetail(NamedTuple):
     order: OrderRow
-    address: Address
+    address: "Address"
     ship_method_title: str
     carrier: str | None
     shipped_at: datetime | None
     fulfilled_at: datetime | None
-    lines: tuple[OrderLine, ...]
+    lines: "tuple[OrderLine, ...]"
     retries: tuple[RetryRow, ...]
     """Its delivery and tracking-push rows in the retry queue."""
     attempts: tuple[AttemptRow, ...]
