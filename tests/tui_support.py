@@ -230,9 +230,10 @@ def detail_lines(app: DashboardApp) -> list[str]:
 
 def footer_keys(where: Any) -> list[tuple[str, str]]:
     """The keys a key bar in ``where`` (a screen, or the bar) shows: [("d", "Dismiss"), ...]."""
-    from textual.widgets._footer import FooterKey
+    from imtui.tui.widgets.keybar import KeyBar
 
-    return [(key.key, key.description) for key in where.query(FooterKey)]
+    bar = where if isinstance(where, KeyBar) else where.query_one(KeyBar)
+    return [(key.key, key.description) for key in bar.keys]
 
 
 def screen_text(app: DashboardApp) -> str:

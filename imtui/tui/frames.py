@@ -9,9 +9,9 @@ and acted on meanwhile. It never holds longer than its limit: a slow read shows 
 title rather than a frozen screen.
 
 A screen change (a detail, help, a form, back) comes in more steps: Textual paints the new
-screen as it builds it — its frame, its content once read, its footer once its keys are known,
-again when a scrollbar appears and text rewraps — three or four full paints for one key (18–26
-KB at 80x24, three seconds on a 64 kbit/s link). A batch would stop the layouts those steps
+screen as it builds it — its frame, its content once read, again when a scrollbar appears and
+text rewraps — three or four full paints for one key (18–26 KB at 80x24, three seconds on a
+64 kbit/s link). A batch would stop the layouts those steps
 need, so instead the app keeps from the terminal what it would write (:class:`ScreenChangeHold`,
 applied by :class:`imtui.tui.holder.PlainApp`) and paints the screen once: when it has read what
 it shows and nothing more has changed for :data:`SETTLE_S`, and at the latest :data:`LONGEST_S`
@@ -68,23 +68,6 @@ class ReadsBeforePaint:
 
     def note_read(self) -> None:
         self.last_read = time.monotonic()
-
-
-class BuildsLate:
-    """A widget that finishes building after the screen's first paint — the footer of keys,
-    rebuilt once the screen's keys are known: the paint of a screen change waits for it."""
-
-    building: bool = False
-    built_at: float = 0.0
-    """When (monotonic) it last finished building: the quiet that ends a hold counts from here
-    too."""
-
-    def building_starts(self) -> None:
-        self.building = True
-
-    def building_ends(self) -> None:
-        self.building = False
-        self.built_at = time.monotonic()
 
 
 @dataclass

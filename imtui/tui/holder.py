@@ -16,7 +16,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
-from imtui.tui.frames import SETTLE_S, BuildsLate, ReadsBeforePaint, ScreenChangeHold
+from imtui.tui.frames import SETTLE_S, ReadsBeforePaint, ScreenChangeHold
 
 if TYPE_CHECKING:
     from imtui.tui.backend import Backend  # the heavy half: loaded after the first paint
@@ -89,10 +89,6 @@ class PlainApp(App[None]):
         if isinstance(screen, ReadsBeforePaint):
             reading = screen.reading
             hold.last_change = max(hold.last_change, screen.last_read)
-        for widget in screen.walk_children():
-            if isinstance(widget, BuildsLate):
-                reading = reading or widget.building
-                hold.last_change = max(hold.last_change, widget.built_at)
         now = time.monotonic()
         if not hold.due(now, reading=reading):
             return

@@ -1,32 +1,32 @@
-"""The footer of keys, rebuilt only when the keys it shows change.
+"""The footer of keys: one widget drawing one line, changed only when the keys it shows change.
 
-Textual's Footer rebuilds itself — a dozen widgets unmounted, mounted and styled — every time a
-screen says its bindings may have changed, which it says at every change of focus. Applying a
-filter moves focus from the filter line back to the pane, so each filter paid for two rebuilds
-and two repaints of a footer that read the same before and after (about 40 ms on two cores,
-more than the query itself). This footer compares what it would show with what it shows, and
-leaves itself alone when they are equal.
+Textual's Footer is a container of a widget per key — a dozen widgets to mount, style and lay
+out when a screen opens, and to unmount and mount again whenever a screen says its keys may have
+changed (at every change of focus). At 80x24 that was a third of the dashboard's first paint
+over a bare Textual app's (issue 15), and it made each screen change wait for a rebuild after
+its first paint. This footer is one line of text: what it shows is worked out when a screen's
+keys change, compared with what it shows, and redrawn only when they differ.
 
-While a line lies over it (the dashboard's filter line, class ``-covered``), it does not rebuild
-at all: what it would show cannot be seen, and when the line closes the keys are usually the ones
-it already shows.
+It reads as Textual's does — each key in the footer's key colours, its description after it,
+a key that cannot act now dimmed, the command palette's key at the right — and a click on a key
+presses it, as there. Below :data:`NARROW` columns it packs tighter, drops the palette's entry
+(``:`` still opens it) and puts the keys a person must always find first.
 
-A rebuild is the last step of a screen change: the change's one paint waits for it
-(:class:`imtui.tui.frames.BuildsLate`).
+While a line lies over it (the dashboard's filter line, class ``-covered``), it does not change:
+what it would show cannot be seen, and when the line closes the keys are usually the ones it
+already shows.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from textual import events
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
-
-from imtui.tui.frames import BuildsLate
+from textual.content import Content
+from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from textual.app import ComposeResult
+    from textual.binding import Binding
     from textual.screen import Screen
 
 NARROW = 80
@@ -36,57 +36,208 @@ ALWAYS = ("help", "quit", "back")
 """Actions (with or without an ``app.`` prefix) shown first on a narrow terminal: at 60
 columns they fell off the end."""
 
-Shown = tuple[tuple[str, str, str, bool, str], ...]
+
+class ShownKey(NamedTuple):
+    key: str
+    """The key pressed (a click presses it)."""
+    display: str
+    """The key as shown: ``^p``, ``esc``, ``?``."""
+    description: str
+    action: str
+    enabled: bool
 
 
-def shown_keys(screen: Screen) -> Shown:
-    """What a footer on ``screen`` would show: key, description, action, enabled, tooltip."""
+class Place(NamedTuple):
+    """Where a key is drawn on the line: ``start <= x < end``."""
+
+    start: int
+    end: int
+    key: ShownKey
+
+
+def shown_keys(screen: Screen, *, palette: bool) -> tuple[ShownKey, ...]:
+    """What a footer on ``screen`` shows, in order; ``palette``: the command palette's key
+    too, last (drawn at the right)."""
+    app = screen.app
+    active = screen.active_bindings
+    chosen: list[tuple[Binding, bool]] = []
+    actions: set[str] = set()
+    for _, binding, enabled, _ in active.values():
+        if binding.show and binding.action not in actions:  # one entry per action, as Footer
+            actions.add(binding.action)
+            chosen.append((binding, enabled))
+    if palette and app.ENABLE_COMMAND_PALETTE:
+        found = active.get(app.COMMAND_PALETTE_BINDING)
+        if found is not None:
+            chosen.append((found[1], found[2]))
     return tuple(
-        (binding.key, binding.description, binding.action, enabled, tooltip)
-        for (_, binding, enabled, tooltip) in screen.active_bindings.values()
-        if binding.show
+        ShownKey(b.key, app.get_key_display(b), b.description, b.action, enabled)
+        for b, enabled in chosen
     )
 
 
-class KeyBar(BuildsLate, Footer):
-    _showing: Shown | None = None
+def _always(action: str) -> bool:
+    return action.removeprefix("app.").split("(")[0] in ALWAYS
 
-    async def recompose(self) -> None:
-        try:
-            await super().recompose()
-        finally:
-            self.building_ends()
 
-    def compose(self) -> ComposeResult:
-        items = list(super().compose())
+class KeyBar(Widget, can_focus=False):
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        & > .keybar--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        & > .keybar--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        & > .keybar--hover {
+            background: $block-hover-background;
+        }
+        & > .keybar--palette {
+            color: $foreground 20%;
+        }
+    }
+    """
+    COMPONENT_CLASSES = {"keybar--key", "keybar--description", "keybar--hover", "keybar--palette"}
+    ALLOW_SELECT = False
+
+    def __init__(
+        self,
+        *,
+        show_command_palette: bool = True,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.show_command_palette = show_command_palette
+        self.compact = False
+        self._keys: tuple[ShownKey, ...] | None = None
+        self._places: list[Place] = []
+        self._hover: ShownKey | None = None
+        self.changes = 0
+        """How many times the keys shown changed (each a repaint of this line only)."""
+
+    @property
+    def keys(self) -> tuple[ShownKey, ...]:
+        """The keys shown, in the order they are drawn."""
+        if self._keys is None:
+            self._keys = self._read_keys(self.screen)
+        return self._keys
+
+    def _read_keys(self, screen: Screen) -> tuple[ShownKey, ...]:
+        keys = shown_keys(screen, palette=self.show_command_palette and not self.compact)
         if not self.compact:
-            yield from items
+            return keys
+        first = tuple(key for key in keys if _always(key.action))
+        return first + tuple(key for key in keys if key not in first)
+
+    # -- when the keys change ----------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if screen is not self.screen or self.has_class("-covered"):
             return
-        first = [i for i in items if isinstance(i, FooterKey) and _always(i.action)]
-        yield from first
-        yield from (i for i in items if not any(i is f for f in first))
+        keys = self._read_keys(screen)
+        if keys != self._keys:
+            self._keys = keys
+            self.changes += 1
+            self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW
         if narrow != self.compact:
             self.compact = narrow
-            self.show_command_palette = not narrow
-            self._showing = None
-            self.building_starts()
-            self.call_later(self.recompose)
+            self._keys = None  # read again, in the narrow order, at the next paint
+            self.refresh()
 
-    def bindings_changed(self, screen: Screen) -> None:
-        if not (screen.app.app_focus and self.is_attached and screen is self.screen):
-            super().bindings_changed(screen)  # not rebuilt now: nothing is known to be shown
+    # -- drawing -----------------------------------------------------------------------------
+
+    def render(self) -> Content:
+        keys = self.keys
+        palette = keys[-1] if keys and self._palette_shown(keys) else None
+        parts: list[Content] = []
+        places: list[Place] = []
+        x = 0
+        for key in keys:
+            if key is palette:
+                continue
+            part = self._part(key)
+            places.append(Place(x, x + part.cell_length, key))
+            parts.append(part)
+            x += part.cell_length
+            if self.compact:
+                parts.append(Content(" "))
+                x += 1
+        line = Content("").join(parts)
+        if palette is not None:
+            edge = ("▏", self.get_visual_style("keybar--palette"))
+            part = Content.assemble(edge, self._part(palette))
+            room = self.size.width - line.cell_length - part.cell_length
+            if room >= 1:
+                places.append(Place(x + room + 1, x + room + part.cell_length, palette))
+                line = line + Content(" " * room) + part
+        self._places = places
+        return line
+
+    def _palette_shown(self, keys: tuple[ShownKey, ...]) -> bool:
+        app = self.app
+        last = keys[-1]
+        return (
+            self.show_command_palette
+            and not self.compact
+            and app.ENABLE_COMMAND_PALETTE
+            and last.key == app.COMMAND_PALETTE_BINDING
+        )
+
+    def _part(self, key: ShownKey) -> Content:
+        key_style = self.get_visual_style("keybar--key")
+        description_style = self.get_visual_style("keybar--description")
+        if key == self._hover:
+            hover = self.get_visual_style("keybar--hover")
+            key_style, description_style = key_style + hover, description_style + hover
+        if self.compact:
+            shown_key, description = key.display, f" {key.description}"
+        else:
+            shown_key, description = f" {key.display} ", f"{key.description} "
+        shown = Content.assemble((shown_key, key_style), (description, description_style))
+        return shown if key.enabled else shown.stylize("dim")
+
+    # -- the mouse ---------------------------------------------------------------------------
+
+    def _key_at(self, x: int) -> ShownKey | None:
+        for place in self._places:
+            if place.start <= x < place.end:
+                return place.key
+        return None
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        key = self._key_at(event.x)
+        if key != self._hover:
+            self._hover = key
+            self.refresh()
+
+    def on_leave(self, event: events.Leave) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.refresh()
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        key = self._key_at(event.x)
+        if key is None:
             return
-        if self.has_class("-covered"):
-            return
-        keys = shown_keys(screen)
-        if keys != self._showing:
-            self._showing = keys
-            self.building_starts()  # Footer rebuilds after the next refresh
-            super().bindings_changed(screen)
-
-
-def _always(action: str) -> bool:
-    return action.removeprefix("app.").split("(")[0] in ALWAYS
+        event.stop()
+        if key.enabled:
+            self.app.simulate_key(key.key)
+        else:
+            self.app.bell()
