@@ -24,7 +24,10 @@ each writes to the terminal and reports, with the targets beside them:
 ``--db postgresql://…`` measures the same on PostgreSQL: the same rows, built there by COPY if
 the database is empty (and kept for the next runs), and the URL handed to the dashboard in
 ``IMTUI_DB``. The first paint's target is the bare app's plus 0.1 s on SQLite and plus 0.3 s on
-PostgreSQL (issue 15); ``--only starts`` measures just that, each start listed.
+PostgreSQL (issue 15); ``--only starts`` measures just that, each start listed, and with valgrind
+installed also counts the instructions each program runs to its first paint (callgrind, main
+thread): a figure the machine's load does not move, where the time to first paint on a shared
+host moves by half from one start to the next.
 
 The benchmark writes the database directly with sqlite3 (psycopg on PostgreSQL): it plays the
 other process, and bulk inserts are the only way to make a million rows in seconds.
@@ -42,11 +45,14 @@ import fcntl
 import json
 import os
 import pty
+import re
+import shutil
 import sqlite3
 import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -74,6 +80,38 @@ class Bare(App):
         yield Label("bare-ready")
 Bare().run()
 """
+
+
+PAINT_AND_EXIT = """
+import importlib.abc, importlib.util, os, sys
+marker, program, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+class Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "textual.drivers.linux_driver":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+        def exec_module(module):
+            load(module)
+            write = module.LinuxDriver.write
+            def written(driver, data):
+                write(driver, data)
+                if marker in data:
+                    os._exit(0)
+            module.LinuxDriver.write = written
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, Hook())
+if program == "bare":
+    exec(BARE)
+else:
+    sys.argv = ["imtui", *args]
+    from imtui.cli import main
+    main()
+""".replace("BARE", repr(BARE_APP))
+"""A program run to its first full paint and no further: the bare app or the dashboard, ended
+the moment the marker is written, for a count of the instructions it took."""
 
 
 # -- the database -----------------------------------------------------------------------------
@@ -946,7 +984,8 @@ def main() -> int:
 
 
 def main_starts(db: Target, runs: int) -> int:
-    """Only the first paints (``--only starts``): each start listed, the load beside them."""
+    """Only the first paints (``--only starts``): each start listed, the load beside them, and
+    (with valgrind) the instructions each program ran to its first paint."""
     done = measured(lambda: first_paints(db, runs))
     if done is None:
         return 1
@@ -956,7 +995,45 @@ def main_starts(db: Target, runs: int) -> int:
     print("\n".join(paint_report(db, starts)))
     for name, values in (("dashboard", starts[1]), ("bare app", starts[0])):
         print(f"  {name} starts: {' '.join(f'{v:.2f}' for v in values)} s")
+    print("\n".join(instructions_report(db, statistics.median(starts[0]))))
     return 0
+
+
+def instructions_to_paint(db: Target | None) -> float | None:
+    """Millions of instructions the program's main thread ran from its start to its first full
+    paint, counted by callgrind: the same on a busy machine as on a quiet one, where the time
+    to first paint moves by half between two starts on a shared host. None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "callgrind.out"
+        tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--separate-threads=yes"]  # fmt: skip
+        if db is None:
+            argv, env = [*tool, sys.executable, "-c", PAINT_AND_EXIT, "bare-ready", "bare"], environment()  # fmt: skip
+        else:
+            (_, *args), env = db.dashboard()
+            argv = [*tool, sys.executable, "-c", PAINT_AND_EXIT, NEWEST_ALERT.decode(), "dashboard", *args[2:]]  # fmt: skip
+        term = Terminal(argv, env)
+        term.start()
+        try:
+            term.process.wait(timeout=300)
+        finally:
+            term.stop()
+        main_thread = Path(f"{out}-01")
+        found = re.search(r"^(?:summary|totals): (\d+)", main_thread.read_text(), re.M) if main_thread.exists() else None  # fmt: skip
+        return int(found.group(1)) / 1e6 if found else None
+
+
+def instructions_report(db: Target, bare_seconds: float) -> list[str]:
+    dash, bare = instructions_to_paint(db), instructions_to_paint(None)
+    if dash is None or bare is None:
+        return ["(no instruction counts: install valgrind for them)"]
+    over = (dash - bare) / bare * bare_seconds
+    return [
+        f"{'instructions to first paint (main thread)':40} {dash:>10.0f} M {bare:>8.0f} M"
+        f"  +{dash - bare:.0f} M: +{over:.2f} s at the bare app's {bare_seconds:.2f} s"
+        f" ({verdict(over <= db.paint_slack)})",
+    ]
 
 
 def main_storm() -> int:

@@ -370,3 +370,55 @@ def test_the_first_screen_helper_answers_and_is_never_left_behind(tmp_path: Path
     assert unwanted is not None
     unwanted.stop()  # the dashboard did not start after all: at once, killed and reaped
     assert not unwanted.running
+
+
+@pytest.mark.slow
+def test_only_the_dashboards_screen_is_loaded_before_the_first_paint():
+    """The other screens load behind the painted dashboard (app.load_screens), and each where
+    it is opened: none of them holds up the first paint."""
+    import imtui.tui.app
+    from imtui.tui.app import OTHER_SCREENS
+
+    script = (
+        "import imtui.tui.app, json, sys\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('imtui.tui.screens.'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert json.loads(out) == ["imtui.tui.screens.dashboard"]
+    folder = Path(imtui.tui.app.__file__).parent / "screens"
+    every = {path.stem for path in folder.glob("*.py")} - {"__init__"}
+    assert every == {*OTHER_SCREENS, "dashboard"}  # a new screen is loaded ahead of time too
+
+
+@pytest.mark.parametrize("key", ["A", "L", "M", "enter", "e", "c", "o", "r", "d", "question_mark"])
+async def test_keys_pressed_before_the_database_is_open_wait_or_work(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str
+):
+    """The first rows are on screen before the database is open: a key that opens a list or a
+    detail waits for it (a list opened earlier read nothing and stayed empty, and the app
+    never finished opening), one that acts does nothing yet, and none of them says "database
+    is still being opened" as an error."""
+    from datetime import UTC, datetime
+
+    from imtui.store.rows import AlertRow
+
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    when = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    alert = AlertRow(
+        7, 1, "acme", None, None, "remote_down", "WMS unreachable", "open", False,
+        "connect timeout", None, None, None, None, None, 3, when, when, None, None,
+    )  # fmt: skip
+    first = Answered(FirstScreen(HeaderCounts(1, 0, 0, 0, 0), Window([alert], True, True)))
+    opening = Gate(lambda: Backend(db, actor="t"))
+    app = DashboardApp(opening, keymap={}, first_screen=first)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(key)
+        await pilot.pause(0.2)
+        helps = key == "question_mark"  # needs nothing from the database
+        assert (type(app.screen).__name__ == "HelpScreen") if helps else app.screen is app.dashboard
+        assert not [n for n in app._notifications if "opened" in n.message]
+        opening.open.set()
+        await wait_for(pilot, lambda: app.backend_ready)
+        assert app.return_code is None

@@ -31,6 +31,7 @@ class OrderStatus(StrEnum):
 
 NOT_IN_WMS = (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED)
 """On its way to the WMS, not there yet: what an edit may change and a delivery moves on."""
+NOT_EDITABLE = "only orders on their way to the WMS can be edited"
 
 
 STATES_REQUIRED = frozenset({"US", "CA"})

@@ -17,6 +17,7 @@ was do the panes re-read their windows, and only cells whose text changed are re
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,24 +40,7 @@ from imtui.tui.fixes import FixForm, fix_form
 from imtui.tui.holder import HoldsBackend, PlainApp
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone, EngineNotStarted
-from imtui.tui.screens.accounts import AccountScreen
-from imtui.tui.screens.audit import AuditScreen
-from imtui.tui.screens.confirm import ConfirmScreen
-from imtui.tui.screens.connection_form import AccountFormScreen, ConnectionFormScreen
-from imtui.tui.screens.contact_form import ContactFormScreen
 from imtui.tui.screens.dashboard import DashboardScreen
-from imtui.tui.screens.detail import (
-    AlertDetailScreen,
-    OrderDetailScreen,
-    OutboxDetailScreen,
-    RetryDetailScreen,
-)
-from imtui.tui.screens.form import leave_unless_typed
-from imtui.tui.screens.help import HelpScreen, screen_keys
-from imtui.tui.screens.lists import ContactsScreen, ListScreen, MappingsScreen, OutboxScreen
-from imtui.tui.screens.mapping_form import MappingFormScreen
-from imtui.tui.screens.order_form import OrderFormScreen, why_not_editable
-from imtui.tui.screens.setup import SetupScreen
 from imtui.tui.text import display_zone, safe
 from imtui.tui.watcher import DatabaseChanged, Watcher, WatchFailed
 from imtui.tui.widgets.status import StatusHeader
@@ -71,6 +55,21 @@ the wheel as package data."""
 
 NO_FORM_HOLDS = frozenset({AlertKind.UNKNOWN_SKU, AlertKind.CREDENTIALS_REJECTED})
 """Holds no form here fixes (the WMS must learn the SKU; the connection needs credentials)."""
+
+
+OTHER_SCREENS = (
+    "accounts", "audit", "confirm", "connection_form", "contact_form", "detail", "form", "help",
+    "lists", "mapping_form", "order_form", "setup",
+)  # fmt: skip
+"""The screens besides the dashboard (imtui.tui.screens.*): imported where they are opened, not
+with this module — a sixth of the dashboard's start over a bare Textual app's was loading
+screens nobody had asked for yet (issue 15) — and ahead of the first key that opens one, once
+the first rows are on screen (:func:`load_screens`)."""
+
+
+def load_screens() -> None:
+    for name in OTHER_SCREENS:
+        importlib.import_module(f"imtui.tui.screens.{name}")
 
 
 def style_files() -> list[str | PurePath]:
@@ -215,7 +214,9 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def _open(self) -> Backend:
         assert self._open_backend is not None
-        return self._open_backend()
+        backend = self._open_backend()
+        load_screens()  # behind the painted screen too, before a key opens one
+        return backend
 
     def _backend_ready(self) -> None:
         if self.start.alert_id is not None:
@@ -388,6 +389,8 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             dashboard = self.dashboard
         except LookupError:
             return
+        from imtui.tui.screens.lists import ListScreen
+
         if isinstance(self.screen, ListScreen):
             self.screen.tick()
         if self.shows(dashboard):
@@ -472,11 +475,15 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
                 self._act(lambda b: b.cancel_emails(ids), "cancelled")
 
         question = Content(f"Cancel email {ids[0]}? It will not be sent.")
+        from imtui.tui.screens.confirm import ConfirmScreen
+
         self.push_screen(ConfirmScreen(question, confirm="Don't send"), answered)
 
     async def action_quit(self) -> None:
         """q (or ctrl+q) quits at once — unless a form holds typed changes: a q meant for a
         form's button must not throw them away unasked."""
+        from imtui.tui.screens.form import leave_unless_typed
+
         leave_unless_typed(self, "Quit")
 
     def confirm_dismiss(self, ids: list[int]) -> None:
@@ -487,20 +494,30 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     # -- routes ------------------------------------------------------------------------------
 
     def open_alert_detail(self, alert_id: int) -> None:
+        from imtui.tui.screens.detail import AlertDetailScreen
+
         self.push_screen(AlertDetailScreen(alert_id))
 
     def open_order_detail(self, order_id: int) -> None:
+        from imtui.tui.screens.detail import OrderDetailScreen
+
         self.push_screen(OrderDetailScreen(order_id))
 
     def open_retry_detail(self, item_id: int) -> None:
+        from imtui.tui.screens.detail import RetryDetailScreen
+
         self.push_screen(RetryDetailScreen(item_id))
 
     def open_order_form(self, order_id: int) -> None:
+        from imtui.tui.screens.order_form import OrderFormScreen
+
         self.push_screen(OrderFormScreen(order_id))
 
     def open_order_fix(self, order: OrderRow) -> None:
         """An order's fix: the mapping form when it waits for one (as its alert's ``e``), else
         its form — refused at once when the order is in the WMS already."""
+        from imtui.tui.screens.order_form import why_not_editable
+
         refused = why_not_editable(order)
         held = order.hold_reason if order.status == OrderStatus.HELD else None
         if refused:
@@ -526,40 +543,60 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             self.call_from_thread(self.open_order_detail, order_id)
 
     def open_mapping_form(self, account_id: int | None, source_code: str = "") -> None:
+        from imtui.tui.screens.mapping_form import MappingFormScreen
+
         self.push_screen(MappingFormScreen(account_id, source_code))
 
     def open_contacts(self) -> None:
+        from imtui.tui.screens.lists import ContactsScreen
+
         self.push_screen(ContactsScreen(self.account_id, self.account_name))
 
     def open_outbox(self) -> None:
+        from imtui.tui.screens.lists import OutboxScreen
+
         self.push_screen(OutboxScreen(self.account_id, self.account_name))
 
     def open_mappings(self) -> None:
+        from imtui.tui.screens.lists import MappingsScreen
+
         if not isinstance(self.screen, MappingsScreen):
             self.push_screen(MappingsScreen(self.account_id, self.account_name))
 
     def open_audit(self) -> None:
+        from imtui.tui.screens.audit import AuditScreen
+
         if not isinstance(self.screen, AuditScreen):
             self.push_screen(AuditScreen(None, ""))  # everyone's: no account in the title
 
     def open_setup(self) -> None:
+        from imtui.tui.screens.setup import SetupScreen
+
         if not isinstance(self.screen, SetupScreen):
             self.push_screen(SetupScreen(self.account_id, self.account_name))
 
     def open_account_form(self) -> None:
+        from imtui.tui.screens.connection_form import AccountFormScreen
+
         self.push_screen(AccountFormScreen())
 
     def open_connection_form(
         self, connection_id: int | None, account_id: int | None, *, credentials_only: bool = False
     ) -> None:
+        from imtui.tui.screens.connection_form import ConnectionFormScreen
+
         self.push_screen(
             ConnectionFormScreen(connection_id, account_id, credentials_only=credentials_only)
         )
 
     def open_contact_form(self, contact_id: int | None, account_id: int | None) -> None:
+        from imtui.tui.screens.contact_form import ContactFormScreen
+
         self.push_screen(ContactFormScreen(contact_id, account_id))
 
     def open_outbox_detail(self, email_id: int) -> None:
+        from imtui.tui.screens.detail import OutboxDetailScreen
+
         self.push_screen(OutboxDetailScreen(email_id))
 
     def action_show_pane(self, name: str) -> None:
@@ -589,6 +626,8 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             self.open_order_form(alert.order_id)
         else:
             # Nothing here to edit: the alert's detail, which says what fixes it (once).
+            from imtui.tui.screens.detail import AlertDetailScreen
+
             screen = self.screen
             if not (isinstance(screen, AlertDetailScreen) and screen.key == alert_id):
                 self.open_alert_detail(alert_id)
@@ -596,6 +635,8 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     # -- app-wide keys -----------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from imtui.tui.screens.help import HelpScreen, screen_keys
+
         screen = self.screen
         here = None if isinstance(screen, DashboardScreen | HelpScreen) else screen_keys(screen)
         self.push_screen(HelpScreen(self.user_keymap, here))
@@ -618,5 +659,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             self.dashboard.set_account(self.account_id)
             self.counts = None
             self.refresh_now()
+
+        from imtui.tui.screens.accounts import AccountScreen
 
         self.push_screen(AccountScreen(accounts, self.account_id), chosen)

@@ -24,6 +24,7 @@ from textual.widgets import Input, Static
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import METHOD_HOLD_KINDS
+from imtui.domain.orders import NOT_EDITABLE
 from imtui.domain.retry import Operation
 from imtui.domain.text import agree, plural
 from imtui.store.rows import AlertRow, HeaderCounts, OrderDetail, OrderRow, RetryRow, Window
@@ -33,8 +34,6 @@ from imtui.tui.frames import PaintHold, ReadsBeforePaint
 from imtui.tui.keymap import DASHBOARD_KEYS, bindings
 from imtui.tui.messages import ActionDone, KeysHandled
 from imtui.tui.permissions import role_forbids
-from imtui.tui.screens.confirm import ConfirmScreen
-from imtui.tui.screens.order_form import NOT_EDITABLE
 from imtui.tui.text import quiet_note, safe
 from imtui.tui.widgets.field import FieldInput
 from imtui.tui.widgets.keybar import KeyBar
@@ -53,11 +52,19 @@ ALERT_ACTIONS = {"dismiss_alerts", "dismiss_matching"}
 NEED_DATABASE = {
     "account",
     "mapping",
+    "mappings",
     "resend_matching",
     "dismiss_matching",
     "contacts",
     "outbox",
+    "audit",
+    "setup",
+    "detail",
+    "edit",
 }
+"""Keys that open what the database must fill: shown, but they wait until it is open. The rows
+read before it was (the first screen's) are on screen from the first frame, a keystroke ahead
+of it: a list opened then read nothing, and stayed empty."""
 NAMED_ALERTS = 5
 """A dismiss question names the alerts when there are at most this many."""
 
@@ -531,6 +538,8 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
             if yes:
                 self._act(pane, "dismiss", targets, "")
 
+        from imtui.tui.screens.confirm import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen(question, confirm="Dismiss"), answered)
 
     def action_resend_matching(self) -> None:
@@ -586,6 +595,8 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self._act(pane, verb, None, f"{count} {pane.pane_name}")
+
+        from imtui.tui.screens.confirm import ConfirmScreen
 
         self.app.push_screen(ConfirmScreen(question, confirm=verb.capitalize()), answered)
 

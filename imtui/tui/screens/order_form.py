@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
-from imtui.domain.orders import NOT_IN_WMS
+from imtui.domain.orders import NOT_EDITABLE, NOT_IN_WMS
 from imtui.domain.text import closest_spelling
 from imtui.store.rows import OrderDetail, OrderRow
 from imtui.tui.messages import ActionDone, Refused
@@ -46,7 +46,6 @@ ADDRESS_LABELS: dict[str, str] = {
     "phone": "Phone",
 }
 FIELDS = (*ADDRESS_LABELS, "ship_method_code")
-NOT_EDITABLE = "only orders on their way to the WMS can be edited"
 
 
 def method_warning(code: str, mapped: list[str], original: str) -> str:
