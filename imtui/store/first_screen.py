@@ -29,10 +29,9 @@ import pickle
 import sqlite3
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from imtui.domain.alerts import AlertState
 from imtui.domain.failures import AlertKind
@@ -65,8 +64,7 @@ def read_first_screen(database: Database, rows: int, now: datetime) -> FirstScre
     return FirstScreen(counts, alerts)
 
 
-@dataclass(frozen=True, slots=True)
-class EmailSummary:
+class EmailSummary(NamedTuple):
     """The outbox as ``imtui status`` counts it (the same counts as
     :func:`imtui.store.outbox.outbox_counts`), with the reply to the last failing attempt."""
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 from textual import on, work
 from textual.app import SystemCommand
@@ -88,8 +87,7 @@ class FirstScreenSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class StartAt:
+class StartAt(NamedTuple):
     """Where the dashboard opens: ``imtui open alert/<id>`` lands on that alert's fix."""
 
     alert_id: int | None = None

@@ -11,9 +11,8 @@ A command whose name starts with what was typed comes first: "mark" finds Mark, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -26,8 +25,7 @@ PREFIX_BONUS = 0.4
 """Added to a command whose name starts with what was typed (scores stay within 0–1)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     name: str
     keys: str
     help: str

@@ -12,9 +12,8 @@ On a slow SSH link an idle dashboard sends next to nothing, and a live change se
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -27,8 +26,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     key: str
     title: str
     width: int
@@ -43,8 +41,7 @@ class Column:
     """Grown up to this on a wide terminal, once the flexible column has all it can use."""
 
 
-@dataclass(frozen=True, slots=True)
-class TableRow:
+class TableRow(NamedTuple):
     key: int
     cells: tuple[str, ...]
     """One safe, single-line string per column, in column order."""
