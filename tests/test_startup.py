@@ -324,17 +324,13 @@ class Answered:
         return self.screen
 
 
-async def test_rows_read_before_the_first_frame_are_in_it(
-    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-):
-    """No frame of "loading…" and then another with the rows: the rows are in the screen the
-    app composes first, taken on the app's own thread (no worker waits for them), while the
-    database is still being opened."""
+def opening_with_rows_read(db: Database) -> tuple[Any, Answered, Gate, DashboardApp]:
+    """A dashboard whose helper has read one open alert, and whose database opens only once
+    the test lets it (``opening.open.set()``)."""
     from datetime import UTC, datetime
 
     from imtui.store.rows import AlertRow
 
-    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
     when = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
     alert = AlertRow(
         7, 1, "acme", None, None, "remote_down", "WMS unreachable", "open", False,
@@ -342,7 +338,17 @@ async def test_rows_read_before_the_first_frame_are_in_it(
     )  # fmt: skip
     first = Answered(FirstScreen(HeaderCounts(1, 0, 0, 0, 0), Window([alert], True, True)))
     opening = Gate(lambda: Backend(db, actor="t"))
-    app = DashboardApp(opening, keymap={}, first_screen=first)
+    return alert, first, opening, DashboardApp(opening, keymap={}, first_screen=first)
+
+
+async def test_rows_read_before_the_first_frame_are_in_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """No frame of "loading…" and then another with the rows: the rows are in the screen the
+    app composes first, taken on the app's own thread (no worker waits for them), while the
+    database is still being opened."""
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    alert, first, opening, app = opening_with_rows_read(db)
     async with app.run_test(size=(80, 24)) as pilot:
         alerts = pane(app, "alerts")
         assert alerts.records == [alert] and alerts.loaded_once
@@ -400,19 +406,8 @@ async def test_keys_pressed_before_the_database_is_open_wait_or_work(
     detail waits for it (a list opened earlier read nothing and stayed empty, and the app
     never finished opening), one that acts does nothing yet, and none of them says "database
     is still being opened" as an error."""
-    from datetime import UTC, datetime
-
-    from imtui.store.rows import AlertRow
-
     monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
-    when = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
-    alert = AlertRow(
-        7, 1, "acme", None, None, "remote_down", "WMS unreachable", "open", False,
-        "connect timeout", None, None, None, None, None, 3, when, when, None, None,
-    )  # fmt: skip
-    first = Answered(FirstScreen(HeaderCounts(1, 0, 0, 0, 0), Window([alert], True, True)))
-    opening = Gate(lambda: Backend(db, actor="t"))
-    app = DashboardApp(opening, keymap={}, first_screen=first)
+    _, _, opening, app = opening_with_rows_read(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(key)
         await pilot.pause(0.2)
