@@ -154,16 +154,13 @@ class KeyBar(Widget, can_focus=False):
             self.changes += 1
             self.refresh()
 
-    def on_resize(self, event: events.Resize) -> None:
-        narrow = event.size.width < NARROW
-        if narrow != self.compact:
-            self.compact = narrow
-            self._keys = None  # read again, in the narrow order, at the next paint
-            self.refresh()
-
     # -- drawing -----------------------------------------------------------------------------
 
     def render(self) -> Content:
+        narrow = self.size.width < NARROW
+        if narrow != self.compact:  # known here, as it is drawn: not a second paint after it
+            self.compact = narrow
+            self._keys = None  # read again, in the narrow order
         keys = self.keys
         palette = keys[-1] if keys and self._palette_shown(keys) else None
         parts: list[Content] = []
