@@ -403,9 +403,9 @@ async def test_keys_pressed_before_the_database_is_open_wait_or_work(
     db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str
 ):
     """The first rows are on screen before the database is open: a key that opens a list or a
-    detail waits for it (a list opened earlier read nothing and stayed empty, and the app
-    never finished opening), one that acts does nothing yet, and none of them says "database
-    is still being opened" as an error."""
+    detail is kept until it is, then runs (a list opened earlier read nothing and stayed
+    empty, and the app never finished opening), one that acts does nothing yet, and none of
+    them says "database is still being opened" as an error."""
     monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
     _, _, opening, app = opening_with_rows_read(db)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -416,4 +416,8 @@ async def test_keys_pressed_before_the_database_is_open_wait_or_work(
         assert not [n for n in app._notifications if "opened" in n.message]
         opening.open.set()
         await wait_for(pilot, lambda: app.backend_ready)
+        opened = {"A": "SetupScreen", "L": "AuditScreen", "M": "MappingsScreen"}.get(key)
+        if opened:  # the key pressed early, run now
+            await wait_for(pilot, lambda: type(app.screen).__name__ == opened)
+        assert not [n for n in app._notifications if "opened" in n.message]
         assert app.return_code is None

@@ -39,7 +39,7 @@ from imtui.tui.fixes import FixForm, fix_form
 from imtui.tui.holder import HoldsBackend, PlainApp
 from imtui.tui.keymap import APP_KEYS, bindings, load_keymap
 from imtui.tui.messages import ActionDone, EngineNotStarted
-from imtui.tui.screens.dashboard import DashboardScreen
+from imtui.tui.screens.dashboard import NEED_DATABASE, DashboardScreen
 from imtui.tui.text import display_zone, safe
 from imtui.tui.watcher import DatabaseChanged, Watcher, WatchFailed
 from imtui.tui.widgets.status import StatusHeader
@@ -127,6 +127,8 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         super().__init__()
         self._first_screen = first_screen
         self._first_screen_shown = False
+        self._typed_ahead: list[tuple[str, DashboardScreen]] = []
+        """Keys that need the database, pressed before it was open: run once it is."""
         self._backend: Backend | None = None
         self._open_backend: Callable[[], Backend] | None = None
         if callable(backend):
@@ -216,7 +218,29 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         load_screens()  # behind the painted screen too, before a key opens one
         return backend
 
+    async def run_action(
+        self,
+        action: str | Any,
+        default_namespace: Any = None,
+        namespaces: Any = None,
+    ) -> bool:
+        """A dashboard key that opens what the database fills (NEED_DATABASE), pressed before
+        the database is open — the first rows are on screen from the first frame — is kept and
+        run once it is open, not dropped."""
+        if (
+            not self.backend_ready
+            and isinstance(action, str)
+            and isinstance(default_namespace, DashboardScreen)
+            and action.split("(")[0] in NEED_DATABASE
+        ):
+            self._typed_ahead.append((action, default_namespace))
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
+
     def _backend_ready(self) -> None:
+        typed, self._typed_ahead = self._typed_ahead, []
+        for action, screen in typed:
+            self.call_later(self.run_action, action, screen)
         if self.start.alert_id is not None:
             self.open_fix(self.start.alert_id)
         if self.live:

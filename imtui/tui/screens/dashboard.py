@@ -62,9 +62,10 @@ NEED_DATABASE = {
     "detail",
     "edit",
 }
-"""Keys that open what the database must fill: shown, but they wait until it is open. The rows
-read before it was (the first screen's) are on screen from the first frame, a keystroke ahead
-of it: a list opened then read nothing, and stayed empty."""
+"""Keys that open what the database must fill: pressed before it is open, they wait for it
+(DashboardApp.run_action keeps them). The rows read before it was (the first screen's) are on
+screen from the first frame, a keystroke ahead of it: a list opened then read nothing, and
+stayed empty."""
 NAMED_ALERTS = 5
 """A dismiss question names the alerts when there are at most this many."""
 
