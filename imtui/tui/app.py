@@ -63,7 +63,7 @@ OTHER_SCREENS = (
 """The screens besides the dashboard (imtui.tui.screens.*): imported where they are opened, not
 with this module — a sixth of the dashboard's start over a bare Textual app's was loading
 screens nobody had asked for yet (issue 15) — and ahead of the first key that opens one, once
-the first rows are on screen (:func:`load_screens`)."""
+the database is open (:func:`load_screens`)."""
 
 
 def load_screens() -> None:
@@ -214,9 +214,12 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def _open(self) -> Backend:
         assert self._open_backend is not None
-        backend = self._open_backend()
-        load_screens()  # behind the painted screen too, before a key opens one
-        return backend
+        return self._open_backend()
+
+    @work(thread=True, exclusive=True, group="screens", exit_on_error=False)
+    def _load_screens(self) -> None:
+        """The other screens, imported behind the painted screen before a key opens one."""
+        load_screens()
 
     async def run_action(
         self,
@@ -238,6 +241,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         return await super().run_action(action, default_namespace, namespaces)
 
     def _backend_ready(self) -> None:
+        self._load_screens()  # not in the opening worker: the panes' reads need not wait for it
         typed, self._typed_ahead = self._typed_ahead, []
         for action, screen in typed:
             self.call_later(self.run_action, action, screen)
