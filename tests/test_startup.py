@@ -421,3 +421,30 @@ async def test_keys_pressed_before_the_database_is_open_wait_or_work(
             await wait_for(pilot, lambda: type(app.screen).__name__ == opened)
         assert not [n for n in app._notifications if "opened" in n.message]
         assert app.return_code is None
+
+
+async def test_counts_that_come_before_the_panes_are_built_are_shown_once_they_are(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """The watcher starts at the app's mount when the database is open already: its first
+    counts can come before the dashboard's panes have built their tables (this crashed the
+    app). The note they carry is kept and said once the pane has read its rows."""
+    from imtui.tui.watcher import DatabaseChanged
+
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    backend = Backend(db, actor="t")  # an empty database: no account yet, set one up first
+
+    class Early(DashboardApp):
+        def on_mount(self) -> None:
+            super().on_mount()
+            built = bool(self.dashboard.query("RecordTable"))
+            self.early = built
+            self._database_changed(DatabaseChanged(backend.header(None)))
+
+    app = Early(backend, keymap={}, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: pane(app, "alerts").loaded_once)
+        await pilot.pause(0.05)
+        assert app.early is False  # the case under test: counts before the tables
+        assert screen_lines(app, "alerts")[1].strip() == FIRST_RUN
+        assert app.return_code is None

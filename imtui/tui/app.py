@@ -148,6 +148,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         """Why the database could not be opened; the app has exited (the caller reports it)."""
         self._engine_requested = False
         self._watcher: Watcher | None = None
+        self._open_waits = False
         self._stale: set[Screen[Any]] = set()
         """Screens a change was not shown on, being covered: read again when uncovered."""
 
@@ -194,7 +195,7 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         elif self._first_screen is not None:
             self._wait_for_first_screen()
         elif self._first_screen_shown:
-            self.call_after_refresh(self._open)  # as below: after the paint of the first rows
+            self._open_after_paint()  # as below: after the paint of the first rows
         else:
             self._open()
 
@@ -209,7 +210,19 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
             self._paint_header()
             self.dashboard.show_first_alerts(screen.alerts)
         # Loading the database layer now would hold up that paint: after it, then.
-        self.call_after_refresh(self._open)
+        self._open_after_paint()
+
+    def _open_after_paint(self) -> None:
+        """Open the database once the dashboard has painted, or at once if another screen
+        covers it first (a key typed at the start): a covered screen runs its after-paint
+        callbacks only when it is on top again, and the database would stay shut till then."""
+        self._open_waits = True
+        self.call_after_refresh(self._open_now)
+
+    def _open_now(self) -> None:
+        if self._open_waits:
+            self._open_waits = False
+            self._open()
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def _open(self) -> Backend:
@@ -341,6 +354,8 @@ class DashboardApp(HoldsBackend["Backend"], PlainApp):
         """On top again: what changed while it was covered is read, its ages and header
         brought up to date (in the one paint the screen change makes)."""
         self._stale &= set(self.screen_stack)  # popped while covered: gone for good
+        if not isinstance(screen, DashboardScreen):
+            self._open_now()  # if it waited for the dashboard's paint
         if not self.shows(screen):
             return  # covered again already
         if screen in self._stale:

@@ -142,9 +142,11 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
         yield StatusHeader(id="status")
         yield PaneTabs(Content(""), id="tabs")
         with Vertical(id="panes"):
-            yield AlertsPane(
+            alerts = AlertsPane(
                 AlertQuery.parse(self.alerts_filter, account_id=self.account_id, sort="newest")
             )
+            alerts.quiet_note = self._quiet_note(self.dashboard.counts)  # came before the panes
+            yield alerts
             yield OrdersPane(OrderQuery.parse("", account_id=self.account_id, sort="newest"))
             yield QueuePane(QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"))
         yield FieldInput(
@@ -228,12 +230,23 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
     def show_counts(self, counts: HeaderCounts) -> None:
         """New header counts: an empty alerts pane says "all quiet" only when it is (not
         while an account lacks a connection, nor while records wait held or skipped)."""
-        if counts.setup is not None:
-            self.query_one(AlertsPane).show_note(quiet_note(counts))
+        if counts.setup is None:
+            return  # counts read without the setup: they say nothing of it
+        for pane in self.query(AlertsPane):  # none yet: compose takes the app's counts
+            pane.show_note(quiet_note(counts))
+
+    @staticmethod
+    def _quiet_note(counts: HeaderCounts | None) -> str | None:
+        return quiet_note(counts) if counts is not None and counts.setup is not None else None
 
     def show_first_alerts(self, window: Window[AlertRow]) -> None:
-        """The first alerts, read before the database was open here (see app.py)."""
-        self.query_one(AlertsPane).show_prefetched(window)
+        """The first alerts, read before the database was open here (see app.py); kept for
+        on_mount when they come before the panes are built."""
+        built = self.query(AlertsPane)
+        if built:
+            built.first().show_prefetched(window)
+        else:
+            self._first_alerts = window
 
     def refresh_data(self) -> None:
         """Something was committed: every pane re-reads its window (only changes repaint)."""

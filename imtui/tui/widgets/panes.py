@@ -417,8 +417,9 @@ class AlertsPane(RecordPane[AlertRow, AlertQuery]):
     def show_note(self, note: str | None) -> None:
         if note != self.quiet_note:
             self.quiet_note = note
-            self.table.empty_text = self.nothing_shown()
-            self.table.refresh()
+            if self.loaded_once:  # else "loading…" shows, and the rows' arrival says the note
+                self.table.empty_text = self.nothing_shown()
+                self.table.refresh()
 
     columns = [
         Column("id", "ID", 6, right=True),
