@@ -448,3 +448,38 @@ async def test_counts_that_come_before_the_panes_are_built_are_shown_once_they_a
         assert app.early is False  # the case under test: counts before the tables
         assert screen_lines(app, "alerts")[1].strip() == FIRST_RUN
         assert app.return_code is None
+
+
+@pytest.mark.parametrize(("size", "hidden"), [((80, 24), {"orders", "queue"}), ((130, 45), set())])
+async def test_only_the_panes_on_show_are_built_before_the_first_paint(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, size: tuple[int, int],
+    hidden: set[str],
+):  # fmt: skip
+    """A hidden pane's table is mounted just after the first paint, not before it (its
+    styles cost the first frame for nothing); on a terminal big enough for all three, all are
+    built at once. Every pane reads its rows, and a pane switched to at once is built then."""
+    from imtui.tui.screens.dashboard import DashboardScreen
+
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    unbuilt: set[str] = set()
+
+    mounted = DashboardScreen.on_mount
+
+    def on_mount(screen: DashboardScreen) -> None:  # the panes are composed: no paint yet
+        unbuilt.update(p.pane_name for p in screen.panes if not p.built)
+        mounted(screen)
+
+    monkeypatch.setattr(DashboardScreen, "on_mount", on_mount)
+    app = DashboardApp(Backend(db, actor="t"), keymap={}, live=False)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: all(p.loaded_once for p in app.dashboard.panes))
+        assert unbuilt == hidden
+        assert all(p.built for p in app.dashboard.panes)
+
+    app = DashboardApp(Backend(db, actor="t"), keymap={}, live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")  # before anything was read
+        await wait_for(pilot, lambda: pane(app, "orders").loaded_once)
+        assert app.dashboard.active == "orders"
+        assert app.focused is pane(app, "orders").table
+        assert "no orders match" in screen_lines(app, "orders")[1]

@@ -3,19 +3,14 @@ and which alerts a success resolves."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from imtui.domain.failures import AlertKind, Failure, FailureClass
-from imtui.domain.retry import Operation
+from imtui.domain.states import AlertKind, FailureClass, Operation
+from imtui.domain.states import AlertScope as AlertScope
+from imtui.domain.states import AlertState as AlertState
 
-
-class AlertState(StrEnum):
-    OPEN = "open"
-    RESOLVED = "resolved"
-    """Resolved automatically when a retry succeeded (B2)."""
-    DISMISSED = "dismissed"
-    """Closed by a person."""
-
+if TYPE_CHECKING:
+    from imtui.domain.failures import Failure
 
 AUTO_ACTOR = "auto"
 """Who resolved an alert that a success resolved (B2), in its events and ``resolved_by``."""
@@ -31,14 +26,6 @@ def state_in_words(state: str, *, needs_person: bool, resolved_by: str | None) -
     else:
         words = f"{state} by {who}" if who else str(state)
     return f"{words} (had needed a person)" if needs_person else words
-
-
-class AlertScope(StrEnum):
-    CONNECTION = "connection"
-    """About the remote system as a whole (down, rate limiting, credentials): one alert per
-    connection and kind however many records it hits, so an outage is one alert, not a flood."""
-    RECORD = "record"
-    """About one order, SKU or push: one alert per record and kind."""
 
 
 CONNECTION_KINDS = frozenset(

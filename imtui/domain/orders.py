@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from imtui.domain.states import NOT_EDITABLE as NOT_EDITABLE
+from imtui.domain.states import NOT_IN_WMS as NOT_IN_WMS
+from imtui.domain.states import OrderStatus as OrderStatus
 
 if TYPE_CHECKING:
     from imtui.domain.records import Address
-
-
-class OrderStatus(StrEnum):
-    QUEUED = "queued"
-    """Waiting to be delivered to the WMS (first try or a retry)."""
-    HELD = "held"
-    """Needs a person: unmapped ship method, incomplete address, or rejected by the WMS."""
-    DELIVERED = "delivered"
-    """The WMS has it."""
-    SHIPPED = "shipped"
-    """The WMS closed it with tracking; the tracking is on its way to the shop."""
-    FULFILLED = "fulfilled"
-    """The shop has the tracking."""
-    SKIPPED = "skipped"
-    """Gave up after its retry window (B6)."""
-    CANCELLING = "cancelling"
-    """Cancelled in the shop once it may have reached the WMS: being cancelled there (B11)."""
-    CANCELLED = "cancelled"
-    """Cancelled in the shop: never sent, or cancelled in the WMS (B11)."""
-
-
-NOT_IN_WMS = (OrderStatus.QUEUED, OrderStatus.HELD, OrderStatus.SKIPPED)
-"""On its way to the WMS, not there yet: what an edit may change and a delivery moves on."""
-NOT_EDITABLE = "only orders on their way to the WMS can be edited"
 
 
 STATES_REQUIRED = frozenset({"US", "CA"})

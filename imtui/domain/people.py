@@ -14,54 +14,10 @@ anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
-
-
-class Act(StrEnum):
-    """What a person may want to do, each with the role it needs."""
-
-    RESEND = "resend"
-    DISMISS = "dismiss"
-    EDIT_ORDER = "edit orders"
-    MAP_METHODS = "change ship-method mappings"
-    SEND_EMAIL = "send or cancel emails"
-    CHANGE_CONTACTS = "change contacts"
-    CHANGE_ACCOUNTS = "add accounts"
-    CHANGE_CONNECTIONS = "change connections and credentials"
-    CHANGE_PEOPLE = "change who may use imtui"
-
-    @property
-    def needs(self) -> Role:
-        return NEEDS[self]
-
-
-NEEDS: dict[Act, Role] = {
-    Act.RESEND: Role.OPERATOR,
-    Act.DISMISS: Role.OPERATOR,
-    Act.EDIT_ORDER: Role.OPERATOR,
-    Act.MAP_METHODS: Role.OPERATOR,
-    Act.SEND_EMAIL: Role.OPERATOR,
-    Act.CHANGE_CONTACTS: Role.ADMIN,
-    Act.CHANGE_ACCOUNTS: Role.ADMIN,
-    Act.CHANGE_CONNECTIONS: Role.ADMIN,
-    Act.CHANGE_PEOPLE: Role.ADMIN,
-}
-
-ALL_ACCOUNTS_ACTS = frozenset({Act.CHANGE_ACCOUNTS, Act.CHANGE_PEOPLE})
-"""Acts about no single account: only a person scoped to every account may do them."""
+from imtui.domain.states import ALL_ACCOUNTS_ACTS as ALL_ACCOUNTS_ACTS
+from imtui.domain.states import Act as Act
+from imtui.domain.states import Role as Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,46 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from imtui.domain.failures import FailureClass
-
-
-class Operation(StrEnum):
-    DELIVER_ORDER = "deliver_order"
-    """Send an order to the WMS; the target connection is the WMS."""
-    PUSH_TRACKING = "push_tracking"
-    """Fulfil a shipped order in its shop with the tracking number; the target is the shop."""
-    PUSH_INVENTORY = "push_inventory"
-    """Set a SKU's available quantity in a shop; the target is the shop."""
-    CANCEL_ORDER = "cancel_order"
-    """Cancel in the WMS an order the shop cancelled (B11); the target is the WMS."""
-
-    @property
-    def word(self) -> str:
-        """What a person reads and types for it, everywhere: tables, filters, help."""
-        return OPERATION_WORDS[self]
-
-
-OPERATION_WORDS = {
-    Operation.DELIVER_ORDER: "deliver",
-    Operation.PUSH_TRACKING: "tracking",
-    Operation.PUSH_INVENTORY: "inventory",
-    Operation.CANCEL_ORDER: "cancel",
-}
-
-
-class RetryState(StrEnum):
-    DUE = "due"
-    """Waiting for next_attempt_at (or due now)."""
-    HELD = "held"
-    """Needs a person (B3): not tried until the record, mapping or credential changes."""
-    SKIPPED = "skipped"
-    """Past its deadline (B6): not tried until someone resends it."""
-    DONE = "done"
-    CANCELLED = "cancelled"
-    """The order was cancelled in the shop: nothing more to send for it (B11)."""
-
+from imtui.domain.states import OPERATION_WORDS as OPERATION_WORDS
+from imtui.domain.states import FailureClass
+from imtui.domain.states import Operation as Operation
+from imtui.domain.states import RetryState as RetryState
 
 ORDER_RETRY_INTERVAL = timedelta(hours=1)
 ORDER_SKIP_WINDOW = timedelta(days=15)

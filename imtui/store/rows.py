@@ -15,13 +15,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from imtui.domain.alerts import AlertState
-from imtui.domain.failures import AlertKind
-from imtui.domain.fixes import FixFacts
-from imtui.domain.platforms import credential_keys
-from imtui.domain.retry import RetryState
+from imtui.domain.states import AlertKind, AlertState, RetryState
 
 if TYPE_CHECKING:
+    from imtui.domain.fixes import FixFacts
     from imtui.domain.records import Address, OrderLine
 
 R = TypeVar("R")
@@ -273,9 +270,12 @@ class AlertDetail(NamedTuple):
     held_total: int = 0
 
 
-def fix_facts(detail: AlertDetail) -> FixFacts:
+def fix_facts(detail: AlertDetail) -> "FixFacts":
     """What the fix for the alert depends on (:mod:`imtui.domain.fixes`), with the credential
     keys of its connection's platform: one reading for the CLI, emails and the link's page."""
+    from imtui.domain.fixes import FixFacts  # not at import: the dashboard's start needs none
+    from imtui.domain.platforms import credential_keys
+
     alert = detail.alert
     return FixFacts(
         alert_id=alert.id,

@@ -30,9 +30,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from imtui.domain.alerts import AlertState
-from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
-from imtui.domain.orders import OrderStatus
+from imtui.domain.states import METHOD_HOLD_KINDS, AlertKind, AlertState, OrderStatus
 from imtui.store.rows import FirstScreen, HeaderCounts, OrderRow
 from imtui.tui.commands import ActionCommands
 from imtui.tui.fixes import FixForm, fix_form

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from imtui.domain.alerts import AlertState
-from imtui.domain.failures import AlertKind
-from imtui.domain.orders import OrderStatus
-from imtui.domain.retry import OPERATION_WORDS, RetryState
+from imtui.domain.states import OPERATION_WORDS, AlertKind, AlertState, OrderStatus, RetryState
 from imtui.store.rows import AlertFilter, AuditFilter, OrderFilter, QueueFilter
 
 OPERATION_OF_WORD = {word: operation for operation, word in OPERATION_WORDS.items()}

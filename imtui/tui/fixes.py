@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from imtui.domain.alerts import ORDER_FORM_KINDS, AlertState, channel_of
-from imtui.domain.failures import METHOD_HOLD_KINDS, AlertKind
+from imtui.domain.alerts import ORDER_FORM_KINDS, channel_of
+from imtui.domain.states import METHOD_HOLD_KINDS, AlertKind, AlertState
 from imtui.store.rows import AlertDetail
 
 

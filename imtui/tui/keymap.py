@@ -11,7 +11,6 @@ help screen and the command palette, and a user's keys file can remap any of the
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -318,8 +317,14 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     (the dashboard must open even with a typo in a keys file)."""
     path = path or keys_file()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}  # most people have no keys file: no TOML parser loaded before the first paint
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return {}
     known = {k.id for k in (*DASHBOARD_KEYS, *APP_KEYS)}
     keys = data.get("keys", {})

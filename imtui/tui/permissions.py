@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imtui.domain.people import Act
+from imtui.domain.states import Act
 
 ACTION_ACTS: dict[str, Act] = {
     "resend": Act.RESEND,

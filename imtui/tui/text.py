@@ -13,7 +13,6 @@ import os
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.text import Text
 
@@ -86,6 +85,8 @@ def display_zone() -> tuple[tzinfo, str | None]:
     if not name:
         local = datetime.now().astimezone().tzinfo
         return (local or UTC), None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only when a zone is named
+
     try:
         return ZoneInfo(name), None
     except (ZoneInfoNotFoundError, ValueError):

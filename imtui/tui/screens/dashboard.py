@@ -22,10 +22,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from imtui.domain.alerts import AlertState
-from imtui.domain.failures import METHOD_HOLD_KINDS
-from imtui.domain.orders import NOT_EDITABLE
-from imtui.domain.retry import Operation
+from imtui.domain.states import METHOD_HOLD_KINDS, NOT_EDITABLE, AlertState, Operation
 from imtui.domain.text import agree, plural
 from imtui.store.rows import AlertRow, HeaderCounts, OrderDetail, OrderRow, RetryRow, Window
 from imtui.tui.clipboard import copy_text
@@ -100,6 +97,10 @@ ORDER_OPERATIONS = (Operation.DELIVER_ORDER, Operation.PUSH_TRACKING)
 """Queue rows about an order (the others are about a SKU's stock or a cancellation)."""
 
 
+WIDE, TALL = 120, 40
+"""A terminal at least this wide and this tall shows the three panes at once."""
+
+
 class DashboardScreen(ReadsBeforePaint, Screen[None]):
     BINDINGS = bindings(DASHBOARD_KEYS)
     is_dashboard: ClassVar[bool] = True
@@ -109,8 +110,8 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
     """As Textual's, without its repaint of the whole screen at each change of focus: the
     widgets gaining and losing focus repaint themselves (the table only its cursor line), and
     a whole-screen repaint at every pane switch or filter doubled what a key cost."""
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]
 
     def __init__(
         self,
@@ -143,13 +144,27 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
         yield StatusHeader(id="status")
         yield PaneTabs(Content(""), id="tabs")
         with Vertical(id="panes"):
+            # On a terminal too small for all three, the hidden ones are built after the
+            # first paint (the breakpoint classes come after this, with the first resize).
+            width, height = self.app.size
+            every = width >= WIDE and height >= TALL
             alerts = AlertsPane(
-                AlertQuery.parse(self.alerts_filter, account_id=self.account_id, sort="newest")
+                AlertQuery.parse(self.alerts_filter, account_id=self.account_id, sort="newest"),
+                active=self.active == "alerts",
+                lazy=not (every or self.active == "alerts"),
             )
             alerts.quiet_note = self._quiet_note(self.dashboard.counts)  # came before the panes
             yield alerts
-            yield OrdersPane(OrderQuery.parse("", account_id=self.account_id, sort="newest"))
-            yield QueuePane(QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"))
+            yield OrdersPane(
+                OrderQuery.parse("", account_id=self.account_id, sort="newest"),
+                active=self.active == "orders",
+                lazy=not (every or self.active == "orders"),
+            )
+            yield QueuePane(
+                QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"),
+                active=self.active == "queue",
+                lazy=not (every or self.active == "queue"),
+            )
         yield FieldInput(
             id="filter", placeholder="filter: key:value words, text · ⏎ apply · esc leave"
         )
@@ -166,6 +181,7 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
             event.refresh_styles = False
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._build_panes)
         self.show_pane(self.active)
         if self._first_alerts is not None:
             self.show_first_alerts(self._first_alerts)
@@ -189,8 +205,14 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
     def pane(self, name: str | None = None) -> RecordPane[Any, Any]:
         return self.query_one(f"#{name or self.active}", RecordPane)
 
+    def _build_panes(self) -> None:
+        """The panes hidden at the first paint get their tables now, behind it."""
+        for pane in self.panes:
+            pane.build()
+
     def show_pane(self, name: str) -> None:
         self.active = name
+        self.pane(name).build()
         for pane in self.panes:
             pane.set_class(pane.pane_name == name, "-active")
         # set_focus, not focus(): focus() waits its turn behind keys already read, which would
@@ -212,7 +234,7 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
 
     def on_descendant_focus(self, event: Any) -> None:
         for pane in self.panes:
-            if pane.table is event.widget and pane.pane_name != self.active:
+            if pane.built and pane.table is event.widget and pane.pane_name != self.active:
                 self.active = pane.pane_name
                 for other in self.panes:
                     other.set_class(other is pane, "-active")

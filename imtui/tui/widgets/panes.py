@@ -15,13 +15,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from imtui.domain.alerts import AlertState
-from imtui.domain.failures import AlertKind
-from imtui.domain.orders import OrderStatus
-from imtui.domain.retry import OPERATION_WORDS, RetryState
+from imtui.domain.states import OPERATION_WORDS, AlertKind, AlertState, OrderStatus, RetryState
 from imtui.store.rows import (
     ALERT_SORTS,
     CONTACT_SORTS,
@@ -134,8 +132,13 @@ class RecordPane(Vertical, Generic[R, Q]):
             super().__init__()
             self.pane = pane
 
-    def __init__(self, query: Q, *, id: str | None = None) -> None:
-        super().__init__(id=id or self.pane_name, classes="pane")
+    def __init__(
+        self, query: Q, *, id: str | None = None, active: bool = False, lazy: bool = False
+    ) -> None:
+        """``active``: the pane on show from the start (the class set now, not once mounted,
+        which would style the pane, its title and its table again before the first paint).
+        ``lazy``: not on show at first; its title and table wait for :meth:`build`."""
+        super().__init__(id=id or self.pane_name, classes="pane -active" if active else "pane")
         self.spec: Q = query
         self.position: Position = TOP
         self.records: list[R] = []
@@ -152,6 +155,10 @@ class RecordPane(Vertical, Generic[R, Q]):
         self._refresh_after = False
         self._slow = False
         self._title_shown: str | None = None
+        self.built = False
+        self.lazy = lazy
+        """Its title and table are mounted: at once if it shows, else just after the first
+        paint or when it is switched to (:meth:`build`)."""
 
     # -- pieces subclasses fill in -------------------------------------------------------------
 
@@ -167,8 +174,25 @@ class RecordPane(Vertical, Generic[R, Q]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(Content(""), classes="pane-title", id=f"{self.pane_name}-title")
-        yield RecordTable(self.columns, empty_text="loading…", id=f"{self.pane_name}-table")
+        if not self.lazy:  # a hidden pane's table would be styled (nine component styles)
+            yield from self._parts()  # before the first paint for nothing: see build()
+
+    def _parts(self) -> list[Widget]:
+        self.built = True
+        return [
+            Static(Content(""), classes="pane-title", id=f"{self.pane_name}-title"),
+            RecordTable(self.columns, empty_text="loading…", id=f"{self.pane_name}-table"),
+        ]
+
+    def build(self) -> None:
+        """Mount the title and table of a pane that was hidden when composed (they are in the
+        DOM when this returns), and read its rows."""
+        if self.built:
+            return
+        self.mount(*self._parts())
+        self._update_title()
+        if cast(Any, self.app).backend_ready:
+            self.reload()
 
     @property
     def table(self) -> RecordTable:
@@ -196,6 +220,8 @@ class RecordPane(Vertical, Generic[R, Q]):
 
     def reload(self, position: Position | None = None, *, hint: Any = None) -> None:
         """Fetch the window at ``position`` (default: where the pane is) in a worker."""
+        if not self.built:
+            return  # build() reads it
         if not cast(Any, self.app).backend_ready:
             if self.window is not None and len(self.records) > self._window_size:
                 self.show_prefetched(self.window)  # the table got smaller meanwhile
@@ -394,7 +420,8 @@ class RecordPane(Vertical, Generic[R, Q]):
         if self._slow:
             parts.append("reading…")
         text = " · ".join(parts)
-        if text != self._title_shown:  # the same words again send nothing to the terminal
+        # The same words again send nothing to the terminal.
+        if text != self._title_shown and self.built:
             self._title_shown = text
             self.query_one(f"#{self.pane_name}-title", Static).update(Content(text))
 
