@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.css.scalar import Scalar
 
 from imtui.store.database import Database, DatabaseError
 from imtui.store.migrate import MIGRATIONS, head_revision
@@ -413,6 +414,8 @@ async def test_keys_pressed_before_the_database_is_open_wait_or_work(
         await pilot.pause(0.2)
         helps = key == "question_mark"  # needs nothing from the database
         assert (type(app.screen).__name__ == "HelpScreen") if helps else app.screen is app.dashboard
+        if helps:  # styled by screens.tcss, added behind the first paint or as it is pushed
+            assert app.screen.query_one("#help").styles.width == Scalar.parse("90")
         assert not [n for n in app._notifications if "opened" in n.message]
         opening.open.set()
         await wait_for(pilot, lambda: app.backend_ready)
@@ -483,3 +486,58 @@ async def test_only_the_panes_on_show_are_built_before_the_first_paint(
         assert app.dashboard.active == "orders"
         assert app.focused is pane(app, "orders").table
         assert "no orders match" in screen_lines(app, "orders")[1]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (130, 45)])
+async def test_the_rules_added_after_the_first_paint_match_nothing_on_the_dashboard(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, size: tuple[int, int]
+):
+    """The other screens' rules (screens.tcss) are parsed behind the first paint and styled
+    into no widget already mounted: that is right only while none of them matches one. Every
+    widget of the dashboard, the filter line open, styled again with all the rules, keeps its
+    styles."""
+    from imtui.tui.app import LATER_STYLES
+
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    # The database (and with it the rules) opens once the dashboard is on screen.
+    opening = Gate(lambda: Backend(db, actor="t"))
+    app = DashboardApp(opening, keymap={}, live=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: app.dashboard.typing_filter)
+        await pilot.pause(0.1)
+        assert not app._later_styles
+        opening.open.set()
+        await wait_for(pilot, lambda: all(p.loaded_once for p in app.dashboard.panes))
+        assert app._later_styles and LATER_STYLES
+        nodes = list(app.dashboard.walk_children(with_self=True))
+        before = [node._css_styles.get_rules() for node in nodes]
+        app.stylesheet.update(app.dashboard)  # every rule, screens.tcss too, on every node
+        assert [node._css_styles.get_rules() for node in nodes] == before
+
+
+async def test_an_app_leaving_just_after_its_start_leaves_cleanly(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """The hidden panes are built just after the first paint: an app that leaves before then
+    (a database that fails at once, q at the start) must not try to mount into panes already
+    taken down — that raised MountError, and a traceback instead of the one line."""
+    from imtui.tui.screens.dashboard import DashboardScreen
+
+    monkeypatch.setenv("IMTUI_KEYS", str(tmp_path / "no-keys.toml"))
+    mounted = DashboardScreen.on_mount
+
+    leave_after = [0.0]  # seconds after the dashboard's mount
+
+    def on_mount(screen: DashboardScreen) -> None:
+        mounted(screen)
+        screen.set_timer(leave_after[0], lambda: screen.app.exit(return_code=3))
+
+    monkeypatch.setattr(DashboardScreen, "on_mount", on_mount)
+    for seconds in (0.001, 0.005, 0.01, 0.02):
+        leave_after[0] = seconds
+        app = DashboardApp(Backend(db, actor="t"), keymap={}, live=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.1)
+        assert app.return_code == 3
+        assert app._exception is None

@@ -187,8 +187,8 @@ class RecordPane(Vertical, Generic[R, Q]):
     def build(self) -> None:
         """Mount the title and table of a pane that was hidden when composed (they are in the
         DOM when this returns), and read its rows."""
-        if self.built:
-            return
+        if self.built or not self.is_attached:
+            return  # an app leaving soon after its start: nothing to mount into
         self.mount(*self._parts())
         self._update_title()
         if cast(Any, self.app).backend_ready:
