@@ -148,22 +148,24 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
             # first paint (the breakpoint classes come after this, with the first resize).
             width, height = self.app.size
             every = width >= WIDE and height >= TALL
+
+            shown = {name: every or self.active == name for name in PANES}
             alerts = AlertsPane(
                 AlertQuery.parse(self.alerts_filter, account_id=self.account_id, sort="newest"),
                 active=self.active == "alerts",
-                lazy=not (every or self.active == "alerts"),
+                lazy=not shown["alerts"],
             )
             alerts.quiet_note = self._quiet_note(self.dashboard.counts)  # came before the panes
             yield alerts
             yield OrdersPane(
                 OrderQuery.parse("", account_id=self.account_id, sort="newest"),
                 active=self.active == "orders",
-                lazy=not (every or self.active == "orders"),
+                lazy=not shown["orders"],
             )
             yield QueuePane(
                 QueueQuery.parse("", account_id=self.account_id, sort="next_attempt"),
                 active=self.active == "queue",
-                lazy=not (every or self.active == "queue"),
+                lazy=not shown["queue"],
             )
         yield FieldInput(
             id="filter", placeholder="filter: key:value words, text · ⏎ apply · esc leave"
@@ -264,7 +266,7 @@ class DashboardScreen(ReadsBeforePaint, Screen[None]):
         if counts.setup is None:
             return  # counts read without the setup: they say nothing of it
         for pane in self.query(AlertsPane):  # none yet: compose takes the app's counts
-            pane.show_note(quiet_note(counts))
+            pane.show_note(self._quiet_note(counts))
 
     @staticmethod
     def _quiet_note(counts: HeaderCounts | None) -> str | None:

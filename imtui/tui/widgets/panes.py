@@ -156,9 +156,9 @@ class RecordPane(Vertical, Generic[R, Q]):
         self._slow = False
         self._title_shown: str | None = None
         self.built = False
-        self.lazy = lazy
         """Its title and table are mounted: at once if it shows, else just after the first
         paint or when it is switched to (:meth:`build`)."""
+        self.lazy = lazy
 
     # -- pieces subclasses fill in -------------------------------------------------------------
 
@@ -190,9 +190,7 @@ class RecordPane(Vertical, Generic[R, Q]):
         if self.built or not self.is_attached:
             return  # an app leaving soon after its start: nothing to mount into
         self.mount(*self._parts())
-        self._update_title()
-        if cast(Any, self.app).backend_ready:
-            self.reload()
+        self.on_mount()
 
     @property
     def table(self) -> RecordTable:
@@ -207,6 +205,8 @@ class RecordPane(Vertical, Generic[R, Q]):
         return self.sorts[self.spec.sort]
 
     def on_mount(self) -> None:
+        """Its title, and its rows once the database is open (the app reloads every pane when
+        it opens); again when a lazy pane is built (a title or read before then did nothing)."""
         self._update_title()
         if cast(Any, self.app).backend_ready:
             self.reload()  # hidden panes (on a small terminal) are ready when switched to
